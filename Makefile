@@ -1,0 +1,52 @@
+# peach-lite: two commands on a fresh machine (python3 + make):
+#   make lab   -> create .venv, install the pinned stack, open JupyterLab on notebooks/
+#   make test  -> create .venv, install the pinned stack, run unit tests + every lesson (fast mode)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.peach_lite-installed
+ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
+
+.PHONY: install lab test unit lessons sync bench doctor clean
+
+install: $(STAMP)
+
+# Reinstall only when the dependency files change; a second run reuses .venv.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 10)" 2>/dev/null || \
+	  { echo "ERROR: Python >= 3.10 is needed as '$(PYTHON)' (try: make PYTHON=python3.11 ...)."; exit 1; }
+	@$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || \
+	  { echo "ERROR: Python's venv module is missing. On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+	@echo "peach-lite installed in $(VENV)"
+
+doctor: install
+	$(PY) -m peach_lite.doctor
+
+lab: install
+	@$(PY) -m peach_lite.doctor || echo "WARNING: see the problems above; lessons that render MuJoCo frames will fail."
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
+
+test: install
+	@PEACH_FAST=1 $(PY) -m peach_lite.doctor
+	PEACH_FAST=1 $(PY) -m pytest
+
+unit: install
+	PEACH_FAST=1 $(PY) -m pytest tests
+
+lessons: install
+	PEACH_FAST=1 $(PY) -m pytest notebooks
+
+# Pair every lesson's .py with its .ipynb (outputs stripped) after editing either side.
+sync: install
+	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/[0-9]*.ipynb
+
+bench: install
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
+	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) *.egg-info

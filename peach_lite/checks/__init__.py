@@ -1,0 +1,7 @@
+"""Exercise checkers: ``check_<name>(student_fn)`` compares a student's function with the package's
+own reference implementation, so exercises and solutions cannot drift apart.
+
+Taught in notebooks/00_how_to_use.py (section "Your first exercise").
+"""
+from peach_lite.checks._core import CheckResult, compare_function  # noqa: F401
+from peach_lite.checks.basics import *  # noqa: F401,F403

@@ -1,0 +1,81 @@
+"""``python -m peach_lite.doctor``: check the install and say exactly what to fix.
+
+It checks the Python version, the pinned torch, MuJoCo, headless rendering (in a subprocess per
+backend, since a failing GL backend can abort the process) and fast mode. Exit code 1 when something
+a lesson needs is broken.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from peach_lite.gl import GL_HELP
+
+_RENDER_PROBE = (
+    "import mujoco\n"
+    "m = mujoco.MjModel.from_xml_string('<mujoco><worldbody><light pos=\"0 0 2\"/>"
+    "<geom type=\"sphere\" size=\".1\"/></worldbody></mujoco>')\n"
+    "r = mujoco.Renderer(m, 32, 32); d = mujoco.MjData(m); r.update_scene(d)\n"
+    "assert r.render().shape == (32, 32, 3)\n"
+)
+
+
+def render_works(backend: str, timeout: float = 60.0) -> tuple[bool, str]:
+    """Try to render one small frame with ``MUJOCO_GL=backend`` in a fresh process."""
+    env = dict(os.environ, MUJOCO_GL=backend)
+    try:
+        run = subprocess.run([sys.executable, "-c", _RENDER_PROBE], env=env, capture_output=True,
+                             text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, "timed out"
+    last = (run.stderr.strip().splitlines() or [""])[-1]
+    return run.returncode == 0, last
+
+
+def main(argv: list[str] | None = None) -> int:
+    import peach_lite
+
+    problems: list[str] = []
+    print(f"python {sys.version.split()[0]}")
+    if sys.version_info < (3, 10):
+        problems.append("Python >= 3.10 is needed.")
+    try:
+        import torch
+
+        from peach_lite.device import describe_device
+
+        print(f"torch {torch.__version__}: {describe_device()}")
+    except ImportError as error:
+        problems.append(f"torch is missing ({error}); run `make install`.")
+    try:
+        import mujoco
+
+        print(f"mujoco {mujoco.__version__}")
+    except ImportError as error:
+        problems.append(f"mujoco is missing ({error}); run `make install`.")
+    backend = os.environ.get("MUJOCO_GL", "<unset>")
+    ok, message = render_works(backend) if backend != "<unset>" else (False, "MUJOCO_GL unset")
+    print(f"rendering with MUJOCO_GL={backend}: {'ok' if ok else 'FAILED: ' + message}")
+    if not ok:
+        alternatives = [b for b in ("egl", "osmesa") if b != backend and render_works(b)[0]]
+        if alternatives:
+            problems.append(f"Rendering fails with MUJOCO_GL={backend} but works with "
+                            f"MUJOCO_GL={alternatives[0]}: `export MUJOCO_GL={alternatives[0]}`.")
+        else:
+            problems.append(GL_HELP)
+    from peach_lite.budget import Budget
+
+    print(Budget.from_env())
+    print(f"peach_lite {peach_lite.__version__}")
+    if problems:
+        print("\nPROBLEMS:")
+        for problem in problems:
+            print(f"- {problem}")
+        return 1
+    print("all good")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

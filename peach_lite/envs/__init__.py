@@ -1,0 +1,124 @@
+"""Task distributions for meta-RL and HRL, registered with gymnasium under ``peach_lite/``.
+
+Importing this package only registers ids (entry points are strings), so it is cheap: no MuJoCo
+model is compiled and ``mujoco`` itself is not imported until an env is made::
+
+    import peach_lite.envs as envs
+    env = envs.make("peach_lite/PointRobotSparse-v0")          # or gymnasium.make(...)
+    vec = envs.make_vec("peach_lite/PointRobotSparse-v0", num_envs=8)
+    envs.set_tasks(vec, env.unwrapped.train_tasks()[:8])        # one task per sub-env
+
+=====================================  ==========================================  =========
+id                                     family (module)                             horizon
+=====================================  ==========================================  =========
+peach_lite/BernoulliBandit-v0          20-armed Bernoulli bandit (bandits)         100
+peach_lite/KGoalBandit-v0              K-goal bandit, one pull/episode (bandits)   1
+peach_lite/PointRobotSparse-v0         PEARL sparse semicircle, numpy              20
+peach_lite/PointRobotDense-v0          PEARL dense point robot, numpy              20
+peach_lite/PointMassSparse-v0          same task, MuJoCo point mass (point_mass)   20
+peach_lite/PointMassDense-v0           same task, MuJoCo point mass (point_mass)   20
+peach_lite/PointMaze-v0                four-rooms point-mass maze, sparse (HAC)    200
+peach_lite/PointMazeDense-v0           same maze, reward -distance                 200
+peach_lite/HalfCheetahVel-v0           target velocity (locomotion)                200
+peach_lite/HalfCheetahDir-v0           forward / backward (locomotion)             200
+peach_lite/AntDir-v0                   direction, forward/backward (locomotion)    200
+peach_lite/AntGoal-v0                  goal in a disc of radius 3 (locomotion)     200
+peach_lite/MovementBandits-v0          MLSH 2-goal movement bandits                50
+peach_lite/FourRooms-v0                13x13 four-rooms gridworld, goal per task   100
+=====================================  ==========================================  =========
+
+Taught in notebooks/01_task_gallery.py.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+
+__all__ = ["ENV_IDS", "NUMPY_ENV_IDS", "MUJOCO_ENV_IDS", "make", "make_vec", "set_tasks", "register_envs"]
+
+_REGISTRY: dict[str, tuple[str, int, dict[str, Any], bool]] = {
+    # id: (entry point, max_episode_steps, default kwargs, uses MuJoCo)
+    "peach_lite/BernoulliBandit-v0": ("peach_lite.envs.bandits:BernoulliBanditEnv", 100, {}, False),
+    "peach_lite/KGoalBandit-v0": ("peach_lite.envs.bandits:KGoalBanditEnv", 1, {}, False),
+    "peach_lite/PointRobotSparse-v0": ("peach_lite.envs.point_robot:SparsePointRobotEnv", 20, {}, False),
+    "peach_lite/PointRobotDense-v0": ("peach_lite.envs.point_robot:DensePointRobotEnv", 20, {}, False),
+    "peach_lite/PointMassSparse-v0": ("peach_lite.envs.point_mass:SparsePointMassEnv", 20, {}, True),
+    "peach_lite/PointMassDense-v0": ("peach_lite.envs.point_mass:DensePointMassEnv", 20, {}, True),
+    "peach_lite/PointMaze-v0": ("peach_lite.envs.point_mass:PointMazeEnv", 200, {}, True),
+    "peach_lite/PointMazeDense-v0": ("peach_lite.envs.point_mass:PointMazeEnv", 200, {"reward_type": "dense"}, True),
+    "peach_lite/HalfCheetahVel-v0": ("peach_lite.envs.locomotion:HalfCheetahVelEnv", 200, {}, True),
+    "peach_lite/HalfCheetahDir-v0": ("peach_lite.envs.locomotion:HalfCheetahDirEnv", 200, {}, True),
+    "peach_lite/AntDir-v0": ("peach_lite.envs.locomotion:AntDirEnv", 200, {}, True),
+    "peach_lite/AntGoal-v0": ("peach_lite.envs.locomotion:AntGoalEnv", 200, {}, True),
+    "peach_lite/MovementBandits-v0": ("peach_lite.envs.movement_bandits:MovementBanditsEnv", 50, {}, False),
+    "peach_lite/FourRooms-v0": ("peach_lite.envs.four_rooms:FourRoomsEnv", 100, {}, False),
+}
+
+ENV_IDS: tuple[str, ...] = tuple(_REGISTRY)
+"""Every registered id, in the order of the table above."""
+NUMPY_ENV_IDS: tuple[str, ...] = tuple(k for k, v in _REGISTRY.items() if not v[3])
+"""Ids of the pure-numpy families (cheap, no MuJoCo)."""
+MUJOCO_ENV_IDS: tuple[str, ...] = tuple(k for k, v in _REGISTRY.items() if v[3])
+"""Ids simulated with MuJoCo."""
+
+
+def register_envs() -> None:
+    """Register every id with gymnasium (idempotent; runs on ``import peach_lite.envs``)."""
+    for env_id, (entry_point, max_steps, kwargs, _) in _REGISTRY.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=max_steps, kwargs=dict(kwargs))
+
+
+def make(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gymnasium.make`` for a ``peach_lite/`` id; an unknown id is a ValueError listing the known ones.
+
+    Args:
+        env_id: one of ``ENV_IDS``.
+        **kwargs: forwarded to ``gymnasium.make`` (``render_mode=``, ``max_episode_steps=``, env kwargs).
+
+    Taught in notebooks/01_task_gallery.py (section "Making an env").
+    """
+    _check_id(env_id)
+    return gym.make(env_id, **kwargs)
+
+
+def make_vec(env_id: str, num_envs: int, vectorization_mode: str = "sync", **kwargs: Any) -> gym.vector.VectorEnv:
+    """``gymnasium.make_vec`` for a ``peach_lite/`` id (sync by default: best for the numpy families).
+
+    Args:
+        env_id: one of ``ENV_IDS``.
+        num_envs: number of sub-environments, >= 1.
+        vectorization_mode: ``"sync"`` or ``"async"`` (a process per env; worth it for Ant only).
+        **kwargs: env kwargs, forwarded to every sub-env.
+
+    Taught in notebooks/01_task_gallery.py (section "Making an env").
+    """
+    from peach_lite.validation import check_choice, check_range
+
+    _check_id(env_id)
+    check_range("num_envs", num_envs, 1, 4096)
+    check_choice("vectorization_mode", vectorization_mode, ["sync", "async"])
+    return gym.make_vec(env_id, num_envs=int(num_envs), vectorization_mode=vectorization_mode, **kwargs)
+
+
+def set_tasks(vec_env: gym.vector.VectorEnv, tasks: Sequence[Any]) -> None:
+    """Give each sub-env of a vector env its own task (applies from the next reset).
+
+    Args:
+        vec_env: made by ``make_vec`` (sync or async).
+        tasks: one task (dataclass or dict) per sub-env.
+    """
+    if len(tasks) != vec_env.num_envs:
+        raise ValueError(f"tasks must have one entry per sub-env ({vec_env.num_envs}), got {len(tasks)}")
+    vec_env.set_attr("task", list(tasks))
+
+
+def _check_id(env_id: str) -> None:
+    if env_id not in _REGISTRY:
+        known = "\n  ".join(ENV_IDS)
+        raise ValueError(f"unknown env id {env_id!r}; known ids:\n  {known}")
+
+
+register_envs()
