@@ -12,6 +12,7 @@ _choose_gl_backend()
 
 __version__ = "0.1.0"
 
+from peach_lite import envs  # noqa: E402  (registers the peach_lite/... gymnasium ids; cheap)
 from peach_lite.source import show_source  # noqa: E402
 
-__all__ = ["__version__", "show_source"]
+__all__ = ["__version__", "envs", "show_source"]

@@ -180,14 +180,14 @@ class MultiTaskReplayBuffer:
     def __len__(self) -> int:
         return sum(self._size)
 
-    def add(self, task: int, **values: Any) -> None:
+    def add(self, task: int, /, **values: Any) -> None:
         """Store one transition for ``task``."""
         self._check_task(task)
         self._table[task, self._ptr[task]] = _pack_row(self.fields, values, self.device)
         self._ptr[task] = (self._ptr[task] + 1) % self.capacity
         self._size[task] = min(self._size[task] + 1, self.capacity)
 
-    def add_batch(self, task: int, **values: Any) -> None:
+    def add_batch(self, task: int, /, **values: Any) -> None:
         """Store n transitions for ``task`` (each field (n, *shape))."""
         self._check_task(task)
         rows = _pack_rows(self.fields, values, self.device)

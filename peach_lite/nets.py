@@ -42,6 +42,8 @@ __all__ = [
     "polyak_update_",
     "hard_update_",
     "init_pearl_",
+    "optimizer_state_flat",
+    "load_optimizer_state_flat",
     "INIT_SCHEMES",
 ]
 
@@ -145,10 +147,12 @@ class EnsembleLinear(nn.Module):
 
 
 class EnsembleMLP(nn.Module):
-    """``E`` independent MLPs that read the same input, evaluated as batched matmuls.
+    """``E`` independent MLPs evaluated as batched matmuls.
 
     Forward:
-        x: (*batch, in_dim), shared by all members. Returns (E, *batch, out_dim).
+        ``forward(x)``: x (*batch, in_dim), shared by all members -> (E, *batch, out_dim).
+        ``forward_members(x)``: x (E, *batch, in_dim), member i reads x[i] -> (E, *batch, out_dim)
+        (e.g. HAC's levels, each with its own batch).
 
     Taught in notebooks/04_sac.py (section "Twin critics, fused").
     """
@@ -173,10 +177,13 @@ class EnsembleMLP(nn.Module):
             init_pearl_(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = x.expand(self.ensemble_size, *x.shape)  # a view: every member sees the same input
+        return self.forward_members(x.expand(self.ensemble_size, *x.shape))  # a view: every member sees x
+
+    def forward_members(self, x: Tensor) -> Tensor:
+        """x (E, *batch, in_dim), member i reads x[i] -> (E, *batch, out_dim)."""
         for layer in self.layers[:-1]:
-            h = self.activation(layer(h))
-        return self.layers[-1](h)
+            x = self.activation(layer(x))
+        return self.layers[-1](x)
 
     @classmethod
     def from_mlps(cls, nets: Sequence[nn.Sequential], activation: Activation = nn.ReLU) -> "EnsembleMLP":
@@ -472,6 +479,29 @@ def init_pearl_(module: nn.Module, hidden_bias: float = 0.1, last_bound: float =
                 nn.init.uniform_(layer.weight, -last_bound, last_bound)
                 nn.init.uniform_(layer.bias, -last_bound, last_bound)
     return module
+
+
+def optimizer_state_flat(optimizer: torch.optim.Optimizer) -> dict[str, Tensor]:
+    """An optimizer's per-parameter state (Adam's moments and step) as ``{"<index>.<key>": tensor}``.
+
+    Flat and tensors-only, so it fits ``save_checkpoint``. The tensors are copies: torch's
+    ``Optimizer.load_state_dict`` keeps tensors it need not cast, so two agents loaded from one state
+    would otherwise share (and both update) the same moment buffers.
+    """
+    flat = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            flat[f"{index}.{key}"] = value.detach().clone() if isinstance(value, Tensor) else torch.tensor(value)
+    return flat
+
+
+def load_optimizer_state_flat(optimizer: torch.optim.Optimizer, flat: dict[str, Tensor]) -> None:
+    """Inverse of :func:`optimizer_state_flat`; the optimizer keeps its own hyperparameters (param groups)."""
+    state: dict[int, dict[str, Tensor]] = {}
+    for name, value in flat.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value.clone()  # never share moment buffers with the caller
+    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
 
 
 # ---------------------------------------------------------------------------------------------

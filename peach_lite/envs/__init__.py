@@ -5,7 +5,7 @@ model is compiled and ``mujoco`` itself is not imported until an env is made::
 
     import peach_lite.envs as envs
     env = envs.make("peach_lite/PointRobotSparse-v0")          # or gymnasium.make(...)
-    vec = envs.make_vec("peach_lite/PointRobotSparse-v0", num_envs=8)
+    vec = envs.make_vec("peach_lite/PointRobotSparse-v0", num_envs=8)   # native numpy vector env
     envs.set_tasks(vec, env.unwrapped.train_tasks()[:8])        # one task per sub-env
 
 =====================================  ==========================================  =========
@@ -36,7 +36,13 @@ from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["ENV_IDS", "NUMPY_ENV_IDS", "MUJOCO_ENV_IDS", "make", "make_vec", "set_tasks", "register_envs"]
+__all__ = ["ENV_IDS", "NUMPY_ENV_IDS", "MUJOCO_ENV_IDS", "make", "make_vec", "set_tasks", "get_tasks", "register_envs"]
+
+_VECTOR_ENTRY_POINTS = {
+    "peach_lite/PointRobotSparse-v0": "peach_lite.envs.point_robot:SparsePointRobotVectorEnv",
+    "peach_lite/PointRobotDense-v0": "peach_lite.envs.point_robot:DensePointRobotVectorEnv",
+}
+"""Families with a native numpy vector env (all robots stepped at once)."""
 
 _REGISTRY: dict[str, tuple[str, int, dict[str, Any], bool]] = {
     # id: (entry point, max_episode_steps, default kwargs, uses MuJoCo)
@@ -68,7 +74,13 @@ def register_envs() -> None:
     """Register every id with gymnasium (idempotent; runs on ``import peach_lite.envs``)."""
     for env_id, (entry_point, max_steps, kwargs, _) in _REGISTRY.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=max_steps, kwargs=dict(kwargs))
+            gym.register(
+                id=env_id,
+                entry_point=entry_point,
+                vector_entry_point=_VECTOR_ENTRY_POINTS.get(env_id),
+                max_episode_steps=max_steps,
+                kwargs=dict(kwargs),
+            )
 
 
 def make(env_id: str, **kwargs: Any) -> gym.Env:
@@ -84,22 +96,26 @@ def make(env_id: str, **kwargs: Any) -> gym.Env:
     return gym.make(env_id, **kwargs)
 
 
-def make_vec(env_id: str, num_envs: int, vectorization_mode: str = "sync", **kwargs: Any) -> gym.vector.VectorEnv:
-    """``gymnasium.make_vec`` for a ``peach_lite/`` id (sync by default: best for the numpy families).
+def make_vec(env_id: str, num_envs: int, vectorization_mode: str | None = None, **kwargs: Any) -> gym.vector.VectorEnv:
+    """``gymnasium.make_vec`` for a ``peach_lite/`` id.
 
     Args:
         env_id: one of ``ENV_IDS``.
         num_envs: number of sub-environments, >= 1.
-        vectorization_mode: ``"sync"`` or ``"async"`` (a process per env; worth it for Ant only).
+        vectorization_mode: ``None`` (default: the native numpy vector env where a family has one,
+            the point robots, else ``"sync"``), ``"sync"``, ``"async"`` (a process per env; worth it
+            for Ant only) or ``"vector_entry_point"``.
         **kwargs: env kwargs, forwarded to every sub-env.
 
-    Taught in notebooks/01_task_gallery.py (section "Making an env").
+    Taught in notebooks/01_task_gallery.py (section "Throughput").
     """
     from peach_lite.validation import check_choice, check_range
 
     _check_id(env_id)
-    check_range("num_envs", num_envs, 1, 4096)
-    check_choice("vectorization_mode", vectorization_mode, ["sync", "async"])
+    check_range("num_envs", num_envs, 1, 10_000_000)
+    check_choice("vectorization_mode", vectorization_mode, [None, "sync", "async", "vector_entry_point"])
+    if vectorization_mode == "vector_entry_point" and env_id not in _VECTOR_ENTRY_POINTS:
+        raise ValueError(f"vectorization_mode 'vector_entry_point' needs one of {sorted(_VECTOR_ENTRY_POINTS)}, got {env_id!r}")
     return gym.make_vec(env_id, num_envs=int(num_envs), vectorization_mode=vectorization_mode, **kwargs)
 
 
@@ -107,12 +123,24 @@ def set_tasks(vec_env: gym.vector.VectorEnv, tasks: Sequence[Any]) -> None:
     """Give each sub-env of a vector env its own task (applies from the next reset).
 
     Args:
-        vec_env: made by ``make_vec`` (sync or async).
+        vec_env: made by ``make_vec`` (native, sync or async).
         tasks: one task (dataclass or dict) per sub-env.
+
+    Taught in notebooks/01_task_gallery.py (section "Throughput").
     """
     if len(tasks) != vec_env.num_envs:
         raise ValueError(f"tasks must have one entry per sub-env ({vec_env.num_envs}), got {len(tasks)}")
-    vec_env.set_attr("task", list(tasks))
+    native = getattr(vec_env.unwrapped, "set_tasks", None)
+    if native is not None:
+        native(list(tasks))
+    else:
+        vec_env.set_attr("task", list(tasks))
+
+
+def get_tasks(vec_env: gym.vector.VectorEnv) -> list[Any]:
+    """The current task of every sub-env of a vector env."""
+    native = getattr(vec_env.unwrapped, "get_tasks", None)
+    return list(native() if native is not None else vec_env.get_attr("task"))
 
 
 def _check_id(env_id: str) -> None:

@@ -21,7 +21,7 @@ episode t it succeeds with probability min(t, K)/K and expects ``sum_{t=1..H} mi
 successes in a trial (``oracles.k_goal_bayes_optimal``). The task-known oracle gets H, random
 choice H/K. Train and test splits are both the full list of K goals (a finite task set).
 
-Taught in notebooks/01_task_gallery.py (section "Bandits").
+Taught in notebooks/01_task_gallery.py (section "Known optimal returns").
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ __all__ = ["BernoulliBanditTask", "BernoulliBanditEnv", "KGoalTask", "KGoalBandi
 class BernoulliBanditTask(Task):
     """One Bernoulli bandit: the success probability of every arm.
 
-    Taught in notebooks/01_task_gallery.py (section "Bandits").
+    Taught in notebooks/01_task_gallery.py (section "Known optimal returns").
     """
 
     probs: tuple[float, ...]
@@ -66,7 +66,7 @@ class BernoulliBanditEnv(TaskEnvMixin, gym.Env):
     reward]; action Discrete(num_arms). ``info``: ``expected_reward`` (= probs[a]), ``regret``
     (= max(probs) - probs[a]).
 
-    Taught in notebooks/01_task_gallery.py (section "Bandits").
+    Taught in notebooks/01_task_gallery.py (section "Known optimal returns").
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
@@ -137,7 +137,7 @@ class BernoulliBanditEnv(TaskEnvMixin, gym.Env):
 class KGoalTask(Task):
     """One K-goal bandit task: which goal pays.
 
-    Taught in notebooks/01_task_gallery.py (section "Bandits").
+    Taught in notebooks/01_task_gallery.py (section "Known optimal returns").
     """
 
     goal: int
@@ -161,7 +161,7 @@ class KGoalBanditEnv(TaskEnvMixin, gym.Env):
     Spaces: observation Box(0, 1, (1,), float32), always [1.0]; action Discrete(K). Every step
     terminates. ``info["is_success"]`` says whether the right goal was chosen.
 
-    Taught in notebooks/01_task_gallery.py (section "Bandits").
+    Taught in notebooks/01_task_gallery.py (section "Known optimal returns").
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}

@@ -1,0 +1,188 @@
+"""Our SAC against stable-baselines3's SAC on Pendulum-v1: the same work, timed in the same run.
+
+Both libraries use SB3's SAC defaults (net 256x256, batch 256, lr 3e-4 everywhere, buffer 1e6,
+learning_starts 100, train_freq 1, gradient_steps 1, ent_coef "auto" starting at 1, target entropy
+-action_dim, tau 0.005, gamma 0.99), the same env, the same number of environment steps and gradient
+updates, and the same torch thread count. We report each one's wall time for ``learn`` and the mean
+deterministic return over 10 fixed evaluation episodes, per seed.
+
+The compute floor is the bare matmuls of the update with nothing around them (no autograd, no
+optimiser, no env), timed on preallocated tensors: once for the textbook update that SB3 performs
+("standard": two separate critics, critic weight-gradients computed in the actor loss too) and once
+for ours ("fused": both critics in one batched matmul, critic frozen in the actor loss).
+
+Run (about 10 minutes; needs the ``bench`` extra, ``pip install stable-baselines3``)::
+
+    python benchmarks/sac_vs_sb3.py --seeds 0 1 2
+
+Writes data/results/sac_vs_sb3.json (read by notebooks/04_sac.py). In fast mode (PEACH_FAST=1) it runs a
+smoke-sized version and writes nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from peach_lite.budget import Budget
+from peach_lite.loop import LoopConfig, evaluate, train_off_policy
+from peach_lite.results import write_results
+from peach_lite.sac import SAC, SACConfig
+from peach_lite.seeding import seed_everything
+
+ENV_ID = "Pendulum-v1"
+EVAL_SEED = 1_000
+"""Evaluation episodes are reset with seeds EVAL_SEED + i, identical for both libraries."""
+SB3_DEFAULTS = dict(learning_rate=3e-4, buffer_size=1_000_000, learning_starts=100, batch_size=256, tau=0.005,
+                    gamma=0.99, train_freq=1, gradient_steps=1, ent_coef="auto", target_entropy="auto",
+                    policy_kwargs=dict(net_arch=[256, 256]))
+OUR_CONFIG = dict(hidden=(256, 256), actor_lr=3e-4, critic_lr=3e-4, alpha_lr=3e-4, buffer_size=1_000_000, batch_size=256,
+                  tau=0.005, gamma=0.99, init_alpha=1.0, learn_alpha=True, target_entropy=None)
+
+
+def run_ours(seed: int, steps: int, eval_episodes: int) -> dict[str, float]:
+    seed_everything(seed)
+    env, eval_env = gym.make(ENV_ID), gym.make(ENV_ID)
+    agent = SAC.from_env(env, SACConfig(**OUR_CONFIG, seed=seed), device="cpu")
+    start = time.perf_counter()
+    history = train_off_policy(agent, env, LoopConfig(total_steps=steps, warmup_steps=100, updates_per_step=1,
+                                                      eval_episodes=0, seed=seed, progress=False))
+    wall = time.perf_counter() - start
+    returns = evaluate(agent, eval_env, eval_episodes, seed=EVAL_SEED)
+    return {"wall_s": wall, "updates": history.num_updates, "return": float(returns.mean())}
+
+
+class _SB3Actor:
+    """Adapter so peach_lite.loop.evaluate runs an SB3 model on exactly the same episodes."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        action, _ = self.model.predict(obs.numpy(), deterministic=deterministic)
+        return torch.as_tensor(action)
+
+
+def run_sb3(seed: int, steps: int, eval_episodes: int) -> dict[str, float]:
+    from stable_baselines3 import SAC as SB3SAC
+
+    seed_everything(seed)
+    model = SB3SAC("MlpPolicy", gym.make(ENV_ID), seed=seed, device="cpu", verbose=0, **SB3_DEFAULTS)
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    wall = time.perf_counter() - start
+    returns = evaluate(_SB3Actor(model), gym.make(ENV_ID), eval_episodes, seed=EVAL_SEED)
+    return {"wall_s": wall, "updates": int(model._n_updates), "return": float(returns.mean())}
+
+
+# ---------------------------------------------------------------------------------------------
+# The compute floor: the update's matmuls and nothing else
+
+
+def matmul_floor(kind: str, obs_dim: int, action_dim: int, hidden: int = 256, batch: int = 256, reps: int = 200) -> float:
+    """Seconds per update for the bare matmuls of one SAC update (two hidden layers of ``hidden`` units).
+
+    kind "standard": what SB3 does: 2 separate critics (torch.mm each), the actor loss back-propagates
+    into critic weights too. kind "fused": ours: critics as one batched matmul (torch.bmm over 2), no
+    critic weight-gradients in the actor loss.
+    """
+    B, H, o, a = batch, hidden, obs_dim, action_dim
+    # (m, k, n) products; "c" marks critic products, done per critic (standard) or batched over 2 (fused)
+    actor_fwd = [(B, o, H), (B, H, H), (B, H, 2 * a)]
+    actor_bwd = [(B, 2 * a, H), (H, B, 2 * a), (B, H, H), (H, B, H), (o, B, H)]  # grad_in + grad_w, no grad to obs
+    critic_fwd = [(B, o + a, H), (B, H, H), (B, H, 1)]
+    critic_bwd_weights = [(B, 1, H), (H, B, 1), (B, H, H), (H, B, H), (o + a, B, H)]  # critic loss
+    critic_bwd_inputs = [(B, 1, H), (B, H, H), (B, H, o + a)]  # actor loss: gradient to a~ only
+    critic_bwd_both = critic_bwd_weights + [(B, H, o + a)]  # actor loss in SB3: weights too, and a~
+    actor_ops = actor_fwd * 2 + actor_bwd  # pi(s) with backward, pi(s') without
+    critic_ops = critic_fwd * 3 + critic_bwd_weights  # target(s', a'), Q(s, a), Q(s, a~)
+    critic_ops += critic_bwd_both if kind == "standard" else critic_bwd_inputs
+    if kind not in ("standard", "fused"):
+        raise ValueError(f"kind must be one of ['standard', 'fused'], got {kind!r}")
+
+    def operands(m, k, n, ensemble=None):
+        shape = (lambda *s: s) if ensemble is None else (lambda *s: (ensemble, *s))
+        return torch.randn(*shape(m, k)), torch.randn(*shape(k, n)), torch.empty(*shape(m, n))
+
+    calls = [(torch.mm, operands(*p)) for p in actor_ops]
+    if kind == "standard":
+        calls += [(torch.mm, operands(*p)) for p in critic_ops for _ in range(2)]
+    else:
+        calls += [(torch.bmm, operands(*p, ensemble=2)) for p in critic_ops]
+
+    def once():
+        for fn, (x, w, out) in calls:
+            fn(x, w, out=out)
+
+    for _ in range(20):
+        once()
+    start = time.perf_counter()
+    for _ in range(reps):
+        once()
+    return (time.perf_counter() - start) / reps
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--steps", type=int, default=budget.pick(full=10_000, fast=300))
+    parser.add_argument("--eval-episodes", type=int, default=budget.pick(full=10, fast=2))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for both libraries")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    import stable_baselines3
+
+    env = gym.make(ENV_ID)
+    obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    updates = args.steps - 100
+    floor = {kind: matmul_floor(kind, obs_dim, action_dim) * updates for kind in ("standard", "fused")}
+    print(f"compute floor for {updates} updates: standard {floor['standard']:.1f} s, fused {floor['fused']:.1f} s")
+
+    per_seed = []
+    for index, seed in enumerate(args.seeds):
+        # alternate the order so slow drifts of the machine hit both libraries alike
+        order = [("ours", run_ours), ("sb3", run_sb3)]
+        results = dict((name, fn(seed, args.steps, args.eval_episodes)) for name, fn in (order if index % 2 == 0 else order[::-1]))
+        per_seed.append({"seed": seed, **{f"{k}_{name}": v for name, r in results.items() for k, v in r.items()}})
+        row = per_seed[-1]
+        print(f"seed {seed}: ours {row['wall_s_ours']:.1f} s, return {row['return_ours']:.1f} | "
+              f"sb3 {row['wall_s_sb3']:.1f} s, return {row['return_sb3']:.1f} | ratio {row['wall_s_sb3'] / row['wall_s_ours']:.2f}x")
+        assert row["updates_ours"] == row["updates_sb3"], "both must take the same number of gradient steps"
+
+    time_ours = statistics.median(r["wall_s_ours"] for r in per_seed)
+    time_sb3 = statistics.median(r["wall_s_sb3"] for r in per_seed)
+    headline = {
+        "speedup_vs_sb3": time_sb3 / time_ours,
+        "return_ours": float(np.mean([r["return_ours"] for r in per_seed])),
+        "return_sb3": float(np.mean([r["return_sb3"] for r in per_seed])),
+        "wall_s_ours": time_ours,
+        "wall_s_sb3": time_sb3,
+        "floor_s_fused": floor["fused"],
+        "floor_s_standard": floor["standard"],
+        "floor_fraction_ours": floor["fused"] / time_ours,
+        "floor_fraction_sb3": floor["standard"] / time_sb3,
+        "updates": float(updates),
+    }
+    print(f"\n{'':12}{'wall time':>12}{'updates/s':>12}{'return':>10}{'floor':>10}{'floor/wall':>12}")
+    for name, wall, ret, fl in [("ours", time_ours, headline["return_ours"], floor["fused"]),
+                                ("SB3", time_sb3, headline["return_sb3"], floor["standard"])]:
+        print(f"{name:12}{wall:>11.1f}s{updates / wall:>12.0f}{ret:>10.1f}{fl:>9.1f}s{fl / wall:>12.0%}")
+    print(f"speedup (median SB3 time / median our time): {headline['speedup_vs_sb3']:.2f}x")
+    if budget.fast:
+        print("fast mode: smoke run only, data/results/sac_vs_sb3.json not written")
+        return
+    details = {"per_seed": per_seed, "env": ENV_ID, "steps": args.steps, "threads": args.threads,
+               "eval_episodes": args.eval_episodes, "eval_seed": EVAL_SEED, "sb3_version": stable_baselines3.__version__,
+               "sb3_kwargs": {k: v for k, v in SB3_DEFAULTS.items() if k != "policy_kwargs"} | {"net_arch": [256, 256]},
+               "our_config": {k: list(v) if isinstance(v, tuple) else v for k, v in OUR_CONFIG.items()}}
+    write_results("sac_vs_sb3", headline, seeds=list(args.seeds), details=details)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,455 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: -all
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+# ---
+
+# %% [markdown]
+# # 05 · PEARL: context variables and posterior sampling
+#
+# Most meta-RL methods of 2018 learned **on-policy**, and paid for it in samples. PEARL
+# (Rakelly, Zhou, Quillen, Finn & Levine, ICML 2019, *"Efficient Off-Policy Meta-Reinforcement Learning
+# via Probabilistic Context Variables"*) makes meta-RL **off-policy** by splitting it in two:
+#
+# * **meta-training**: learn a probabilistic encoder $q_\phi(z \mid c)$ that turns a few transitions
+#   $c_n = (s_n, a_n, r_n)$ of a task into a belief over a latent task variable $z$, together with a SAC
+#   actor-critic conditioned on $z$ (lesson 04);
+# * **meta-testing**: sample $z$ from the belief and **hold it for a whole episode**. Each sample is a
+#   hypothesis about the task, acted on coherently; as context accumulates the belief narrows. This is
+#   posterior (Thompson) sampling, and it gives *temporally extended* exploration.
+#
+# PEACH (lesson 11) keeps exactly this encoder and hands $z$ to the top level of a HAC hierarchy.
+# This lesson builds the encoder step by step, trains PEARL on the sparse point robot, watches it explore,
+# and tests two of the paper's ablation claims.
+
+# %%
+from peach_lite.budget import Budget
+
+budget = Budget.from_env()
+print(budget)
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from peach_lite import checks, show_source
+from peach_lite.envs.oracles import point_robot_oracle_return, point_robot_sweep_returns
+from peach_lite.paths import data_dir
+from peach_lite.pearl import (
+    PEARL,
+    ContextEncoder,
+    PearlConfig,
+    TaskRollouts,
+    kl_to_prior,
+    load_agent,
+    meta_test,
+    pearl_kl_loss,
+    pearl_q_target,
+    product_of_gaussians,
+    train_pearl,
+)
+
+ENV_ID = "peach_lite/PointRobotSparse-v0"
+rollouts = TaskRollouts(ENV_ID, sparse_rewards=True, seed=0)
+test_goals = np.array([task.goal for task in rollouts.test_tasks])
+train_goals = np.array([task.goal for task in rollouts.train_tasks])
+oracle = point_robot_oracle_return(test_goals)
+sweep = point_robot_sweep_returns(test_goals, num_episodes=20)
+print(f"{len(train_goals)} train goals, {len(test_goals)} held-out test goals")
+print(f"oracle (goal known) return per 20-step episode on the test goals: {oracle:.2f}")
+print("sweep heuristic, episodes 1-6:", np.round(sweep[:6], 2))
+
+# %% [markdown]
+# ## The task: sparse navigation on a semicircle
+#
+# The point robot starts at $(0,0)$ and moves at most $0.1$ per axis and step, for 20 steps. Its goal is one
+# of 100 points on the upper unit half-circle (80 for training, 20 held out, oyster's split). The reward is
+# **sparse**: $1 - \lVert s - g\rVert$ inside radius $0.2$ of the goal, else $0$. An agent that does not know
+# the goal sees nothing but zeros until it stumbles into the right disc, so it must explore, and remember.
+# Two reference numbers are computed, not pasted: the **oracle** that knows the goal, and a hand-made
+# **sweep** that walks along the arc and commits once it is paid (a near-Bayes-optimal explorer).
+#
+# *A detail that is easy to get wrong* (algorithms.md §0): PEARL trains SAC on the **dense** reward
+# $-\lVert s-g \rVert$, while the encoder's context and the evaluation use the **sparse** one. Our env reports
+# both in `info`.
+
+# %%
+fig, ax = plt.subplots(figsize=(4.2, 2.6))
+ax.scatter(*train_goals.T, s=10, c="tab:gray", label="train goals (80)")
+ax.scatter(*test_goals.T, s=18, c="tab:blue", label="test goals (20)")
+ax.add_patch(plt.Circle(test_goals[0], 0.2, color="tab:blue", alpha=0.2, label="reward radius 0.2"))
+ax.plot(0, 0, "k^", label="start")
+ax.set(xlabel="x", ylabel="y", aspect="equal", xlim=(-1.3, 1.3), ylim=(-0.2, 1.3), title="sparse point robot")
+ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(1.0, 0.0))
+plt.show()
+
+# %% [markdown]
+# ## The encoder, step 1: one transition, one Gaussian factor
+#
+# An MLP $f_\phi$ reads one context transition $c_n = (s_n, a_n, r_n)$ and outputs a Gaussian **factor**
+# $\Psi_\phi(z \mid c_n) = \mathcal N\big(f^\mu_\phi(c_n),\ \mathrm{softplus}(f^\sigma_\phi(c_n))\big)$ over
+# the latent $z \in \mathbb R^5$: what this single transition says about the task.
+
+# %%
+show_source(ContextEncoder.factors)
+
+# %%
+torch.manual_seed(0)
+encoder = ContextEncoder(context_dim=5, latent_dim=5, hidden=(200, 200, 200))
+one_transition = torch.tensor([[[0.3, 0.9, 1.0, 0.5, 0.85]]])  # (tasks=1, N=1, s_x, s_y, a_x, a_y, r)
+mu_n, var_n = encoder.factors(one_transition)
+print("factor mean    ", mu_n.detach().numpy().round(4))
+print("factor variance", var_n.detach().numpy().round(4))
+assert mu_n.shape == var_n.shape == (1, 1, 5) and (var_n > 0).all()
+
+# %% [markdown]
+# ## Step 2: the product of Gaussians
+#
+# The posterior multiplies the factors: $q_\phi(z \mid c_{1:N}) \propto \prod_{n=1}^N \Psi_\phi(z \mid c_n)$.
+# A product of Gaussians is Gaussian, with precisions adding up:
+#
+# $$\sigma^2 = \Big(\sum_n \sigma_n^{-2}\Big)^{-1}, \qquad \mu = \sigma^2 \sum_n \frac{\mu_n}{\sigma_n^{2}},$$
+#
+# each $\sigma_n^2$ clamped to at least $10^{-7}$ (oyster). Note what is **not** there: oyster multiplies
+# no prior factor $\mathcal N(0, I)$ into the product; the prior enters only through the KL term below.
+
+# %%
+show_source(product_of_gaussians)
+
+# %% [markdown]
+# This is Bayes' rule in disguise. If every factor is $\mathcal N(x_n, s^2)$, the product must be the
+# conjugate posterior of a Gaussian mean under a flat prior, $\mathcal N(\bar x, s^2/N)$; with the
+# $\mathcal N(0, 1)$ prior as one more factor it must be $\mathcal N\big(\tfrac{\sum x_n/s^2}{1 + N/s^2},\ \tfrac{1}{1 + N/s^2}\big)$.
+# For $N = 8$, $s^2 = 0.5$: variance $0.0625$, and $0.058824$ with the prior.
+
+# %%
+n, s2 = 8, 0.5
+x = torch.randn(1, n, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+mu_flat, var_flat = product_of_gaussians(x, torch.full_like(x, s2))
+mu_prior, var_prior = product_of_gaussians(torch.cat([x, torch.zeros(1, 1, 1, dtype=torch.float64)], 1),
+                                           torch.cat([torch.full_like(x, s2), torch.ones(1, 1, 1, dtype=torch.float64)], 1))
+print(f"flat prior: mean {mu_flat.item():+.6f} (sample mean {x.mean().item():+.6f}), variance {var_flat.item():.6f}")
+print(f"N(0,1) prior: mean {mu_prior.item():+.6f}, variance {var_prior.item():.6f}")
+assert abs(var_flat.item() - 0.0625) < 1e-12 and abs(mu_flat.item() - x.mean().item()) < 1e-6
+assert abs(var_prior.item() - 0.058824) < 1e-6 and abs(mu_prior.item() - (x.sum().item() / s2) / (1 + n / s2)) < 1e-6
+
+# %%
+grid = np.linspace(-3, 3, 400)
+fig, ax = plt.subplots(figsize=(5.5, 2.6))
+gauss = lambda m, v: np.exp(-0.5 * (grid - m) ** 2 / v) / np.sqrt(2 * np.pi * v)
+for k in range(3):
+    ax.plot(grid, gauss(x[0, k, 0].item(), s2), color="tab:gray", lw=1, label="factors $\\Psi(z|c_n)$" if k == 0 else None)
+for k, color in [(1, "tab:orange"), (3, "tab:red"), (8, "tab:purple")]:
+    m, v = product_of_gaussians(x[:, :k], torch.full_like(x[:, :k], s2))
+    ax.plot(grid, gauss(m.item(), v.item()), color=color, lw=2, label=f"product of {k}")
+ax.set(xlabel="z (one latent dimension)", ylabel="density", title="more context, narrower posterior")
+ax.legend(fontsize=7)
+plt.show()
+
+# %% [markdown]
+# ## Step 3: permutation invariance
+#
+# A sum of precisions does not care about order, so $q_\phi(z\mid c)$ is a function of the **set** of
+# transitions: shuffling the context changes nothing. This is what lets PEARL sample context as unordered
+# transitions, decorrelated from the RL batch (the paper's Figure 5 compares it with an RNN encoder that
+# reads ordered trajectories).
+
+# %%
+context = torch.randn(3, 50, 5)  # (num_tasks, num_context, context_dim)
+mu, var = encoder(context)
+shuffled = context[:, torch.randperm(50)]
+mu_s, var_s = encoder(shuffled)
+print("max |change| after shuffling:", (mu - mu_s).abs().max().item(), (var - var_s).abs().max().item())
+assert torch.allclose(mu, mu_s, atol=1e-6) and torch.allclose(var, var_s, atol=1e-6)
+
+# %% [markdown]
+# ## Step 4: the KL term
+#
+# The encoder is regularised towards the prior $r(z) = \mathcal N(0, I)$ (an information bottleneck):
+#
+# $$\mathcal L_{KL} = \lambda_{KL} \sum_{\text{tasks}} D_{KL}\big(q_\phi(z \mid c_\text{task}) \,\Vert\, \mathcal N(0, I)\big),\qquad
+# D_{KL} = \tfrac12 \sum_j \big(\sigma_j^2 + \mu_j^2 - 1 - \ln \sigma_j^2\big),$$
+#
+# a **sum** over the tasks of the meta-batch (not a mean), with $\lambda_{KL} = 1$ on the sparse point robot
+# (0.1 by default).
+
+# %%
+show_source(kl_to_prior)
+
+# %%
+mu_t, var_t = torch.randn(16, 5), 0.05 + 2 * torch.rand(16, 5)
+closed_form = pearl_kl_loss(mu_t, var_t, kl_lambda=1.0)
+library = torch.distributions.kl_divergence(torch.distributions.Normal(mu_t, var_t.sqrt()),
+                                            torch.distributions.Normal(0.0, 1.0)).sum()
+print(f"closed form {closed_form.item():.5f}  torch.distributions {library.item():.5f}")
+assert torch.allclose(closed_form, library, rtol=1e-5)
+
+# %% [markdown]
+# ### Exercise 1: the product of Gaussians
+# Write `my_product_of_gaussians(mu, var)` for inputs of shape `(num_tasks, num_context, latent_dim)`,
+# returning `(mu_post, var_post)` of shape `(num_tasks, latent_dim)`. Remember the clamp.
+
+# %%
+def my_product_of_gaussians(mu: torch.Tensor, var: torch.Tensor):
+    # YOUR CODE HERE: replace the next line (hint: precisions add up along dim=-2)
+    raise NotImplementedError
+
+
+checks.check_product_of_gaussians(my_product_of_gaussians)
+
+# %% [markdown]
+# ### Exercise 2: the KL term
+# Write `my_kl_loss(mu, var, kl_lambda)` for `(num_tasks, latent_dim)` posteriors: $\lambda$ times the KL to
+# $\mathcal N(0, I)$, summed over latent dimensions and tasks.
+
+# %%
+def my_kl_loss(mu: torch.Tensor, var: torch.Tensor, kl_lambda: float) -> torch.Tensor:
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+checks.check_kl_loss(my_kl_loss)
+
+# %% [markdown]
+# The checkers are honest both ways:
+
+# %%
+assert checks.check_product_of_gaussians(product_of_gaussians) and checks.check_kl_loss(pearl_kl_loss)
+assert not checks.check_kl_loss(lambda m, v, lam: lam * kl_to_prior(m, v).mean())  # a mean over tasks is wrong
+
+# %% [markdown]
+# ## The critic, conditioned on z
+#
+# The actor-critic is lesson 04's SAC with $z$ appended to its inputs: $\pi_\theta(a\mid s,z)$,
+# $Q_{1,2}(s,a,z)$ and, as in the original SAC paper and oyster, a state-value network $V(s,z)$ whose
+# Polyak copy $\bar V$ gives the critic target. For a task with sampled $z$ (one sample per task, shared by its
+# whole RL batch):
+#
+# $$y = \text{reward\_scale}\cdot r + (1 - d)\,\gamma\,\bar V(s', z), \qquad
+# \mathcal L_Q = \mathbb E\big[(Q_1(s,a,z) - y)^2\big] + \mathbb E\big[(Q_2(s,a,z) - y)^2\big].$$
+#
+# There is no temperature $\alpha$: `reward_scale` (100 on the point robots, 5 by default) sets the
+# trade-off between reward and entropy.
+
+# %%
+show_source(pearl_q_target)
+
+# %% [markdown]
+# ### Exercise 3: the context-conditioned critic target
+# `target_value(obs, z)` takes `obs` of shape `(num_tasks, batch, obs_dim)` and `z` of shape
+# `(num_tasks, batch, latent_dim)`; you get one `z` row per task. Return `y` of shape `(num_tasks, batch)`,
+# with no gradient.
+
+# %%
+def my_q_target(target_value, reward, done, next_obs, z, *, reward_scale: float, gamma: float) -> torch.Tensor:
+    # YOUR CODE HERE (hint: z.unsqueeze(1).expand(...), and torch.no_grad())
+    raise NotImplementedError
+
+
+checks.check_q_target(my_q_target)
+
+# %%
+assert checks.check_q_target(pearl_q_target)
+
+# %% [markdown]
+# ## One gradient step: which loss trains what
+#
+# Here is the whole update (oyster `sac.py::_take_step`), batched over tasks: every network reads
+# `(num_tasks, batch, dim)` tensors, so a meta-batch of 16 tasks is one call, not a Python loop.
+# The encoder is trained **only by the Q loss and the KL**; $V$ and the policy see `z.detach()`. The policy
+# and $V$ targets use the Q networks *after* their step, as in oyster.
+
+# %%
+show_source(PEARL.update)
+
+# %%
+show_source(PEARL._forward)
+
+# %% [markdown]
+# Claim: the encoder's gradient is non-zero from the Q loss and the KL, and **exactly zero** from the V
+# and policy losses. We check it on a small agent with real data.
+
+# %%
+small = PearlConfig(hidden=(32, 32), encoder_hidden=(32,), meta_batch=4, batch_size=32, context_batch=64,
+                    num_initial_steps=20, num_tasks_sample=2, num_steps_prior=20, num_steps_posterior=20,
+                    num_train_steps_per_itr=2, replay_buffer_size=1000)
+demo = PEARL(rollouts.obs_dim, rollouts.action_dim, len(rollouts.train_tasks), small, device="cpu")
+train_pearl(demo, rollouts, num_iterations=1, progress=False)
+losses = demo.compute_losses()
+for name, loss in losses.items():
+    grads = torch.autograd.grad(loss, list(demo.encoder.parameters()), retain_graph=True, allow_unused=True)
+    norm = sum(float(g.norm()) for g in grads if g is not None)
+    print(f"{name:12s} -> encoder gradient norm {norm:.3g}")
+    assert (norm > 0) == (name in ("q_loss", "kl_loss"))
+
+# %% [markdown]
+# ## Meta-training (Algorithm 1)
+#
+# Each iteration, for `num_tasks_sample` training tasks: **clear the task's encoder buffer**, collect
+# trajectories with $z$ from the prior (into both buffers), then with $z$ from the posterior re-inferred after
+# every trajectory from that encoder buffer (into both buffers). Then take gradient steps on meta-batches of
+# tasks: the RL batch is uniform over the task's whole replay buffer, the context batch uniform over its
+# encoder buffer, i.e. "recent" data collected by the current policy.
+
+# %%
+show_source(train_pearl, lines=(53, 95))
+
+# %% [markdown]
+# The configuration documents every reference value. The reference run of the sparse point robot
+# (300-unit networks, 1000 gradient steps per iteration, 500 iterations) is far beyond a 2-core CPU, so the
+# course trains the `sparse-point-robot-cpu` preset; each deviation is listed here, and the benchmark
+# `benchmarks/pearl_point_robot.py` shows what it reaches.
+
+# %%
+reference, cpu = PearlConfig(), PearlConfig.preset("sparse-point-robot-cpu")
+print(f"{'field':28s} {'reference':>18s} {'this course (CPU)':>18s}")
+for name, value in vars(reference).items():
+    flag = "  <- deviation" if getattr(cpu, name) != value else ""
+    print(f"{name:28s} {str(value):>18s} {str(getattr(cpu, name)):>18s}{flag}")
+
+# %% [markdown]
+# A short run here (a few hundred updates in fast mode) shows the losses moving; the real run was trained
+# from the command line and stored in `data/checkpoints/` (its command is in `data/MANIFEST.json`):
+#
+# ```
+# python -m peach_lite.pearl --env peach_lite/PointRobotSparse-v0 --seed 0 --threads 1 --out data/checkpoints/pearl_point_robot.pt
+# ```
+
+# %%
+short = PearlConfig.preset("sparse-point-robot-cpu", num_train_steps_per_itr=budget.pick(full=250, fast=50),
+                           num_steps_posterior=budget.pick(full=300, fast=100))
+agent = PEARL(rollouts.obs_dim, rollouts.action_dim, len(rollouts.train_tasks), short, device="cpu")
+history = train_pearl(agent, rollouts, num_iterations=budget.pick(full=10, fast=4), log_every=10)
+fig, axes = plt.subplots(1, 4, figsize=(12, 2.4))
+for ax, name in zip(axes, ("q_loss", "kl_loss", "v_loss", "policy_loss")):
+    ax.plot(np.arange(1, len(history.losses[name]) + 1) * 10, history.losses[name])
+    ax.set(xlabel="gradient steps", ylabel=name, title=name)
+fig.tight_layout()
+plt.show()
+assert history.num_updates == budget.pick(full=2500, fast=200)
+
+# %% [markdown]
+# ## Meta-testing (Algorithm 2) on the 20 held-out goals
+#
+# On a new goal: start from the prior and an empty context; for each trajectory, **sample $z$ once and hold
+# it** for all 20 steps; add the transitions to the context; after the first 5 (exploration) trajectories,
+# re-infer the posterior from all the context after every trajectory. The reference protocol runs 20
+# trajectories and scores the last one.
+
+# %%
+pretrained, payload = load_agent(data_dir() / "checkpoints" / "pearl_point_robot.pt")
+print("trained with:", payload["meta"]["command"])
+print(f"meta-training: {payload['meta']['iterations']} iterations, {payload['meta']['train_seconds'] / 60:.1f} min")
+result = meta_test(pretrained, rollouts, seed=0, record_paths=True)
+print(f"final-trajectory return {result.final_return:.2f}  =  {result.final_return / oracle:.0%} of the oracle {oracle:.2f}")
+
+# %%
+k = np.arange(1, result.returns.shape[1] + 1)
+sem = result.returns.std(axis=0) / np.sqrt(result.returns.shape[0])
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+ax.plot(k, result.per_trajectory, "o-", color="tab:blue", label="PEARL (this checkpoint)")
+ax.fill_between(k, result.per_trajectory - sem, result.per_trajectory + sem, color="tab:blue", alpha=0.2,
+                label="± s.e. over the 20 goals")
+ax.plot(k, sweep, "s-", color="tab:green", ms=3, label="sweep heuristic (knows the arc)")
+ax.axhline(oracle, color="k", ls="--", label=f"oracle {oracle:.2f}")
+ax.axhline(0.85 * oracle, color="k", ls=":", lw=1, label="target 0.85 × oracle")
+ax.axvspan(0.5, result.num_exploration + 0.5, color="tab:orange", alpha=0.12, label="z ~ prior")
+ax.set(xlabel="adaptation trajectory k", ylabel="return (sparse, 20 steps)", title="return per adaptation trajectory")
+ax.legend(fontsize=7, loc="lower right")
+plt.show()
+
+# %%
+assert np.all(result.returns <= point_robot_oracle_return(test_goals, per_goal=True)[:, None] + 1e-6)  # nobody beats the oracle
+assert result.per_trajectory[-5:].mean() > result.per_trajectory[: result.num_exploration].mean()  # adaptation helps
+assert result.final_return >= 0.85 * oracle, "the stored checkpoint should reach 0.85 x oracle"
+
+# %% [markdown]
+# ### What exploration looks like (the paper's Figure 4)
+#
+# One held-out goal, trajectory by trajectory. The first five run on prior samples of $z$: each is a
+# *different, coherent* guess at where the goal might be, not jitter around one path. Once a trajectory is
+# paid, the posterior collapses onto that part of the arc and the agent goes straight there.
+
+# %%
+goal_index = int(np.argmax(result.returns[:, -1] - result.returns[:, 0]))
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+cmap = plt.get_cmap("viridis")
+for j in range(result.paths.shape[1]):
+    path = result.paths[goal_index, j]
+    axes[0].plot(*path.T, color=cmap(j / (result.paths.shape[1] - 1)), lw=1.5 if j < 5 else 1,
+                 ls="--" if j < result.num_exploration else "-")
+axes[0].scatter(*test_goals.T, s=8, c="lightgray")
+axes[0].add_patch(plt.Circle(test_goals[goal_index], 0.2, color="tab:red", alpha=0.25))
+axes[0].set(xlabel="x", ylabel="y", aspect="equal", title=f"goal {goal_index}: dashed = prior z, colour = trajectory k")
+axes[1].bar(np.arange(1, result.returns.shape[1] + 1), result.returns[goal_index], color=[cmap(j / 19) for j in range(20)])
+axes[1].set(xlabel="trajectory k", ylabel="return", title="its returns")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### The posterior, one transition at a time
+#
+# Take the transitions this agent collected on one goal and feed them to the encoder one by one. The
+# left panel shows the posterior variance shrinking (product of more factors); the right panel shows what the
+# belief *means*: 40 samples of $z$ from the posterior, each rolled out with the policy, ending where the
+# agent would go under that hypothesis. Zero rewards barely move the belief; a paid transition collapses it.
+
+# %% tags=["nbval-ignore-output"]
+import ipywidgets as widgets
+
+generator = torch.Generator().manual_seed(0)
+mu_k, var_k = pretrained.prior(1)
+trajectories = []
+with torch.no_grad():
+    for j in range(20):
+        z = pretrained.sample_z(mu_k, var_k, generator)
+        traj = rollouts.run([rollouts.test_tasks[goal_index]], lambda o, idx: pretrained.act_normalized(o, z[idx], True), pretrained.action_scale)
+        trajectories.append(pretrained.make_context({"obs": traj.obs, "action": traj.action, "context_reward": traj.context_reward}))
+        if j + 1 >= 5:
+            mu_k, var_k = pretrained.infer_posterior(torch.cat(trajectories, dim=1))
+full_context = torch.cat(trajectories, dim=1)  # (1, 400, 5)
+
+
+def destinations(mu, var, num_samples=40):
+    z = mu + var.sqrt() * torch.randn(num_samples, mu.shape[-1], generator=torch.Generator().manual_seed(1))
+    position = torch.zeros(num_samples, 2)
+    for _ in range(20):
+        position = position + 0.1 * pretrained.act_normalized(position, z, deterministic=True)
+    return position.numpy()
+
+
+def show_posterior(num_transitions: int):
+    with torch.no_grad():
+        mu, var = (pretrained.prior(1) if num_transitions == 0 else pretrained.infer_posterior(full_context[:, :num_transitions]))
+        counts = np.arange(1, full_context.shape[1] + 1)
+        variances = [pretrained.infer_posterior(full_context[:, :c])[1].mean().item() for c in counts[::10]]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    axes[0].semilogy(counts[::10], variances, color="tab:gray")
+    axes[0].axvline(max(num_transitions, 1), color="tab:red")
+    paid = np.flatnonzero(full_context[0, :, -1].numpy() > 0)
+    axes[0].plot(paid + 1, np.full(len(paid), min(variances)), "|", color="tab:green", ms=12, label="paid transitions")
+    axes[0].set(xlabel="context transitions", ylabel="mean posterior variance of z", title="the posterior narrows")
+    axes[0].legend(fontsize=7)
+    ends = destinations(mu, var)
+    axes[1].scatter(*test_goals.T, s=8, c="lightgray")
+    axes[1].add_patch(plt.Circle(test_goals[goal_index], 0.2, color="tab:red", alpha=0.25))
+    axes[1].scatter(*ends.T, s=12, c="tab:blue", label="end points of z ~ q(z|c)")
+    seen = full_context[0, :num_transitions, :2].numpy()
+    axes[1].plot(*seen.T, ".", color="tab:orange", ms=2, label="context states")
+    axes[1].set(xlabel="x", ylabel="y", aspect="equal", xlim=(-1.4, 1.4), ylim=(-0.3, 1.4),
+                title=f"belief after {num_transitions} transitions")
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    plt.show()
+
+
+slider = widgets.IntSlider(value=100, min=0, max=full_context.shape[1], step=5, description="context")
+display(slider, widgets.interactive_output(show_posterior, {"num_transitions": slider}))

@@ -1,0 +1,311 @@
+"""HAC (peach_lite.hac): the transition-building invariants of algorithms.md §5 items 6-7, on a tiny numpy goal env."""
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from peach_lite.hac import (
+    HAC,
+    HacConfig,
+    HacNetworks,
+    bounded_q,
+    critic_targets,
+    evaluate_checkpoint,
+    hindsight_action_transition,
+    maze_config,
+    q_offset_for,
+    subgoal_test_transition,
+)
+from peach_lite.her import goal_reward
+
+
+class ToyGoalEnv(gym.Env):
+    """A 2-D point, s' = clip(s + 0.25 a, -2, 2), with the gymnasium-robotics goal observation."""
+
+    goal_threshold = 0.3
+
+    def __init__(self):
+        box = gym.spaces.Box(-2.0, 2.0, shape=(2,), dtype=np.float32)
+        self.observation_space = gym.spaces.Dict({"observation": box, "achieved_goal": box, "desired_goal": box})
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self._goal = np.array([1.5, 1.5], np.float32)
+        self._pos = np.zeros(2, np.float32)
+
+    def train_tasks(self):
+        return [np.array(g, np.float32) for g in [(1.5, 1.5), (-1.5, 1.0), (1.0, -1.5), (0.5, 0.0)]]
+
+    def test_tasks(self):
+        return [np.array(g, np.float32) for g in [(1.2, -1.2), (-1.0, -1.0)]]
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if options and "task" in options:
+            self._goal = np.asarray(options["task"], np.float32)
+        self._pos = self.np_random.uniform(-0.2, 0.2, size=2).astype(np.float32)
+        return self._obs(), {}
+
+    def step(self, action):
+        self._pos = np.clip(self._pos + 0.25 * np.clip(action, -1, 1), -2, 2).astype(np.float32)
+        success = bool(np.linalg.norm(self._pos - self._goal) <= self.goal_threshold)
+        return self._obs(), 0.0 if success else -1.0, success, False, {}
+
+    def _obs(self):
+        return {"observation": self._pos.copy(), "achieved_goal": self._pos.copy(), "desired_goal": self._goal.copy()}
+
+
+def _policy_actions(agent, attempts):
+    """The deterministic policy's action for every recorded attempt, computed with the torch networks."""
+    k = agent.num_levels
+    obs = torch.as_tensor(np.stack([a.obs for a in attempts]))[None].expand(k, -1, -1)
+    goal = torch.as_tensor(np.stack([a.goal for a in attempts]))[None].expand(k, -1, -1)
+    with torch.no_grad():
+        actions = agent.nets.actions(obs, goal).numpy()
+    return [actions[a.level, j, : a.action.shape[0]] for j, a in enumerate(attempts)]
+
+
+def _trained_traces(num_levels: int, episodes: int = 12, seed: int = 0, **overrides):
+    """Run a few recorded training episodes (with learning) and return (agent, traces).
+
+    Each trace gets ``policy``: the deterministic action of each attempt, computed before the update
+    that followed the episode (so with the weights the episode was played with).
+    """
+    env = ToyGoalEnv()
+    options = dict(num_levels=num_levels, subgoal_horizon={1: 5, 2: 5, 3: 3}[num_levels], max_actions=25,
+                   batch_size=32, updates_per_episode=5, seed=seed, subgoal_noise=0.2)
+    options.update(overrides)
+    agent = HAC(env, HacConfig(**options))
+    traces = []
+    for episode in range(episodes):
+        result = agent.run_episode(env, env.train_tasks()[episode % 4], seed=episode, training=True, record=True)
+        result.trace.policy = _policy_actions(agent, result.trace.attempts)
+        traces.append(result.trace)
+        agent.learn()
+    return agent, traces
+
+
+@pytest.fixture(scope="module", params=[2, 3])
+def run(request):
+    return _trained_traces(request.param)
+
+
+# ------------------------------------------------------------------------------ (b) hindsight goals
+def test_each_attempt_sequence_gets_min3n_relabelled_copies_including_the_final_state(run):
+    agent, traces = run
+    sequences = [s for trace in traces for s in trace.sequences]
+    assert {s.level for s in sequences} == set(range(agent.num_levels))
+    assert any(s.num_attempts >= 3 for s in sequences)
+    for s in sequences:
+        n = s.num_attempts
+        assert s.action_replay.num_rows == n
+        assert s.goal_replay.num_rows == min(3, n) * n
+        copies = [s.goal_replay.goal[j * n] for j in range(min(3, n))]
+        finals = [j for j, g in enumerate(copies) if np.array_equal(g, s.final_achieved)]
+        assert finals, "the final achieved state must be one of the hindsight goals"
+        last = finals[-1] * n + n - 1
+        assert s.goal_replay.reward[last] == 0.0 and s.goal_replay.done[last] == 1.0
+
+
+def test_rewards_are_minus_one_or_zero_and_terminal_iff_zero(run):
+    agent, traces = run
+    for s in (s for trace in traces for s in trace.sequences):
+        for part in (s.action_replay, s.goal_replay):
+            assert set(np.unique(part.reward)) <= {-1.0, 0.0}
+            np.testing.assert_array_equal(part.done == 1.0, part.reward == 0.0)
+        # (a) keeps the original goal, and its reward is the goal test of that goal
+        expected, _ = goal_reward(s.action_replay.next_obs, s.action_replay.goal, agent.thresholds[s.level], agent.norm)
+        np.testing.assert_array_equal(s.action_replay.reward, expected)
+
+
+def test_the_buffer_holds_exactly_the_recorded_transitions():
+    agent, traces = _trained_traces(2, episodes=4)
+    for level in range(2):
+        rows = sum(s.action_replay.num_rows + s.goal_replay.num_rows + (s.penalties.num_rows if s.penalties is not None else 0)
+                   for trace in traces for s in trace.sequences if s.level == level)
+        assert agent.buffer.size(level) == rows
+
+
+# ----------------------------------------------------------------------------- (a) hindsight actions
+def test_hindsight_action_is_the_achieved_state_exactly_when_the_lower_level_missed(run):
+    agent, traces = run
+    attempts = [a for trace in traces for a in trace.attempts if a.level > 0]
+    missed = [a for a in attempts if not a.lower_reached]
+    hit = [a for a in attempts if a.lower_reached]
+    assert missed and hit, "the run must contain both outcomes for this test to mean something"
+    for a in missed:
+        np.testing.assert_array_equal(a.hindsight_action, a.next_achieved)
+        assert not np.array_equal(a.action, a.next_achieved)
+    for a in hit:
+        np.testing.assert_array_equal(a.hindsight_action, a.action)
+    # level 0 stores its raw action
+    assert all(np.array_equal(a.hindsight_action, a.action) for trace in traces for a in trace.attempts if a.level == 0)
+
+
+# ------------------------------------------------------------------------------ (c) subgoal testing
+def test_a_penalty_appears_iff_the_subgoal_was_tested_and_missed(run):
+    agent, traces = run
+    attempts = [a for trace in traces for a in trace.attempts if a.level > 0]
+    assert any(a.penalized for a in attempts) and any(a.tested and not a.penalized for a in attempts)
+    for a in attempts:
+        assert a.penalized == (a.tested and a.lower_missed)
+        if a.lower_missed:
+            assert not a.lower_reached
+    for s in (s for trace in traces for s in trace.sequences if s.penalties is not None):
+        horizon = agent.horizons[s.level]
+        np.testing.assert_array_equal(s.penalties.reward, -float(horizon))
+        np.testing.assert_array_equal(s.penalties.done, 1.0)
+    # the penalty stores the *proposed* subgoal, not the hindsight action (compared level by level, in order)
+    for level in range(1, agent.num_levels):
+        penalized = [a.action for a in attempts if a.penalized and a.level == level]
+        stored = [s.penalties.action for trace in traces for s in trace.sequences if s.level == level and s.penalties is not None]
+        if penalized:
+            np.testing.assert_array_equal(np.concatenate(stored), np.stack(penalized))
+
+
+def test_levels_below_a_tested_subgoal_act_greedily_without_noise(run):
+    agent, traces = run
+    checked = 0
+    for trace in traces:
+        for tester in (a for a in trace.attempts if a.level > 0 and a.tested):
+            window = range(tester.first_step, tester.first_step + tester.num_steps)
+            below = [j for j, a in enumerate(trace.attempts) if a.level < tester.level and a.first_step in window]
+            assert below and all(trace.attempts[j].greedy for j in below)
+            for j in below:  # greedy means the deterministic policy, exactly (no noise, no random action)
+                np.testing.assert_allclose(trace.attempts[j].action, trace.policy[j], atol=1e-5)
+                checked += 1
+    assert checked > 0
+    # while exploring, actions differ from the policy (noise or a random action)
+    explored = [(a, trace.policy[j]) for trace in traces for j, a in enumerate(trace.attempts) if not a.greedy]
+    assert explored and all(not np.allclose(a.action, policy, atol=1e-5) for a, policy in explored)
+
+
+def test_test_episodes_store_nothing_and_are_fully_greedy():
+    agent, _ = _trained_traces(2, episodes=3)
+    before = [agent.buffer.size(i) for i in range(2)]
+    env = ToyGoalEnv()
+    result = agent.run_episode(env, env.test_tasks()[0], seed=1, training=False, record=True)
+    assert [agent.buffer.size(i) for i in range(2)] == before
+    assert all(a.greedy for a in result.trace.attempts) and not result.trace.sequences
+    assert result.steps == 25 or result.success  # the top level keeps proposing until max_actions
+
+
+def test_transition_helpers():
+    t = hindsight_action_transition(np.zeros(2), [1.0, 1.0], np.ones(2), [0.5, 0.5], [0.6, 0.5], lower_reached=False,
+                                    threshold=0.2)
+    np.testing.assert_array_equal(t.action, [0.5, 0.5])
+    assert t.reward == 0.0 and t.done == 1.0
+    t = hindsight_action_transition(np.zeros(2), [1.0, 1.0], np.ones(2), [0.9, 1.0], [3.0, 3.0], lower_reached=True,
+                                    threshold=0.2)
+    np.testing.assert_array_equal(t.action, [1.0, 1.0])
+    assert t.reward == -1.0 and t.done == 0.0
+    for tested in (False, True):
+        for missed in (False, True):
+            p = subgoal_test_transition(np.zeros(2), [1.0, 2.0], np.ones(2), [3.0, 3.0], tested=tested, lower_missed=missed,
+                                        subgoal_horizon=6)
+            assert (p is not None) == (tested and missed)
+    assert p.reward == -6.0 and p.done == 1.0 and np.array_equal(p.action, [1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------------- bounded critic
+def test_critic_is_bounded_and_starts_near_minus_0067():
+    nets = HacNetworks(4, 2, [[-1, -1], [-4, -4]], [[1, 1], [4, 4]], horizons=[10, 200])
+    obs, goal, action = torch.randn(2, 500, 4), torch.randn(2, 500, 2), torch.randn(2, 500, 2)
+    q = nets.q_values(obs, goal, action)
+    assert q.shape == (2, 500)
+    assert torch.allclose(q, torch.full_like(q, -0.067), atol=0.004)
+    huge = nets.q_values(obs * 1e4, goal * 1e4, action * 1e4)
+    assert (huge <= 0).all() and (huge[0] >= -10).all() and (huge[1] >= -200).all()
+    assert bounded_q(torch.tensor(0.0), 10.0, q_offset_for(10.0)).item() == pytest.approx(-0.067, abs=1e-6)
+    assert bounded_q(torch.tensor(1e6), 10.0, 0.0).item() == pytest.approx(-10.0)
+    assert bounded_q(torch.tensor(-1e6), 10.0, 0.0).item() == pytest.approx(0.0)
+
+
+def test_critic_targets_are_clipped_and_a_penalty_target_is_exactly_minus_h():
+    reward = torch.tensor([-1.0, 0.0, -10.0, -1.0])
+    done = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    next_q = torch.tensor([-9.9, -3.0, -5.0, 5.0])  # the last one is out of range on purpose
+    target = critic_targets(reward, done, next_q, 0.98, 10.0)
+    assert target.tolist() == pytest.approx([-10.0, 0.0, -10.0, 0.0])
+    per_level = critic_targets(torch.full((2, 3), -1.0), torch.zeros(2, 3), torch.full((2, 3), -50.0), 0.98,
+                               torch.tensor([[10.0], [200.0]]))
+    assert (per_level[0] == -10).all() and torch.allclose(per_level[1], torch.tensor(-50.0))
+
+
+def test_learning_keeps_q_values_inside_their_bounds():
+    agent, _ = _trained_traces(3, episodes=10, updates_per_episode=10)
+    batch = agent.buffer.sample(64)
+    with torch.no_grad():
+        q = agent.nets.q_values(batch["obs"], batch["goal"], batch["action"])
+    for level in range(3):
+        assert (q[level] <= 0).all() and (q[level] >= -agent.horizons[level]).all()
+    assert agent.horizons == [3, 3, 3]
+
+
+def test_flat_agent_uses_max_actions_as_its_horizon_and_her_can_be_switched_off():
+    agent, traces = _trained_traces(1, episodes=3, num_hindsight_goals=0)
+    assert agent.horizons == [25]
+    assert all(s.goal_replay is None for trace in traces for s in trace.sequences)
+    assert not any(a.tested for trace in traces for a in trace.attempts)
+
+
+def test_same_seed_same_run():
+    a, ta = _trained_traces(2, episodes=4, seed=3)
+    b, tb = _trained_traces(2, episodes=4, seed=3)
+    np.testing.assert_array_equal(np.stack(ta[-1].actions), np.stack(tb[-1].actions))
+    for pa, pb in zip(a.nets.parameters(), b.nets.parameters()):
+        assert torch.equal(pa, pb)
+
+
+# -------------------------------------------------------------------------------- config, maze, I/O
+def test_config_validation_names_the_field():
+    with pytest.raises(ValueError, match="num_levels"):
+        HacConfig(num_levels=4)
+    with pytest.raises(ValueError, match="subgoal_test_rate"):
+        HacConfig(subgoal_test_rate=1.5)
+    with pytest.raises(ValueError, match="goal_norm"):
+        HacConfig(goal_norm="l1")
+    with pytest.raises(ValueError, match="subgoal_bounds"):
+        HacConfig(subgoal_bounds=((0.0, 0.0), (1.0, -1.0)))
+    config = maze_config(3, seed=4)
+    assert config.subgoal_horizon ** 3 >= 200 and HacConfig.from_dict(config.to_dict()) == config
+    assert math.isclose(q_offset_for(10.0), -math.log(10 / 0.067 - 1))
+
+
+def test_maze_episode_learn_and_checkpoint_roundtrip(tmp_path):
+    from peach_lite.hac import make_goal_env
+
+    env = make_goal_env("peach_lite/PointMaze-v0")
+    agent = HAC(env, maze_config(2, batch_size=8, updates_per_episode=2, max_actions=40))
+    result = agent.run_episode(env, env.unwrapped.train_tasks()[0], seed=0, training=True)
+    assert 1 <= result.steps <= 40
+    assert agent.learn()  # both levels hold >= 8 transitions after one episode
+    path = agent.save(tmp_path / "hac.pt", env_id="peach_lite/PointMaze-v0")
+    score = evaluate_checkpoint(path)
+    assert 0.0 <= score <= 1.0 and score == agent.evaluate(env)
+
+
+def test_exercise_checkers_accept_the_reference_and_reject_common_mistakes(capsys):
+    from peach_lite import checks
+    from peach_lite.hac import hindsight_action_transition, subgoal_test_transition
+    from peach_lite.her import relabel_with_goals
+
+    assert checks.check_her_relabel(lambda *a: relabel_with_goals(*a, norm="l2"))
+    assert checks.check_subgoal_test_transition(subgoal_test_transition)
+    assert checks.check_hindsight_action_transition(lambda *a, **k: hindsight_action_transition(*a, **k, norm="l2"))
+
+    def relabel_only_final(obs, action, next_obs, next_achieved, goal_indices, threshold):  # ignores goal_indices
+        return relabel_with_goals(obs, action, next_obs, next_achieved, [len(obs) - 1] * len(goal_indices), threshold, norm="l2")
+
+    def penalty_when_tested(obs, proposed, next_obs, goal, *, tested, lower_missed, subgoal_horizon):  # forgets "missed"
+        return subgoal_test_transition(obs, proposed, next_obs, goal, tested=tested, lower_missed=True, subgoal_horizon=subgoal_horizon)
+
+    def always_proposed(obs, proposed, next_obs, next_achieved, goal, *, lower_reached, threshold):  # no hindsight
+        return hindsight_action_transition(obs, proposed, next_obs, next_achieved, goal, lower_reached=True, threshold=threshold, norm="l2")
+
+    assert not checks.check_her_relabel(relabel_only_final)
+    assert not checks.check_subgoal_test_transition(penalty_when_tested)
+    assert not checks.check_hindsight_action_transition(always_proposed)
+    assert "FAIL" in capsys.readouterr().out
