@@ -84,7 +84,9 @@ def summarise(runs: list[dict], levels: list[int], total_steps: int) -> tuple[di
             hier_steps = per_k[best]["steps_to_80"]
             if math.isfinite(hier_steps):
                 headline["steps_ratio_flat_over_hier"] = min(flat_steps, float(total_steps)) / hier_steps
-    return headline, {str(k): v for k, v in per_k.items()}
+    readable = {str(k): {name: _finite_or_none(value) if isinstance(value, float) else value for name, value in v.items()}
+                for k, v in per_k.items()}  # JSON has no Infinity: "never reached 80%" is stored as null
+    return headline, readable
 
 
 def main() -> None:

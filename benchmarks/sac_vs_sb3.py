@@ -9,11 +9,15 @@ deterministic return over 10 fixed evaluation episodes, per seed.
 The compute floor is the bare matmuls of the update with nothing around them (no autograd, no
 optimiser, no env), timed on preallocated tensors: once for the textbook update that SB3 performs
 ("standard": two separate critics, critic weight-gradients computed in the actor loss too) and once
-for ours ("fused": both critics in one batched matmul, critic frozen in the actor loss).
+for ours ("fused": both critics in one batched matmul, critic frozen in the actor loss). It is
+re-measured right before each library's run, and "floor fraction" = floor time / wall time of that run.
 
 Run (about 10 minutes; needs the ``bench`` extra, ``pip install stable-baselines3``)::
 
     python benchmarks/sac_vs_sb3.py --seeds 0 1 2
+
+Wall time is the headline. Process CPU time is recorded too: on a machine shared with other jobs it is
+less sensitive to time spent waiting for a core (with 1 thread), so compare the two.
 
 Writes data/results/sac_vs_sb3.json (read by notebooks/04_sac.py). In fast mode (PEACH_FAST=1) it runs a
 smoke-sized version and writes nothing.
@@ -48,12 +52,12 @@ def run_ours(seed: int, steps: int, eval_episodes: int) -> dict[str, float]:
     seed_everything(seed)
     env, eval_env = gym.make(ENV_ID), gym.make(ENV_ID)
     agent = SAC.from_env(env, SACConfig(**OUR_CONFIG, seed=seed), device="cpu")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     history = train_off_policy(agent, env, LoopConfig(total_steps=steps, warmup_steps=100, updates_per_step=1,
                                                       eval_episodes=0, seed=seed, progress=False))
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     returns = evaluate(agent, eval_env, eval_episodes, seed=EVAL_SEED)
-    return {"wall_s": wall, "updates": history.num_updates, "return": float(returns.mean())}
+    return {"wall_s": wall, "cpu_s": cpu, "updates": history.num_updates, "return": float(returns.mean())}
 
 
 class _SB3Actor:
@@ -72,11 +76,11 @@ def run_sb3(seed: int, steps: int, eval_episodes: int) -> dict[str, float]:
 
     seed_everything(seed)
     model = SB3SAC("MlpPolicy", gym.make(ENV_ID), seed=seed, device="cpu", verbose=0, **SB3_DEFAULTS)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=steps)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     returns = evaluate(_SB3Actor(model), gym.make(ENV_ID), eval_episodes, seed=EVAL_SEED)
-    return {"wall_s": wall, "updates": int(model._n_updates), "return": float(returns.mean())}
+    return {"wall_s": wall, "cpu_s": cpu, "updates": int(model._n_updates), "return": float(returns.mean())}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,19 +145,25 @@ def main() -> None:
     env = gym.make(ENV_ID)
     obs_dim, action_dim = env.observation_space.shape[0], env.action_space.shape[0]
     updates = args.steps - 100
-    floor = {kind: matmul_floor(kind, obs_dim, action_dim) * updates for kind in ("standard", "fused")}
-    print(f"compute floor for {updates} updates: standard {floor['standard']:.1f} s, fused {floor['fused']:.1f} s")
+    # The floor is re-measured right before every library run, so a machine whose speed drifts (other
+    # jobs) is compared with itself; per update it is scaled to the run's number of updates.
+    floor_kind = {"ours": "fused", "sb3": "standard"}
+    runners = {"ours": run_ours, "sb3": run_sb3}
 
     per_seed = []
     for index, seed in enumerate(args.seeds):
+        row = {"seed": seed}
         # alternate the order so slow drifts of the machine hit both libraries alike
-        order = [("ours", run_ours), ("sb3", run_sb3)]
-        results = dict((name, fn(seed, args.steps, args.eval_episodes)) for name, fn in (order if index % 2 == 0 else order[::-1]))
-        per_seed.append({"seed": seed, **{f"{k}_{name}": v for name, r in results.items() for k, v in r.items()}})
-        row = per_seed[-1]
-        print(f"seed {seed}: ours {row['wall_s_ours']:.1f} s, return {row['return_ours']:.1f} | "
-              f"sb3 {row['wall_s_sb3']:.1f} s, return {row['return_sb3']:.1f} | ratio {row['wall_s_sb3'] / row['wall_s_ours']:.2f}x")
-        assert row["updates_ours"] == row["updates_sb3"], "both must take the same number of gradient steps"
+        for name in (["ours", "sb3"] if index % 2 == 0 else ["sb3", "ours"]):
+            row[f"floor_s_{name}"] = matmul_floor(floor_kind[name], obs_dim, action_dim) * updates
+            row.update({f"{k}_{name}": v for k, v in runners[name](seed, args.steps, args.eval_episodes).items()})
+        per_seed.append(row)
+        print(f"seed {seed}: ours {row['wall_s_ours']:.1f} s (floor {row['floor_s_ours']:.1f} s), return {row['return_ours']:.1f} | "
+              f"sb3 {row['wall_s_sb3']:.1f} s (floor {row['floor_s_sb3']:.1f} s), return {row['return_sb3']:.1f} | "
+              f"ratio {row['wall_s_sb3'] / row['wall_s_ours']:.2f}x", flush=True)
+        assert row["updates_ours"] == row["updates_sb3"] == updates, "both must take the same number of gradient steps"
+    floor = {"fused": statistics.median(r["floor_s_ours"] for r in per_seed),
+             "standard": statistics.median(r["floor_s_sb3"] for r in per_seed)}
 
     time_ours = statistics.median(r["wall_s_ours"] for r in per_seed)
     time_sb3 = statistics.median(r["wall_s_sb3"] for r in per_seed)
@@ -165,14 +175,18 @@ def main() -> None:
         "wall_s_sb3": time_sb3,
         "floor_s_fused": floor["fused"],
         "floor_s_standard": floor["standard"],
-        "floor_fraction_ours": floor["fused"] / time_ours,
-        "floor_fraction_sb3": floor["standard"] / time_sb3,
+        "floor_fraction_ours": statistics.median(r["floor_s_ours"] / r["wall_s_ours"] for r in per_seed),
+        "floor_fraction_sb3": statistics.median(r["floor_s_sb3"] / r["wall_s_sb3"] for r in per_seed),
+        "speedup_min": min(r["wall_s_sb3"] / r["wall_s_ours"] for r in per_seed),
+        "speedup_cpu_time": statistics.median(r["cpu_s_sb3"] for r in per_seed) / statistics.median(r["cpu_s_ours"] for r in per_seed),
         "updates": float(updates),
     }
     print(f"\n{'':12}{'wall time':>12}{'updates/s':>12}{'return':>10}{'floor':>10}{'floor/wall':>12}")
-    for name, wall, ret, fl in [("ours", time_ours, headline["return_ours"], floor["fused"]),
-                                ("SB3", time_sb3, headline["return_sb3"], floor["standard"])]:
-        print(f"{name:12}{wall:>11.1f}s{updates / wall:>12.0f}{ret:>10.1f}{fl:>9.1f}s{fl / wall:>12.0%}")
+    for name, wall, ret, fl, frac in [
+        ("ours", time_ours, headline["return_ours"], floor["fused"], headline["floor_fraction_ours"]),
+        ("SB3", time_sb3, headline["return_sb3"], floor["standard"], headline["floor_fraction_sb3"]),
+    ]:
+        print(f"{name:12}{wall:>11.1f}s{updates / wall:>12.0f}{ret:>10.1f}{fl:>9.1f}s{frac:>12.0%}")
     print(f"speedup (median SB3 time / median our time): {headline['speedup_vs_sb3']:.2f}x")
     if budget.fast:
         print("fast mode: smoke run only, data/results/sac_vs_sb3.json not written")

@@ -254,7 +254,7 @@ def movement_bandits_filter(positions: Tensor, goals: Tensor, rewards: Tensor) -
     Returns:
         (batch, T + 1, 2) posteriors.
 
-    Taught in notebooks/03_task_inference.py (section "MovementBandits").
+    Taught in notebooks/03_task_inference.py (section "Three task families").
     """
     from peach_lite.envs.movement_bandits import REWARD_RADIUS
 
@@ -408,7 +408,7 @@ class BatchedMovementBandits:
     from it): start (200, 200), moves of 20 units, two goals ~ U[0, 400]^2 per episode, reward
     ``1[|x - g_real|^2 < 50^2]`` after the move, observation [x, g0, g1] / 400.
 
-    Taught in notebooks/03_task_inference.py (section "MovementBandits").
+    Taught in notebooks/03_task_inference.py (section "Three task families").
     """
 
     def __init__(self) -> None:

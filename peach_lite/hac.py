@@ -27,7 +27,7 @@ gradient step updates every level with one batched matmul per layer; acting uses
 actor weights refreshed after each learning phase (no torch call per environment step).
 
 Public API: :class:`HacConfig`, :class:`HAC` (``train``, ``run_episode``, ``evaluate``, ``learn``,
-``save``/``load``), :func:`maze_config`, :func:`hindsight_action`, :func:`hindsight_action_transition`,
+``save``/``load``), :func:`maze_config`, :func:`default_config`, :func:`make_goal_env`, :func:`hindsight_action`, :func:`hindsight_action_transition`,
 :func:`subgoal_test_transition`, :func:`bounded_q`, :func:`q_offset_for`, :func:`critic_targets`,
 :func:`render_episode`, :func:`episode_viewer`, :func:`evaluate_checkpoint`, the HAC-style pendulum
 :class:`PendulumGoalEnv` (``peach_lite/HacPendulum-v0``) and the CLI
@@ -686,7 +686,7 @@ class HAC:
 
     def run_episode(
         self, env: gym.Env, task: Any = None, *, seed: int | None = None, training: bool = True, record: bool = False,
-        on_step: Callable[[EpisodeTrace | None, np.ndarray], None] | None = None,
+        on_step: Callable[[EpisodeTrace | None, np.ndarray], None] | None = None, max_steps: int | None = None,
     ) -> EpisodeResult:
         """Run one episode of the whole hierarchy (HAC Algorithm 2, from the top level down).
 
@@ -700,6 +700,7 @@ class HAC:
             record: return an :class:`EpisodeTrace`.
             on_step: ``on_step(trace, goals)`` after the reset and after every atomic step, with the
                 (k, goal_dim) goal stack (used by :func:`render_episode`).
+            max_steps: stop after this many atomic actions (default and maximum: ``max_actions``).
         Returns:
             :class:`EpisodeResult`.
 
@@ -711,6 +712,7 @@ class HAC:
             achieved=np.asarray(obs["achieved_goal"], np.float32).ravel(),
             goals=np.zeros((self.num_levels, self.goal_dim), np.float32), training=training,
             trace=EpisodeTrace() if record else None, on_step=on_step,
+            max_steps=self.max_actions if max_steps is None else min(int(max_steps), self.max_actions),
         )
         episode.goals[-1] = np.asarray(obs["desired_goal"], np.float32).ravel()
         if on_step is not None:
@@ -773,6 +775,7 @@ class HAC:
 
     def _learn(self) -> dict[str, float]:
         config = self.config
+        self._policy = None  # the numpy copy of the actors goes stale with the first step (even if interrupted)
         for _ in range(config.updates_per_episode):
             batch = self.buffer.sample(config.batch_size, generator=self._generator)  # each (k, B, ...)
             with torch.no_grad():
@@ -789,7 +792,6 @@ class HAC:
                 self.actor_optimizer.zero_grad(set_to_none=True)
                 actor_losses.sum().backward()
                 self.actor_optimizer.step()
-        self._policy = None  # the numpy copy of the actors is stale now
         out: dict[str, float] = {}
         for i in range(self.num_levels):
             out[f"critic_loss/level{i}"] = float(critic_losses[i].detach())
@@ -887,7 +889,7 @@ class HAC:
                     level, first_step, ep.steps - first_step, obs, goal, action, greedy, bool(test_next), lower_reached,
                     bool(lower_missed), hindsight, next_achieved, penalty is not None, bool(reached[level])))
             # Alg. 2: stop after H attempts, when this or a higher goal is reached, or out of time
-            out_of_time = ep.steps >= self.max_actions
+            out_of_time = ep.steps >= ep.max_steps
             if highest >= level or out_of_time or attempts >= horizon:
                 self._maxed_out[level] = attempts >= horizon and not reached[level]
                 if ep.training:
@@ -963,13 +965,15 @@ class HAC:
 
 # ===================================================================================== pictures
 def render_episode(agent: HAC, env: gym.Env, task: Any = None, *, seed: int = EVAL_SEED, training: bool = False,
-                   marker_radius: float | None = None) -> EpisodeResult:
+                   marker_radius: float | None = None, max_steps: int | None = None) -> EpisodeResult:
     """Run one (greedy) episode and render every step with each level's current goal as a coloured sphere.
 
     The env must be made with ``render_mode="rgb_array"`` and offer ``set_markers`` (every
     ``peach_lite.envs`` env does). Colours: :data:`LEVEL_COLORS` (the goal of level 0, i.e. the subgoal
     proposed by level 1, is magenta; level 1's goal orange; the end goal green). Subgoals are
     placed with ``env.unwrapped.goal_marker_position(goal)`` when it exists, else at (x, y) = goal[:2].
+
+    ``max_steps`` caps the episode (rendering costs a few ms per frame).
 
     Returns:
         :class:`EpisodeResult` whose trace holds ``frames`` (T + 1 images).
@@ -990,7 +994,7 @@ def render_episode(agent: HAC, env: gym.Env, task: Any = None, *, seed: int = EV
         trace.frames.append(env.render())
 
     with torch.no_grad():
-        result = agent.run_episode(env, task, seed=seed, training=training, record=True, on_step=on_step)
+        result = agent.run_episode(env, task, seed=seed, training=training, record=True, on_step=on_step, max_steps=max_steps)
     base.set_markers([])
     return result
 
@@ -1254,6 +1258,7 @@ class _Episode:
     training: bool
     trace: EpisodeTrace | None
     on_step: Callable[[EpisodeTrace | None, np.ndarray], None] | None
+    max_steps: int
     steps: int = 0
     env_return: float = 0.0
     deciders_pending: int = 0
@@ -1309,10 +1314,10 @@ def _numpy_policy(nets: HacNetworks) -> list[tuple[list[tuple[np.ndarray, np.nda
 
 def _reached(achieved: np.ndarray, goals: np.ndarray, thresholds: np.ndarray, norm: str) -> np.ndarray:
     """(k,) whether each level's goal (row of ``goals``) is reached by ``achieved`` (fast path of goal_reached)."""
-    gap = np.abs(goals - achieved) / thresholds
+    gap = np.abs(goals - achieved)  # the same arithmetic as peach_lite.her.goal_reached
     if norm == "box":
-        return np.all(gap <= 1.0, axis=1)
-    return np.sum(gap * gap, axis=1) <= 1.0
+        return np.all(gap <= thresholds, axis=1)
+    return np.sum(np.square(gap / thresholds), axis=1) <= 1.0
 
 
 def _stepping_env(env: gym.Env) -> gym.Env:

@@ -232,3 +232,27 @@ def test_checkpoint_round_trip_and_evaluation(tmp_path, monkeypatch):
     score = ba.evaluate_checkpoint(path)
     assert score == ba.evaluate_checkpoint(path)  # deterministic
     assert 0.0 <= score <= 50.0
+
+
+def test_k_goal_family_matches_the_env_and_its_closed_form():
+    fam = make_family("kgoal")
+    assert fam.env.num_goals == fam.num_actions == 10 and fam.horizon == 20
+    assert fam.bayes_optimal_return() == pytest.approx(15.5)
+    tasks = fam.sample_tasks(200, seed=0)
+    assert tasks.min() >= 0 and tasks.max() <= 9 and len(set(tasks.tolist())) == 10
+    assert sorted(fam.eval_tasks(20).tolist()) == sorted(list(range(10)) * 2)  # balanced over the env's split
+    agent, _ = _agent("belief", family="kgoal")
+    roll = rollout(agent, fam, fam.eval_tasks(30), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(roll.rewards, (roll.actions == roll.tasks[:, None]).float())
+    exact = fam.exact_prediction(roll)
+    torch.testing.assert_close(exact[:, 0], torch.full((30, 10), 0.1))
+    assert (exact.gather(-1, roll.tasks[:, None, None].expand(-1, 20, 1)) > 0).all()  # the truth is never eliminated
+
+
+def test_command_line_trains_saves_and_scores(tmp_path, monkeypatch):
+    monkeypatch.setenv("PEACH_DATA_DIR", str(tmp_path))
+    out = tmp_path / "checkpoints" / "belief_cli.pt"
+    score = ba.main(["--family", "kgoal", "--num-updates", "2", "--out", str(out), "--no-record"])
+    assert out.exists() and score == ba.evaluate_checkpoint(out)
+    _, config, meta = ba.load_agent(out)
+    assert config.family == "kgoal" and config.num_updates == 2 and len(meta["history"]["train_return"]) == 2

@@ -309,3 +309,22 @@ def test_exercise_checkers_accept_the_reference_and_reject_common_mistakes(capsy
     assert not checks.check_subgoal_test_transition(penalty_when_tested)
     assert not checks.check_hindsight_action_transition(always_proposed)
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_pendulum_goal_env_follows_the_reference_design():
+    from peach_lite.hac import PENDULUM_ID, PendulumTask, make_goal_env
+
+    env = make_goal_env(PENDULUM_ID)
+    assert env.spec.max_episode_steps == 1000 and env.unwrapped.test_tasks() == [PendulumTask(goal=(0.0, 0.0))]
+    obs, _ = env.reset(seed=0)
+    angle = np.arctan2(obs["observation"][1], obs["observation"][0])
+    assert abs(angle) >= np.pi / 4 - 1e-5, "starts in the lower region, [pi/4, 7pi/4]"
+    np.testing.assert_allclose(obs["achieved_goal"][0], angle, atol=1e-5)
+    for _ in range(200):  # full torque one way cannot lift the pole: gravity torque 4.9 > motor 2
+        obs, reward, terminated, *_ = env.step(np.array([2.0], np.float32))
+        assert env.observation_space.contains(obs) and reward == (0.0 if terminated else -1.0)
+    assert abs(obs["achieved_goal"][0]) > np.pi / 2
+    with pytest.raises(ValueError, match="goal"):
+        PendulumTask(goal=(4.0, 0.0))
+    goals = np.array([t.goal for t in env.unwrapped.train_tasks()])
+    assert np.all(np.abs(goals[:, 0]) <= np.radians(16)) and np.all(np.abs(goals[:, 1]) <= 0.6)

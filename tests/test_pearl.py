@@ -33,6 +33,15 @@ TINY = dict(hidden=(16, 16), encoder_hidden=(16,), latent_dim=3, meta_batch=4, b
             num_train_steps_per_itr=3, replay_buffer_size=500, num_eval_trajectories=4, num_exp_traj_eval=2)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small networks: one thread is as fast and never oversubscribes a shared CPU (restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def rollouts():
     pool = TaskRollouts(ENV_ID, sparse_rewards=True, seed=0)

@@ -83,19 +83,17 @@ def test_fixed_temperature_stays_fixed():
 
 
 def test_update_routes_each_loss_to_its_own_parameters():
-    """The actor loss must not move the critic: with a zero critic learning rate the critic must stay put,
-    and with a zero actor learning rate the actor must stay put, whatever the other losses do."""
+    """The summed loss must give the critic exactly the gradient of the critic loss alone: the actor
+    and temperature losses may not leak into it (the critic is frozen in the actor loss)."""
     env = Bandit()
     agent = SAC.from_env(env, SACConfig(**SMALL), device="cpu")
     train_off_policy(agent, env, LoopConfig(total_steps=40, warmup_steps=40, eval_episodes=0, progress=False))
     agent.update()
-    critic_grads = [p.grad.clone() for p in agent.critic.parameters()]
-    # recompute the critic loss alone on the same batch and compare gradients
+    # a twin in the same state recomputes the critic loss alone, on the same batch and noise
     state = agent.state_dict()
     twin = SAC.from_env(env, SACConfig(**SMALL), device="cpu")
     twin.load_state_dict(state)
     twin.buffer = agent.buffer
-    twin.generator.set_state(state["counters"]["generator"])
     batch = twin.buffer.sample(twin.config.batch_size, twin.generator)
     with torch.no_grad():
         next_pi = twin.actor(batch["next_obs"], generator=twin.generator)
@@ -106,7 +104,7 @@ def test_update_routes_each_loss_to_its_own_parameters():
     agent.update()
     for p_agent, p_twin in zip(agent.critic.parameters(), twin.critic.parameters()):
         torch.testing.assert_close(p_agent.grad, p_twin.grad)
-    assert critic_grads  # sanity
+    assert any(p.grad.abs().sum() > 0 for p in agent.actor.parameters())  # the actor did get its own gradient
 
 
 def _train_briefly(seed):

@@ -254,8 +254,8 @@ assert resumed.total_steps == 150 and len(demo.buffer) == 150 and demo.num_updat
 # ## Pendulum
 #
 # `Pendulum-v1`: swing a pendulum up and hold it upright with a bounded torque; 200 steps per episode, reward
-# $-(\theta^2 + 0.1\,\dot\theta^2 + 0.001\,u^2)$, so 0 is the best possible return. Random torques score about
-# −1200. Choose whether to **train now (small)** or **load the pretrained checkpoint**
+# $-(\theta^2 + 0.1\,\dot\theta^2 + 0.001\,u^2)$, so 0 is the best possible return (random torques are measured
+# below). Choose whether to **train now (small)** or **load the pretrained checkpoint**
 # (`data/checkpoints/sac_pendulum.pt`, 15k steps, made by the command recorded in `data/MANIFEST.json`).
 
 # %% tags=["nbval-ignore-output"]
