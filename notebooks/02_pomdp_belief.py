@@ -59,6 +59,7 @@ import torch
 import peach_lite.envs as envs
 from peach_lite import show_source
 
+torch.set_num_threads(1)  # batched filters on small tensors: one thread is fastest (and kind to a shared machine)
 bandit = envs.make("peach_lite/BernoulliBandit-v0")
 task = bandit.unwrapped.test_tasks()[0]
 obs, _ = bandit.reset(seed=0, options={"task": task})

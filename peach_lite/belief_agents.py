@@ -332,16 +332,21 @@ class MovementFamily(TaskFamily):
         return movement_bandits_filter(positions, roll.extras["goals"], roll.rewards)[:, :-1].float()
 
     def oracle_return(self, roll: "Rollout") -> float:
-        from peach_lite.envs.oracles import movement_bandits_values_for_goals
-
-        oracle = movement_bandits_values_for_goals(roll.extras["goals"].numpy())["oracle"]  # (B, 2)
+        oracle = self._values(roll.extras["goals"])["oracle"]  # (B, 2): return when goal k is real and known
         return float(oracle[np.arange(len(oracle)), roll.tasks.numpy()].mean())
 
     def bayes_optimal_return(self, goals: Tensor) -> float:
         """Exact Bayes-optimal expected return (50/50 prior) on these goal pairs, by DP (``oracles``)."""
+        return float(self._values(goals)["bayes_optimal"].mean())
+
+    def _values(self, goals: Tensor) -> dict[str, np.ndarray]:
+        """``oracles.movement_bandits_values_for_goals`` (a few seconds for 1000 pairs), cached for the last goals."""
         from peach_lite.envs.oracles import movement_bandits_values_for_goals
 
-        return float(movement_bandits_values_for_goals(goals.numpy())["bayes_optimal"].mean())
+        cached = getattr(self, "_cache", None)
+        if cached is None or cached[0].shape != goals.shape or not torch.equal(cached[0], goals):
+            self._cache = (goals.clone(), movement_bandits_values_for_goals(goals.numpy()))
+        return self._cache[1]
 
 
 class KGoalFamily(TaskFamily):

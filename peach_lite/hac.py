@@ -1093,7 +1093,8 @@ class PendulumGoalEnv(TaskEnvMixin, gym.Env):
     XML = """
 <mujoco model="peach_lite_hac_pendulum">
   <option timestep="0.002"><flag contact="disable"/></option>
-  <visual><global offwidth="320" offheight="320"/></visual>
+  <visual><global offwidth="320" offheight="320"/><headlight ambient=".45 .45 .45"/></visual>
+  <asset><texture name="sky" type="skybox" builtin="gradient" rgb1=".92 .93 .96" rgb2=".62 .66 .75" width="32" height="32"/></asset>
   <worldbody>
     <light pos="0 -1 2" dir="0 0.5 -1"/>
     <camera name="front" pos="0 -2.2 0.6" xyaxes="1 0 0 0 0 1"/>
