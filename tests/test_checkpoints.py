@@ -48,6 +48,7 @@ def test_round_trip_restores_identical_weights(data_dir):
     assert torch.equal(fresh(x), net(x))
     assert payload["meta"] == {"steps": 10}
     assert payload["peach_lite_version"] == peach_lite.__version__
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_interrupted_save_keeps_the_old_file(data_dir, monkeypatch):
