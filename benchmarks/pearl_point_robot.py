@@ -8,16 +8,20 @@ goals (and ``--num-evals`` seeded runs). Target: >= 0.85 x oracle, over >= 3 see
 and the semicircle sweep heuristic (both computed by ``peach_lite.envs.oracles``), and the ablations
 (deterministic z, PEARL Fig. 7; context sampling, Fig. 6).
 
-Each run trains with ``peach_lite.pearl.train_checkpoint`` (the same code as ``python -m peach_lite.pearl``)
-and saves ``data/checkpoints/pearl_point_robot[_<variant>].pt``. ``--reuse`` evaluates checkpoints that
+Each run is one ``python -m peach_lite.pearl ...`` process (the command is printed and stored with its
+checkpoint), ``--jobs`` of them at a time with one torch thread each. Seed 0 of PEARL and of the
+deterministic-z ablation are saved to ``data/checkpoints/`` (recorded in data/MANIFEST.json, loaded by
+lesson 05); the other runs go to ``runs/pearl/`` (git-ignored). ``--reuse`` evaluates checkpoints that
 already exist instead of training them again, taking their training time from the checkpoint.
 
-    python benchmarks/pearl_point_robot.py --seeds 0 1 2 --threads 1
-    python benchmarks/pearl_point_robot.py --seeds 0 --reuse --ablations deterministic_z   # evaluate only
+    python benchmarks/pearl_point_robot.py --seeds 0 1 2 --ablations deterministic_z off_policy_context
+    python benchmarks/pearl_point_robot.py --reuse      # evaluate the stored checkpoints only
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,33 +30,73 @@ import torch
 
 from peach_lite.envs.oracles import point_robot_oracle_return, point_robot_sweep_returns
 from peach_lite.paths import data_dir
-from peach_lite.pearl import EVAL_SEED, TaskRollouts, load_agent, meta_test, train_checkpoint
+from peach_lite.pearl import EVAL_SEED, TaskRollouts, load_agent, meta_test
 from peach_lite.results import write_results
 
 ENV_ID = "peach_lite/PointRobotSparse-v0"
-ABLATIONS = {
-    "deterministic_z": {"probabilistic_z": False},
-    "off_policy_context": {"context_sampling": "off_policy"},
-    "same_batch_context": {"context_sampling": "same_batch"},
+ABLATION_FLAGS = {
+    "deterministic_z": ["--deterministic-z"],
+    "off_policy_context": ["--context-sampling", "off_policy"],
+    "same_batch_context": ["--context-sampling", "same_batch"],
 }
+"""The ablations (PEARL Fig. 7: deterministic z; Fig. 6: where the context is sampled from)."""
 
 
 def checkpoint_path(seed: int, variant: str | None = None) -> Path:
-    """data/checkpoints/pearl_point_robot.pt for seed 0, ..._seed<k>.pt otherwise; ablations add _<variant>."""
-    name = "pearl_point_robot" + (f"_{variant}" if variant else "") + (f"_seed{seed}" if seed else "")
-    return data_dir() / "checkpoints" / f"{name}.pt"
+    """Where a run's checkpoint lives. The two the lesson loads (seed 0 of PEARL and of the deterministic-z
+    ablation) go to data/checkpoints/ and into data/MANIFEST.json; every other run goes to runs/pearl/
+    (git-ignored scratch: its figures are kept in the results file, not its weights)."""
+    name = "pearl_point_robot" + (f"_{variant}" if variant else "")
+    if seed == 0 and variant in (None, "deterministic_z"):
+        return data_dir() / "checkpoints" / f"{name}.pt"
+    return data_dir().parent / "runs" / "pearl" / f"{name}_seed{seed}.pt"
+
+
+def train_command(seed: int, variant: str | None, args: argparse.Namespace) -> list[str]:
+    """The ``python -m peach_lite.pearl`` command that trains one run (recorded with its checkpoint)."""
+    path = checkpoint_path(seed, variant)
+    command = ["python", "-m", "peach_lite.pearl", "--env", ENV_ID, "--seed", str(seed), "--threads", str(args.threads),
+               "--eval-every", str(args.eval_every), *ABLATION_FLAGS.get(variant or "", [])]
+    if args.iterations:
+        command += ["--iterations", str(args.iterations)]
+    if not path.is_relative_to(data_dir()):
+        command.append("--no-record")
+    return command + ["--out", str(path.relative_to(data_dir().parent))]
+
+
+def train_all(jobs: list[tuple[int, str | None]], args: argparse.Namespace) -> None:
+    """Train the runs that need it, ``--jobs`` at a time, each in its own process (one torch thread each)."""
+    todo = [(seed, variant) for seed, variant in jobs if not (args.reuse and checkpoint_path(seed, variant).exists())]
+    running: list[tuple[subprocess.Popen, str]] = []
+    for seed, variant in todo:
+        while len(running) >= args.jobs:
+            running = _reap(running)
+        command = train_command(seed, variant, args)
+        checkpoint_path(seed, variant).parent.mkdir(parents=True, exist_ok=True)
+        log = data_dir().parent / "runs" / "pearl" / f"{checkpoint_path(seed, variant).stem}.log"  # logs never go to data/
+        log.parent.mkdir(parents=True, exist_ok=True)
+        print("training:", " ".join(command), f"(log: {log})", flush=True)
+        command[0] = sys.executable
+        running.append((subprocess.Popen(command, cwd=data_dir().parent, stdout=open(log, "w"), stderr=subprocess.STDOUT), str(log)))
+    while running:
+        running = _reap(running)
+
+
+def _reap(running: list[tuple[subprocess.Popen, str]]) -> list[tuple[subprocess.Popen, str]]:
+    time.sleep(2)
+    still = []
+    for process, log in running:
+        code = process.poll()
+        if code is None:
+            still.append((process, log))
+        elif code != 0:
+            raise RuntimeError(f"a training run failed with exit code {code}; see {log}")
+    return still
 
 
 def run(seed: int, variant: str | None, args: argparse.Namespace) -> dict:
-    """Train (or reuse) one checkpoint and meta-test it with the full protocol."""
+    """Meta-test one trained checkpoint with the full protocol."""
     path = checkpoint_path(seed, variant)
-    overrides = ABLATIONS[variant] if variant else {}
-    if not (args.reuse and path.exists()):
-        flags = {"deterministic_z": " --deterministic-z", "off_policy_context": " --context-sampling off_policy",
-                 "same_batch_context": " --context-sampling same_batch"}.get(variant or "", "")
-        iterations = f" --iterations {args.iterations}" if args.iterations else ""
-        command = f"python -m peach_lite.pearl --env {ENV_ID} --seed {seed}{iterations}{flags} --threads {args.threads} --out {path.relative_to(data_dir().parent)}"
-        train_checkpoint(ENV_ID, path, seed=seed, num_iterations=args.iterations, command=command, **overrides)
     agent, payload = load_agent(path)
     rollouts = TaskRollouts(ENV_ID, agent.config.sparse_rewards, seed=EVAL_SEED)
     start = time.perf_counter()
@@ -65,6 +109,7 @@ def run(seed: int, variant: str | None, args: argparse.Namespace) -> dict:
     iterations = max(int(meta.get("iterations", 0)), 1)
     return {
         "checkpoint": str(path.relative_to(data_dir().parent)),
+        "command": meta.get("command"),
         "seed": seed,
         "variant": variant or "pearl",
         "final_return": float(returns[:, -1].mean()),
@@ -85,11 +130,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=None, help="default: the sparse-point-robot-cpu preset's")
-    parser.add_argument("--ablations", nargs="*", default=["deterministic_z"], choices=list(ABLATIONS),
+    parser.add_argument("--ablations", nargs="*", default=["deterministic_z"], choices=list(ABLATION_FLAGS),
                         help="ablations to run (seed = the first of --seeds)")
     parser.add_argument("--num-evals", type=int, default=2, help="seeded meta-test runs per checkpoint (oyster num_evals=2)")
     parser.add_argument("--reuse", action="store_true", help="evaluate existing checkpoints instead of retraining")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core CPU)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per training run (1 is fastest on a 2-core CPU)")
+    parser.add_argument("--jobs", type=int, default=2, help="training runs at a time (one process each)")
+    parser.add_argument("--eval-every", type=int, default=10, help="iterations between in-training meta-tests (learning curve)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -98,8 +145,19 @@ def main() -> None:
     oracle = point_robot_oracle_return(goals)
     sweep = point_robot_sweep_returns(goals, num_episodes=20)
 
+    jobs = [(seed, None) for seed in args.seeds] + [(args.seeds[0], name) for name in args.ablations]
+    train_all(jobs, args)
     runs = [run(seed, None, args) for seed in args.seeds]
     ablations = {name: run(args.seeds[0], name, args) for name in args.ablations}
+    # Ablations may be trained for fewer iterations than the main run: compare them with the main run's own
+    # in-training meta-test at the same number of environment steps (same seed, same protocol).
+    main_curve = runs[0]["learning_curve"]
+    for result in ablations.values():
+        steps = result["env_steps"]
+        same = [r for s, r in zip(main_curve["env_steps"], main_curve["final_return"]) if s <= steps]
+        own = result["learning_curve"]["final_return"]
+        result["main_run_in_training_meta_test_at_same_env_steps"] = same[-1] if same else None
+        result["own_in_training_meta_test_last"] = own[-1] if own else None
     finals = np.array([r["final_return"] for r in runs])
     headline = {
         "return_fraction_of_oracle": float(finals.mean() / oracle),

@@ -2,9 +2,21 @@
 
 Both libraries use SB3's SAC defaults (net 256x256, batch 256, lr 3e-4 everywhere, buffer 1e6,
 learning_starts 100, train_freq 1, gradient_steps 1, ent_coef "auto" starting at 1, target entropy
--action_dim, tau 0.005, gamma 0.99), the same env, the same number of environment steps and gradient
-updates, and the same torch thread count. We report each one's wall time for ``learn`` and the mean
-deterministic return over 10 fixed evaluation episodes, per seed.
+-action_dim, tau 0.005, gamma 0.99) and the same update order (critic step, then the actor against the
+updated critic, then the temperature), the same env, the same number of environment steps and gradient
+updates, and the same torch thread count. Per seed we record each library's wall time and process CPU
+time for ``learn``, and the mean deterministic return over 10 fixed evaluation episodes (reset with seeds
+EVAL_SEED + i, the same for both).
+
+Headline, over all seeds:
+
+* ``speedup_vs_sb3`` = total SB3 CPU time / total our CPU time (sums over seeds). With one torch thread
+  (the default) a run's CPU time is the time it computed, which equals its wall time on an idle machine and,
+  unlike wall time, does not grow while the process waits for a core that other jobs hold.
+* ``speedup_wall`` = total SB3 wall time / total our wall time, the same ratio in wall-clock time; it
+  agrees with ``speedup_vs_sb3`` when the machine was quiet (``load_avg_*`` in the details tell).
+* ``return_ours`` / ``return_sb3`` = mean over seeds of the evaluation return; per-seed values, the
+  per-seed ratios and every time are in ``details``.
 
 The compute floor is the bare matmuls of the update with nothing around them (no autograd, no
 optimiser, no env), timed on preallocated tensors: once for the textbook update that SB3 performs
@@ -12,19 +24,17 @@ optimiser, no env), timed on preallocated tensors: once for the textbook update 
 for ours ("fused": both critics in one batched matmul, critic frozen in the actor loss). It is
 re-measured right before each library's run, and "floor fraction" = floor time / wall time of that run.
 
-Run (about 10 minutes; needs the ``bench`` extra, ``pip install stable-baselines3``)::
+Run (about 5 minutes of one core per seed; needs the ``bench`` extra, ``pip install -e .[bench]``)::
 
-    python benchmarks/sac_vs_sb3.py --seeds 0 1 2
+    python benchmarks/sac_vs_sb3.py --seeds 0 1 2 3 4 --threads 1
 
-Wall time is the headline. Process CPU time is recorded too: on a machine shared with other jobs it is
-less sensitive to time spent waiting for a core (with 1 thread), so compare the two.
-
-Writes data/results/sac_vs_sb3.json (read by notebooks/04_sac.py). In fast mode (PEACH_FAST=1) it runs a
-smoke-sized version and writes nothing.
+Writes data/results/sac_vs_sb3.json (read by notebooks/04_sac.py) and prints the headline last. In fast
+mode (PEACH_FAST=1) it runs a smoke-sized version and writes nothing.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -133,10 +143,10 @@ def matmul_floor(kind: str, obs_dim: int, action_dim: int, hidden: int = 256, ba
 def main() -> None:
     budget = Budget.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2, 3, 4], fast=[0]))
     parser.add_argument("--steps", type=int, default=budget.pick(full=10_000, fast=300))
     parser.add_argument("--eval-episodes", type=int, default=budget.pick(full=10, fast=2))
-    parser.add_argument("--threads", type=int, default=2, help="torch threads for both libraries")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both libraries (1: CPU time = compute time)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -149,6 +159,7 @@ def main() -> None:
     # jobs) is compared with itself; per update it is scaled to the run's number of updates.
     floor_kind = {"ours": "fused", "sb3": "standard"}
     runners = {"ours": run_ours, "sb3": run_sb3}
+    load_avg_start = os.getloadavg()
 
     per_seed = []
     for index, seed in enumerate(args.seeds):
@@ -157,45 +168,56 @@ def main() -> None:
         for name in (["ours", "sb3"] if index % 2 == 0 else ["sb3", "ours"]):
             row[f"floor_s_{name}"] = matmul_floor(floor_kind[name], obs_dim, action_dim) * updates
             row.update({f"{k}_{name}": v for k, v in runners[name](seed, args.steps, args.eval_episodes).items()})
+        row["speedup_cpu"] = row["cpu_s_sb3"] / row["cpu_s_ours"]
+        row["speedup_wall"] = row["wall_s_sb3"] / row["wall_s_ours"]
+        row["load_avg_1min"] = os.getloadavg()[0]
         per_seed.append(row)
-        print(f"seed {seed}: ours {row['wall_s_ours']:.1f} s (floor {row['floor_s_ours']:.1f} s), return {row['return_ours']:.1f} | "
-              f"sb3 {row['wall_s_sb3']:.1f} s (floor {row['floor_s_sb3']:.1f} s), return {row['return_sb3']:.1f} | "
-              f"ratio {row['wall_s_sb3'] / row['wall_s_ours']:.2f}x", flush=True)
+        print(f"seed {seed}: ours {row['cpu_s_ours']:.1f} s CPU / {row['wall_s_ours']:.1f} s wall, return {row['return_ours']:.1f} | "
+              f"sb3 {row['cpu_s_sb3']:.1f} s CPU / {row['wall_s_sb3']:.1f} s wall, return {row['return_sb3']:.1f} | "
+              f"speedup {row['speedup_cpu']:.2f}x CPU, {row['speedup_wall']:.2f}x wall (load {row['load_avg_1min']:.1f})", flush=True)
         assert row["updates_ours"] == row["updates_sb3"] == updates, "both must take the same number of gradient steps"
-    floor = {"fused": statistics.median(r["floor_s_ours"] for r in per_seed),
-             "standard": statistics.median(r["floor_s_sb3"] for r in per_seed)}
 
-    time_ours = statistics.median(r["wall_s_ours"] for r in per_seed)
-    time_sb3 = statistics.median(r["wall_s_sb3"] for r in per_seed)
+    def total(key: str) -> float:
+        return sum(r[key] for r in per_seed)
+
     headline = {
-        "speedup_vs_sb3": time_sb3 / time_ours,
+        "speedup_vs_sb3": total("cpu_s_sb3") / total("cpu_s_ours"),
+        "speedup_wall": total("wall_s_sb3") / total("wall_s_ours"),
         "return_ours": float(np.mean([r["return_ours"] for r in per_seed])),
         "return_sb3": float(np.mean([r["return_sb3"] for r in per_seed])),
-        "wall_s_ours": time_ours,
-        "wall_s_sb3": time_sb3,
-        "floor_s_fused": floor["fused"],
-        "floor_s_standard": floor["standard"],
-        "floor_fraction_ours": statistics.median(r["floor_s_ours"] / r["wall_s_ours"] for r in per_seed),
-        "floor_fraction_sb3": statistics.median(r["floor_s_sb3"] / r["wall_s_sb3"] for r in per_seed),
-        "speedup_min": min(r["wall_s_sb3"] / r["wall_s_ours"] for r in per_seed),
-        "speedup_cpu_time": statistics.median(r["cpu_s_sb3"] for r in per_seed) / statistics.median(r["cpu_s_ours"] for r in per_seed),
+        "cpu_s_ours": total("cpu_s_ours"),
+        "cpu_s_sb3": total("cpu_s_sb3"),
+        "wall_s_ours": total("wall_s_ours"),
+        "wall_s_sb3": total("wall_s_sb3"),
+        "floor_s_fused": total("floor_s_ours"),
+        "floor_s_standard": total("floor_s_sb3"),
+        "floor_fraction_ours": total("floor_s_ours") / total("wall_s_ours"),
+        "floor_fraction_sb3": total("floor_s_sb3") / total("wall_s_sb3"),
+        "speedup_min": min(r["speedup_cpu"] for r in per_seed),
+        "speedup_max": max(r["speedup_cpu"] for r in per_seed),
         "updates": float(updates),
     }
-    print(f"\n{'':12}{'wall time':>12}{'updates/s':>12}{'return':>10}{'floor':>10}{'floor/wall':>12}")
-    for name, wall, ret, fl, frac in [
-        ("ours", time_ours, headline["return_ours"], floor["fused"], headline["floor_fraction_ours"]),
-        ("SB3", time_sb3, headline["return_sb3"], floor["standard"], headline["floor_fraction_sb3"]),
-    ]:
-        print(f"{name:12}{wall:>11.1f}s{updates / wall:>12.0f}{ret:>10.1f}{fl:>9.1f}s{frac:>12.0%}")
-    print(f"speedup (median SB3 time / median our time): {headline['speedup_vs_sb3']:.2f}x")
+    seeds = len(per_seed)
+    print(f"\ntotals over {seeds} seeds of {updates} updates each")
+    print(f"{'':8}{'CPU time':>12}{'wall time':>12}{'updates/s':>12}{'return':>10}{'floor':>10}{'floor/wall':>12}")
+    for name, floor_key in (("ours", "fused"), ("sb3", "standard")):
+        cpu, wall = headline[f"cpu_s_{name}"], headline[f"wall_s_{name}"]
+        print(f"{name:8}{cpu:>11.1f}s{wall:>11.1f}s{seeds * updates / cpu:>12.0f}{headline[f'return_{name}']:>10.1f}"
+              f"{headline[f'floor_s_{floor_key}']:>9.1f}s{headline[f'floor_fraction_{name}']:>12.0%}")
     if budget.fast:
+        print(f"speedup (total SB3 CPU time / total ours): {headline['speedup_vs_sb3']:.2f}x")
         print("fast mode: smoke run only, data/results/sac_vs_sb3.json not written")
         return
     details = {"per_seed": per_seed, "env": ENV_ID, "steps": args.steps, "threads": args.threads,
                "eval_episodes": args.eval_episodes, "eval_seed": EVAL_SEED, "sb3_version": stable_baselines3.__version__,
+               "load_avg_start": list(load_avg_start), "load_avg_end": list(os.getloadavg()), "cpu_count": os.cpu_count(),
+               "definitions": {"speedup_vs_sb3": "sum over seeds of SB3 CPU time / sum of ours (process CPU time of learn)",
+                               "speedup_wall": "sum over seeds of SB3 wall time / sum of ours",
+                               "return_*": "mean over seeds of the mean deterministic return of eval_episodes episodes",
+                               "speedup_min/max": "smallest/largest per-seed CPU-time ratio"},
                "sb3_kwargs": {k: v for k, v in SB3_DEFAULTS.items() if k != "policy_kwargs"} | {"net_arch": [256, 256]},
                "our_config": {k: list(v) if isinstance(v, tuple) else v for k, v in OUR_CONFIG.items()}}
-    write_results("sac_vs_sb3", headline, seeds=list(args.seeds), details=details)
+    write_results("sac_vs_sb3", headline, seeds=list(args.seeds), details=details)  # prints the headline last
 
 
 if __name__ == "__main__":

@@ -1045,11 +1045,14 @@ def save_agent(agent: PEARL, path: str | Path, *, env_id: str, meta: dict[str, A
     return save_checkpoint(path, state, arch=arch, meta=meta)
 
 
-def load_agent(path: str | Path, device: torch.device | str | None = "cpu") -> tuple[PEARL, dict[str, Any]]:
-    """Rebuild a :class:`PEARL` agent from :func:`save_agent`'s file; returns (agent, payload). Buffers are tiny."""
+def load_agent(path: str | Path, device: torch.device | str | None = "cpu", *, check_manifest: bool = True) -> tuple[PEARL, dict[str, Any]]:
+    """Rebuild a :class:`PEARL` agent from :func:`save_agent`'s file; returns (agent, payload). Buffers are tiny.
+
+    ``check_manifest``: a file listed in data/MANIFEST.json must match its recorded sha256 (False only for a
+    file just trained, before it is recorded)."""
     from peach_lite.checkpoints import CheckpointError, load_checkpoint
 
-    payload = load_checkpoint(path)
+    payload = load_checkpoint(path, check_manifest=check_manifest)
     arch = payload["arch"]
     if arch.get("algo") != "pearl":
         raise CheckpointError(f"{path}: not a PEARL checkpoint (algo={arch.get('algo')!r})")
@@ -1068,7 +1071,7 @@ EVAL_SEED = 12_345
 """Seed of the first meta-test run of :func:`evaluate_checkpoint` (run r uses EVAL_SEED + r)."""
 
 
-def evaluate_checkpoint(path: str | Path, num_evals: int | None = None) -> float:
+def evaluate_checkpoint(path: str | Path, num_evals: int | None = None, *, check_manifest: bool = True) -> float:
     """Reference meta-test score of a saved agent: mean over the held-out tasks (and ``num_evals`` seeded
     runs, default the config's: 2 for the point robot, 1 for cheetah-vel) of the **last** trajectory's
     return, after ``num_eval_trajectories`` trajectories of which the first ``num_exp_traj_eval`` use prior
@@ -1076,7 +1079,7 @@ def evaluate_checkpoint(path: str | Path, num_evals: int | None = None) -> float
 
     Used by ``data/MANIFEST.json`` (``tests/test_manifest.py``) to re-check the recorded score.
     """
-    agent, payload = load_agent(path, device="cpu")
+    agent, payload = load_agent(path, device="cpu", check_manifest=check_manifest)
     num_evals = agent.config.num_evals if num_evals is None else num_evals
     _check_int("num_evals", num_evals, 1)
     rollouts = TaskRollouts(payload["arch"]["env_id"], agent.config.sparse_rewards, seed=EVAL_SEED)
@@ -1146,7 +1149,7 @@ def train_checkpoint(
     history = train_pearl(agent, rollouts, config.num_iterations, eval_every=eval_every, callback=progress, progress=False)
     path = save_agent(agent, out, env_id=env_id, meta=meta(history))
     rollouts.close()
-    score = evaluate_checkpoint(path)
+    score = evaluate_checkpoint(path, check_manifest=False)  # a new file: its manifest entry is written below
     print(f"{path}: meta-test final-trajectory return {score:.3f} after {history.elapsed / 60:.1f} min of meta-training", flush=True)
     if record:
         from peach_lite.checkpoints import record_in_manifest

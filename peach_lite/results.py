@@ -1,12 +1,14 @@
 """Benchmark results: every ``benchmarks/<name>.py`` writes ``data/results/<name>.json``.
 
 Each file holds a flat ``"headline"`` of key figures plus the command, seeds, versions and date.
-Lessons and the README read figures from here instead of pasting numbers.
+Lessons and the README read figures from here instead of pasting numbers:
+``python -m peach_lite.results --update-readme`` regenerates the README's results table.
 
 Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
 """
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import math
@@ -16,10 +18,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from peach_lite.paths import results_dir
+from peach_lite import paths
+from peach_lite.paths import REPO_ROOT, results_dir
 from peach_lite.versions import stack_versions
 
-__all__ = ["write_results", "read_results", "read_headline"]
+__all__ = ["write_results", "read_results", "read_headline", "readme_table", "update_readme", "BEGIN", "END"]
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+"""The README markers between which ``update_readme`` writes ``readme_table()``."""
 
 
 def write_results(
@@ -79,6 +85,48 @@ def read_headline(name: str) -> dict[str, float]:
     return read_results(name)["headline"]
 
 
+def readme_table(results_dir: str | Path | None = None) -> str:
+    """A markdown table of every ``data/results/*.json``: headline figures, seeds, day and command.
+
+    Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
+    """
+    files = sorted(Path(results_dir or paths.results_dir()).glob("*.json"))
+    if not files:
+        return "_No results yet: run `make bench`._"
+    rows = ["| benchmark | headline | seeds | date | command |", "|---|---|---|---|---|"]
+    for path in files:
+        record = json.loads(path.read_text())
+        figures = "<br>".join(f"{k} = {_compact(v)}" for k, v in record["headline"].items())
+        seeds = ", ".join(str(s) for s in record.get("seeds", []))
+        command = record.get("command", "").replace("|", "\\|")
+        rows.append(f"| [{path.stem}](benchmarks/{path.stem}.py) | {figures} | {seeds} "
+                    f"| {record.get('date', '')[:10]} | `{command}` |")
+    return "\n".join(rows)
+
+
+def update_readme(readme: str | Path | None = None, results_dir: str | Path | None = None) -> Path:
+    """Rewrite the block between ``BEGIN`` and ``END`` in README.md with ``readme_table()``, atomically."""
+    path = Path(readme or REPO_ROOT / "README.md")
+    text = path.read_text()
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} needs the markers {BEGIN} and then {END} on their own lines "
+                         "where the results table goes")
+    text = text[: start + len(BEGIN)] + "\n" + readme_table(results_dir) + "\n" + text[end:]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def _compact(value: float) -> str:
+    """3 significant digits, whole numbers as they are: ``0.99961`` -> ``1.00``, ``1707.2`` -> ``1,710``, ``3.0`` -> ``3``."""
+    if value.is_integer():
+        return f"{int(value):,}"
+    rounded = float(f"{value:.3g}")
+    return f"{rounded:,.0f}" if abs(rounded) >= 1000 else f"{value:#.3g}".rstrip(".")
+
+
 def _this_command() -> str:
     argv = list(sys.argv)
     if argv and argv[0].endswith(".py"):
@@ -88,3 +136,18 @@ def _this_command() -> str:
             pass
         return "python " + shlex.join(argv)
     return shlex.join([Path(sys.executable).name, *argv])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m peach_lite.results", description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--readme", action="store_true", help="print the README results table")
+    group.add_argument("--update-readme", action="store_true", help="rewrite the table between the README markers")
+    args = parser.parse_args()
+    if args.readme:
+        print(readme_table())
+    else:
+        try:
+            print(f"updated {update_readme()}")
+        except ValueError as error:
+            sys.exit(f"error: {error}")

@@ -141,7 +141,8 @@ class SAC:
 
     Attributes: ``actor`` (:class:`TanhGaussianPolicy`), ``critic`` and ``critic_target``
     (:class:`EnsembleCritic`), ``log_alpha``, ``buffer`` (:class:`ReplayBuffer` storing actions in [-1, 1]),
-    ``optimizer`` (one Adam with a parameter group per part).
+    ``critic_optimizer``, ``actor_optimizer`` and ``alpha_optimizer`` (Adam each; the last is None when
+    alpha is fixed).
 
     Taught in notebooks/04_sac.py (section "One update, step by step").
     """
@@ -176,15 +177,12 @@ class SAC:
             module.to(self.device)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=config.learn_alpha)
         self.target_entropy = float(-action_dim if config.target_entropy is None else config.target_entropy)
-        groups = [
-            {"params": list(self.critic.parameters()), "lr": config.critic_lr},
-            {"params": list(self.actor.parameters()), "lr": config.actor_lr},
-        ]
-        if config.learn_alpha:
-            groups.append({"params": [self.log_alpha], "lr": config.alpha_lr})
-        # One Adam for every part: Adam is element-wise, so this equals one optimizer per part,
-        # but it is one fused kernel instead of three Python round trips per update.
-        self.optimizer = torch.optim.Adam(groups, fused=True)
+        # One Adam per part, as in the paper and SB3: the parts step one after the other (see update).
+        # fused=True runs each Adam step as one kernel over all of its tensors.
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, fused=True)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr, fused=True)
+        self.alpha_optimizer = (torch.optim.Adam([self.log_alpha], lr=config.alpha_lr, fused=True)
+                                if config.learn_alpha else None)
         self.buffer = ReplayBuffer(config.buffer_size, transition_fields(obs_dim, action_dim), device=self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.num_updates = 0
@@ -221,8 +219,10 @@ class SAC:
     def update(self) -> dict[str, Tensor]:
         """One SAC gradient step (Haarnoja et al. 2018, "SAC algorithms and applications", Alg. 1).
 
-        All three losses are computed from the same batch and the same parameters, then summed and
-        back-propagated once; ``detach`` and :func:`frozen` route each loss to its own parameters only.
+        The parts step one after the other, as in the paper and stable-baselines3: the critics first,
+        then the actor against the *updated* critics, then the temperature, on one batch. Every loss uses
+        the temperature alpha from before this update (SB3 does the same). ``frozen`` and ``detach``
+        keep each loss on its own parameters.
         Returns detached 0-d tensors: critic_loss, actor_loss, alpha_loss, alpha, entropy.
         """
         cfg = self.config
@@ -240,25 +240,29 @@ class SAC:
         # Alg. 1, "update the Q-function parameters": J_Q = 1/2 sum_i E[(Q_i(s, a) - y)^2]
         q = self.critic(obs, action)  # (num_critics, B): every critic in one batched call
         critic_loss = 0.5 * (q - target).pow(2).mean(dim=1).sum()
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
 
-        # Alg. 1, "update policy weights": J_pi = E[alpha log pi(a~|s) - min_i Q_i(s, a~)], a~ = tanh(mu + sigma eps).
-        # The critic is frozen: the gradient flows through Q into a~ and the actor, never into the critic.
+        # Alg. 1, "update policy weights": J_pi = E[alpha log pi(a~|s) - min_i Q_i(s, a~)], a~ = tanh(mu + sigma eps),
+        # through the critics just updated. They are frozen: the gradient flows through Q into a~ and the
+        # actor, and the critics' weight gradients are never computed.
         pi = self.actor(obs, generator=self.generator)
         with frozen(self.critic):
             q_pi = self.critic(obs, pi.action).min(dim=0).values
         actor_loss = (alpha * pi.log_prob - q_pi).mean()
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_optimizer.step()
 
         # Alg. 1, "adjust temperature": J(alpha) = E[-log(alpha) (log pi(a~|s) + target_entropy)]
         # (on log alpha, as SB3 does; it raises alpha when the entropy -log pi falls below the target).
-        loss = critic_loss + actor_loss
         alpha_loss = torch.zeros((), device=self.device)
-        if cfg.learn_alpha:
+        if self.alpha_optimizer is not None:
             alpha_loss = -(self.log_alpha * (pi.log_prob.detach() + self.target_entropy)).mean()
-            loss = loss + alpha_loss
-
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+            self.alpha_optimizer.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
 
         # Alg. 1, "update target network weights": theta' <- tau theta + (1 - tau) theta'
         polyak_update_(self.critic_target, self.critic, cfg.tau)
@@ -276,7 +280,8 @@ class SAC:
             "counters": {"num_updates": torch.tensor(self.num_updates), "generator": self.generator.get_state()},
         }
         if include_optimizer:
-            state["optimizer"] = optimizer_state_flat(self.optimizer)
+            for name, optimizer in self._optimizers().items():
+                state[name] = optimizer_state_flat(optimizer)
         if include_buffer:
             state["buffer"] = self.buffer.state_dict()
         return state
@@ -291,10 +296,18 @@ class SAC:
         if "counters" in state:
             self.num_updates = int(state["counters"]["num_updates"])
             self.generator.set_state(state["counters"]["generator"])
-        if "optimizer" in state:
-            load_optimizer_state_flat(self.optimizer, state["optimizer"])
+        for name, optimizer in self._optimizers().items():
+            if name in state:
+                load_optimizer_state_flat(optimizer, state[name])
         if "buffer" in state:
             self.buffer.load_state_dict(state["buffer"])
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The Adams by their state_dict part name (no alpha_optimizer when alpha is fixed)."""
+        optimizers = {"critic_optimizer": self.critic_optimizer, "actor_optimizer": self.actor_optimizer}
+        if self.alpha_optimizer is not None:
+            optimizers["alpha_optimizer"] = self.alpha_optimizer
+        return optimizers
 
     def arch(self, env_id: str | None = None) -> dict[str, Any]:
         """Plain-data description to rebuild this agent (stored in checkpoints)."""

@@ -79,17 +79,17 @@ def test_fixed_temperature_stays_fixed():
     agent = SAC.from_env(env, SACConfig(**SMALL, learn_alpha=False, init_alpha=0.05), device="cpu")
     train_off_policy(agent, env, LoopConfig(total_steps=60, warmup_steps=20, eval_episodes=0, progress=False))
     assert agent.alpha == pytest.approx(0.05)
-    assert all(len(g["params"]) > 0 for g in agent.optimizer.param_groups) and len(agent.optimizer.param_groups) == 2
+    assert agent.alpha_optimizer is None and "alpha_optimizer" not in agent.state_dict()
 
 
-def test_update_routes_each_loss_to_its_own_parameters():
-    """The summed loss must give the critic exactly the gradient of the critic loss alone: the actor
-    and temperature losses may not leak into it (the critic is frozen in the actor loss)."""
+def test_update_routes_each_loss_to_its_own_parameters_in_sb3_order():
+    """The critic gets exactly the gradient of the critic loss (the actor loss may not leak into it: the
+    critic is frozen there), and the actor's gradient is taken through the critic *after* its step."""
     env = Bandit()
     agent = SAC.from_env(env, SACConfig(**SMALL), device="cpu")
     train_off_policy(agent, env, LoopConfig(total_steps=40, warmup_steps=40, eval_episodes=0, progress=False))
     agent.update()
-    # a twin in the same state recomputes the critic loss alone, on the same batch and noise
+    # a twin in the same state redoes the update by hand, on the same batch and noise
     state = agent.state_dict()
     twin = SAC.from_env(env, SACConfig(**SMALL), device="cpu")
     twin.load_state_dict(state)
@@ -101,10 +101,23 @@ def test_update_routes_each_loss_to_its_own_parameters():
                                next_pi.log_prob, twin.alpha, twin.config.gamma)
     critic_loss = 0.5 * (twin.critic(batch["obs"], batch["action"]) - target).pow(2).mean(1).sum()
     critic_loss.backward()
+    stale_critic = [p.detach().clone() for p in twin.critic.parameters()]
+    twin.critic_optimizer.step()
+    pi = twin.actor(batch["obs"], generator=twin.generator)
+    actor_loss = (twin.alpha * pi.log_prob - twin.critic(batch["obs"], pi.action).min(0).values).mean()
+    actor_grads = torch.autograd.grad(actor_loss, list(twin.actor.parameters()), retain_graph=True)
     agent.update()
     for p_agent, p_twin in zip(agent.critic.parameters(), twin.critic.parameters()):
         torch.testing.assert_close(p_agent.grad, p_twin.grad)
-    assert any(p.grad.abs().sum() > 0 for p in agent.actor.parameters())  # the actor did get its own gradient
+    for p_agent, grad in zip(agent.actor.parameters(), actor_grads):
+        torch.testing.assert_close(p_agent.grad, grad)
+    # the critic's step changed the actor's gradient: through the stale critic it would differ
+    with torch.no_grad():
+        for p, old in zip(twin.critic.parameters(), stale_critic):
+            p.copy_(old)
+    stale_loss = (twin.alpha * pi.log_prob - twin.critic(batch["obs"], pi.action).min(0).values).mean()
+    stale_grads = torch.autograd.grad(stale_loss, list(twin.actor.parameters()))
+    assert not all(torch.allclose(g, s) for g, s in zip(actor_grads, stale_grads))
 
 
 def _train_briefly(seed):
