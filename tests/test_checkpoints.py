@@ -144,11 +144,23 @@ def test_manifest_records_and_catches_a_changed_file(data_dir):
     assert entry["file"] == "checkpoints/net.pt" and len(entry["sha256"]) == 64
     assert entry["versions"]["torch"] == torch.__version__
     load_checkpoint(path)  # sha matches
-    _save(path, hidden=4)  # same name, different bytes, not re-recorded
+    other = data_dir / "other.pt"
+    _save(other, hidden=4)
+    path.write_bytes(other.read_bytes())  # same name, different bytes, changed behind the project's back
     with pytest.raises(CheckpointError, match="sha256 differs from data/MANIFEST.json.*python -m peach_lite.example"):
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match="sha256"):
         checkpoints.verify_entry(entry)
+
+
+def test_saving_over_a_recorded_file_drops_its_stale_entry(data_dir):
+    path = data_dir / "checkpoints" / "net.pt"
+    _save(path)
+    record_in_manifest(path, command="python -m peach_lite.example", seed=0, score_name="mean_return", score=1.0,
+                       evaluate="peach_lite.example:evaluate", tolerance=0.5)
+    _save(path, hidden=4)  # a training command rewrites its checkpoint: the old entry no longer describes it
+    assert json.loads((data_dir / "MANIFEST.json").read_text())["artifacts"] == []
+    load_checkpoint(path)  # loadable (e.g. to evaluate it) before record_in_manifest writes the new entry
 
 
 def test_manifest_rejects_bad_entries(data_dir, tmp_path_factory):
