@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-# ---
-
 # %% [markdown]
 # # 04 · Off-policy actor-critic: SAC
 #
@@ -399,6 +386,10 @@ else:
               f"{h[f'floor_fraction_{name}']:>12.0%}")
     print(f"speedup {h['speedup_vs_sb3']:.2f}x in CPU time (per seed {h['speedup_min']:.2f}x to {h['speedup_max']:.2f}x), "
           f"{h['speedup_wall']:.2f}x in wall time")
+    failed = {name: sum(row[f"return_{name}"] < -200 for row in per_seed) for name in ("ours", "sb3")}
+    print(f"seeds that did not learn to swing up (return < -200): ours {failed['ours']}, SB3 {failed['sb3']} of {len(per_seed)}")
+    goal_met = h["speedup_vs_sb3"] >= 1.5 and h["return_ours"] >= h["return_sb3"]
+    print("the course's goal, >= 1.5x faster at equal or better return:", "met" if goal_met else "NOT met (see below)")
 
     fig, (ax_time, ax_return) = plt.subplots(1, 2, figsize=(9, 3.5))
     seeds = [row["seed"] for row in per_seed]
@@ -438,6 +429,11 @@ else:
 # making it fast. The *floor/wall* column says how much of each run was matrix products; the rest is
 # autograd bookkeeping, element-wise layers (ReLU, bias) and the optimizers. This is why the ratio is
 # modest, and why it moves with the machine's load.
+#
+# The returns are a separate question. After 10k steps most seeds of both libraries swing the pendulum up
+# (about -170); a seed that has not yet learned it from every start state scores -240 to -480. Both
+# implementations make the same updates in the same order, and ours repeats bit for bit, so the count of such
+# seeds printed above is seed luck until more seeds say otherwise: rerun the benchmark with `--seeds 0 1 ... 9`.
 #
 # ## What's next
 #
