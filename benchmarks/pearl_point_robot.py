@@ -14,7 +14,7 @@ deterministic-z ablation are saved to ``data/checkpoints/`` (recorded in data/MA
 lesson 05); the other runs go to ``runs/pearl/`` (git-ignored). ``--reuse`` evaluates checkpoints that
 already exist instead of training them again, taking their training time from the checkpoint.
 
-    python benchmarks/pearl_point_robot.py --seeds 0 1 2 --ablations deterministic_z off_policy_context
+    python benchmarks/pearl_point_robot.py --seeds 0 1 2 --ablations deterministic_z off_policy_context dense_context
     python benchmarks/pearl_point_robot.py --reuse      # evaluate the stored checkpoints only
 """
 from __future__ import annotations
@@ -38,8 +38,10 @@ ABLATION_FLAGS = {
     "deterministic_z": ["--deterministic-z"],
     "off_policy_context": ["--context-sampling", "off_policy"],
     "same_batch_context": ["--context-sampling", "same_batch"],
+    "dense_context": ["--set", "dense_context=true"],
 }
-"""The ablations (PEARL Fig. 7: deterministic z; Fig. 6: where the context is sampled from)."""
+"""The ablations (PEARL Fig. 7: deterministic z; Fig. 6: where the context is sampled from) and one diagnostic
+(dense_context: the encoder reads the dense reward, so task inference no longer waits for exploration)."""
 
 
 def checkpoint_path(seed: int, variant: str | None = None) -> Path:

@@ -144,6 +144,10 @@ class PearlConfig:
     cheetah-vel 100, sparse-point-robot 1024)."""
     context_sampling: str = "recent"
     """One of :data:`CONTEXT_SAMPLING`; PEARL uses ``"recent"`` (the encoder buffer)."""
+    dense_context: bool = False
+    """Diagnostic, not in the reference: with ``sparse_rewards``, the encoder's context carries the *dense*
+    reward instead of the sparse one (meta-test returns stay sparse). It separates the two halves of the
+    problem: task inference from informative context vs exploration that must find the reward first."""
     # --- data collection (Algorithm 1) -------------------------------------------------------
     num_initial_steps: int = 200
     """Steps per train task collected with z ~ prior before the first iteration (oyster default 2000;
@@ -203,7 +207,7 @@ class PearlConfig:
                      "num_train_steps_per_itr", "num_exp_traj_eval", "seed"):
             _check_int(name, getattr(self, name), 0)
         check_choice("context_sampling", self.context_sampling, CONTEXT_SAMPLING)
-        for name in ("probabilistic_z", "use_next_obs_in_context", "sparse_rewards"):
+        for name in ("probabilistic_z", "use_next_obs_in_context", "sparse_rewards", "dense_context"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.num_exp_traj_eval > self.num_eval_trajectories:
@@ -495,8 +499,11 @@ class PEARL:
         return mu + var.sqrt() * eps
 
     def make_context(self, batch: dict[str, Tensor]) -> Tensor:
-        """Context rows (obs, action, context_reward[, next_obs]) from a buffer sample: (*lead, context_dim)."""
-        parts = [batch["obs"], batch["action"], batch["context_reward"].unsqueeze(-1)]
+        """Context rows (obs, action, context_reward[, next_obs]) from a buffer sample: (*lead, context_dim).
+
+        With ``config.dense_context`` the reward column is the dense ``batch["reward"]`` (a diagnostic)."""
+        reward = batch["reward"] if self.config.dense_context else batch["context_reward"]
+        parts = [batch["obs"], batch["action"], reward.unsqueeze(-1)]
         if self.config.use_next_obs_in_context:
             parts.append(batch["next_obs"])
         return torch.cat(parts, dim=-1)
@@ -1005,8 +1012,8 @@ def meta_test(
             z_means.append(mu.cpu().numpy())
             z_vars.append(var.cpu().numpy())
             traj = rollouts.run(tasks, lambda o, idx: agent.act_normalized(o, z[idx], deterministic, generator), agent.action_scale)
-            contexts.append(agent.make_context({"obs": traj.obs, "action": traj.action, "context_reward": traj.context_reward,
-                                                "next_obs": traj.next_obs}).to(agent.device))
+            contexts.append(agent.make_context({"obs": traj.obs, "action": traj.action, "reward": traj.reward,
+                                                "context_reward": traj.context_reward, "next_obs": traj.next_obs}).to(agent.device))
             masks.append(traj.mask.to(agent.device))
             returns.append(traj.returns)
             if record_paths:

@@ -260,6 +260,16 @@ def test_context_sampling_ablations_run(rollouts, mode):
     assert context.shape == ((2, 8, agent.context_dim) if mode == "same_batch" else (2, agent.config.context_batch, agent.context_dim))
 
 
+def test_dense_context_diagnostic_feeds_the_dense_reward_to_the_encoder_only(rollouts):
+    agent = tiny_agent(rollouts, dense_context=True, num_initial_steps=20)
+    train_pearl(agent, rollouts, 1, progress=False)
+    batch = agent.rl_buffer.sample(16, [0, 1])
+    assert (batch["reward"] != batch["context_reward"]).any()  # dense vs sparse really differ
+    assert torch.equal(agent.make_context(batch)[..., -1], batch["reward"])  # the encoder reads the dense one
+    result = meta_test(agent, rollouts, rollouts.test_tasks[:3], num_trajectories=2, num_exploration=1)
+    assert (result.returns >= 0).all()  # scores stay sparse (dense rewards are negative)
+
+
 def test_same_seed_gives_identical_training(rollouts):
     def run():
         agent = tiny_agent(rollouts, seed=3)
