@@ -14,8 +14,8 @@ deterministic-z ablation are saved to ``data/checkpoints/`` (recorded in data/MA
 lesson 05); the other runs go to ``runs/pearl/`` (git-ignored). ``--reuse`` evaluates checkpoints that
 already exist instead of training them again, taking their training time from the checkpoint.
 
-    python benchmarks/pearl_point_robot.py --seeds 0 1 2 --ablations deterministic_z off_policy_context dense_context
-    python benchmarks/pearl_point_robot.py --reuse      # evaluate the stored checkpoints only
+    python benchmarks/pearl_point_robot.py            # 3 seeds + 3 ablations, 80 iterations each, 2 at a time
+    python benchmarks/pearl_point_robot.py --reuse    # evaluate the checkpoints that exist, train the missing ones
 """
 from __future__ import annotations
 
@@ -59,8 +59,7 @@ def train_command(seed: int, variant: str | None, args: argparse.Namespace) -> l
     path = checkpoint_path(seed, variant)
     command = ["python", "-m", "peach_lite.pearl", "--env", ENV_ID, "--seed", str(seed), "--threads", str(args.threads),
                "--eval-every", str(args.eval_every), *ABLATION_FLAGS.get(variant or "", [])]
-    if args.iterations:
-        command += ["--iterations", str(args.iterations)]
+    command += ["--iterations", str(args.iterations)]
     if not path.is_relative_to(data_dir()):
         command.append("--no-record")
     return command + ["--out", str(path.relative_to(data_dir().parent))]
@@ -131,8 +130,10 @@ def run(seed: int, variant: str | None, args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--iterations", type=int, default=None, help="default: the sparse-point-robot-cpu preset's")
-    parser.add_argument("--ablations", nargs="*", default=["deterministic_z"], choices=list(ABLATION_FLAGS),
+    parser.add_argument("--iterations", type=int, default=80,
+                        help="meta-training iterations per run (80: about 20-25 min per run on the 2-core CPU)")
+    parser.add_argument("--ablations", nargs="*", default=["deterministic_z", "off_policy_context", "dense_context"],
+                        choices=list(ABLATION_FLAGS),
                         help="ablations to run (seed = the first of --seeds)")
     parser.add_argument("--num-evals", type=int, default=2, help="seeded meta-test runs per checkpoint (oyster num_evals=2)")
     parser.add_argument("--reuse", action="store_true", help="evaluate existing checkpoints instead of retraining")
@@ -140,6 +141,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="training runs at a time (one process each)")
     parser.add_argument("--eval-every", type=int, default=10, help="iterations between in-training meta-tests (learning curve)")
     args = parser.parse_args()
+    for name in ("iterations", "jobs", "threads", "num_evals", "eval_every"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     torch.set_num_threads(args.threads)
 
     tasks = TaskRollouts(ENV_ID, True).test_tasks

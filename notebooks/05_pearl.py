@@ -327,7 +327,7 @@ for name, value in vars(reference).items():
 # and stores seed 0 in `data/checkpoints/` (its exact command is printed below and recorded in `data/MANIFEST.json`):
 #
 # ```
-# python benchmarks/pearl_point_robot.py --seeds 0 1 2 --ablations deterministic_z off_policy_context --iterations 80
+# python benchmarks/pearl_point_robot.py        # 3 seeds + 3 ablations, 80 iterations each (see its docstring)
 # ```
 
 # %%
