@@ -235,10 +235,7 @@ def record_in_manifest(
     manifest = read_manifest()
     manifest["artifacts"] = [e for e in manifest["artifacts"] if e["file"] != relative] + [entry]
     manifest["artifacts"].sort(key=lambda e: e["file"])
-    target = manifest_path()
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, target)
+    _write_manifest(manifest)
     return entry
 
 
@@ -266,6 +263,14 @@ def _resolve(spec: str) -> Callable[[Path], float]:
     return getattr(importlib.import_module(module_name), function_name)
 
 
+def _write_manifest(manifest: dict[str, Any]) -> None:
+    """Write data/MANIFEST.json atomically (a temporary file, then a rename)."""
+    target = manifest_path()
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, target)
+
+
 def _forget_manifest_entry(path: Path) -> None:
     """A file under data/ was just overwritten: its manifest entry no longer describes it, so drop it
     (``record_in_manifest`` writes the new one; a file left unrecorded fails ``tests/test_manifest.py``)."""
@@ -274,10 +279,7 @@ def _forget_manifest_entry(path: Path) -> None:
         return
     manifest = read_manifest()
     manifest["artifacts"] = [e for e in manifest["artifacts"] if e["file"] != entry["file"]]
-    target = manifest_path()
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, target)
+    _write_manifest(manifest)
 
 
 def _manifest_entry_for(path: Path) -> dict[str, Any] | None:

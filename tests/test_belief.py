@@ -29,13 +29,7 @@ from peach_lite.belief import (
 from peach_lite.envs.oracles import bernoulli_bandit_oracle_return, k_goal_bayes_optimal, point_robot_oracle_return
 from peach_lite.envs.point_robot import point_robot_rewards, semicircle_goals
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one thread is fastest, and avoids oversubscribing a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------------------- filters vs brute force
