@@ -4,6 +4,9 @@
 * ``load_checkpoint`` uses ``torch.load(..., weights_only=True)``: no pickled code is ever executed.
   A truncated or corrupt file, a file from another ``peach_lite`` version, a different architecture or
   a file whose sha256 differs from ``data/MANIFEST.json`` raises :class:`CheckpointError` naming the file.
+* ``save_agent`` / ``load_agent`` / ``evaluate_checkpoint`` are the one save/load path of every algorithm:
+  the file's ``arch["algorithm"]`` picks the class from :data:`ALGORITHMS`, and a file of another
+  algorithm is refused by name.
 * ``record_in_manifest`` notes in ``data/MANIFEST.json`` the command, seed, versions, sha256 and the score
   a file reached, plus the function that re-evaluates it; ``tests/test_manifest.py`` re-checks every entry.
 
@@ -18,7 +21,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar, Protocol
 
 import torch
 
@@ -36,6 +39,11 @@ __all__ = [
     "manifest_path",
     "verify_entry",
     "evaluate_entry",
+    "ALGORITHMS",
+    "Checkpointable",
+    "save_agent",
+    "load_agent",
+    "evaluate_checkpoint",
 ]
 
 FORMAT = "peach_lite.checkpoint"
@@ -45,6 +53,96 @@ _PRIMITIVES = (str, int, float, bool, type(None))
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be used; the message names the file and what is wrong."""
+
+
+ALGORITHMS: dict[str, str] = {
+    "sac": "peach_lite.sac:SAC",
+    "td3": "peach_lite.td3:TD3",
+    "pearl": "peach_lite.pearl:PEARL",
+    "hac": "peach_lite.hac:HAC",
+    "belief": "peach_lite.belief_agents:BeliefAgent",
+}
+"""Algorithm name (``arch["algorithm"]`` in every file) -> the class that rebuilds it. New algorithms add a line."""
+
+
+class Checkpointable(Protocol):
+    """What :func:`save_agent` and :func:`load_agent` need from an agent class.
+
+    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    """
+
+    algorithm: ClassVar[str]
+    """Its key in :data:`ALGORITHMS`."""
+
+    def arch(self) -> dict[str, Any]:
+        """Plain data that rebuilds the networks (sizes, env id, config)."""
+
+    def checkpoint_state(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The named state dicts to save (networks; no replay buffers)."""
+
+    @classmethod
+    def from_checkpoint(cls, payload: dict[str, Any], device: torch.device | str | None = None) -> "Checkpointable":
+        """Rebuild from ``arch`` and load ``state`` (raise ``KeyError``/``RuntimeError`` on a misfit)."""
+
+    def checkpoint_score(self, payload: dict[str, Any]) -> float:
+        """The score ``data/MANIFEST.json`` records for this file, recomputed (fixed seeds)."""
+
+
+def save_agent(agent: Checkpointable, path: str | os.PathLike, *, meta: dict[str, Any] | None = None) -> Path:
+    """Save any registered agent atomically; ``arch["algorithm"]`` names its class.
+
+    Args:
+        agent: an instance of a class in :data:`ALGORITHMS`.
+        path: the ``.pt`` file (not a directory); parent folders are created.
+        meta: plain data (seed, steps, history, score).
+    Returns:
+        The path written.
+
+    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    """
+    name = getattr(type(agent), "algorithm", None)
+    if name not in ALGORITHMS:
+        raise ValueError(f"agent must be one of the registered algorithms {sorted(ALGORITHMS)}, got {type(agent).__name__}")
+    return save_checkpoint(path, agent.checkpoint_state(), arch={"algorithm": name, **agent.arch()}, meta=meta)
+
+
+def load_agent(path: str | os.PathLike, *, algorithm: str | None = None, device: torch.device | str | None = None,
+               check_manifest: bool = True) -> tuple[Any, dict[str, Any]]:
+    """Rebuild the agent saved in ``path``; returns ``(agent, payload)``.
+
+    Args:
+        algorithm: when given, the file must hold this algorithm (a HAC file given to ``algorithm="sac"``
+            raises ``CheckpointError`` saying it is a HAC checkpoint).
+        device: where to put the networks (default CPU).
+        check_manifest: compare the sha256 with ``data/MANIFEST.json`` when the file is listed there.
+
+    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    """
+    if algorithm is not None and algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {sorted(ALGORITHMS)}, got {algorithm!r}")
+    payload = load_checkpoint(path, check_manifest=check_manifest)
+    name = payload["arch"].get("algorithm", payload["arch"].get("algo"))  # "algo": files saved before 0.2
+    name = name.lower() if isinstance(name, str) else name
+    if name not in ALGORITHMS:
+        raise CheckpointError(f"{path}: arch['algorithm'] is {name!r}, not one of {sorted(ALGORITHMS)}; "
+                              "re-create it with the command in data/MANIFEST.json")
+    if algorithm is not None and name != algorithm:
+        raise CheckpointError(f"{path}: is a {name!r} checkpoint, not {algorithm!r}")
+    cls = _resolve(ALGORITHMS[name])
+    try:
+        agent = cls.from_checkpoint(payload, device=device)
+    except (KeyError, RuntimeError, TypeError) as error:
+        raise CheckpointError(f"{path}: state does not fit a {name!r} agent: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+    return agent, payload
+
+
+def evaluate_checkpoint(path: str | os.PathLike) -> float:
+    """Load any registered checkpoint and recompute the score its manifest entry records.
+
+    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    """
+    agent, payload = load_agent(path)
+    return float(agent.checkpoint_score(payload))
 
 
 def save_checkpoint(
@@ -66,6 +164,8 @@ def save_checkpoint(
         The path written.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path must be a file path (e.g. {path / 'agent.pt'}), got the directory {path}")
     _check_plain("arch", arch)
     _check_plain("meta", meta or {})
     for name, tensors in state.items():
@@ -256,7 +356,7 @@ def evaluate_entry(entry: dict[str, Any]) -> float:
     return float(_resolve(entry["evaluate"])(path))
 
 
-def _resolve(spec: str) -> Callable[[Path], float]:
+def _resolve(spec: str) -> Any:
     module_name, _, function_name = spec.partition(":")
     if not module_name.startswith("peach_lite."):
         raise ValueError(f"evaluate must name a peach_lite function, got {spec!r}")

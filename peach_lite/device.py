@@ -1,12 +1,15 @@
-"""The one place that picks a torch device: CUDA when present, else CPU.
+"""The one place that picks a torch device (CUDA when present, else CPU) and sets torch's thread count.
 
 Taught in notebooks/00_how_to_use.py (section "Which device?").
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
-__all__ = ["get_device", "describe_device"]
+__all__ = ["get_device", "describe_device", "torch_threads", "set_threads"]
 
 
 def get_device(prefer: str | None = None) -> torch.device:
@@ -32,3 +35,35 @@ def describe_device(device: torch.device | None = None) -> str:
         return f"GPU detected: {torch.cuda.get_device_name(device)} (torch {torch.__version__})"
     threads = torch.get_num_threads()
     return f"No GPU detected: using the CPU with {threads} threads (torch {torch.__version__}). Every lesson runs on CPU."
+
+
+@contextlib.contextmanager
+def torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Run a block with ``torch.set_num_threads(num_threads)`` and restore the previous count after.
+
+    The project's one thread policy: training CLIs, benchmarks and agents that want a fixed float
+    summation order (bit-identical runs) or that share the cores with other jobs pass ``1``; ``None``
+    or ``0`` leaves torch's choice alone. Small networks are fastest on one thread on this CPU.
+    """
+    if num_threads is None or num_threads == 0:
+        yield
+        return
+    from peach_lite.validation import check_int
+
+    check_int("num_threads", num_threads, 1, 1024)
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(num_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def set_threads(num_threads: int | None) -> None:
+    """``torch.set_num_threads`` for a whole process (CLIs, benchmark workers); ``None``/``0``: torch's choice."""
+    if num_threads is None or num_threads == 0:
+        return
+    from peach_lite.validation import check_int
+
+    check_int("num_threads", num_threads, 1, 1024)
+    torch.set_num_threads(int(num_threads))

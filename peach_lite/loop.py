@@ -1,19 +1,23 @@
-"""The one off-policy training and evaluation loop shared by every agent (SAC, TD3, and their descendants).
+"""One runner, one agent protocol, one training loop: every algorithm in the course runs through here.
 
-An agent only has to implement the small :class:`OffPolicyAgent` protocol::
+The pieces, in the order data flows:
 
-    act(obs, deterministic=False) -> action           # (obs_dim,) tensor -> (action_dim,) tensor, env units
-    observe(obs, action, reward, next_obs, terminated)  # store one transition
-    update() -> dict[str, Tensor]                     # one gradient step; detached 0-d loss tensors
-    state_dict() / load_state_dict(state)
+* :class:`TaskEnvs` steps ``n`` environments in lockstep, one task each, and reports both reward
+  channels (the env's ``reward``, plus ``dense_reward``/``sparse_reward`` where the env gives both).
+  :class:`GymTaskEnvs` is the list-of-gymnasium-envs version; batched simulators (numpy or torch)
+  implement the same four members.
+* :class:`Agent` is the protocol every algorithm implements: ``begin_episode(tasks, explore=...)``
+  (draw z, reset goal stacks or recurrent state), ``act(obs)``, ``observe(step)``, ``end_episode()``
+  (hindsight relabelling, posterior refresh) and ``learn(num_updates)``.
+* :func:`run_episodes` runs one episode on every env (each env stops at its own end; finished envs are
+  masked until all are done). :class:`Runner` keeps a lockstep episode going across calls for agents
+  that learn between single environment steps (SAC, TD3).
+* :func:`train` is the single loop: collect a round (steps or episodes, or the agent's own
+  ``collect_round`` schedule built from runner calls), ``learn``, evaluate every ``eval_every`` rounds,
+  callbacks, a progress bar and a safe interrupt. It records a :class:`History`. :func:`evaluate` runs
+  greedy episodes on given tasks.
 
-and :func:`train_off_policy` does the rest: uniform-random warm-up steps, environment stepping, storing,
-``updates_per_step`` gradient steps per environment step, periodic deterministic evaluation, a
-progress bar, and a :class:`History` for plotting. Pressing *interrupt* in a notebook stops the
-loop cleanly: the agent and its buffer stay usable and the partial History is returned (pass it
-back as ``history=`` to continue where you stopped).
-
-Taught in notebooks/04_sac.py (section "The training loop").
+Taught in notebooks/04_sac.py (section "The training loop"); the episode hooks in 05 (PEARL) and 07 (HAC).
 """
 from __future__ import annotations
 
@@ -28,92 +32,484 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from peach_lite.validation import check_range
+from peach_lite.validation import check_choice, check_int
 
-__all__ = ["OffPolicyAgent", "LoopConfig", "History", "train_off_policy", "evaluate", "run_episode", "make_env", "Callback"]
+__all__ = [
+    "Obs", "Step", "TaskBatch", "TaskEnvs", "GymTaskEnvs", "Agent", "Episodes", "run_episodes", "Runner",
+    "TrainConfig", "History", "Callback", "train", "evaluate",
+]
+
+Obs = Tensor | dict[str, Tensor]
+"""An observation batch: ``(n, obs_dim)``, or a dict of ``(n, ...)`` tensors for goal-conditioned envs."""
 
 
-@runtime_checkable
-class OffPolicyAgent(Protocol):
-    """What :func:`train_off_policy` and :func:`evaluate` need from an agent.
+# ============================================================================================ data
+@dataclass(frozen=True)
+class TaskBatch:
+    """Which task each of the ``n`` lockstep envs runs.
+
+    Taught in notebooks/05_pearl.py (section "Meta-training").
+    """
+
+    ids: Tensor
+    """(n,) int64 index of each task in its split's list (the key of per-task buffers when split == "train")."""
+    values: tuple[Any, ...]
+    """(n,) the task objects passed to ``env.reset(options={"task": ...})`` (None: the env's own task)."""
+    split: str = "train"
+    """"train", "test" or "other" (e.g. an out-of-distribution set); agents store data only for "train"."""
+
+    def __post_init__(self):
+        check_choice("split", self.split, ["train", "test", "other"])
+        if self.ids.ndim != 1 or len(self.ids) != len(self.values):
+            raise ValueError(f"ids must be (n,) with one entry per task value, got {tuple(self.ids.shape)} and {len(self.values)} values")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @classmethod
+    def from_list(cls, tasks: Sequence[Any], indices: Sequence[int] | None = None, split: str = "train") -> "TaskBatch":
+        """``tasks[i] for i in indices`` (default: all of them, in order)."""
+        indices = list(range(len(tasks))) if indices is None else [int(i) for i in indices]
+        for i in indices:
+            if not 0 <= i < len(tasks):
+                raise ValueError(f"task index must be in [0, {len(tasks) - 1}], got {i}")
+        return cls(torch.as_tensor(indices, dtype=torch.long), tuple(tasks[i] for i in indices), split)
+
+    @classmethod
+    def single(cls, task: Any = None, split: str = "train") -> "TaskBatch":
+        """One env running ``task`` (None: the env's own task, e.g. Pendulum)."""
+        return cls(torch.zeros(1, dtype=torch.long), (task,), split)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One lockstep transition of ``n`` envs; every field has leading dimension n.
 
     Taught in notebooks/04_sac.py (section "The training loop").
     """
 
-    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
-        """obs (obs_dim,) float32 CPU tensor -> action (action_dim,) CPU tensor in the env's units."""
+    obs: Obs
+    """(n, obs_dim) or a dict of (n, ...): the observation the action was chosen from."""
+    action: Tensor
+    """(n, action_dim) the action applied, in the env's units."""
+    reward: Tensor
+    """(n,) the env's reward."""
+    dense_reward: Tensor
+    """(n,) ``info["dense_reward"]`` where the env reports it, else the reward (what PEARL's SAC learns from)."""
+    sparse_reward: Tensor
+    """(n,) ``info["sparse_reward"]`` where the env reports it, else the reward (what PEARL's context sees)."""
+    next_obs: Obs
+    """(n, obs_dim) or a dict: the observation after the step (before any reset)."""
+    terminated: Tensor
+    """(n,) bool: a terminal state (bootstrapping stops); time-limit truncation is not terminal."""
+    truncated: Tensor
+    """(n,) bool: the time limit ended the episode."""
+    mask: Tensor
+    """(n,) bool: the env was still running; rows with False are padding and must be ignored."""
+    success: Tensor
+    """(n,) bool: ``info["is_success"]`` (False where the env does not report it)."""
 
-    def observe(self, obs: Tensor, action: Tensor, reward: float, next_obs: Tensor, terminated: bool) -> None:
-        """Store one transition (``terminated`` excludes time-limit truncation)."""
 
-    def update(self) -> dict[str, Tensor]:
-        """One gradient step; returns detached 0-d tensors (converted to floats only when logged)."""
+# ============================================================================================ envs
+@runtime_checkable
+class TaskEnvs(Protocol):
+    """``n`` environments stepped in lockstep, one task each. What :func:`run_episodes` needs."""
 
-    def state_dict(self) -> dict[str, Any]: ...
+    num_envs: int
+    observation_space: gym.Space
+    """The space of one env's observation."""
+    action_space: gym.spaces.Box
+    """The space of one env's action."""
 
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def reset(self, tasks: TaskBatch, seed: int | None = None) -> Obs:
+        """Set task i on env i and reset (env i with ``seed + i`` when given); returns the first observations (n, ...)."""
+
+    def step(self, action: np.ndarray, active: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Step the ``active`` envs; returns next_obs, reward, dense, sparse, terminated, truncated, success (n, ...)."""
+
+
+class GymTaskEnvs:
+    """A list of gymnasium envs of one id (or factory), each running the task it was reset with.
+
+    Args:
+        env: an env id (``peach_lite/...`` ids are registered on demand) or a zero-argument factory.
+        num_envs: how many envs; grows on demand when :meth:`reset` gets more tasks.
+        seed: env i's first reset uses ``seed + i``; later resets continue its own RNG.
+        env_kwargs: forwarded to ``envs.make``.
+
+    Taught in notebooks/05_pearl.py (section "Meta-training").
+    """
+
+    def __init__(self, env: str | Callable[[], gym.Env], num_envs: int = 1, *, seed: int = 0, **env_kwargs: Any):
+        check_int("num_envs", num_envs, 1)
+        check_int("seed", seed, 0)
+        if isinstance(env, str):
+            from peach_lite.envs import make
+
+            env_id = env
+            self._factory: Callable[[], gym.Env] = lambda: make(env_id, **env_kwargs)
+            self.env_id: str | None = env
+        else:
+            self._factory, self.env_id = env, None
+        self.seed = int(seed)
+        self.envs: list[gym.Env] = []
+        self._seeded: list[bool] = []
+        self._grow(num_envs)
+        first = self.envs[0]
+        if not isinstance(first.action_space, gym.spaces.Box):
+            raise ValueError(f"env.action_space must be a gymnasium.spaces.Box, got {first.action_space}")
+        self.observation_space, self.action_space = first.observation_space, first.action_space
+        self._last_obs: list[Any] = [None] * num_envs
+
+    @classmethod
+    def wrap(cls, env: gym.Env, seed: int = 0) -> "GymTaskEnvs":
+        """Use an env that already exists (e.g. one a student built) as a single lockstep env."""
+        envs = cls.__new__(cls)
+        envs._factory, envs.env_id, envs.seed = None, getattr(env.spec, "id", None), int(seed)
+        envs.envs, envs._seeded = [env], [False]
+        if not isinstance(env.action_space, gym.spaces.Box):
+            raise ValueError(f"env.action_space must be a gymnasium.spaces.Box, got {env.action_space}")
+        envs.observation_space, envs.action_space, envs._last_obs = env.observation_space, env.action_space, [None]
+        return envs
+
+    @property
+    def num_envs(self) -> int:
+        return len(self.envs)
+
+    @property
+    def unwrapped(self) -> Any:
+        """The first env's unwrapped env (its task API: ``train_tasks()``, ``test_tasks()``)."""
+        return self.envs[0].unwrapped
+
+    def reset(self, tasks: TaskBatch, seed: int | None = None) -> Obs:
+        if self._factory is None and len(tasks) > 1:
+            raise ValueError(f"a wrapped env runs one task at a time, got {len(tasks)} tasks")
+        self._grow(len(tasks))
+        self._active_n = len(tasks)
+        first = []
+        for i, task in enumerate(tasks.values):
+            reset_seed = seed + i if seed is not None else (None if self._seeded[i] else self.seed + i)
+            self._seeded[i] = True
+            options = None if task is None else {"task": task}
+            first.append(self.envs[i].reset(seed=reset_seed, options=options)[0])
+        self._last_obs = first
+        return _stack_obs(first)
+
+    def step(self, action: np.ndarray, active: np.ndarray):
+        n = self._active_n
+        next_obs = list(self._last_obs)
+        reward, dense, sparse = np.zeros(n, np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32)
+        terminated, truncated, success = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        for i in np.flatnonzero(active):
+            obs, r, term, trunc, info = self.envs[i].step(action[i])
+            next_obs[i] = obs
+            reward[i] = r
+            dense[i] = info.get("dense_reward", r)
+            sparse[i] = info.get("sparse_reward", r)
+            terminated[i], truncated[i] = term, trunc
+            success[i] = bool(info.get("is_success", False))
+        self._last_obs = next_obs
+        return _stack_obs(next_obs), reward, dense, sparse, terminated, truncated, success
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+    def _grow(self, n: int) -> None:
+        if self._factory is None:
+            return
+        while len(self.envs) < n:
+            self.envs.append(self._factory())
+            self._seeded.append(False)
+
+
+# ============================================================================================ agent
+@runtime_checkable
+class Agent(Protocol):
+    """What :func:`run_episodes`, :class:`Runner`, :func:`train` and :func:`evaluate` need from an algorithm.
+
+    ``n`` = envs stepped in lockstep, one task each. Agents that collect on a schedule of their own
+    (PEARL's prior/posterior phases) may also define ``collect_round(runner, round_index) -> Episodes``,
+    which :func:`train` then calls instead of its default collection.
+
+    Taught in notebooks/04_sac.py (section "The training loop").
+    """
+
+    def begin_episode(self, tasks: TaskBatch, *, explore: bool) -> None:
+        """A new episode on ``tasks``: draw z, reset goal stacks or recurrent state; ``explore`` False = greedy."""
+
+    def act(self, obs: Obs) -> Tensor:
+        """(n, obs_dim) -> (n, action_dim) actions in the env's units (exploring or greedy as begun)."""
+
+    def observe(self, step: Step) -> None:
+        """Store or use one lockstep transition (rows with ``step.mask`` False are padding)."""
+
+    def end_episode(self) -> None:
+        """The episode is over for every env: hindsight relabelling, posterior refresh."""
+
+    def learn(self, num_updates: int) -> dict[str, Tensor]:
+        """``num_updates`` gradient steps; returns the last step's detached 0-d losses ({} if it could not learn yet)."""
 
 
 @dataclass
-class LoopConfig:
-    """How long to train and how often to evaluate; defaults follow stable-baselines3's off-policy defaults.
+class Episodes:
+    """What :func:`run_episodes` (or a whole collection round) saw.
+
+    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    """
+
+    returns: np.ndarray
+    """(n,) undiscounted return of the env's reward per episode."""
+    sparse_returns: np.ndarray
+    """(n,) return of the sparse channel (equal to ``returns`` for single-channel envs)."""
+    lengths: np.ndarray
+    """(n,) steps per episode."""
+    success: np.ndarray
+    """(n,) bool: the env reported success at some step."""
+    steps: list[Step] | None = None
+    """Every lockstep :class:`Step` (when recorded), e.g. for trajectory pictures."""
+
+    @property
+    def num_steps(self) -> int:
+        """Environment steps taken (over all envs)."""
+        return int(self.lengths.sum())
+
+    @staticmethod
+    def concatenate(parts: Sequence["Episodes"]) -> "Episodes":
+        """Episodes of several calls side by side (steps are dropped)."""
+        if not parts:
+            return Episodes(np.zeros(0), np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool))
+        return Episodes(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("returns", "sparse_returns", "lengths", "success")))
+
+    def positions(self, key: str | None = None) -> np.ndarray:
+        """(n, T + 1, dim) visited observations (``key`` selects a dict entry), NaN after an env's end."""
+        if not self.steps:
+            raise ValueError("positions need recorded steps: call run_episodes(..., record=True)")
+        pick = (lambda o: o[key]) if key is not None else (lambda o: o)
+        first = pick(self.steps[0].obs).numpy()
+        out = np.full((first.shape[0], len(self.steps) + 1, first.shape[1]), np.nan, np.float32)
+        out[:, 0] = first
+        for t, step in enumerate(self.steps):
+            mask = step.mask.numpy()
+            out[mask, t + 1] = pick(step.next_obs).numpy()[mask]
+        return out
+
+
+def run_episodes(agent: Agent, envs: TaskEnvs, tasks: TaskBatch, *, explore: bool, record: bool = False,
+                 max_steps: int | None = None, seed: int | None = None) -> Episodes:
+    """One episode on each of ``len(tasks)`` envs in lockstep: the episode driver every algorithm uses.
+
+    ``agent.begin_episode(tasks)``; then, until every env has ended: ``agent.act(obs)`` for all n rows,
+    step the envs still running, ``agent.observe(step)`` (finished envs are masked); ``agent.end_episode()``.
+
+    Args:
+        explore: passed to ``begin_episode``: exploration noise and storing (True) or greedy (False).
+        record: keep every :class:`Step` in the result.
+        max_steps: stop after this many lockstep steps (the env's own time limit otherwise).
+        seed: reset env i with ``seed + i`` (fixed start states); None continues each env's RNG.
+
+    Taught in notebooks/05_pearl.py (section "Meta-training").
+    """
+    n = len(tasks)
+    agent.begin_episode(tasks, explore=explore)
+    obs = envs.reset(tasks, seed=seed)
+    active = np.ones(n, bool)
+    returns, sparse_returns = np.zeros(n), np.zeros(n)
+    lengths, success = np.zeros(n, np.int64), np.zeros(n, bool)
+    recorded: list[Step] = []
+    t = 0
+    while active.any() and (max_steps is None or t < max_steps):
+        action = _check_action(agent.act(obs), n, envs.action_space)
+        step = _step(envs, obs, action, active)
+        agent.observe(step)
+        mask = step.mask.numpy()
+        returns += np.where(mask, step.reward.numpy(), 0.0)
+        sparse_returns += np.where(mask, step.sparse_reward.numpy(), 0.0)
+        lengths += mask
+        success |= step.success.numpy() & mask
+        active &= ~(step.terminated.numpy() | step.truncated.numpy())
+        if record:
+            recorded.append(step)
+        obs = step.next_obs
+        t += 1
+    agent.end_episode()
+    return Episodes(returns, sparse_returns, lengths, success, recorded if record else None)
+
+
+class Runner:
+    """Lockstep episodes that continue across calls, for agents that learn between single steps (SAC, TD3).
+
+    :meth:`step` takes one lockstep step (uniformly random actions when ``random_actions``, as in SAC's
+    warm-up); when every env has ended it calls ``end_episode``, draws the next tasks and begins a new
+    episode. :meth:`run_episodes` runs whole episodes on given tasks with the same envs.
+
+    Args:
+        envs: the :class:`TaskEnvs` (or one gymnasium env, wrapped).
+        tasks: the training tasks (a list; each episode draws ``envs.num_envs`` of them), or None: the
+            env's current task where it has the task API (``set_task`` before building the runner
+            trains and evaluates on that task), else the env's own (e.g. Pendulum).
+        seed: seeds the task draws and the random warm-up actions.
+
+    Taught in notebooks/04_sac.py (section "The training loop").
+    """
+
+    def __init__(self, envs: TaskEnvs | gym.Env, tasks: Sequence[Any] | None = None, *, seed: int = 0):
+        check_int("seed", seed, 0)
+        self.envs: TaskEnvs = GymTaskEnvs.wrap(envs, seed) if isinstance(envs, gym.Env) else envs
+        if tasks is None and getattr(self.envs, "num_envs", 1) == 1:
+            current = getattr(getattr(self.envs, "unwrapped", None), "_task", None)
+            tasks = None if current is None else [current]
+        self.tasks = None if tasks is None else list(tasks)
+        if self.tasks is not None and not self.tasks:
+            raise ValueError("tasks must be a non-empty list (or None for an env without tasks)")
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        space = self.envs.action_space
+        self._low = torch.as_tensor(space.low, dtype=torch.float32)
+        self._high = torch.as_tensor(space.high, dtype=torch.float32)
+        self._obs: Obs | None = None
+        self._active = np.zeros(0, bool)
+        self._current: TaskBatch | None = None
+        self._returns = np.zeros(0)
+        self._sparse = np.zeros(0)
+        self._lengths = np.zeros(0, np.int64)
+        self._success = np.zeros(0, bool)
+        self.finished: list[Episodes] = []
+        """Episodes that ended since :meth:`pop_finished` was last called."""
+
+    def draw_tasks(self, n: int | None = None) -> TaskBatch:
+        """``n`` (default: one per env) training tasks drawn uniformly with replacement."""
+        n = self.envs.num_envs if n is None else n
+        if self.tasks is None:
+            return TaskBatch(torch.zeros(n, dtype=torch.long), (None,) * n)
+        return TaskBatch.from_list(self.tasks, self.rng.integers(len(self.tasks), size=n).tolist())
+
+    def step(self, agent: Agent, *, random_actions: bool = False) -> Step:
+        """One lockstep step of exploring ``agent`` (beginning an episode first if none is running)."""
+        if not self._active.any():
+            self._begin(agent)
+        n = len(self._active)
+        if random_actions:
+            action = self._low + (self._high - self._low) * torch.rand((n, *self._low.shape), generator=self.generator)
+        else:
+            action = _check_action(agent.act(self._obs), n, self.envs.action_space)
+        step = _step(self.envs, self._obs, action, self._active)
+        agent.observe(step)
+        mask = step.mask.numpy()
+        self._returns += np.where(mask, step.reward.numpy(), 0.0)
+        self._sparse += np.where(mask, step.sparse_reward.numpy(), 0.0)
+        self._lengths += mask
+        self._success |= step.success.numpy() & mask
+        self._active &= ~(step.terminated.numpy() | step.truncated.numpy())
+        self._obs = step.next_obs
+        if not self._active.any():
+            agent.end_episode()
+            self.finished.append(Episodes(self._returns.copy(), self._sparse.copy(), self._lengths.copy(), self._success.copy()))
+        return step
+
+    def run_episodes(self, agent: Agent, tasks: TaskBatch, *, explore: bool, record: bool = False) -> Episodes:
+        """Whole episodes on ``tasks`` (any episode :meth:`step` had running is abandoned first)."""
+        self._active = np.zeros(0, bool)
+        return run_episodes(agent, self.envs, tasks, explore=explore, record=record)
+
+    def pop_finished(self) -> Episodes:
+        """Every episode finished since the last call, concatenated."""
+        done, self.finished = Episodes.concatenate(self.finished), []
+        return done
+
+    def _begin(self, agent: Agent) -> None:
+        self._current = self.draw_tasks()
+        n = len(self._current)
+        agent.begin_episode(self._current, explore=True)
+        self._obs = self.envs.reset(self._current)
+        self._active = np.ones(n, bool)
+        self._returns, self._sparse = np.zeros(n), np.zeros(n)
+        self._lengths, self._success = np.zeros(n, np.int64), np.zeros(n, bool)
+
+
+# ============================================================================================ training
+@dataclass
+class TrainConfig:
+    """How long to train, how data is collected between learning phases, and how often to evaluate.
+
+    Defaults follow stable-baselines3's off-policy defaults (one step, one update). HAC uses
+    ``episodes_per_round=1, updates_per_round=...``; PEARL's ``collect_round`` ignores the collection fields.
 
     Taught in notebooks/04_sac.py (section "The training loop").
     """
 
     total_steps: int = 10_000
-    """Environment steps to take in this call (SB3 ``total_timesteps``)."""
+    """Stop once this many environment steps (over all envs) were taken in this call; 0 with ``rounds``."""
+    rounds: int = 0
+    """Or stop after this many rounds (0: no limit; then total_steps decides)."""
+    steps_per_round: int = 1
+    """Lockstep steps collected per round through :meth:`Runner.step` (ignored when episodes_per_round > 0)."""
+    episodes_per_round: int = 0
+    """Whole episodes collected per round (0: collect steps instead)."""
+    updates_per_round: int = 1
+    """``agent.learn(updates_per_round)`` after each round once warm-up is over (SB3 ``gradient_steps``)."""
     warmup_steps: int = 100
-    """First steps use uniformly random actions and no updates (SB3 ``learning_starts`` = 100)."""
-    updates_per_step: int = 1
-    """Gradient steps after every environment step once warm-up is over (SB3 ``gradient_steps`` = 1)."""
+    """First environment steps use uniformly random actions and no learning (SB3 ``learning_starts``)."""
     eval_every: int = 0
-    """Evaluate the deterministic policy every this many steps (0: only at the end, if eval_episodes > 0)."""
+    """Evaluate every this many rounds (0: only at the end)."""
     eval_episodes: int = 5
-    """Episodes per evaluation (0: never evaluate)."""
-    seed: int = 0
-    """Seeds the first ``env.reset``, the warm-up actions and the evaluation episodes."""
+    """Episodes per task per evaluation (0: never evaluate)."""
     log_every: int = 250
-    """Record the update's losses every this many gradient steps (converting tensors to floats costs time)."""
+    """Record losses every this many gradient steps (converting tensors to floats costs time)."""
+    seed: int = 0
+    """Seeds the evaluation episodes (the runner's own seed drives tasks and warm-up actions)."""
     progress: bool = True
     """Show a tqdm progress bar."""
 
     def __post_init__(self):
-        for name, low in [("total_steps", 0), ("warmup_steps", 0), ("updates_per_step", 1), ("eval_every", 0),
-                          ("eval_episodes", 0), ("log_every", 1)]:
-            _check_int(name, getattr(self, name), low)
-        _check_int("seed", self.seed, 0)
+        for name, low in [("total_steps", 0), ("rounds", 0), ("steps_per_round", 1), ("episodes_per_round", 0),
+                          ("updates_per_round", 0), ("warmup_steps", 0), ("eval_every", 0), ("eval_episodes", 0),
+                          ("log_every", 1), ("seed", 0)]:
+            check_int(name, getattr(self, name), low)
+        if self.total_steps == 0 and self.rounds == 0:
+            raise ValueError("total_steps or rounds must be > 0 (both are 0: nothing to train)")
+        if self.rounds == 0 and self.updates_per_round > 0 and self.total_steps <= self.warmup_steps:
+            raise ValueError(f"warmup_steps must be < total_steps, got warmup_steps={self.warmup_steps} >= "
+                             f"total_steps={self.total_steps}: training would take no gradient step")
 
 
 @dataclass
 class History:
-    """What happened during training, as plain lists ready for plotting.
+    """What happened during training, as plain lists ready for plotting. The one History of the package.
 
     Taught in notebooks/04_sac.py (section "The training loop").
     """
 
     steps: list[int] = field(default_factory=list)
-    """Environment step at which each training episode ended."""
+    """Environment steps so far at the end of each collected episode (or round)."""
     returns: list[float] = field(default_factory=list)
-    """Undiscounted return of each training episode (exploration noise included)."""
+    """Undiscounted return of each collected episode (exploration included)."""
     wall_time: list[float] = field(default_factory=list)
-    """Seconds since training started, at the end of each training episode."""
+    """Seconds since training started, at each entry of ``steps``."""
     eval_steps: list[int] = field(default_factory=list)
-    """Environment step of each evaluation."""
-    eval_returns: list[float] = field(default_factory=list)
-    """Mean deterministic return of each evaluation."""
+    """Environment steps at each evaluation."""
+    eval_values: list[float] = field(default_factory=list)
+    """The evaluation's score (its name is ``eval_metric``)."""
     eval_std: list[float] = field(default_factory=list)
-    """Standard deviation of the evaluation returns."""
+    """Spread of the evaluation score over episodes or tasks."""
+    eval_metric: str = "return"
+    """What ``eval_values`` measures: "return", "success" or "final-trajectory return"."""
     loss_steps: list[int] = field(default_factory=list)
-    """Environment step of each loss record."""
+    """Environment steps at each loss record."""
     losses: dict[str, list[float]] = field(default_factory=dict)
-    """``{name: values}`` from ``agent.update()``, one value per record."""
+    """``{name: values}`` from ``agent.learn``, one value per record."""
+    extra: dict[str, list[float]] = field(default_factory=dict)
+    """Per-round series an algorithm adds through a callback (e.g. HAC's training success)."""
     total_steps: int = 0
     """Environment steps taken so far (over every call that shared this History)."""
+    episodes: int = 0
+    """Episodes finished so far."""
+    rounds: int = 0
+    """Collection rounds so far."""
     num_updates: int = 0
     """Gradient steps taken so far."""
     elapsed: float = 0.0
-    """Seconds spent inside :func:`train_off_policy`."""
+    """Seconds spent inside :func:`train`."""
     interrupted: bool = False
     """True when the last call stopped on KeyboardInterrupt (or a callback asked to stop)."""
 
@@ -121,178 +517,211 @@ class History:
         """Plain data (lists, numbers), e.g. for a checkpoint's ``meta``."""
         return asdict(self)
 
+    def first_reaching(self, level: float) -> float:
+        """Environment steps at the first evaluation whose value is >= ``level`` (inf if none)."""
+        return next((float(s) for s, v in zip(self.eval_steps, self.eval_values) if v >= level), float("inf"))
+
     def plot(self, ax=None, label: str | None = None, oracle: float | None = None):
-        """Training returns (dots) and evaluation returns (line) against environment steps."""
+        """Training returns (dots) and evaluation values (line) against environment steps; oracle dashed."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.gca()
-        if self.steps:
+        if self.steps and self.eval_metric == "return":
             ax.plot(self.steps, self.returns, ".", alpha=0.35, label=f"{label or 'train'} (episodes)")
         if self.eval_steps:
-            ax.plot(self.eval_steps, self.eval_returns, "o-", label=f"{label or 'eval'} (deterministic)")
+            ax.plot(self.eval_steps, self.eval_values, "o-", label=f"{label or 'eval'} (greedy)")
         if oracle is not None:
             ax.axhline(oracle, color="k", linestyle="--", label="oracle")
         ax.set_xlabel("environment steps")
-        ax.set_ylabel("episode return")
+        ax.set_ylabel(f"evaluation {self.eval_metric}")
         ax.legend()
         return ax
 
 
-Callback = Callable[[int, "OffPolicyAgent", History], "bool | None"]
-"""``callback(step, agent, history)`` runs after every environment step; returning True stops training."""
+Callback = Callable[[int, Any, History], "bool | None"]
+"""``callback(round, agent, history)`` after every round; returning True stops training."""
+
+Evaluator = Callable[[Any], tuple[float, float]]
+"""``evaluator(agent) -> (score, spread)``; the default runs :func:`evaluate` on the training tasks."""
 
 
-def train_off_policy(
-    agent: OffPolicyAgent,
-    env: gym.Env,
-    config: LoopConfig | None = None,
-    *,
-    eval_env: gym.Env | None = None,
-    callbacks: Sequence[Callback] = (),
-    history: History | None = None,
-) -> History:
-    """Train ``agent`` on ``env`` for ``config.total_steps`` environment steps.
+def train(agent: Agent, runner: Runner, config: TrainConfig | None = None, *, evaluator: Evaluator | None = None,
+          eval_metric: str = "return", callbacks: Sequence[Callback] = (), history: History | None = None) -> History:
+    """The training loop of every algorithm: collect a round, learn, evaluate now and then.
 
-    Each step: act (uniformly at random during warm-up), step the env, ``agent.observe`` the
-    transition (terminated, not truncated, marks a terminal state), then ``updates_per_step`` calls to
-    ``agent.update()`` once the warm-up is over. Evaluations run the deterministic policy on
-    ``eval_env`` (default: ``env``'s spec re-made) with episodes seeded ``seed + 10_000 + i``.
+    Each round: ``agent.collect_round(runner, round)`` if the agent has one (PEARL), else
+    ``episodes_per_round`` whole episodes on drawn tasks (HAC, on-policy learners) or
+    ``steps_per_round`` :meth:`Runner.step` calls (random actions during warm-up; SAC, TD3); then
+    ``agent.learn(updates_per_round)`` once ``warmup_steps`` have been taken. Every ``eval_every`` rounds,
+    and at the end, ``evaluator(agent)`` (default: ``config.eval_episodes`` greedy episodes on each
+    training task, with the runner's own envs, so evaluation always runs the task that was trained).
 
     Args:
-        agent: anything implementing :class:`OffPolicyAgent`.
-        env: a gymnasium env with a Box action space.
-        config: :class:`LoopConfig` (defaults: SB3's).
-        eval_env: separate env for evaluation, so evaluation never disturbs the training episode.
-        callbacks: see :data:`Callback`; a callback may raise KeyboardInterrupt (tests do) to simulate Ctrl-C.
+        agent: an :class:`Agent`.
+        runner: a :class:`Runner` over the training envs and tasks.
+        config: :class:`TrainConfig`.
+        evaluator: a custom evaluation (e.g. PEARL's meta-test); returns (score, spread).
+        eval_metric: the name of the evaluation score in the History.
+        callbacks: see :data:`Callback`; a callback may raise KeyboardInterrupt to simulate Ctrl-C.
         history: a History from an earlier (e.g. interrupted) call, to continue it.
     Returns:
         The History (``interrupted=True`` if stopped early). After an interrupt the agent and its
-        buffer are consistent: the buffer holds every completed step, no update is half-applied.
+        buffers hold every completed step; an interrupted gradient step is not half-applied because
+        each learner steps its optimizers only after all of its losses are computed.
 
     Taught in notebooks/04_sac.py (section "The training loop").
     """
-    config = config or LoopConfig()
-    if not isinstance(env.action_space, gym.spaces.Box):
-        raise ValueError(f"env.action_space must be a gymnasium.spaces.Box, got {env.action_space}")
-    history = history if history is not None else History()
-    continuing = history.total_steps > 0
+    config = config or TrainConfig()
+    history = history if history is not None else History(eval_metric=eval_metric)
     history.interrupted = False
-    low = torch.as_tensor(env.action_space.low, dtype=torch.float32)
-    high = torch.as_tensor(env.action_space.high, dtype=torch.float32)
-    warmup_rng = torch.Generator().manual_seed(config.seed + history.total_steps)
-    if config.eval_episodes and eval_env is None:
-        eval_env = _remake(env)
-
-    start_step, end_step = history.total_steps, history.total_steps + config.total_steps
-    obs_np, _ = env.reset(seed=None if continuing else config.seed)
-    obs = torch.as_tensor(obs_np, dtype=torch.float32)
-    episode_return, started = 0.0, time.perf_counter()
-    elapsed_before = history.elapsed
-    bar = tqdm(total=config.total_steps, desc=type(agent).__name__, disable=not config.progress, leave=False)
+    evaluator = evaluator or (lambda a: _default_evaluation(a, runner, config))
+    start_steps, start_round = history.total_steps, history.rounds
+    started, elapsed_before = time.perf_counter(), history.elapsed
+    total = config.rounds if config.rounds else config.total_steps
+    bar = tqdm(total=total, desc=type(agent).__name__, disable=not config.progress, leave=False)
+    evaluated_at = -1
     try:
-        for step in range(start_step, end_step):
-            # 1. act: uniform random during warm-up (explores the whole box), the agent's policy after
-            if step < config.warmup_steps:
-                action = low + (high - low) * torch.rand(low.shape, generator=warmup_rng)
+        while True:
+            done_steps = history.total_steps - start_steps
+            done_rounds = history.rounds - start_round
+            if (config.rounds and done_rounds >= config.rounds) or (not config.rounds and done_steps >= config.total_steps):
+                break
+            # 1. collect one round of data
+            warm = history.total_steps < config.warmup_steps
+            if hasattr(agent, "collect_round"):
+                episodes = agent.collect_round(runner, history.rounds)
+                new_steps = episodes.num_steps
+            elif config.episodes_per_round:
+                parts = [runner.run_episodes(agent, runner.draw_tasks(), explore=True) for _ in range(config.episodes_per_round)]
+                episodes = Episodes.concatenate(parts)
+                new_steps = episodes.num_steps
             else:
-                action = agent.act(obs)
-            # 2. step the environment and store the transition
-            next_obs_np, reward, terminated, truncated, _ = env.step(action.numpy())
-            next_obs = torch.as_tensor(next_obs_np, dtype=torch.float32)
-            agent.observe(obs, action, float(reward), next_obs, bool(terminated))
-            history.total_steps = step + 1
-            episode_return += float(reward)
-            obs = next_obs
-            if terminated or truncated:
-                history.steps.append(step + 1)
-                history.returns.append(episode_return)
+                new_steps = 0
+                for _ in range(config.steps_per_round):
+                    step = runner.step(agent, random_actions=history.total_steps + new_steps < config.warmup_steps)
+                    new_steps += int(step.mask.sum())
+                episodes = runner.pop_finished()
+            history.total_steps += new_steps
+            history.rounds += 1
+            for ret in episodes.returns:
+                history.episodes += 1
+                history.steps.append(history.total_steps)
+                history.returns.append(float(ret))
                 history.wall_time.append(elapsed_before + time.perf_counter() - started)
-                bar.set_postfix(episode_return=f"{episode_return:.1f}", refresh=False)
-                episode_return = 0.0
-                obs = torch.as_tensor(env.reset()[0], dtype=torch.float32)
-            # 3. learn: updates_per_step gradient steps once warm-up is over (SB3: after step learning_starts)
-            if step + 1 > config.warmup_steps:
-                for _ in range(config.updates_per_step):
-                    losses = agent.update()
-                    history.num_updates += 1
-                    if history.num_updates % config.log_every == 0:
-                        history.loss_steps.append(step + 1)
+            if len(episodes.returns):
+                bar.set_postfix(episode_return=f"{float(np.mean(episodes.returns)):.2f}", refresh=False)
+            # 2. learn once warm-up is over
+            if not warm and history.total_steps >= config.warmup_steps and config.updates_per_round:
+                losses = agent.learn(config.updates_per_round)
+                before = history.num_updates
+                if losses:
+                    history.num_updates += config.updates_per_round
+                    if history.num_updates // config.log_every > before // config.log_every:
+                        history.loss_steps.append(history.total_steps)
                         for name, value in losses.items():
                             history.losses.setdefault(name, []).append(float(value))
-            # 4. evaluate now and then
-            if config.eval_every and config.eval_episodes and (step + 1) % config.eval_every == 0:
-                _record_eval(agent, eval_env, config, history, step + 1)
-            bar.update(1)
-            if any(callback(step + 1, agent, history) for callback in callbacks):
+            # 3. evaluate now and then
+            if config.eval_every and config.eval_episodes and history.rounds % config.eval_every == 0:
+                _record_eval(agent, evaluator, history)
+                evaluated_at = history.rounds
+            bar.update(1 if config.rounds else min(new_steps, max(0, total - (history.total_steps - new_steps - start_steps))))
+            if any(callback(history.rounds, agent, history) for callback in callbacks):
                 history.interrupted = True
                 break
-        else:
-            if config.eval_episodes and (not history.eval_steps or history.eval_steps[-1] != end_step):
-                _record_eval(agent, eval_env, config, history, end_step)
+        if not history.interrupted and config.eval_episodes and evaluated_at != history.rounds:
+            _record_eval(agent, evaluator, history)
     except KeyboardInterrupt:
         history.interrupted = True
-        print(f"Interrupted at step {history.total_steps}: the agent and its buffer are usable; "
-              "pass history=... to train_off_policy to continue.")
+        print(f"Interrupted after {history.total_steps} steps: the agent and its buffers are usable; "
+              "pass history=... to train to continue.")
     finally:
         bar.close()
         history.elapsed = elapsed_before + time.perf_counter() - started
     return history
 
 
-def evaluate(agent: OffPolicyAgent, env: gym.Env, num_episodes: int = 5, seed: int = 0) -> np.ndarray:
-    """Returns of ``num_episodes`` deterministic episodes; episode i is reset with seed ``seed + i``.
+def evaluate(agent: Agent, envs: TaskEnvs | gym.Env, tasks: TaskBatch | Sequence[Any] | None = None, *,
+             num_episodes: int = 5, seed: int | None = None) -> Episodes:
+    """Greedy episodes (``explore=False``) on every task, ``num_episodes`` times, all tasks in lockstep.
 
+    Args:
+        envs: the envs (a single gymnasium env is wrapped).
+        tasks: a TaskBatch, a list of task objects (split "test"), or None (the env's own task).
+        num_episodes: episodes per task.
+        seed: episode j resets env i with ``seed + j * n + i`` (fixed start states); None continues each env's RNG.
     Returns:
-        (num_episodes,) float array of undiscounted returns.
+        :class:`Episodes` with ``num_episodes * len(tasks)`` entries (episode-major).
 
     Taught in notebooks/04_sac.py (section "The training loop").
     """
-    _check_int("num_episodes", num_episodes, 1)
-    _check_int("seed", seed, 0)
-    return np.array([run_episode(agent, env, seed=seed + i)[0] for i in range(num_episodes)])
-
-
-def run_episode(
-    agent: OffPolicyAgent, env: gym.Env, *, seed: int | None = None, deterministic: bool = True, max_steps: int | None = None
-) -> tuple[float, int]:
-    """Run one episode without storing anything; returns (undiscounted return, length)."""
-    obs, _ = env.reset(seed=seed)
-    total, length, done = 0.0, 0, False
+    check_int("num_episodes", num_episodes, 1)
+    if seed is not None:
+        check_int("seed", seed, 0)
+    if isinstance(envs, gym.Env):
+        envs = GymTaskEnvs.wrap(envs)
+        envs._seeded = [True]
+    if tasks is None:
+        tasks = TaskBatch.single(None)
+    elif not isinstance(tasks, TaskBatch):
+        tasks = TaskBatch.from_list(list(tasks), split="test")
     with torch.no_grad():
-        while not done and (max_steps is None or length < max_steps):
-            action = agent.act(torch.as_tensor(obs, dtype=torch.float32), deterministic=deterministic)
-            obs, reward, terminated, truncated, _ = env.step(action.numpy())
-            total += float(reward)
-            length += 1
-            done = terminated or truncated
-    return total, length
+        n = len(tasks)
+        return Episodes.concatenate([run_episodes(agent, envs, tasks, explore=False, seed=None if seed is None else seed + j * n)
+                                     for j in range(num_episodes)])
 
 
-def make_env(env_id: str, **kwargs: Any) -> gym.Env:
-    """``gymnasium.make(env_id)``, first registering peach_lite's own envs when ``env_id`` starts with ``peach_lite/``."""
-    if env_id.startswith("peach_lite/"):
-        import peach_lite.envs  # noqa: F401  (registers the envs)
-    return gym.make(env_id, **kwargs)
+# ============================================================================================ helpers
+def _default_evaluation(agent: Agent, runner: Runner, config: TrainConfig) -> tuple[float, float]:
+    tasks = runner.draw_tasks(1) if runner.tasks is None else TaskBatch.from_list(runner.tasks)
+    eval_envs = getattr(runner, "eval_envs", None)
+    if eval_envs is None:
+        eval_envs = runner.eval_envs = _eval_copy(runner.envs, config.seed)
+    result = evaluate(agent, eval_envs, tasks, num_episodes=config.eval_episodes, seed=config.seed + 10_000)
+    return float(result.returns.mean()), float(result.returns.std())
 
 
-# ---------------------------------------------------------------------------------------------
-# Private helpers
+def _eval_copy(envs: TaskEnvs, seed: int) -> TaskEnvs:
+    """Separate envs for evaluation (so evaluating never disturbs a running training episode)."""
+    if isinstance(envs, GymTaskEnvs) and envs._factory is None:
+        env = envs.envs[0]
+        if env.spec is None:
+            raise ValueError("the env has no spec to make an evaluation copy from: pass evaluator=... explicitly")
+        return GymTaskEnvs(lambda: gym.make(env.spec), 1, seed=seed)
+    if isinstance(envs, GymTaskEnvs):
+        return GymTaskEnvs(envs._factory, envs.num_envs, seed=seed)
+    return envs
 
 
-def _record_eval(agent: OffPolicyAgent, env: gym.Env, config: LoopConfig, history: History, step: int) -> None:
-    returns = evaluate(agent, env, config.eval_episodes, seed=config.seed + 10_000)
-    history.eval_steps.append(step)
-    history.eval_returns.append(float(returns.mean()))
-    history.eval_std.append(float(returns.std()))
+def _record_eval(agent: Agent, evaluator: Evaluator, history: History) -> None:
+    score, spread = evaluator(agent)
+    history.eval_steps.append(history.total_steps)
+    history.eval_values.append(float(score))
+    history.eval_std.append(float(spread))
 
 
-def _remake(env: gym.Env) -> gym.Env:
-    if env.spec is None:
-        raise ValueError("env has no spec to re-make an evaluation env from: pass eval_env=... explicitly")
-    return gym.make(env.spec)
+def _step(envs: TaskEnvs, obs: Obs, action: Tensor, active: np.ndarray) -> Step:
+    next_obs, reward, dense, sparse, terminated, truncated, success = envs.step(action.detach().cpu().numpy(), active)
+    mask = torch.as_tensor(active.copy())
+    return Step(obs=obs, action=action, reward=_f(reward), dense_reward=_f(dense), sparse_reward=_f(sparse),
+                next_obs=next_obs, terminated=torch.as_tensor(terminated, dtype=torch.bool) & mask,
+                truncated=torch.as_tensor(truncated, dtype=torch.bool) & mask, mask=mask,
+                success=torch.as_tensor(success, dtype=torch.bool) & mask)
 
 
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer in [{low}, inf], got {value!r}")
-    check_range(name, value, low)
+def _f(x: np.ndarray) -> Tensor:
+    return torch.as_tensor(np.asarray(x, dtype=np.float32))
+
+
+def _stack_obs(items: list[Any]) -> Obs:
+    if isinstance(items[0], dict):
+        return {k: torch.as_tensor(np.stack([np.asarray(o[k], np.float32) for o in items])) for k in items[0]}
+    return torch.as_tensor(np.stack([np.asarray(o, np.float32) for o in items]))
+
+
+def _check_action(action: Any, n: int, space: gym.spaces.Box) -> Tensor:
+    shape = (n, *space.shape)
+    if not isinstance(action, Tensor):
+        action = torch.as_tensor(np.asarray(action, np.float32))
+    if tuple(action.shape) != shape:
+        raise ValueError(f"agent.act must return actions of shape {shape}, got {tuple(action.shape)}")
+    return action.float()
