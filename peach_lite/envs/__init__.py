@@ -84,16 +84,25 @@ def register_envs() -> None:
 
 
 def make(env_id: str, **kwargs: Any) -> gym.Env:
-    """``gymnasium.make`` for a ``peach_lite/`` id; an unknown id is a ValueError listing the known ones.
+    """The package's one env maker: ``gymnasium.make`` for a ``peach_lite/`` id or any other registered id.
+
+    An unknown id is a ValueError listing the peach_lite ids; a keyword the env does not take (or one
+    its registration already fixes) is a ValueError naming it.
 
     Args:
-        env_id: one of ``ENV_IDS``.
+        env_id: one of ``ENV_IDS``, or a gymnasium id such as ``"Pendulum-v1"``.
         **kwargs: forwarded to ``gymnasium.make`` (``render_mode=``, ``max_episode_steps=``, env kwargs).
 
     Taught in notebooks/01_task_gallery.py (section "Making an env").
     """
-    _check_id(env_id)
-    return gym.make(env_id, **kwargs)
+    if not isinstance(env_id, str):
+        raise ValueError(f"env_id must be a string id, got {env_id!r}")
+    if env_id.startswith("peach_lite/") or env_id not in gym.registry:
+        _check_id(env_id)
+    try:
+        return gym.make(env_id, **kwargs)
+    except TypeError as error:
+        raise ValueError(f"{env_id}: bad keyword argument(s) {sorted(kwargs)}: {error}") from None
 
 
 def make_vec(env_id: str, num_envs: int, vectorization_mode: str | None = None, **kwargs: Any) -> gym.vector.VectorEnv:
