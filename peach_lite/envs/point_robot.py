@@ -245,8 +245,8 @@ class SparsePointRobotEnv(PointRobotEnv):
     Taught in notebooks/01_task_gallery.py (section "Grids of sampled tasks").
     """
 
-    def __init__(self, reward_type: str = "sparse", goal_radius: float = GOAL_RADIUS, **kwargs: Any):
-        super().__init__(goal_distribution="semicircle", reward_type=reward_type, random_start=False, goal_radius=goal_radius, **kwargs)
+    def __init__(self, reward_type: str = "sparse", goal_radius: float = GOAL_RADIUS, random_start: bool = False, **kwargs: Any):
+        super().__init__(goal_distribution="semicircle", reward_type=reward_type, random_start=random_start, goal_radius=goal_radius, **kwargs)
 
 
 class DensePointRobotEnv(PointRobotEnv):
@@ -255,8 +255,8 @@ class DensePointRobotEnv(PointRobotEnv):
     Taught in notebooks/01_task_gallery.py (section "Grids of sampled tasks").
     """
 
-    def __init__(self, reward_type: str = "dense", goal_radius: float = GOAL_RADIUS, **kwargs: Any):
-        super().__init__(goal_distribution="square", reward_type=reward_type, random_start=True, goal_radius=goal_radius, **kwargs)
+    def __init__(self, reward_type: str = "dense", goal_radius: float = GOAL_RADIUS, random_start: bool = True, **kwargs: Any):
+        super().__init__(goal_distribution="square", reward_type=reward_type, random_start=random_start, goal_radius=goal_radius, **kwargs)
 
 
 class PointRobotVectorEnv(gym.vector.VectorEnv):
