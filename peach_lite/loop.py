@@ -21,8 +21,11 @@ Taught in notebooks/04_sac.py (section "The training loop"); the episode hooks i
 """
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,7 +39,7 @@ from peach_lite.validation import check_choice, check_int
 
 __all__ = [
     "Obs", "Step", "TaskBatch", "TaskEnvs", "GymTaskEnvs", "Agent", "Episodes", "run_episodes", "Runner",
-    "TrainConfig", "History", "Callback", "train", "evaluate",
+    "TrainConfig", "History", "Callback", "train", "evaluate", "interrupts_deferred",
 ]
 
 Obs = Tensor | dict[str, Tensor]
@@ -412,6 +415,11 @@ class Runner:
         self._active = np.zeros(0, bool)
         return run_episodes(agent, self.envs, tasks, explore=explore, record=record)
 
+    @property
+    def in_episode(self) -> bool:
+        """True while a :meth:`step` episode is running (some env has not ended yet)."""
+        return bool(self._active.any())
+
     def pop_finished(self) -> Episodes:
         """Every episode finished since the last call, concatenated."""
         done, self.finished = Episodes.concatenate(self.finished), []
@@ -552,8 +560,8 @@ def train(agent: Agent, runner: Runner, config: TrainConfig | None = None, *, ev
     Each round: ``agent.collect_round(runner, round)`` if the agent has one (PEARL), else
     ``episodes_per_round`` whole episodes on drawn tasks (HAC, on-policy learners) or
     ``steps_per_round`` :meth:`Runner.step` calls (random actions during warm-up; SAC, TD3); then
-    ``agent.learn(updates_per_round)`` once ``warmup_steps`` have been taken. Every ``eval_every`` rounds,
-    and at the end, ``evaluator(agent)`` (default: ``config.eval_episodes`` greedy episodes on each
+    ``agent.learn(updates_per_round)`` once ``warmup_steps`` have been taken. Every ``eval_every`` rounds
+    (at the next episode boundary when collecting single steps), and at the end, ``evaluator(agent)`` (default: ``config.eval_episodes`` greedy episodes on each
     training task, with the runner's own envs, so evaluation always runs the task that was trained).
 
     Args:
@@ -566,8 +574,8 @@ def train(agent: Agent, runner: Runner, config: TrainConfig | None = None, *, ev
         history: a History from an earlier (e.g. interrupted) call, to continue it.
     Returns:
         The History (``interrupted=True`` if stopped early). After an interrupt the agent and its
-        buffers hold every completed step; an interrupted gradient step is not half-applied because
-        each learner steps its optimizers only after all of its losses are computed.
+        buffers hold every completed step, and no update is half-applied: Ctrl-C during ``learn`` is
+        held back until ``learn`` returns (:func:`interrupts_deferred`).
 
     Taught in notebooks/04_sac.py (section "The training loop").
     """
@@ -579,7 +587,7 @@ def train(agent: Agent, runner: Runner, config: TrainConfig | None = None, *, ev
     started, elapsed_before = time.perf_counter(), history.elapsed
     total = config.rounds if config.rounds else config.total_steps
     bar = tqdm(total=total, desc=type(agent).__name__, disable=not config.progress, leave=False)
-    evaluated_at = -1
+    evaluated_at, eval_due = -1, False
     try:
         while True:
             done_steps = history.total_steps - start_steps
@@ -611,8 +619,9 @@ def train(agent: Agent, runner: Runner, config: TrainConfig | None = None, *, ev
             if len(episodes.returns):
                 bar.set_postfix(episode_return=f"{float(np.mean(episodes.returns)):.2f}", refresh=False)
             # 2. learn once warm-up is over
-            if not warm and history.total_steps >= config.warmup_steps and config.updates_per_round:
-                losses = agent.learn(config.updates_per_round)
+            if not warm and config.updates_per_round:
+                with interrupts_deferred():
+                    losses = agent.learn(config.updates_per_round)
                 before = history.num_updates
                 if losses:
                     history.num_updates += config.updates_per_round
@@ -620,10 +629,13 @@ def train(agent: Agent, runner: Runner, config: TrainConfig | None = None, *, ev
                         history.loss_steps.append(history.total_steps)
                         for name, value in losses.items():
                             history.losses.setdefault(name, []).append(float(value))
-            # 3. evaluate now and then
+            # 3. evaluate now and then, between episodes (an evaluation must not cut into a running
+            #    training episode: it would reset the agent's episode state, e.g. greedy vs exploring)
             if config.eval_every and config.eval_episodes and history.rounds % config.eval_every == 0:
+                eval_due = True
+            if eval_due and not runner.in_episode:
                 _record_eval(agent, evaluator, history)
-                evaluated_at = history.rounds
+                evaluated_at, eval_due = history.rounds, False
             bar.update(1 if config.rounds else min(new_steps, max(0, total - (history.total_steps - new_steps - start_steps))))
             if any(callback(history.rounds, agent, history) for callback in callbacks):
                 history.interrupted = True
@@ -670,6 +682,28 @@ def evaluate(agent: Agent, envs: TaskEnvs | gym.Env, tasks: TaskBatch | Sequence
                                      for j in range(num_episodes)])
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back until the block ends, then raise KeyboardInterrupt.
+
+    A learner that steps several optimizers in turn (SAC: critics, actor, temperature) is then never
+    stopped between two of them. Outside the main thread (where signals cannot be caught) it does nothing.
+
+    Taught in notebooks/04_sac.py (section "The training loop").
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 # ============================================================================================ helpers
 def _default_evaluation(agent: Agent, runner: Runner, config: TrainConfig) -> tuple[float, float]:
     tasks = runner.draw_tasks(1) if runner.tasks is None else TaskBatch.from_list(runner.tasks)
@@ -681,11 +715,11 @@ def _default_evaluation(agent: Agent, runner: Runner, config: TrainConfig) -> tu
 
 
 def _eval_copy(envs: TaskEnvs, seed: int) -> TaskEnvs:
-    """Separate envs for evaluation (so evaluating never disturbs a running training episode)."""
+    """Separate envs for evaluation, so evaluation resets never change the training envs' random starts."""
     if isinstance(envs, GymTaskEnvs) and envs._factory is None:
         env = envs.envs[0]
-        if env.spec is None:
-            raise ValueError("the env has no spec to make an evaluation copy from: pass evaluator=... explicitly")
+        if env.spec is None:  # no way to copy it: evaluate on the training env itself, between episodes
+            return envs
         return GymTaskEnvs(lambda: gym.make(env.spec), 1, seed=seed)
     if isinstance(envs, GymTaskEnvs):
         return GymTaskEnvs(envs._factory, envs.num_envs, seed=seed)

@@ -3,38 +3,29 @@ actor, and an automatic (or fixed) entropy temperature.
 
 Usage::
 
-    env = gymnasium.make("Pendulum-v1")
+    env = peach_lite.envs.make("Pendulum-v1")
     agent = SAC.from_env(env, SACConfig(seed=0))
-    history = train_off_policy(agent, env, LoopConfig(total_steps=10_000))
+    history = train(agent, Runner(env), TrainConfig(total_steps=10_000))
 
 Produce the pretrained checkpoint used by the lesson::
 
-    python -m peach_lite.sac --env Pendulum-v1 --steps 15000 --seed 0 --out data/checkpoints/sac_pendulum.pt
+    python -m peach_lite train sac --preset pendulum --seed 0 --out data/checkpoints/sac_pendulum.pt
 
 Taught in notebooks/04_sac.py.
 """
 from __future__ import annotations
 
-import argparse
 import math
-import shlex
-import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import gymnasium as gym
-import numpy as np
 import torch
 from torch import Tensor
 
-from peach_lite.buffers import ReplayBuffer, transition_fields
-from peach_lite.device import get_device
-from peach_lite.loop import History, LoopConfig, evaluate, make_env, train_off_policy
+from peach_lite.cli import TrainSpec
 from peach_lite.nets import (
     INIT_SCHEMES,
-    ActionScale,
     EnsembleCritic,
     TanhGaussianPolicy,
     frozen,
@@ -43,9 +34,10 @@ from peach_lite.nets import (
     optimizer_state_flat,
     polyak_update_,
 )
-from peach_lite.validation import check_choice, check_range
+from peach_lite.off_policy import OffPolicyAgent
+from peach_lite.validation import check_choice, check_int, check_int_sequence, check_range
 
-__all__ = ["SACConfig", "SAC", "soft_q_target", "evaluate_checkpoint", "load_agent", "save_agent", "main"]
+__all__ = ["SACConfig", "SAC", "soft_q_target", "train_sac", "CLI"]
 
 
 @dataclass
@@ -89,25 +81,23 @@ class SACConfig:
     """Seeds the network initialisation, the actor's noise and the replay sampling."""
 
     def __post_init__(self):
-        self.hidden = tuple(self.hidden)
-        if not self.hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden):
-            raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {self.hidden}")
+        self.hidden = check_int_sequence("hidden", self.hidden)
         for name in ("actor_lr", "critic_lr", "alpha_lr"):
             check_range(name, getattr(self, name), 1e-12, 1.0)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("buffer_size", self.buffer_size, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("buffer_size", self.buffer_size, 1)
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("tau", self.tau, 0.0, 1.0)
         check_range("init_alpha", self.init_alpha, 1e-12)
         if self.target_entropy is not None:
             check_range("target_entropy", self.target_entropy)
-        _check_int("num_critics", self.num_critics, 1)
+        check_int("num_critics", self.num_critics, 1)
         check_range("reward_scale", self.reward_scale, 0.0)
         self.log_std_bounds = tuple(float(b) for b in self.log_std_bounds)
         if len(self.log_std_bounds) != 2 or not self.log_std_bounds[0] < self.log_std_bounds[1]:
             raise ValueError(f"log_std_bounds must be (low, high) with low < high, got {self.log_std_bounds}")
         check_choice("init", self.init, INIT_SCHEMES)
-        _check_int("seed", self.seed, 0)
+        check_int("seed", self.seed, 0)
 
 
 def soft_q_target(
@@ -129,7 +119,7 @@ def soft_q_target(
     return reward + gamma * (1.0 - done) * soft_value
 
 
-class SAC:
+class SAC(OffPolicyAgent):
     """Soft Actor-Critic with fused twin critics and automatic temperature.
 
     Args:
@@ -137,6 +127,7 @@ class SAC:
         config: :class:`SACConfig`.
         action_low, action_high: the env's action box; the actor works in [-1, 1] and
             :meth:`act` maps to this box (default [-1, 1]).
+        cond_dim: size of an extra input ``cond`` of the actor and critics (a task variable; 0: none).
         device: torch device (default :func:`peach_lite.device.get_device`).
 
     Attributes: ``actor`` (:class:`TanhGaussianPolicy`), ``critic`` and ``critic_target``
@@ -147,6 +138,8 @@ class SAC:
     Taught in notebooks/04_sac.py (section "One update, step by step").
     """
 
+    algorithm: ClassVar[str] = "sac"
+
     def __init__(
         self,
         obs_dim: int,
@@ -155,25 +148,25 @@ class SAC:
         *,
         action_low: Sequence[float] | None = None,
         action_high: Sequence[float] | None = None,
+        cond_dim: int = 0,
         device: torch.device | str | None = None,
     ):
         self.config = config = config or SACConfig()
-        self.device = torch.device(device) if device is not None else get_device()
-        self.obs_dim, self.action_dim = int(obs_dim), int(action_dim)
-        low = [-1.0] * action_dim if action_low is None else list(np.asarray(action_low, dtype=np.float64).ravel())
-        high = [1.0] * action_dim if action_high is None else list(np.asarray(action_high, dtype=np.float64).ravel())
-        if len(low) != action_dim or len(high) != action_dim:
-            raise ValueError(f"action_low and action_high must have {action_dim} entries, got {len(low)} and {len(high)}")
+        if not isinstance(config, SACConfig):
+            raise ValueError(f"config must be a SACConfig, got {type(config).__name__}")
+        self._setup(obs_dim, action_dim, cond_dim, action_low, action_high, device)
         # Networks are initialised from config.seed without touching the global torch RNG.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.actor = TanhGaussianPolicy(obs_dim, action_dim, config.hidden, log_std_bounds=config.log_std_bounds, init=config.init)
-            self.critic = EnsembleCritic(obs_dim, action_dim, config.hidden, num_critics=config.num_critics, init=config.init)
-            self.critic_target = EnsembleCritic(obs_dim, action_dim, config.hidden, num_critics=config.num_critics)
+            self.actor = TanhGaussianPolicy(obs_dim, action_dim, config.hidden, cond_dim=cond_dim,
+                                            log_std_bounds=config.log_std_bounds, init=config.init)
+            self.critic = EnsembleCritic(obs_dim, action_dim, config.hidden, num_critics=config.num_critics,
+                                         cond_dim=cond_dim, init=config.init)
+            self.critic_target = EnsembleCritic(obs_dim, action_dim, config.hidden, num_critics=config.num_critics,
+                                                cond_dim=cond_dim)
         hard_update_(self.critic_target, self.critic)
         self.critic_target.requires_grad_(False)
-        self.action_scale = ActionScale(low, high)
-        for module in (self.actor, self.critic, self.critic_target, self.action_scale):
+        for module in (self.actor, self.critic, self.critic_target):
             module.to(self.device)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device, requires_grad=config.learn_alpha)
         self.target_entropy = float(-action_dim if config.target_entropy is None else config.target_entropy)
@@ -183,93 +176,104 @@ class SAC:
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr, fused=True)
         self.alpha_optimizer = (torch.optim.Adam([self.log_alpha], lr=config.alpha_lr, fused=True)
                                 if config.learn_alpha else None)
-        self.buffer = ReplayBuffer(config.buffer_size, transition_fields(obs_dim, action_dim), device=self.device)
-        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
-        self.num_updates = 0
-
-    @classmethod
-    def from_env(cls, env: gym.Env, config: SACConfig | None = None, device: torch.device | str | None = None) -> "SAC":
-        """Build an agent sized for ``env`` (flat Box observation and action spaces)."""
-        obs_space, action_space = env.observation_space, env.action_space
-        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-            raise ValueError(f"env.observation_space must be a flat Box, got {obs_space}")
-        if not isinstance(action_space, gym.spaces.Box) or len(action_space.shape) != 1:
-            raise ValueError(f"env.action_space must be a flat Box, got {action_space}")
-        return cls(obs_space.shape[0], action_space.shape[0], config,
-                   action_low=action_space.low, action_high=action_space.high, device=device)
 
     @property
     def alpha(self) -> float:
         """Current entropy temperature."""
         return self.log_alpha.detach().exp().item()
 
-    # --- the OffPolicyAgent protocol ------------------------------------------------------------
+    def policy(self, obs: Tensor, cond: Tensor | None, deterministic: bool) -> Tensor:
+        """obs (*B, obs_dim) -> action (*B, action_dim) in [-1, 1]: the tanh-Gaussian's mean or a sample."""
+        return self.actor(obs, cond, deterministic=deterministic, with_log_prob=False, generator=self.generator).action
 
-    @torch.no_grad()
-    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
-        """obs (*batch, obs_dim) -> action (*batch, action_dim) in the env's units, on the CPU."""
-        out = self.actor(obs.to(self.device), deterministic=deterministic, with_log_prob=False, generator=self.generator)
-        return self.action_scale.to_env(out.action).cpu()
+    # --- the losses, as named units ---------------------------------------------------------------
+    def critic_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> Tensor:
+        """J_Q = 1/2 sum_i E[(Q_i(s, a) - y)^2] with the soft Bellman target y from the target critics.
 
-    def observe(self, obs: Tensor, action: Tensor, reward: float, next_obs: Tensor, terminated: bool) -> None:
-        """Store a transition; the action is stored in the actor's [-1, 1] box."""
-        self.buffer.add(obs=obs, action=self.action_scale.from_env(action.to(self.device)),
-                        reward=reward, next_obs=next_obs, done=float(terminated))
+        Args:
+            batch: replay fields obs, action (in [-1, 1]), reward, next_obs, done, each (B, ...).
+            cond: (B, cond_dim) task variable or None; gradient flows into it (PEARL routes it to its encoder).
+        Returns:
+            0-d loss.
 
-    def update(self) -> dict[str, Tensor]:
-        """One SAC gradient step (Haarnoja et al. 2018, "SAC algorithms and applications", Alg. 1).
-
-        The parts step one after the other, as in the paper and stable-baselines3: the critics first,
-        then the actor against the *updated* critics, then the temperature, on one batch. Every loss uses
-        the temperature alpha from before this update (SB3 does the same). ``frozen`` and ``detach``
-        keep each loss on its own parameters.
-        Returns detached 0-d tensors: critic_loss, actor_loss, alpha_loss, alpha, entropy.
+        Taught in notebooks/04_sac.py (section "One update, step by step").
         """
-        cfg = self.config
-        batch = self.buffer.sample(cfg.batch_size, self.generator)
         obs, action, reward, next_obs, done = (batch[k] for k in ("obs", "action", "reward", "next_obs", "done"))
         alpha = self.log_alpha.detach().exp()
-
         # Soft Bellman target, from the *target* critics, with a fresh action a' ~ pi(.|s'):
         #   y = r + gamma (1 - done) (min_i Q'_i(s', a') - alpha log pi(a'|s'))
         with torch.no_grad():
-            next_pi = self.actor(next_obs, generator=self.generator)
-            next_q = self.critic_target(next_obs, next_pi.action)  # (num_critics, B)
-            target = soft_q_target(cfg.reward_scale * reward, done, next_q, next_pi.log_prob, alpha, cfg.gamma)
+            next_cond = None if cond is None else cond.detach()
+            next_pi = self.actor(next_obs, next_cond, generator=self.generator)
+            next_q = self.critic_target(next_obs, next_pi.action, next_cond)  # (num_critics, B)
+            target = soft_q_target(self.config.reward_scale * reward, done, next_q, next_pi.log_prob, alpha, self.config.gamma)
+        q = self.critic(obs, action, cond)  # (num_critics, B): every critic in one batched call
+        return 0.5 * (q - target).pow(2).mean(dim=1).sum()
 
-        # Alg. 1, "update the Q-function parameters": J_Q = 1/2 sum_i E[(Q_i(s, a) - y)^2]
-        q = self.critic(obs, action)  # (num_critics, B): every critic in one batched call
-        critic_loss = 0.5 * (q - target).pow(2).mean(dim=1).sum()
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.critic_optimizer.step()
+    def actor_losses(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> dict[str, Tensor]:
+        """J_pi = E[alpha log pi(a~|s) - min_i Q_i(s, a~)] through the frozen critics, and the temperature loss.
 
-        # Alg. 1, "update policy weights": J_pi = E[alpha log pi(a~|s) - min_i Q_i(s, a~)], a~ = tanh(mu + sigma eps),
-        # through the critics just updated. They are frozen: the gradient flows through Q into a~ and the
-        # actor, and the critics' weight gradients are never computed.
-        pi = self.actor(obs, generator=self.generator)
+        ``cond`` is detached here: the actor never trains a task encoder (PEARL's routing).
+        Returns ``{"actor_loss", "alpha_loss", "entropy"}`` (alpha_loss is 0 when alpha is fixed).
+
+        Taught in notebooks/04_sac.py (section "One update, step by step").
+        """
+        obs = batch["obs"]
+        cond = None if cond is None else cond.detach()
+        alpha = self.log_alpha.detach().exp()
+        pi = self.actor(obs, cond, generator=self.generator)
         with frozen(self.critic):
-            q_pi = self.critic(obs, pi.action).min(dim=0).values
+            q_pi = self.critic(obs, pi.action, cond).min(dim=0).values
         actor_loss = (alpha * pi.log_prob - q_pi).mean()
-        self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.actor_optimizer.step()
-
-        # Alg. 1, "adjust temperature": J(alpha) = E[-log(alpha) (log pi(a~|s) + target_entropy)]
-        # (on log alpha, as SB3 does; it raises alpha when the entropy -log pi falls below the target).
+        # J(alpha) = E[-log(alpha) (log pi(a~|s) + target_entropy)], on log alpha as SB3 does
         alpha_loss = torch.zeros((), device=self.device)
         if self.alpha_optimizer is not None:
             alpha_loss = -(self.log_alpha * (pi.log_prob.detach() + self.target_entropy)).mean()
+        return {"actor_loss": actor_loss, "alpha_loss": alpha_loss, "entropy": -pi.log_prob.detach().mean()}
+
+    def losses(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> dict[str, Tensor]:
+        """Every SAC loss at the current parameters (for inspection, or for a caller that adds terms).
+
+        :meth:`update` does not call this: it steps the critics before computing the actor loss.
+        """
+        return {"critic_loss": self.critic_loss(batch, cond), **self.actor_losses(batch, cond)}
+
+    def update(self, batch: dict[str, Tensor] | None = None, cond: Tensor | None = None) -> dict[str, Tensor]:
+        """One SAC gradient step (Haarnoja et al. 2018, "SAC algorithms and applications", Alg. 1).
+
+        The parts step one after the other, as in the paper and stable-baselines3: the critics first,
+        then the actor against the *updated* critics, then the temperature, on one batch (a replay
+        sample when ``batch`` is None). Every loss uses the temperature from before this update (as SB3).
+        Three optimizers step in turn, so an exception between them would leave a partial update;
+        :func:`peach_lite.loop.train` defers Ctrl-C until ``learn`` returns, so an interrupt never does.
+        Returns detached 0-d tensors: critic_loss, actor_loss, alpha_loss, alpha, entropy.
+
+        Taught in notebooks/04_sac.py (section "One update, step by step").
+        """
+        batch = self.sample_batch() if batch is None else batch
+        alpha = self.log_alpha.detach().exp()
+        # Alg. 1, "update the Q-function parameters"
+        critic_loss = self.critic_loss(batch, cond)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        # Alg. 1, "update policy weights", through the critics just updated (frozen: no weight gradients)
+        actor = self.actor_losses(batch, cond)
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor["actor_loss"].backward()
+        self.actor_optimizer.step()
+        # Alg. 1, "adjust temperature"
+        if self.alpha_optimizer is not None:
             self.alpha_optimizer.zero_grad(set_to_none=True)
-            alpha_loss.backward()
+            actor["alpha_loss"].backward()
             self.alpha_optimizer.step()
-
         # Alg. 1, "update target network weights": theta' <- tau theta + (1 - tau) theta'
-        polyak_update_(self.critic_target, self.critic, cfg.tau)
+        polyak_update_(self.critic_target, self.critic, self.config.tau)
         self.num_updates += 1
-        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(),
-                "alpha_loss": alpha_loss.detach(), "alpha": alpha, "entropy": -pi.log_prob.detach().mean()}
+        return {"critic_loss": critic_loss.detach(), "actor_loss": actor["actor_loss"].detach(),
+                "alpha_loss": actor["alpha_loss"].detach(), "alpha": alpha, "entropy": actor["entropy"]}
 
+    # --- state -------------------------------------------------------------------------------------
     def state_dict(self, include_buffer: bool = False, include_optimizer: bool = True) -> dict[str, dict[str, Tensor]]:
         """Everything needed to resume bit-exactly, as ``{part: {name: tensor}}`` (``save_checkpoint``-ready)."""
         state = {
@@ -303,138 +307,41 @@ class SAC:
             self.buffer.load_state_dict(state["buffer"])
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """The Adams by their state_dict part name (no alpha_optimizer when alpha is fixed)."""
         optimizers = {"critic_optimizer": self.critic_optimizer, "actor_optimizer": self.actor_optimizer}
         if self.alpha_optimizer is not None:
             optimizers["alpha_optimizer"] = self.alpha_optimizer
         return optimizers
 
-    def arch(self, env_id: str | None = None) -> dict[str, Any]:
-        """Plain-data description to rebuild this agent (stored in checkpoints)."""
-        return {
-            "algo": "sac",
-            "env_id": env_id,
-            "obs_dim": self.obs_dim,
-            "action_dim": self.action_dim,
-            "hidden": list(self.config.hidden),
-            "num_critics": self.config.num_critics,
-            "log_std_bounds": list(self.config.log_std_bounds),
-            "action_low": self.action_scale.low.tolist(),
-            "action_high": self.action_scale.high.tolist(),
-        }
+    @classmethod
+    def config_from_arch(cls, arch: dict[str, Any]) -> SACConfig:
+        """The stored config (files saved before 0.2 stored only the network sizes)."""
+        stored = dict(arch.get("config") or {"hidden": arch["hidden"], "num_critics": arch["num_critics"],
+                                             "log_std_bounds": arch["log_std_bounds"]})
+        stored["buffer_size"] = 1
+        return SACConfig(**stored)
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpoints
+# Training for the command line: python -m peach_lite train sac --preset pendulum --seed 0 --out ...
 
 
-def save_agent(agent: SAC, path: str | Path, *, env_id: str, meta: dict[str, Any] | None = None) -> Path:
-    """Save the networks and temperature (no buffer, no optimizer) with ``save_checkpoint``."""
-    from peach_lite.checkpoints import save_checkpoint
+def train_sac(*, seed: int, progress: bool = True, env_id: str = "Pendulum-v1", total_steps: int = 15_000,
+              hidden: Sequence[int] = (256, 256), eval_every: int = 1000) -> tuple[SAC, dict[str, Any]]:
+    """Train SAC on ``env_id`` with the shared loop; returns the agent and its History as plain data.
 
-    state = agent.state_dict(include_optimizer=False)
-    state.pop("counters")
-    return save_checkpoint(path, state, arch=agent.arch(env_id), meta=meta)
-
-
-def load_agent(path: str | Path, device: torch.device | str | None = None) -> tuple[SAC, dict[str, Any]]:
-    """Rebuild a SAC agent from a checkpoint written by :func:`save_agent`; returns (agent, payload)."""
-    from peach_lite.checkpoints import CheckpointError, load_checkpoint
-
-    payload = load_checkpoint(path)
-    arch = payload["arch"]
-    if arch.get("algo") != "sac":
-        raise CheckpointError(f"{path}: not a SAC checkpoint (algo={arch.get('algo')!r})")
-    config = SACConfig(hidden=tuple(arch["hidden"]), num_critics=arch["num_critics"], log_std_bounds=tuple(arch["log_std_bounds"]),
-                       buffer_size=1)
-    agent = SAC(arch["obs_dim"], arch["action_dim"], config, action_low=arch["action_low"], action_high=arch["action_high"],
-                device=device)
-    try:
-        agent.load_state_dict(payload["state"])
-    except (KeyError, RuntimeError) as error:
-        raise CheckpointError(f"{path}: state does not fit a SAC agent: {str(error).splitlines()[0]}") from None
-    return agent, payload
-
-
-EVAL_SEED = 12_345
-"""Seed of the first fixed evaluation episode of checkpoints."""
-
-
-def evaluate_checkpoint(path: str | Path, num_episodes: int = 5) -> float:
-    """Mean deterministic return of a saved SAC agent on its env, episodes seeded EVAL_SEED + i.
-
-    Used by ``data/MANIFEST.json`` (``tests/test_manifest.py``) to re-check the recorded score.
+    Taught in notebooks/04_sac.py (section "Pendulum").
     """
-    agent, payload = load_agent(path, device="cpu")
-    env = make_env(payload["arch"]["env_id"])
-    try:
-        return float(evaluate(agent, env, num_episodes, seed=EVAL_SEED).mean())
-    finally:
-        env.close()
+    from peach_lite.envs import make
+    from peach_lite.loop import Runner, TrainConfig, train
+
+    env = make(env_id)
+    agent = SAC.from_env(env, SACConfig(hidden=tuple(hidden), seed=seed))
+    history = train(agent, Runner(env, seed=seed), TrainConfig(total_steps=total_steps, eval_every=eval_every,
+                                                               eval_episodes=5, seed=seed, progress=progress))
+    env.close()
+    return agent, {"steps": total_steps, "history": history.to_dict()}
 
 
-# ---------------------------------------------------------------------------------------------
-# Command line: python -m peach_lite.sac --env Pendulum-v1 --steps 15000 --seed 0 --out data/checkpoints/sac_pendulum.pt
-
-
-def main(argv: Sequence[str] | None = None) -> float:
-    """Train SAC on an env, save a checkpoint, and record it in data/MANIFEST.json; returns the score."""
-    parser = argparse.ArgumentParser(prog="python -m peach_lite.sac", description=main.__doc__)
-    parser.add_argument("--env", default="Pendulum-v1", help="gymnasium id (peach_lite/... ids are registered on demand)")
-    parser.add_argument("--steps", type=int, default=15_000, help="environment steps")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
-    parser.add_argument("--eval-every", type=int, default=1000, help="steps between evaluations (learning curve)")
-    parser.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice); fixes the float summation order")
-    parser.add_argument("--tolerance", type=float, default=25.0, help="manifest: allowed shortfall when re-evaluated")
-    parser.add_argument("--no-record", action="store_true", help="do not write data/MANIFEST.json")
-    args = parser.parse_args(argv)
-
-    from peach_lite.seeding import seed_everything
-
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    env = make_env(args.env)
-    agent = SAC.from_env(env, SACConfig(hidden=tuple(args.hidden), seed=args.seed))
-    history: History = train_off_policy(agent, env, LoopConfig(total_steps=args.steps, eval_every=args.eval_every,
-                                                               eval_episodes=5, seed=args.seed))
-    meta = {"steps": args.steps, "seed": args.seed, "config": _plain(asdict(agent.config)), "history": history.to_dict()}
-    path = save_agent(agent, args.out, env_id=args.env, meta=meta)
-    score = evaluate_checkpoint(path)
-    print(f"{path}: mean deterministic return {score:.2f} over 5 episodes (seeds {EVAL_SEED}..{EVAL_SEED + 4})")
-    if not args.no_record:
-        from peach_lite.checkpoints import record_in_manifest
-
-        command = "python -m peach_lite.sac " + shlex.join(sys.argv[1:] if argv is None else list(argv))
-        record_in_manifest(path, command=command, seed=args.seed, score_name="mean_return", score=score,
-                           evaluate="peach_lite.sac:evaluate_checkpoint", tolerance=args.tolerance)
-    return score
-
-
-# ---------------------------------------------------------------------------------------------
-# Private helpers
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer in [{low}, inf], got {value!r}")
-    check_range(name, value, low)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-# Kept for modules written against the first version of this file; use the public names in peach_lite.nets.
-_flatten_optimizer_state = optimizer_state_flat
-_load_flat_optimizer_state = load_optimizer_state_flat
-
-
-if __name__ == "__main__":
-    main()
+CLI = TrainSpec(train=train_sac, presets={"pendulum": {"env_id": "Pendulum-v1", "total_steps": 15_000}},
+                score_name="mean_return", tolerance=25.0)
+"""``python -m peach_lite train sac --preset pendulum``."""

@@ -5,7 +5,7 @@ HIRO build on it.
 Usage::
 
     agent = TD3.from_env(env, TD3Config(seed=0))
-    history = train_off_policy(agent, env, LoopConfig(total_steps=10_000))
+    history = train(agent, Runner(env), TrainConfig(total_steps=10_000))
 
 Taught in notebooks/04_sac.py (section "TD3 in one paragraph").
 """
@@ -14,18 +14,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-import gymnasium as gym
-import numpy as np
 import torch
 from torch import Tensor
 
-from peach_lite.buffers import ReplayBuffer, transition_fields
-from peach_lite.device import get_device
 from peach_lite.nets import (
     INIT_SCHEMES,
-    ActionScale,
     DeterministicActor,
     EnsembleCritic,
     frozen,
@@ -33,7 +28,8 @@ from peach_lite.nets import (
     optimizer_state_flat,
     polyak_update_,
 )
-from peach_lite.validation import check_choice, check_range
+from peach_lite.off_policy import OffPolicyAgent
+from peach_lite.validation import check_choice, check_int, check_int_sequence, check_range
 
 __all__ = ["TD3Config", "TD3", "td3_target"]
 
@@ -79,23 +75,21 @@ class TD3Config:
     """Seeds the network initialisation, the noise and the replay sampling."""
 
     def __post_init__(self):
-        self.hidden = tuple(self.hidden)
-        if not self.hidden or not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in self.hidden):
-            raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {self.hidden}")
+        self.hidden = check_int_sequence("hidden", self.hidden)
         check_range("actor_lr", self.actor_lr, 1e-12, 1.0)
         check_range("critic_lr", self.critic_lr, 1e-12, 1.0)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("buffer_size", self.buffer_size, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("buffer_size", self.buffer_size, 1)
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("tau", self.tau, 0.0, 1.0)
         check_range("policy_noise", self.policy_noise, 0.0)
         check_range("noise_clip", self.noise_clip, 0.0)
         check_range("exploration_noise", self.exploration_noise, 0.0)
-        _check_int("policy_delay", self.policy_delay, 1)
-        _check_int("num_critics", self.num_critics, 1)
+        check_int("policy_delay", self.policy_delay, 1)
+        check_int("num_critics", self.num_critics, 1)
         check_range("reward_scale", self.reward_scale, 0.0)
         check_choice("init", self.init, INIT_SCHEMES)
-        _check_int("seed", self.seed, 0)
+        check_int("seed", self.seed, 0)
 
 
 def td3_target(reward: Tensor, done: Tensor, next_q: Tensor, gamma: float) -> Tensor:
@@ -105,17 +99,23 @@ def td3_target(reward: Tensor, done: Tensor, next_q: Tensor, gamma: float) -> Te
         reward, done: (*batch,); next_q: (num_critics, *batch).
     Returns:
         (*batch,) targets.
+
+    Taught in notebooks/04_sac.py (section "TD3 in one paragraph").
     """
     return reward + gamma * (1.0 - done) * next_q.min(dim=0).values
 
 
-class TD3:
-    """Twin Delayed DDPG with fused twin critics; implements the :class:`peach_lite.loop.OffPolicyAgent` protocol.
+class TD3(OffPolicyAgent):
+    """Twin Delayed DDPG with fused twin critics; the :class:`peach_lite.loop.Agent` protocol comes from
+    :class:`~peach_lite.off_policy.OffPolicyAgent`.
 
-    Args: as :class:`peach_lite.sac.SAC`. The actor works in [-1, 1]; :meth:`act` maps to the env box.
+    Args: as :class:`peach_lite.sac.SAC` (including ``cond_dim``, the task-variable input MQL uses).
+    The actor works in [-1, 1]; :meth:`act` maps to the env box.
 
     Taught in notebooks/04_sac.py (section "TD3 in one paragraph").
     """
+
+    algorithm: ClassVar[str] = "td3"
 
     def __init__(
         self,
@@ -125,112 +125,114 @@ class TD3:
         *,
         action_low: Sequence[float] | None = None,
         action_high: Sequence[float] | None = None,
+        cond_dim: int = 0,
         device: torch.device | str | None = None,
     ):
         self.config = config = config or TD3Config()
-        self.device = torch.device(device) if device is not None else get_device()
-        self.obs_dim, self.action_dim = int(obs_dim), int(action_dim)
-        low = [-1.0] * action_dim if action_low is None else list(np.asarray(action_low, dtype=np.float64).ravel())
-        high = [1.0] * action_dim if action_high is None else list(np.asarray(action_high, dtype=np.float64).ravel())
-        if len(low) != action_dim or len(high) != action_dim:
-            raise ValueError(f"action_low and action_high must have {action_dim} entries, got {len(low)} and {len(high)}")
+        if not isinstance(config, TD3Config):
+            raise ValueError(f"config must be a TD3Config, got {type(config).__name__}")
+        self._setup(obs_dim, action_dim, cond_dim, action_low, action_high, device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.actor = DeterministicActor(obs_dim, action_dim, config.hidden, init=config.init)
-            self.critic = EnsembleCritic(obs_dim, action_dim, config.hidden, num_critics=config.num_critics, init=config.init)
+            self.actor = DeterministicActor(obs_dim, action_dim, config.hidden, cond_dim=cond_dim, init=config.init)
+            self.critic = EnsembleCritic(obs_dim, action_dim, config.hidden, num_critics=config.num_critics,
+                                         cond_dim=cond_dim, init=config.init)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.action_scale = ActionScale(low, high)
-        for module in (self.actor, self.critic, self.actor_target, self.critic_target, self.action_scale):
+        for module in (self.actor, self.critic, self.actor_target, self.critic_target):
             module.to(self.device)
-        self.optimizer = torch.optim.Adam(
-            [{"params": list(self.critic.parameters()), "lr": config.critic_lr},
-             {"params": list(self.actor.parameters()), "lr": config.actor_lr}],
-            fused=True,
-        )
-        self.buffer = ReplayBuffer(config.buffer_size, transition_fields(obs_dim, action_dim), device=self.device)
-        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
-        self.num_updates = 0
+        # One Adam each, stepped one after the other as in the authors' code (critic, then actor).
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr, fused=True)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr, fused=True)
 
-    @classmethod
-    def from_env(cls, env: gym.Env, config: TD3Config | None = None, device: torch.device | str | None = None) -> "TD3":
-        """Build an agent sized for ``env`` (flat Box observation and action spaces)."""
-        obs_space, action_space = env.observation_space, env.action_space
-        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
-            raise ValueError(f"env.observation_space must be a flat Box, got {obs_space}")
-        if not isinstance(action_space, gym.spaces.Box) or len(action_space.shape) != 1:
-            raise ValueError(f"env.action_space must be a flat Box, got {action_space}")
-        return cls(obs_space.shape[0], action_space.shape[0], config,
-                   action_low=action_space.low, action_high=action_space.high, device=device)
-
-    @torch.no_grad()
-    def act(self, obs: Tensor, deterministic: bool = False) -> Tensor:
-        """obs (*batch, obs_dim) -> action (*batch, action_dim) in env units; Gaussian exploration noise unless deterministic."""
-        action = self.actor(obs.to(self.device))
+    def policy(self, obs: Tensor, cond: Tensor | None, deterministic: bool) -> Tensor:
+        """obs (*B, obs_dim) -> action (*B, action_dim) in [-1, 1]; Gaussian exploration noise unless deterministic."""
+        action = self.actor(obs, cond)
         if not deterministic:
             noise = torch.randn(action.shape, generator=self.generator, device=self.device)
             action = (action + self.config.exploration_noise * noise).clamp(-1.0, 1.0)
-        return self.action_scale.to_env(action).cpu()
+        return action
 
-    def observe(self, obs: Tensor, action: Tensor, reward: float, next_obs: Tensor, terminated: bool) -> None:
-        """Store a transition; the action is stored in the actor's [-1, 1] box."""
-        self.buffer.add(obs=obs, action=self.action_scale.from_env(action.to(self.device)),
-                        reward=reward, next_obs=next_obs, done=float(terminated))
+    # --- the losses, as named units ---------------------------------------------------------------
+    def critic_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None, next_cond: Tensor | None = None) -> Tensor:
+        """sum_i E[(Q_i(s, a) - y)^2], y the clipped double-Q target with target policy smoothing.
 
-    def update(self) -> dict[str, Tensor]:
-        """One TD3 iteration (Fujimoto et al. 2018, Alg. 1): a critic step every call, and every
-        ``policy_delay`` calls an actor step plus the target updates. Returns detached 0-d losses.
+        Args:
+            batch: replay fields obs, action (in [-1, 1]), reward, next_obs, done, each (B, ...).
+            cond, next_cond: (B, cond_dim) task variable at s and at s' (MQL: the history context before
+                and after the step); next_cond defaults to cond. Gradient flows into ``cond`` only.
+        Returns:
+            0-d loss.
 
-        As in :meth:`peach_lite.sac.SAC.update`, the critic and actor losses use the same parameters and are
-        back-propagated once (the authors' code steps the critic before computing the actor loss).
+        Taught in notebooks/04_sac.py (section "TD3 in one paragraph").
         """
         cfg = self.config
-        batch = self.buffer.sample(cfg.batch_size, self.generator)
         obs, action, reward, next_obs, done = (batch[k] for k in ("obs", "action", "reward", "next_obs", "done"))
-
-        # Alg. 1: target policy smoothing a'~ = clip(pi'(s') + clip(eps, -c, c), -1, 1), eps ~ N(0, sigma)
         with torch.no_grad():
+            next_cond = cond if next_cond is None else next_cond
+            next_cond = None if next_cond is None else next_cond.detach()
+            # Alg. 1: target policy smoothing a'~ = clip(pi'(s') + clip(eps, -c, c), -1, 1), eps ~ N(0, sigma)
             noise = torch.randn(action.shape, generator=self.generator, device=self.device) * cfg.policy_noise
-            next_action = (self.actor_target(next_obs) + noise.clamp(-cfg.noise_clip, cfg.noise_clip)).clamp(-1.0, 1.0)
+            next_action = (self.actor_target(next_obs, next_cond) + noise.clamp(-cfg.noise_clip, cfg.noise_clip)).clamp(-1.0, 1.0)
             # Alg. 1: clipped double-Q target y = r + gamma min_i Q'_i(s', a'~)
-            target = td3_target(cfg.reward_scale * reward, done, self.critic_target(next_obs, next_action), cfg.gamma)
+            target = td3_target(cfg.reward_scale * reward, done, self.critic_target(next_obs, next_action, next_cond), cfg.gamma)
+        return (self.critic(obs, action, cond) - target).pow(2).mean(dim=1).sum()
 
-        # Alg. 1: critic loss sum_i E[(Q_i(s, a) - y)^2]
-        q = self.critic(obs, action)
-        critic_loss = (q - target).pow(2).mean(dim=1).sum()
-        loss, actor_loss = critic_loss, None
+    def actor_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> Tensor:
+        """-E[Q_1(s, pi(s))] through the frozen first critic (deterministic policy gradient); cond detached.
 
-        # Alg. 1: every d steps, deterministic policy gradient on Q_1 (critic frozen) ...
-        update_actor = (self.num_updates + 1) % cfg.policy_delay == 0
-        if update_actor:
-            with frozen(self.critic):
-                actor_loss = -self.critic(obs, self.actor(obs))[0].mean()
-            loss = loss + actor_loss
+        Taught in notebooks/04_sac.py (section "TD3 in one paragraph").
+        """
+        obs = batch["obs"]
+        cond = None if cond is None else cond.detach()
+        with frozen(self.critic):
+            return -self.critic(obs, self.actor(obs, cond), cond)[0].mean()
 
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()  # the actor's parameters have no gradient on off-steps: Adam skips them
+    def losses(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> dict[str, Tensor]:
+        """Both TD3 losses at the current parameters (inspection, or a caller that adds terms)."""
+        return {"critic_loss": self.critic_loss(batch, cond), "actor_loss": self.actor_loss(batch, cond)}
 
-        # ... and the target networks follow slowly
-        if update_actor:
-            polyak_update_(self.critic_target, self.critic, cfg.tau)
-            polyak_update_(self.actor_target, self.actor, cfg.tau)
-        self.num_updates += 1
+    def update(self, batch: dict[str, Tensor] | None = None, cond: Tensor | None = None,
+               next_cond: Tensor | None = None) -> dict[str, Tensor]:
+        """One TD3 iteration (Fujimoto et al. 2018, Alg. 1), in the authors' order: a critic step every
+        call; every ``policy_delay`` calls an actor step through the *updated* critic, then the targets.
+
+        ``batch`` defaults to a replay sample. Returns detached 0-d losses (actor_loss on actor steps only).
+
+        Taught in notebooks/04_sac.py (section "TD3 in one paragraph").
+        """
+        batch = self.sample_batch() if batch is None else batch
+        critic_loss = self.critic_loss(batch, cond, next_cond)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
         out = {"critic_loss": critic_loss.detach()}
-        if actor_loss is not None:
+        self.num_updates += 1
+        # Alg. 1: every d steps, deterministic policy gradient on Q_1 (critic frozen) ...
+        if self.num_updates % self.config.policy_delay == 0:
+            actor_loss = self.actor_loss(batch, cond)
+            self.actor_optimizer.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            self.actor_optimizer.step()
+            # ... and the target networks follow slowly
+            polyak_update_(self.critic_target, self.critic, self.config.tau)
+            polyak_update_(self.actor_target, self.actor, self.config.tau)
             out["actor_loss"] = actor_loss.detach()
         return out
 
-    def state_dict(self, include_buffer: bool = False) -> dict[str, dict[str, Tensor]]:
-        """Networks, optimizer, counters (and optionally the buffer) as ``{part: {name: tensor}}``."""
+    # --- state -------------------------------------------------------------------------------------
+    def state_dict(self, include_buffer: bool = False, include_optimizer: bool = True) -> dict[str, dict[str, Tensor]]:
+        """Networks, optimizers, counters (and optionally the buffer) as ``{part: {name: tensor}}``."""
         state = {
             "actor": self.actor.state_dict(),
             "actor_target": self.actor_target.state_dict(),
             "critic": self.critic.state_dict(),
             "critic_target": self.critic_target.state_dict(),
-            "optimizer": optimizer_state_flat(self.optimizer),
             "counters": {"num_updates": torch.tensor(self.num_updates), "generator": self.generator.get_state()},
         }
+        if include_optimizer:
+            state["critic_optimizer"] = optimizer_state_flat(self.critic_optimizer)
+            state["actor_optimizer"] = optimizer_state_flat(self.actor_optimizer)
         if include_buffer:
             state["buffer"] = self.buffer.state_dict()
         return state
@@ -242,13 +244,13 @@ class TD3:
         if "counters" in state:
             self.num_updates = int(state["counters"]["num_updates"])
             self.generator.set_state(state["counters"]["generator"])
-        if "optimizer" in state:
-            load_optimizer_state_flat(self.optimizer, state["optimizer"])
+        for name in ("critic_optimizer", "actor_optimizer"):
+            if name in state:
+                load_optimizer_state_flat(getattr(self, name), state[name])
         if "buffer" in state:
             self.buffer.load_state_dict(state["buffer"])
 
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer in [{low}, inf], got {value!r}")
-    check_range(name, value, low)
+    @classmethod
+    def config_from_arch(cls, arch: dict[str, Any]) -> TD3Config:
+        """The stored config."""
+        return TD3Config(**{**arch["config"], "buffer_size": 1})

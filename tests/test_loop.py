@@ -1,21 +1,16 @@
-"""Tests for peach_lite.loop: configs, step/update accounting, interrupts, evaluation."""
+"""Tests for peach_lite.loop: the runner, the agent protocol, the training loop, evaluation, History."""
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
-from peach_lite.loop import History, LoopConfig, OffPolicyAgent, evaluate, train_off_policy
+import peach_lite.envs as envs
+from peach_lite.loop import (Agent, Episodes, GymTaskEnvs, History, Runner, Step, TaskBatch, TrainConfig, evaluate,
+                             interrupts_deferred, run_episodes, train)
 from peach_lite.sac import SAC, SACConfig
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny networks run fastest on one thread (and do not fight other processes for cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 class Bandit(gym.Env):
     """One-step continuous bandit: reward -(a - 1)^2 for a in [-2, 2]; the best action is a = 1."""
@@ -32,97 +27,171 @@ class Bandit(gym.Env):
 
 
 class CountingAgent:
-    """A minimal OffPolicyAgent: constant action, counts calls."""
+    """A minimal Agent: constant action 0.5, records every hook call."""
 
     def __init__(self):
-        self.stored, self.updates = [], 0
+        self.steps, self.updates, self.calls = [], 0, []
 
-    def act(self, obs, deterministic=False):
-        return torch.tensor([0.5])
+    def begin_episode(self, tasks, *, explore):
+        self.calls.append(("begin", len(tasks), explore))
 
-    def observe(self, obs, action, reward, next_obs, terminated):
-        self.stored.append((obs, action, reward, next_obs, terminated))
+    action_dim = 1
 
-    def update(self):
-        self.updates += 1
+    def act(self, obs):
+        return torch.full((obs.shape[0], self.action_dim), 0.5)
+
+    def observe(self, step):
+        self.steps.append(step)
+
+    def end_episode(self):
+        self.calls.append(("end",))
+
+    def learn(self, num_updates):
+        self.updates += num_updates
         return {"loss": torch.tensor(float(self.updates))}
 
-    def state_dict(self):
-        return {}
 
-    def load_state_dict(self, state):
-        pass
-
-
-def test_loop_config_validation_names_the_field():
-    with pytest.raises(ValueError, match="total_steps"):
-        LoopConfig(total_steps=-1)
-    with pytest.raises(ValueError, match="updates_per_step"):
-        LoopConfig(updates_per_step=0)
-    with pytest.raises(ValueError, match="seed"):
-        LoopConfig(seed=1.5)
+def test_train_config_validation_names_the_field():
+    for kwargs, field in [({"total_steps": -1}, "total_steps"), ({"updates_per_round": -1}, "updates_per_round"),
+                          ({"seed": 1.5}, "seed"), ({"total_steps": 0}, "total_steps"),
+                          ({"total_steps": 100, "warmup_steps": 500}, "warmup_steps")]:
+        with pytest.raises(ValueError, match=field):
+            TrainConfig(**kwargs)
 
 
 def test_agents_satisfy_the_protocol():
-    assert isinstance(CountingAgent(), OffPolicyAgent)
-    assert isinstance(SAC(1, 1, SACConfig(hidden=(4,), buffer_size=10)), OffPolicyAgent)
+    assert isinstance(CountingAgent(), Agent)
+    assert isinstance(SAC(1, 1, SACConfig(hidden=(4,), buffer_size=10)), Agent)
 
 
-def test_warmup_then_updates_per_step_accounting():
+def test_warmup_then_updates_accounting():
     agent = CountingAgent()
-    config = LoopConfig(total_steps=30, warmup_steps=10, updates_per_step=2, eval_episodes=2, log_every=5, progress=False)
-    history = train_off_policy(agent, Bandit(), config, eval_env=Bandit())
-    assert history.total_steps == 30 and len(agent.stored) == 30
+    config = TrainConfig(total_steps=30, warmup_steps=10, updates_per_round=2, eval_episodes=2, log_every=5, progress=False)
+    history = train(agent, Runner(Bandit()), config)
+    assert history.total_steps == 30 and len(agent.steps) == 30 + 2  # 30 training steps, 2 evaluation steps
     assert agent.updates == history.num_updates == (30 - 10) * 2
     assert len(history.returns) == 30 and history.steps == list(range(1, 31))  # one-step episodes
-    # warm-up actions are uniform in the env box, then the agent's constant 0.5
-    warmup_actions = torch.stack([t[1] for t in agent.stored[:10]])
-    assert warmup_actions.abs().max() <= 2.0 and warmup_actions.std() > 0.1
-    assert all(t[1].item() == 0.5 for t in agent.stored[10:])
-    assert history.eval_steps == [30] and history.eval_returns == [-0.25]  # -(0.5 - 1)^2
-    assert history.losses["loss"] == [float(i) for i in range(5, 41, 5)]
-    assert all(t[4] is True for t in agent.stored)  # terminated flags reach the agent
+    warmup_actions = torch.cat([s.action for s in agent.steps[:10]])
+    assert warmup_actions.abs().max() <= 2.0 and warmup_actions.std() > 0.1  # uniform in the box
+    assert all(s.action.item() == 0.5 for s in agent.steps[10:])
+    assert history.eval_steps == [30] and history.eval_values == [-0.25]  # -(0.5 - 1)^2
+    # losses are recorded each time the update count passes a multiple of log_every (5): 2, 4, [6], 8, [10], ...
+    assert history.losses["loss"] == [6.0, 10.0, 16.0, 20.0, 26.0, 30.0, 36.0, 40.0]
+    assert all(bool(s.terminated.all()) for s in agent.steps)  # terminated flags reach the agent
+    # evaluation episodes are greedy
+    assert ("begin", 1, False) in agent.calls
+
+
+def test_lockstep_episodes_mask_finished_envs_and_call_every_hook_once():
+    """Three point robots with different time limits: each stops at its own end, then is masked."""
+    make = lambda: envs.make("peach_lite/PointRobotDense-v0")  # noqa: E731
+    lockstep = GymTaskEnvs(make, 3, seed=0)
+    tasks = TaskBatch.from_list(lockstep.unwrapped.train_tasks(), [0, 1, 2])
+    for env, limit in zip(lockstep.envs, (5, 8, 3)):
+        env._max_episode_steps = limit
+    agent = CountingAgent()
+    agent.action_dim = 2
+    result = run_episodes(agent, lockstep, tasks, explore=True, record=True)
+    assert result.lengths.tolist() == [5, 8, 3]
+    assert len(agent.steps) == 8 and agent.calls == [("begin", 3, True), ("end",)]
+    masks = torch.stack([s.mask for s in agent.steps])  # (T, n)
+    assert masks.sum(0).tolist() == [5, 8, 3]
+    assert result.positions().shape == (3, 9, 2) and np.isnan(result.positions()[2, 4:]).all()
+    # each env really ran its own task: the dense reward is -distance to that env's goal
+    for i in range(3):
+        goal = np.asarray(tasks.values[i].goal)
+        expected = -np.linalg.norm(result.positions()[i, 1] - goal)
+        assert agent.steps[0].reward[i].item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_evaluation_runs_the_task_that_was_trained():
+    """Regression: the old loop re-made its eval env from env.spec, which dropped the task set by set_task."""
+    env = envs.make("peach_lite/PointRobotDense-v0")
+    task = env.unwrapped.train_tasks()[3]
+    env.unwrapped.set_task(task)
+    runner = Runner(env, seed=0)
+    assert runner.tasks == [task]
+
+    class GoTo(CountingAgent):
+        def act(self, obs):
+            return torch.as_tensor(np.asarray(task.goal, np.float32) - obs.numpy()).clamp(-0.1, 0.1)
+
+    history = train(GoTo(), runner, TrainConfig(total_steps=40, warmup_steps=0, eval_episodes=2, progress=False))
+    on_task = evaluate(GoTo(), env, [task], num_episodes=2, seed=10_000).returns.mean()
+    assert history.eval_values[-1] == pytest.approx(on_task)
 
 
 def test_keyboard_interrupt_returns_partial_history_and_leaves_agent_usable():
     env = Bandit()
     agent = SAC.from_env(env, SACConfig(hidden=(16,), batch_size=8, buffer_size=100, seed=0), device="cpu")
 
-    def interrupt_at_step_25(step, agent, history):
-        if step == 25:
+    def interrupt_at_round_25(round_index, agent, history):
+        if round_index == 25:
             raise KeyboardInterrupt
 
-    config = LoopConfig(total_steps=60, warmup_steps=10, eval_episodes=0, progress=False)
-    history = train_off_policy(agent, env, config, callbacks=[interrupt_at_step_25])
+    runner = Runner(env)
+    history = train(agent, runner, TrainConfig(total_steps=60, warmup_steps=10, eval_episodes=0, progress=False),
+                    callbacks=[interrupt_at_round_25])
     assert history.interrupted
     assert history.total_steps == 25 and len(agent.buffer) == 25
     assert history.num_updates == agent.num_updates == 15
-    # the agent still acts and learns, and training continues from the partial history
     assert agent.act(torch.ones(1)).shape == (1,)
     agent.update()
-    history = train_off_policy(agent, env, LoopConfig(total_steps=10, warmup_steps=10, eval_episodes=1, progress=False),
-                               eval_env=Bandit(), history=history)
+    history = train(agent, runner, TrainConfig(total_steps=10, warmup_steps=0, eval_episodes=1, progress=False),
+                    history=history)
     assert not history.interrupted and history.total_steps == 35 and len(agent.buffer) == 35
     assert history.eval_steps == [35]
 
 
+def test_ctrl_c_inside_learn_waits_until_the_update_is_complete():
+    import os
+    import signal
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            finished.append("the update completed")
+    assert finished == ["the update completed"]
+
+
 def test_callback_returning_true_stops_training():
-    history = train_off_policy(CountingAgent(), Bandit(), LoopConfig(total_steps=50, eval_episodes=0, progress=False),
-                               callbacks=[lambda step, agent, h: step >= 7])
+    history = train(CountingAgent(), Runner(Bandit()), TrainConfig(total_steps=50, warmup_steps=0, eval_episodes=0, progress=False),
+                    callbacks=[lambda r, agent, h: r >= 7])
     assert history.total_steps == 7 and history.interrupted
 
 
+def test_episode_rounds_collect_whole_episodes_on_drawn_tasks():
+    env = envs.make("peach_lite/PointRobotDense-v0")
+    agent = CountingAgent()
+    agent.action_dim = 2
+    runner = Runner(GymTaskEnvs(lambda: envs.make("peach_lite/PointRobotDense-v0"), 2), env.unwrapped.train_tasks(), seed=1)
+    history = train(agent, runner, TrainConfig(rounds=3, episodes_per_round=2, warmup_steps=0, updates_per_round=5,
+                                               eval_episodes=0, progress=False))
+    assert history.rounds == 3 and history.episodes == 12 and history.total_steps == 12 * 20
+    assert agent.updates == 15
+
+
 def test_evaluate_is_deterministic_and_seeded():
-    returns = evaluate(CountingAgent(), Bandit(), num_episodes=3, seed=4)
-    assert isinstance(returns, np.ndarray) and returns.shape == (3,)
-    np.testing.assert_allclose(returns, -0.25)
+    result = evaluate(CountingAgent(), Bandit(), num_episodes=3, seed=4)
+    assert isinstance(result, Episodes) and result.returns.shape == (3,)
+    np.testing.assert_allclose(result.returns, -0.25)
     env = gym.make("Pendulum-v1")
     agent = SAC.from_env(env, SACConfig(hidden=(8,), buffer_size=10), device="cpu")
-    first, second = evaluate(agent, env, 2, seed=0), evaluate(agent, env, 2, seed=0)
-    np.testing.assert_array_equal(first, second)
-    assert first[0] != first[1]  # different seeds give different start states
+    first, second = evaluate(agent, env, num_episodes=2, seed=0), evaluate(agent, env, num_episodes=2, seed=0)
+    np.testing.assert_array_equal(first.returns, second.returns)
+    assert first.returns[0] != first.returns[1]  # different seeds give different start states
     with pytest.raises(ValueError, match="num_episodes"):
-        evaluate(agent, env, 0)
+        evaluate(agent, env, num_episodes=0)
+
+
+def test_wrong_action_shape_is_a_clear_error():
+    class Wrong(CountingAgent):
+        def act(self, obs):
+            return torch.zeros(obs.shape[0], 3)
+
+    with pytest.raises(ValueError, match=r"actions of shape \(1, 1\)"):
+        run_episodes(Wrong(), GymTaskEnvs.wrap(Bandit()), TaskBatch.single(), explore=False)
 
 
 def test_history_plot_has_labelled_axes():
@@ -131,7 +200,7 @@ def test_history_plot_has_labelled_axes():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = History(steps=[1, 2], returns=[-1.0, -0.5], eval_steps=[2], eval_returns=[-0.4])
+    history = History(steps=[1, 2], returns=[-1.0, -0.5], eval_steps=[2], eval_values=[-0.4])
     ax = history.plot(oracle=0.0)
-    assert ax.get_xlabel() == "environment steps" and ax.get_ylabel() == "episode return"
+    assert ax.get_xlabel() == "environment steps" and ax.get_ylabel() == "evaluation return"
     plt.close("all")

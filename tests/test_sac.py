@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from peach_lite.loop import LoopConfig, evaluate, train_off_policy
-from peach_lite.sac import SAC, SACConfig, evaluate_checkpoint, load_agent, main, save_agent, soft_q_target
+from peach_lite.loop import Runner, TrainConfig, evaluate, train
+from peach_lite.checkpoints import CheckpointError, evaluate_checkpoint, load_agent, save_agent
+from peach_lite.cli import main
+from peach_lite.sac import SAC, SACConfig, soft_q_target
 from peach_lite.seeding import seed_everything
 
 
@@ -65,11 +67,11 @@ def test_sac_learns_a_continuous_bandit_quickly():
     env = Bandit()
     fast = dict(actor_lr=3e-3, critic_lr=3e-3, alpha_lr=3e-3)  # rewards span [-9, 0]: Adam needs a larger step
     agent = SAC.from_env(env, SACConfig(**SMALL, **fast, seed=0), device="cpu")
-    before = evaluate(agent, env, 1)[0]
-    train_off_policy(agent, env, LoopConfig(total_steps=500, warmup_steps=50, eval_episodes=0, progress=False))
+    before = evaluate(agent, env, num_episodes=1).returns[0]
+    train(agent, Runner(env), TrainConfig(total_steps=500, warmup_steps=50, eval_episodes=0, progress=False))
     best_action = agent.act(torch.ones(1), deterministic=True).item()
     assert abs(best_action - 1.0) < 0.15, best_action
-    assert evaluate(agent, env, 1)[0] > max(before, -0.03)
+    assert evaluate(agent, env, num_episodes=1).returns[0] > max(before, -0.03)
     # the temperature adapted: the policy's entropy is pulled towards the target of -action_dim
     assert agent.alpha < 1.0
 
@@ -77,7 +79,7 @@ def test_sac_learns_a_continuous_bandit_quickly():
 def test_fixed_temperature_stays_fixed():
     env = Bandit()
     agent = SAC.from_env(env, SACConfig(**SMALL, learn_alpha=False, init_alpha=0.05), device="cpu")
-    train_off_policy(agent, env, LoopConfig(total_steps=60, warmup_steps=20, eval_episodes=0, progress=False))
+    train(agent, Runner(env), TrainConfig(total_steps=60, warmup_steps=20, eval_episodes=0, progress=False))
     assert agent.alpha == pytest.approx(0.05)
     assert agent.alpha_optimizer is None and "alpha_optimizer" not in agent.state_dict()
 
@@ -87,7 +89,7 @@ def test_update_routes_each_loss_to_its_own_parameters_in_sb3_order():
     critic is frozen there), and the actor's gradient is taken through the critic *after* its step."""
     env = Bandit()
     agent = SAC.from_env(env, SACConfig(**SMALL), device="cpu")
-    train_off_policy(agent, env, LoopConfig(total_steps=40, warmup_steps=40, eval_episodes=0, progress=False))
+    train(agent, Runner(env), TrainConfig(total_steps=40, warmup_steps=40, updates_per_round=0, eval_episodes=0, progress=False))
     agent.update()
     # a twin in the same state redoes the update by hand, on the same batch and noise
     state = agent.state_dict()
@@ -123,7 +125,7 @@ def test_update_routes_each_loss_to_its_own_parameters_in_sb3_order():
 def _train_briefly(seed):
     env = Bandit()
     agent = SAC.from_env(env, SACConfig(**SMALL, seed=seed), device="cpu")
-    history = train_off_policy(agent, env, LoopConfig(total_steps=120, warmup_steps=30, eval_episodes=0, seed=seed,
+    history = train(agent, Runner(env, seed=seed), TrainConfig(total_steps=120, warmup_steps=30, eval_episodes=0, seed=seed,
                                                       progress=False))
     return agent, history
 
@@ -155,21 +157,58 @@ def test_state_dict_resumes_bit_exactly():
 def test_checkpoint_round_trip_and_evaluate_checkpoint(tmp_path):
     env = gym.make("Pendulum-v1")
     agent = SAC.from_env(env, SACConfig(hidden=(16, 16), buffer_size=10, seed=1), device="cpu")
-    path = save_agent(agent, tmp_path / "sac_test.pt", env_id="Pendulum-v1", meta={"note": "untrained"})
-    loaded, payload = load_agent(path)
-    assert payload["meta"]["note"] == "untrained" and payload["arch"]["hidden"] == [16, 16]
+    path = save_agent(agent, tmp_path / "sac_test.pt", meta={"note": "untrained"})
+    loaded, payload = load_agent(path, algorithm="sac")
+    assert payload["meta"]["note"] == "untrained" and payload["arch"]["config"]["hidden"] == [16, 16]
+    assert payload["arch"]["algorithm"] == "sac" and payload["arch"]["env_id"] == "Pendulum-v1"
     obs = torch.randn(5, 3)
     assert torch.equal(loaded.act(obs, deterministic=True), agent.act(obs, deterministic=True))
-    score = evaluate_checkpoint(path, num_episodes=2)
-    assert score == evaluate_checkpoint(path, num_episodes=2)  # fixed seeds: repeatable
+    score = evaluate_checkpoint(path)
+    assert score == evaluate_checkpoint(path)  # fixed seeds: repeatable
     assert -2000 < score < 0
+    with pytest.raises(CheckpointError, match="is a 'sac' checkpoint, not 'td3'"):
+        load_agent(path, algorithm="td3")
+    with pytest.raises(ValueError, match="directory"):
+        save_agent(agent, tmp_path)
 
 
 def test_cli_trains_and_saves(tmp_path, capsys):
     out = tmp_path / "sac_cli.pt"
-    score = main(["--env", "Pendulum-v1", "--steps", "250", "--hidden", "16", "--eval-every", "0",
-                  "--out", str(out), "--no-record"])
+    score = main(["train", "sac", "--set", "total_steps=250", "--set", "hidden=[16]", "--set", "eval_every=0",
+                  "--no-progress", "--out", str(out), "--no-record"])
     assert out.exists() and np.isfinite(score)
     _, payload = load_agent(out)
-    assert payload["meta"]["history"]["total_steps"] == 250
-    assert "mean deterministic return" in capsys.readouterr().out
+    assert payload["meta"]["history"]["total_steps"] == 250 and payload["meta"]["preset"] == "pendulum"
+    assert "mean_return" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown setting"):
+        main(["train", "sac", "--set", "steps=250", "--out", str(out), "--no-record"])
+
+
+def test_bad_inputs_from_the_new_user_report_get_clear_errors():
+    env = gym.make("Pendulum-v1")
+    agent = SAC.from_env(env, SACConfig(hidden=(8,), buffer_size=10), device="cpu")
+    # numpy and float64 observations work; a wrong size says which size is expected
+    assert agent.act(np.zeros(3)).shape == (1,)
+    assert agent.act(torch.zeros(4, 3, dtype=torch.float64)).shape == (4, 1)
+    with pytest.raises(ValueError, match=r"obs must have shape \(\.\.\., 3\)"):
+        agent.act(np.zeros(2))
+    with pytest.raises(ValueError, match="hidden"):
+        SACConfig(hidden=256)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        TrainConfig(total_steps=100, warmup_steps=500)
+
+
+def test_losses_are_separate_from_the_optimizer_step_and_cond_gets_critic_gradient_only():
+    """losses(batch, cond) changes no parameter; the critic loss sends gradient into cond, the actor loss none."""
+    agent = SAC(2, 1, SACConfig(**SMALL), cond_dim=3, device="cpu")
+    batch = {"obs": torch.randn(16, 2), "action": torch.rand(16, 1) * 2 - 1, "reward": torch.randn(16),
+             "next_obs": torch.randn(16, 2), "done": torch.zeros(16)}
+    before = [p.clone() for p in agent.critic.parameters()]
+    cond = torch.randn(16, 3, requires_grad=True)
+    losses = agent.losses(batch, cond)
+    assert set(losses) >= {"critic_loss", "actor_loss", "alpha_loss"}
+    assert all(torch.equal(p, b) for p, b in zip(agent.critic.parameters(), before))
+    (grad_critic,) = torch.autograd.grad(losses["critic_loss"], cond, retain_graph=True)
+    assert grad_critic.abs().sum() > 0
+    assert not losses["actor_loss"].requires_grad or cond not in [
+        leaf for leaf in [cond] if torch.autograd.grad(losses["actor_loss"], cond, allow_unused=True)[0] is not None]

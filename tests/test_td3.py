@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from peach_lite.loop import LoopConfig, evaluate, train_off_policy
+from peach_lite.loop import Runner, TrainConfig, evaluate, train
 from peach_lite.td3 import TD3, TD3Config, td3_target
 
 
@@ -49,7 +49,7 @@ def test_td3_target_is_clipped_double_q():
 def test_actor_and_targets_move_only_every_policy_delay_updates():
     env = Bandit()
     agent = TD3.from_env(env, TD3Config(**SMALL, policy_delay=3), device="cpu")
-    train_off_policy(agent, env, LoopConfig(total_steps=40, warmup_steps=40, eval_episodes=0, progress=False))
+    train(agent, Runner(env), TrainConfig(total_steps=40, warmup_steps=40, updates_per_round=0, eval_episodes=0, progress=False))
     snapshot = lambda module: [p.clone() for p in module.parameters()]  # noqa: E731
     actor, actor_target, critic = snapshot(agent.actor), snapshot(agent.actor_target), snapshot(agent.critic)
     changed = lambda module, before: any(not torch.equal(p, b) for p, b in zip(module.parameters(), before))  # noqa: E731
@@ -65,18 +65,18 @@ def test_actor_and_targets_move_only_every_policy_delay_updates():
 def test_td3_learns_a_continuous_bandit():
     env = Bandit()
     agent = TD3.from_env(env, TD3Config(**SMALL, actor_lr=3e-3, critic_lr=3e-3, seed=0), device="cpu")
-    before = evaluate(agent, env, 1)[0]
-    train_off_policy(agent, env, LoopConfig(total_steps=700, warmup_steps=50, eval_episodes=0, progress=False))
+    before = evaluate(agent, env, num_episodes=1).returns[0]
+    train(agent, Runner(env), TrainConfig(total_steps=700, warmup_steps=50, eval_episodes=0, progress=False))
     best_action = agent.act(torch.ones(1), deterministic=True).item()
     assert abs(best_action - 1.0) < 0.2, best_action
-    assert evaluate(agent, env, 1)[0] > max(before, -0.04)
+    assert evaluate(agent, env, num_episodes=1).returns[0] > max(before, -0.04)
 
 
 def test_td3_is_deterministic_and_resumable():
     def run():
         env = Bandit()
         agent = TD3.from_env(env, TD3Config(**SMALL, seed=2), device="cpu")
-        train_off_policy(agent, env, LoopConfig(total_steps=80, warmup_steps=20, eval_episodes=0, seed=2, progress=False))
+        train(agent, Runner(env, seed=2), TrainConfig(total_steps=80, warmup_steps=20, eval_episodes=0, seed=2, progress=False))
         return agent
 
     a, b = run(), run()
