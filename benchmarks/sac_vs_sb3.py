@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from peach_lite.budget import Budget
-from peach_lite.loop import LoopConfig, evaluate, train_off_policy
+from peach_lite.loop import PolicyAgent, Runner, TrainConfig, evaluate, train
 from peach_lite.results import write_results
 from peach_lite.sac import SAC, SACConfig
 from peach_lite.seeding import seed_everything
@@ -63,22 +63,11 @@ def run_ours(seed: int, steps: int, eval_episodes: int) -> dict[str, float]:
     env, eval_env = gym.make(ENV_ID), gym.make(ENV_ID)
     agent = SAC.from_env(env, SACConfig(**OUR_CONFIG, seed=seed), device="cpu")
     start, cpu_start = time.perf_counter(), time.process_time()
-    history = train_off_policy(agent, env, LoopConfig(total_steps=steps, warmup_steps=100, updates_per_step=1,
-                                                      eval_episodes=0, seed=seed, progress=False))
+    history = train(agent, Runner(env, seed=seed), TrainConfig(total_steps=steps, warmup_steps=100, updates_per_round=1,
+                                                              eval_episodes=0, seed=seed, progress=False))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    returns = evaluate(agent, eval_env, eval_episodes, seed=EVAL_SEED)
+    returns = evaluate(agent, eval_env, num_episodes=eval_episodes, seed=EVAL_SEED).returns
     return {"wall_s": wall, "cpu_s": cpu, "updates": history.num_updates, "return": float(returns.mean())}
-
-
-class _SB3Actor:
-    """Adapter so peach_lite.loop.evaluate runs an SB3 model on exactly the same episodes."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
-        action, _ = self.model.predict(obs.numpy(), deterministic=deterministic)
-        return torch.as_tensor(action)
 
 
 def run_sb3(seed: int, steps: int, eval_episodes: int) -> dict[str, float]:
@@ -89,7 +78,8 @@ def run_sb3(seed: int, steps: int, eval_episodes: int) -> dict[str, float]:
     start, cpu_start = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=steps)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    returns = evaluate(_SB3Actor(model), gym.make(ENV_ID), eval_episodes, seed=EVAL_SEED)
+    greedy = PolicyAgent(lambda obs: model.predict(obs, deterministic=True)[0])
+    returns = evaluate(greedy, gym.make(ENV_ID), num_episodes=eval_episodes, seed=EVAL_SEED).returns
     return {"wall_s": wall, "cpu_s": cpu, "updates": int(model._n_updates), "return": float(returns.mean())}
 
 

@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-# ---
-
 # %% [markdown]
 # # 01 · A gallery of task distributions
 #
@@ -81,7 +68,9 @@ obs, info = env.reset(seed=0, options={"task": task})  # or base.set_task(task) 
 assert base.get_task() == task == type(task).from_dict(json.loads(json.dumps(task.to_dict())))
 
 # %%
-show_source(type(base).__mro__[1].set_task)
+from peach_lite.envs.base import TaskEnvMixin
+
+show_source(TaskEnvMixin.set_task)
 
 # %% [markdown]
 # Bad input fails where you made it, naming the field and the allowed range:

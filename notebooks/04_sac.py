@@ -218,27 +218,36 @@ show_source(SAC.update)
 # %% [markdown]
 # ## The training loop
 #
-# One loop serves every off-policy agent in the course. An agent implements `act`, `observe`, `update` and
-# `state_dict`; `train_off_policy` takes uniformly random actions for the first `warmup_steps`, then acts,
-# stores, and updates after every step, evaluating the deterministic policy now and then. It returns a
-# `History` of lists ready to plot.
+# One loop serves every algorithm in the course, SAC here and PEARL, HAC and the belief agents later. It
+# talks to an agent through five hooks, batched over `n` environments that step in lockstep (one task each):
+# `begin_episode(tasks, explore=...)`, `act(obs)`, `observe(step)`, `end_episode()` and `learn(num_updates)`.
+# SAC gets the first four from `OffPolicyAgent` (store the transition, act greedily or not); its own part
+# is `update`, shown above. `train` collects a round (here one environment step, with uniformly random
+# actions for the first `warmup_steps`), calls `learn`, and evaluates the greedy policy now and then.
+# It returns a `History` of lists ready to plot.
 #
 # **Interrupting is safe.** Press the stop button during training: the loop returns the partial `History`,
-# the agent and its buffer stay consistent, and `train_off_policy(..., history=history)` continues. Below a
-# callback plays the role of the stop button.
+# the agent and its buffer stay consistent (a Ctrl-C during `learn` waits until the update is complete), and
+# `train(..., history=history)` continues. Below a callback plays the role of the stop button.
 
 # %%
-from peach_lite.loop import History, LoopConfig, OffPolicyAgent, evaluate, train_off_policy
+from peach_lite.loop import Agent, History, Runner, TrainConfig, evaluate, train
+from peach_lite.off_policy import OffPolicyAgent
 
-show_source(OffPolicyAgent)
+show_source(train)
+
+# %%
+show_source(OffPolicyAgent.observe)
 
 # %%
 env = gym.make("Pendulum-v1")
 demo = SAC.from_env(env, SACConfig(hidden=(32, 32), batch_size=64, seed=0))
-config = LoopConfig(total_steps=150, warmup_steps=100, eval_episodes=0, progress=False)
-partial = train_off_policy(demo, env, config, callbacks=[lambda step, agent, history: step >= 120])
+runner = Runner(env, seed=0)
+config = TrainConfig(total_steps=150, warmup_steps=100, eval_episodes=0, progress=False)
+partial = train(demo, runner, config, callbacks=[lambda round_index, agent, history: round_index >= 120])
 print(f"stopped at step {partial.total_steps}, interrupted={partial.interrupted}, buffer holds {len(demo.buffer)}")
-resumed = train_off_policy(demo, env, LoopConfig(total_steps=30, eval_episodes=0, progress=False), history=partial)
+resumed = train(demo, runner, TrainConfig(total_steps=30, warmup_steps=0, eval_episodes=0, progress=False), history=partial)
+assert isinstance(demo, Agent)
 assert resumed.total_steps == 150 and len(demo.buffer) == 150 and demo.num_updates == resumed.num_updates == 50
 
 # %% [markdown]
@@ -257,21 +266,24 @@ choice = widgets.ToggleButtons(options=["train now (small)", "load pretrained"],
                                value=budget.pick(full="load pretrained", fast="train now (small)"))
 display(choice)
 
+# %% [markdown]
+# The next cell reads the toggle: after changing it, re-run the next cell.
+
 # %%
+from peach_lite.checkpoints import evaluate_checkpoint, load_agent
 from peach_lite.paths import checkpoints_dir
-from peach_lite.sac import evaluate_checkpoint, load_agent
 
 PRETRAINED = checkpoints_dir() / "sac_pendulum.pt"
 if choice.value == "train now (small)":
     seed_everything(0)
-    env, eval_env = gym.make("Pendulum-v1"), gym.make("Pendulum-v1")
+    env = gym.make("Pendulum-v1")
     agent = SAC.from_env(env, SACConfig(hidden=budget.pick(full=(256, 256), fast=(64, 64)), seed=0))
-    loop = LoopConfig(total_steps=budget.pick(full=6_000, fast=600), eval_every=budget.pick(full=1_000, fast=300),
-                      eval_episodes=budget.pick(full=5, fast=2), seed=0)
-    curve = train_off_policy(agent, env, loop, eval_env=eval_env)
+    loop = TrainConfig(total_steps=budget.pick(full=6_000, fast=600), eval_every=budget.pick(full=1_000, fast=200),
+                       eval_episodes=budget.pick(full=5, fast=2), seed=0)
+    curve = train(agent, Runner(env, seed=0), loop)
     title = f"trained now: {curve.total_steps} steps in {curve.elapsed:.0f} s"
 else:
-    agent, payload = load_agent(PRETRAINED)
+    agent, payload = load_agent(PRETRAINED, algorithm="sac")
     curve = History(**payload["meta"]["history"])
     title = f"pretrained: {curve.total_steps} steps, seed {payload['meta']['seed']}"
 
@@ -285,17 +297,12 @@ plt.show()
 # and balances, far above a random policy on the very same episodes.
 
 # %%
-class RandomAgent:
-    def __init__(self, space):
-        self.space = space
-
-    def act(self, obs, deterministic=False):
-        return torch.as_tensor(self.space.sample())
-
+from peach_lite.loop import PolicyAgent
 
 pendulum = gym.make("Pendulum-v1")
 pendulum.action_space.seed(0)
-random_return = evaluate(RandomAgent(pendulum.action_space), pendulum, num_episodes=5, seed=12_345).mean()
+random_agent = PolicyAgent(lambda obs: pendulum.action_space.sample())
+random_return = evaluate(random_agent, pendulum, num_episodes=5, seed=12_345).returns.mean()
 pretrained_return = evaluate_checkpoint(PRETRAINED)
 print(f"pretrained SAC: {pretrained_return:.1f}   random policy: {random_return:.1f}   (same 5 start states)")
 assert pretrained_return > -300 and pretrained_return > random_return + 500
@@ -309,33 +316,28 @@ assert pretrained_return > -300 and pretrained_return > random_return + 500
 # clipping each axis. That **oracle** gives an upper bound for every episode.
 
 # %%
-from peach_lite.loop import make_env
+from peach_lite.envs import make
+from peach_lite.envs.oracles import make_oracle_policy, point_robot_oracle_action
 
-robot_env, robot_eval_env = make_env("peach_lite/PointRobotDense-v0"), make_env("peach_lite/PointRobotDense-v0")
-goal = torch.tensor(robot_env.unwrapped.get_task().goal, dtype=torch.float32)
+show_source(point_robot_oracle_action)
 
-
-class GreedyOracle:
-    """Moves every axis towards the goal as far as a step allows (0.1 per unit of action)."""
-
-    def act(self, obs, deterministic=True):
-        return ((goal - obs) / 0.1).clamp(-1.0, 1.0)
-
+# %%
+robot_env = make("peach_lite/PointRobotDense-v0")
+goal = robot_env.unwrapped.get_task().goal
+oracle = PolicyAgent(make_oracle_policy(robot_env))
 
 EVAL_EPISODES, EVAL_SEED = 10, 500
-oracle_returns = evaluate(GreedyOracle(), robot_eval_env, EVAL_EPISODES, seed=EVAL_SEED)
+oracle_returns = evaluate(oracle, robot_env, num_episodes=EVAL_EPISODES, seed=EVAL_SEED).returns
 robot = SAC.from_env(robot_env, SACConfig(hidden=(64, 64), actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3, seed=0))
-before = evaluate(robot, robot_eval_env, EVAL_EPISODES, seed=EVAL_SEED)
-robot_curve = train_off_policy(
-    robot, robot_env, LoopConfig(total_steps=budget.pick(full=4_000, fast=400), eval_every=budget.pick(full=400, fast=200),
-                                 eval_episodes=EVAL_EPISODES, seed=0),
-    eval_env=robot_eval_env,
-)
-after = evaluate(robot, robot_eval_env, EVAL_EPISODES, seed=EVAL_SEED)
+before = evaluate(robot, robot_env, num_episodes=EVAL_EPISODES, seed=EVAL_SEED).returns
+robot_curve = train(robot, Runner(robot_env, seed=0),
+                    TrainConfig(total_steps=budget.pick(full=4_000, fast=400), eval_every=budget.pick(full=400, fast=200),
+                                eval_episodes=EVAL_EPISODES, seed=0))
+after = evaluate(robot, robot_env, num_episodes=EVAL_EPISODES, seed=EVAL_SEED).returns
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 robot_curve.plot(ax, oracle=oracle_returns.mean())
-ax.set_title(f"SAC on the dense point robot (goal {tuple(round(g, 2) for g in goal.tolist())})")
+ax.set_title(f"SAC on the dense point robot (goal {tuple(round(g, 2) for g in goal)})")
 plt.show()
 print(f"before training {before.mean():.2f}, after {after.mean():.2f}, oracle {oracle_returns.mean():.2f}")
 
@@ -359,6 +361,9 @@ assert after.mean() > before.mean()
 from peach_lite.td3 import TD3
 
 show_source(TD3.update)
+
+# %%
+show_source(TD3.critic_loss)
 
 # %% [markdown]
 # ## How fast is it?

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from peach_lite.validation import check_choice, check_int
 
 __all__ = [
-    "Obs", "Step", "TaskBatch", "TaskEnvs", "GymTaskEnvs", "Agent", "Episodes", "run_episodes", "Runner",
+    "Obs", "Step", "TaskBatch", "TaskEnvs", "GymTaskEnvs", "Agent", "PolicyAgent", "Episodes", "run_episodes", "Runner",
     "TrainConfig", "History", "Callback", "train", "evaluate", "interrupts_deferred",
 ]
 
@@ -252,6 +252,40 @@ class Agent(Protocol):
 
     def learn(self, num_updates: int) -> dict[str, Tensor]:
         """``num_updates`` gradient steps; returns the last step's detached 0-d losses ({} if it could not learn yet)."""
+
+
+class PolicyAgent:
+    """Any fixed policy (an oracle, a random policy, another library's model) as a non-learning :class:`Agent`.
+
+    Args:
+        policy: ``policy(obs) -> action`` for ONE observation (numpy in, array-like out, env units).
+
+    Taught in notebooks/04_sac.py (section "A point robot").
+    """
+
+    def __init__(self, policy: Callable[[Any], Any]):
+        if not callable(policy):
+            raise ValueError(f"policy must be callable obs -> action, got {policy!r}")
+        self.policy = policy
+
+    def begin_episode(self, tasks: TaskBatch, *, explore: bool) -> None:
+        """Nothing to reset."""
+
+    def act(self, obs: Obs) -> Tensor:
+        """Apply ``policy`` row by row: (n, obs_dim) -> (n, action_dim)."""
+        rows = obs.numpy() if isinstance(obs, Tensor) else [{k: v[i].numpy() for k, v in obs.items()}
+                                                             for i in range(len(next(iter(obs.values()))))]
+        return torch.as_tensor(np.stack([np.asarray(self.policy(row), np.float32) for row in rows]))
+
+    def observe(self, step: Step) -> None:
+        """Nothing is stored."""
+
+    def end_episode(self) -> None:
+        """Nothing to do."""
+
+    def learn(self, num_updates: int) -> dict[str, Tensor]:
+        """A fixed policy does not learn."""
+        return {}
 
 
 @dataclass

@@ -106,8 +106,34 @@ def test_render_helpers_reject_bad_input():
 
 def test_show_source_shows_real_code():
     assert "def discounted_return" in show_source(discounted_return).data
-    assert show_source(discounted_return, lines=(1, 1)).data.startswith("def discounted_return")
-    with pytest.raises(ValueError, match="lines"):
-        show_source(discounted_return, lines=(5, 1))
+    with pytest.raises(TypeError):
+        show_source(discounted_return, lines=(1, 1))  # no line slices: they drift silently
+    with pytest.raises(ValueError, match="private"):
+        show_source(_private_helper)
     with pytest.raises(ValueError, match="obj"):
         show_source(3)
+
+
+def _private_helper():
+    return None
+
+
+def test_lessons_show_whole_public_functions_only():
+    """Every show_source call in a lesson names a public object and passes no lines= slice."""
+    import ast
+    from pathlib import Path
+
+    lessons = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9]*.py"))
+    assert lessons
+    offenders = []
+    for lesson in lessons:
+        for node in ast.walk(ast.parse(lesson.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "show_source":
+                where = f"{lesson.name}:{node.lineno}"
+                if node.keywords:
+                    offenders.append(f"{where} passes {[k.arg for k in node.keywords]}")
+                names = [n.attr for n in ast.walk(node.args[0]) if isinstance(n, ast.Attribute)]
+                names += [n.id for n in ast.walk(node.args[0]) if isinstance(n, ast.Name)]
+                if any(name.startswith("_") for name in names):
+                    offenders.append(f"{where} shows a private name: {ast.unparse(node.args[0])}")
+    assert not offenders, "\n".join(offenders)
