@@ -1,0 +1,362 @@
+"""The context posterior q(z | c) as a component: PEARL uses it now, PEACH (a HAC hierarchy with z on its
+top level) next, MQL-style agents after that.
+
+The pieces, in the order of lesson 05:
+
+* :func:`product_of_gaussians` and :func:`kl_to_prior`: the closed-form algebra (Gaussian factors multiply;
+  KL to N(0, I)).
+* :class:`ContextEncoder`: an MLP that maps each context transition c_n to a Gaussian factor; the posterior
+  is the product of the factors (no prior factor, as oyster), so it is permutation invariant.
+* :class:`Belief` and :class:`ContextPosterior`: ``prior``, ``infer``, ``sample`` (reparameterised) and
+  ``kl``, all batched over tasks.
+* :class:`PosteriorSchedule`: when z comes from the prior and when from the posterior, while collecting
+  (prior steps, posterior steps, refresh cadence) and while meta-testing (exploration trajectories).
+* :class:`PosteriorAgent` and :func:`meta_test`: PEARL's Algorithm 2 for *any* agent with a posterior, built
+  only on :func:`peach_lite.loop.run_episodes`.
+
+Taught in notebooks/05_pearl.py (sections "The encoder" and "Meta-testing").
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from peach_lite.loop import Agent, Episodes, TaskBatch, TaskEnvs, run_episodes
+from peach_lite.nets import mlp
+from peach_lite.validation import check_int
+
+__all__ = [
+    "MIN_FACTOR_VAR",
+    "product_of_gaussians",
+    "kl_to_prior",
+    "ContextEncoder",
+    "Belief",
+    "ContextPosterior",
+    "PosteriorSchedule",
+    "PosteriorAgent",
+    "MetaTestResult",
+    "meta_test",
+]
+
+MIN_FACTOR_VAR = 1e-7
+"""oyster clamps every factor variance to at least this before the product of Gaussians."""
+
+
+def product_of_gaussians(mu: Tensor, var: Tensor, min_var: float = MIN_FACTOR_VAR) -> tuple[Tensor, Tensor]:
+    """Combine per-transition Gaussian factors N(mu_n, var_n) into one Gaussian over z.
+
+    var = 1 / sum_n (1 / var_n) and mu = var * sum_n mu_n / var_n, with every var_n clamped to at least
+    ``min_var`` (oyster ``_product_of_gaussians``). There is no prior factor: with N identical factors
+    N(x, s^2) the result is N(x, s^2 / N). A factor with var_n -> inf has no effect.
+
+    Args:
+        mu:  (*lead, num_context, latent_dim) factor means, e.g. (num_tasks, num_context, latent_dim).
+        var: (*lead, num_context, latent_dim) factor variances (> 0; clamped).
+    Returns:
+        (mu_post, var_post), each (*lead, latent_dim).
+
+    Taught in notebooks/05_pearl.py (section "Step 2: the product of Gaussians").
+    """
+    if mu.shape != var.shape or mu.dim() < 2:
+        raise ValueError(f"mu and var must have the same shape (*lead, num_context, latent_dim), got {tuple(mu.shape)} and {tuple(var.shape)}")
+    precision = var.clamp(min=min_var).reciprocal()
+    var_post = precision.sum(dim=-2).reciprocal()
+    mu_post = var_post * (mu * precision).sum(dim=-2)
+    return mu_post, var_post
+
+
+def kl_to_prior(mu: Tensor, var: Tensor) -> Tensor:
+    """KL(N(mu, diag(var)) || N(0, I)) = 1/2 sum_j (var_j + mu_j^2 - 1 - log var_j), summed over latent dims.
+
+    Args:
+        mu, var: (*lead, latent_dim).
+    Returns:
+        (*lead,) KL per posterior (e.g. per task).
+
+    Taught in notebooks/05_pearl.py (section "Step 4: the KL term").
+    """
+    return 0.5 * (var + mu.pow(2) - 1.0 - var.log()).sum(dim=-1)
+
+
+class ContextEncoder(nn.Module):
+    """q_phi(z | c): an MLP maps each context transition c_n to a Gaussian factor, and the factors multiply.
+
+    Args:
+        context_dim: features of one transition (obs + action + 1 reward [+ next_obs]).
+        latent_dim: size of z.
+        hidden: hidden layers (oyster 200x200x200).
+        probabilistic: True: the MLP outputs (mu_n, softplus -> var_n) and the posterior is their product;
+            False (deterministic-z ablation): it outputs an embedding and z = the mean embedding.
+    Forward:
+        context (*lead, num_context, context_dim), optional mask (*lead, num_context) of valid rows
+        -> (mu_post, var_post), each (*lead, latent_dim); var_post is 0 when deterministic.
+
+    Taught in notebooks/05_pearl.py (section "The encoder, step 1: one transition, one Gaussian factor").
+    """
+
+    def __init__(self, context_dim: int, latent_dim: int, hidden: Sequence[int] = (200, 200, 200), probabilistic: bool = True):
+        super().__init__()
+        check_int("context_dim", context_dim, 1)
+        check_int("latent_dim", latent_dim, 1)
+        self.context_dim, self.latent_dim, self.probabilistic = int(context_dim), int(latent_dim), bool(probabilistic)
+        self.net = mlp(context_dim, 2 * latent_dim if probabilistic else latent_dim, hidden, init="pearl")
+
+    def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-transition factors: context (*lead, N, context_dim) -> (mu_n, var_n), each (*lead, N, latent_dim)."""
+        if context.dim() < 2 or context.shape[-1] != self.context_dim:
+            raise ValueError(f"context must have shape (*lead, num_context, {self.context_dim}), got {tuple(context.shape)}")
+        params = self.net(context)
+        if not self.probabilistic:
+            return params, torch.zeros_like(params)
+        mu, pre_var = params.split(self.latent_dim, dim=-1)
+        return mu, F.softplus(pre_var)
+
+    def forward(self, context: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        mu, var = self.factors(context)
+        if not self.probabilistic:
+            if mask is None:
+                return mu.mean(dim=-2), var.mean(dim=-2)
+            weights = mask.to(mu.dtype).unsqueeze(-1)
+            return (mu * weights).sum(-2) / weights.sum(-2).clamp(min=1.0), var.mean(dim=-2)
+        if mask is not None:  # a masked-out row is a factor of infinite variance: no effect
+            var = torch.where(mask.unsqueeze(-1), var, torch.full_like(var, math.inf))
+        return product_of_gaussians(mu, var)
+
+
+@dataclass(frozen=True)
+class Belief:
+    """A diagonal Gaussian belief over z, one row per task (or env).
+
+    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    """
+
+    mean: Tensor
+    """(num_tasks, latent_dim) posterior (or prior) mean."""
+    var: Tensor
+    """(num_tasks, latent_dim) its variance (prior: 1; deterministic z: 0)."""
+
+    def __len__(self) -> int:
+        return self.mean.shape[0]
+
+    def __getitem__(self, index: Any) -> "Belief":
+        """The beliefs of some rows, e.g. ``belief[live]`` for the envs still collecting."""
+        return Belief(self.mean[index], self.var[index])
+
+
+class ContextPosterior(nn.Module):
+    """q(z | c) around a :class:`ContextEncoder`: the prior, inference, reparameterised samples and the KL.
+
+    Args:
+        encoder: the :class:`ContextEncoder` (its ``probabilistic`` flag picks Gaussian or point beliefs).
+    Shapes: context (num_tasks, num_context, context_dim) -> :class:`Belief` with (num_tasks, latent_dim) fields;
+    ``sample`` -> (num_tasks, latent_dim); ``kl`` -> (num_tasks,).
+
+    Taught in notebooks/05_pearl.py (section "The encoder, step 1: one transition, one Gaussian factor").
+    """
+
+    def __init__(self, encoder: ContextEncoder):
+        super().__init__()
+        self.encoder = encoder
+
+    @property
+    def latent_dim(self) -> int:
+        """Size of z."""
+        return self.encoder.latent_dim
+
+    @property
+    def probabilistic(self) -> bool:
+        """False for the deterministic-z ablation (point beliefs, prior z = 0, no KL)."""
+        return self.encoder.probabilistic
+
+    def prior(self, num_tasks: int) -> Belief:
+        """N(0, I) for each task (deterministic: the point z = 0): fields (num_tasks, latent_dim)."""
+        check_int("num_tasks", num_tasks, 1)
+        mean = torch.zeros(num_tasks, self.latent_dim, device=self._device())
+        return Belief(mean, torch.ones_like(mean) if self.probabilistic else torch.zeros_like(mean))
+
+    def infer(self, context: Tensor, mask: Tensor | None = None) -> Belief:
+        """q(z | c): context (num_tasks, num_context, context_dim), mask (num_tasks, num_context) of valid rows."""
+        return Belief(*self.encoder(context, mask))
+
+    def sample(self, belief: Belief, generator: torch.Generator | None = None) -> Tensor:
+        """z = mean + sqrt(var) * eps, (num_tasks, latent_dim); differentiable in the belief (rsample).
+
+        Deterministic z: the mean itself (no random draw)."""
+        if not self.probabilistic:
+            return belief.mean
+        eps = torch.randn(belief.mean.shape, generator=generator, device=belief.mean.device, dtype=belief.mean.dtype)
+        return belief.mean + belief.var.sqrt() * eps
+
+    def kl(self, belief: Belief) -> Tensor:
+        """KL(belief || N(0, I)) per task, (num_tasks,); zeros for deterministic z (no bottleneck)."""
+        if not self.probabilistic:
+            return torch.zeros(len(belief), device=belief.mean.device)
+        return kl_to_prior(belief.mean, belief.var)
+
+    def _device(self) -> torch.device:
+        return next(self.encoder.parameters()).device
+
+
+@dataclass(frozen=True)
+class PosteriorSchedule:
+    """When z comes from the prior and when from the posterior (oyster's names in brackets).
+
+    Collection (PEARL Algorithm 1, per sampled task): ``num_steps_prior`` steps with z ~ prior, then
+    ``num_steps_posterior`` with z ~ q(z | c) re-inferred every ``update_post_train`` trajectories, then
+    ``num_extra_rl_steps_posterior`` posterior steps that go to the RL buffer only. Meta-testing
+    (Algorithm 2): ``num_trajectories`` per task, the first ``num_exploration`` on prior samples.
+
+    Taught in notebooks/05_pearl.py (section "Meta-training").
+    """
+
+    num_steps_prior: int = 100
+    """Steps per task with z ~ prior into both buffers (``num_steps_prior``)."""
+    num_steps_posterior: int = 900
+    """Steps per task with z ~ posterior into both buffers (``num_steps_posterior``)."""
+    num_extra_rl_steps_posterior: int = 0
+    """Steps per task with z ~ posterior into the RL buffer only (``num_extra_rl_steps_posterior``)."""
+    update_post_train: int = 1
+    """Trajectories between posterior refreshes while collecting (``update_post_train``)."""
+    num_exploration: int = 5
+    """Meta-test trajectories on prior samples before the posterior is used (``num_exp_traj_eval``)."""
+    num_trajectories: int = 20
+    """Meta-test trajectories per task (``num_steps_per_eval / max_path_length``)."""
+
+    def __post_init__(self):
+        for name in ("num_steps_prior", "num_steps_posterior", "num_extra_rl_steps_posterior", "num_exploration"):
+            check_int(name, getattr(self, name), 0)
+        check_int("update_post_train", self.update_post_train, 1)
+        check_int("num_trajectories", self.num_trajectories, 1)
+        check_int("num_exploration", self.num_exploration, 0, self.num_trajectories)
+
+    @classmethod
+    def from_config(cls, config: Any) -> "PosteriorSchedule":
+        """From any config with oyster's field names (``PearlConfig``, later ``PeachConfig``)."""
+        return cls(config.num_steps_prior, config.num_steps_posterior, config.num_extra_rl_steps_posterior,
+                   config.update_post_train, config.num_exp_traj_eval, config.num_eval_trajectories)
+
+    def refresh_after(self, trajectory: int) -> bool:
+        """Re-infer the posterior after the ``trajectory``-th (1-based) trajectory of a posterior phase?"""
+        return trajectory % self.update_post_train == 0
+
+    def posterior_from(self, trajectory: int) -> bool:
+        """At meta-test, is the belief re-inferred from all context after trajectory k (1-based)?"""
+        return trajectory >= self.num_exploration
+
+
+@runtime_checkable
+class PosteriorAgent(Agent, Protocol):
+    """An :class:`~peach_lite.loop.Agent` that acts on a latent z drawn from a belief it keeps per env.
+
+    What :func:`meta_test` needs, on top of the Agent protocol:
+
+    * ``begin_episode(tasks, explore=...)`` draws z ~ ``belief`` (one sample per env, held for the whole
+      episode), using ``generator``; ``act`` then conditions on that z.
+    * ``reset_belief(n)``: the prior for n envs, and an empty context.
+    * ``add_context(episodes)``: append the transitions of the episode just run (every env's row) to the context.
+    * ``infer_belief()``: the belief becomes q(z | all context since ``reset_belief``).
+
+    PEARL implements it on a flat SAC; PEACH will implement it on a HAC hierarchy with z on its top level.
+
+    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    """
+
+    posterior: ContextPosterior
+    belief: Belief | None
+    generator: torch.Generator
+    schedule: PosteriorSchedule
+
+    def reset_belief(self, num_tasks: int) -> Belief:
+        """Belief <- prior for ``num_tasks`` envs; the context is emptied."""
+
+    def add_context(self, episodes: Episodes) -> None:
+        """Add the episode just run (as :func:`~peach_lite.loop.run_episodes` returned it) to the context."""
+
+    def infer_belief(self) -> Belief:
+        """Belief <- q(z | all context added since :meth:`reset_belief`); returns it."""
+
+
+@dataclass
+class MetaTestResult:
+    """What :func:`meta_test` saw on each task, trajectory by trajectory.
+
+    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    """
+
+    returns: np.ndarray
+    """(num_tasks, num_trajectories) return of each trajectory (the env's reward: sparse on the sparse point robot)."""
+    z_mean: np.ndarray
+    """(num_tasks, num_trajectories, latent_dim) mean of the belief z was drawn from."""
+    z_var: np.ndarray
+    """(num_tasks, num_trajectories, latent_dim) its variance (prior: 1; deterministic z: 0)."""
+    paths: np.ndarray | None = None
+    """(num_tasks, num_trajectories, T + 1, obs_dim) visited observations, when ``record_paths=True``."""
+    num_exploration: int = 0
+    """How many leading trajectories used prior samples of z."""
+
+    @property
+    def per_trajectory(self) -> np.ndarray:
+        """(num_trajectories,) mean return over tasks of the k-th trajectory."""
+        return self.returns.mean(axis=0)
+
+    @property
+    def final_return(self) -> float:
+        """oyster's ``AverageReturn_all_test_tasks``: mean over tasks of the last trajectory's return."""
+        return float(self.returns[:, -1].mean())
+
+
+def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence[Any], schedule: PosteriorSchedule | None = None,
+              *, seed: int = 0, record_paths: bool = False) -> MetaTestResult:
+    """PEARL Algorithm 2 on every task at once, for any :class:`PosteriorAgent` (oyster ``collect_paths``).
+
+    Start from the prior with an empty context. For k = 1..num_trajectories: ``run_episodes`` greedy
+    (``explore=False``: mean actions, but z is still a fresh sample of the belief, held for the trajectory);
+    add the trajectory to the context; once k >= ``num_exploration``, re-infer the belief from **all**
+    context so far. So the first ``num_exploration`` trajectories use prior samples, every later one a
+    posterior sample.
+
+    Args:
+        agent: a trained :class:`PosteriorAgent`.
+        envs: the :class:`~peach_lite.loop.TaskEnvs` to run (one env per task, grown on demand).
+        tasks: the tasks to adapt to (a TaskBatch, or a list of task objects: split "test").
+        schedule: ``num_trajectories`` and ``num_exploration`` (default: the agent's own schedule).
+        seed: seeds z and action sampling; the agent's own generator is restored afterwards.
+        record_paths: keep every visited observation (for trajectory plots).
+    Returns:
+        :class:`MetaTestResult` with (num_tasks, num_trajectories, ...) arrays.
+
+    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    """
+    schedule = schedule or agent.schedule
+    check_int("seed", seed, 0)
+    if not isinstance(tasks, TaskBatch):
+        tasks = TaskBatch.from_list(list(tasks), split="test")
+    if len(tasks) == 0:
+        raise ValueError("tasks must list at least one task")
+    saved_generator = agent.generator
+    agent.generator = torch.Generator(device=saved_generator.device).manual_seed(int(seed))
+    returns, means, variances, paths = [], [], [], []
+    try:
+        with torch.no_grad():
+            agent.reset_belief(len(tasks))
+            for k in range(1, schedule.num_trajectories + 1):
+                means.append(agent.belief.mean.cpu().numpy())
+                variances.append(agent.belief.var.cpu().numpy())
+                episodes = run_episodes(agent, envs, tasks, explore=False, record=record_paths)
+                returns.append(episodes.returns)
+                if record_paths:
+                    paths.append(episodes.positions())
+                agent.add_context(episodes)
+                if schedule.posterior_from(k):
+                    agent.infer_belief()
+    finally:
+        agent.generator = saved_generator
+    return MetaTestResult(returns=np.stack(returns, axis=1), z_mean=np.stack(means, axis=1), z_var=np.stack(variances, axis=1),
+                          paths=np.stack(paths, axis=1) if record_paths else None, num_exploration=schedule.num_exploration)
