@@ -233,7 +233,9 @@ class Agent(Protocol):
 
     ``n`` = envs stepped in lockstep, one task each. Agents that collect on a schedule of their own
     (PEARL's prior/posterior phases) may also define ``collect_round(runner, round_index) -> Episodes``,
-    which :func:`train` then calls instead of its default collection.
+    which :func:`train` then calls instead of its default collection. Agents whose own logic ends an
+    episode early (HAC's top level after its H attempts) may define ``episode_over() -> (n,) bool``:
+    :func:`run_episodes` and :class:`Runner` stop those envs after the step just observed.
 
     Taught in notebooks/04_sac.py (section "The training loop").
     """
@@ -364,7 +366,7 @@ def run_episodes(agent: Agent, envs: TaskEnvs, tasks: TaskBatch, *, explore: boo
         sparse_returns += np.where(mask, step.sparse_reward.numpy(), 0.0)
         lengths += mask
         success |= step.success.numpy() & mask
-        active &= ~(step.terminated.numpy() | step.truncated.numpy())
+        active &= ~(step.terminated.numpy() | step.truncated.numpy()) & ~_agent_done(agent, n)
         if record:
             recorded.append(step)
         obs = step.next_obs
@@ -437,7 +439,7 @@ class Runner:
         self._sparse += np.where(mask, step.sparse_reward.numpy(), 0.0)
         self._lengths += mask
         self._success |= step.success.numpy() & mask
-        self._active &= ~(step.terminated.numpy() | step.truncated.numpy())
+        self._active &= ~(step.terminated.numpy() | step.truncated.numpy()) & ~_agent_done(agent, n)
         self._obs = step.next_obs
         if not self._active.any():
             agent.end_episode()
@@ -784,6 +786,13 @@ def _stack_obs(items: list[Any]) -> Obs:
     if isinstance(items[0], dict):
         return {k: torch.as_tensor(np.stack([np.asarray(o[k], np.float32) for o in items])) for k in items[0]}
     return torch.as_tensor(np.stack([np.asarray(o, np.float32) for o in items]))
+
+
+def _agent_done(agent: Agent, n: int) -> np.ndarray:
+    """(n,) bool: envs whose episode the agent itself ended (optional ``agent.episode_over()``, e.g. HAC's
+    top level after its H attempts); all False for agents without it."""
+    over = getattr(agent, "episode_over", None)
+    return np.zeros(n, bool) if over is None else np.asarray(over(), bool)
 
 
 def _check_action(action: Any, n: int, space: gym.spaces.Box) -> Tensor:
