@@ -174,3 +174,37 @@ def test_manifest_rejects_bad_entries(data_dir, tmp_path_factory):
         record_in_manifest(inside, command="c", seed=0, score_name="s", score=0, evaluate="os:system", tolerance=1)
     with pytest.raises(ValueError, match="tolerance"):
         record_in_manifest(inside, command="c", seed=0, score_name="s", score=0, evaluate="peach_lite.a:b", tolerance=-1)
+
+
+def test_one_save_load_path_for_every_registered_algorithm(data_dir):
+    """save_agent/load_agent are the one path: arch["algorithm"] picks the class; a wrong one is refused by name."""
+    from peach_lite.checkpoints import ALGORITHMS, CheckpointError, load_agent, save_agent
+    from peach_lite.td3 import TD3, TD3Config
+
+    agent = TD3(3, 1, TD3Config(hidden=(8,), buffer_size=10), action_low=[-2.0], action_high=[2.0], device="cpu")
+    agent.env_id = "Pendulum-v1"
+    path = save_agent(agent, data_dir / "td3.pt", meta={"note": "x"})
+    loaded, payload = load_agent(path)
+    assert type(loaded) is TD3 and payload["arch"]["algorithm"] == "td3"
+    obs = torch.randn(4, 3)
+    assert torch.equal(loaded.act(obs, deterministic=True), agent.act(obs, deterministic=True))
+    with pytest.raises(CheckpointError, match="is a 'td3' checkpoint, not 'hac'"):
+        load_agent(path, algorithm="hac")
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        load_agent(path, algorithm="ppo2")
+    with pytest.raises(ValueError, match="registered algorithms"):
+        save_agent(object(), data_dir / "x.pt")
+    with pytest.raises(ValueError, match="directory"):
+        save_agent(agent, data_dir)
+    assert set(ALGORITHMS) >= {"sac", "td3", "pearl", "hac", "belief"}
+
+
+def test_cli_lists_and_rejects_unknown_presets(capsys, tmp_path):
+    from peach_lite.cli import main
+
+    main(["list"])
+    assert "pendulum" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="preset must be one of"):
+        main(["train", "sac", "--preset", "nope", "--out", str(tmp_path / "a.pt"), "--no-record"])
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        main(["train", "sac", "--set", "total_steps", "--out", str(tmp_path / "a.pt"), "--no-record"])
