@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-# ---
-
 # %% [markdown]
 # # 00 · How to use this course
 #
@@ -98,7 +85,9 @@ gif(frames, fps=20, width=240)
 # ## A widget: change something live
 #
 # Drag the slider to scale the random actions. Bigger torques make the cheetah flail further; the picture
-# and the return update. (In tests the cell runs once with the default value.)
+# and the return update. (In tests the cell runs once with the default value.) The slider has its own env,
+# so it keeps working after the last cell closes `env`; `rollout_frames` renders through the course's one
+# rendering thread, because JupyterLab runs widget callbacks in another thread than the cells.
 
 # %% tags=["nbval-ignore-output"]
 import ipywidgets as widgets
@@ -106,12 +95,13 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 magnitude = widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.1, description="|action|")
+slider_env = gym.make("HalfCheetah-v5", render_mode="rgb_array", width=240, height=240)
 
 
 def show_scaled_rollout(scale: float) -> None:
     rng = np.random.default_rng(0)
-    policy = lambda obs: scale * rng.uniform(-1, 1, size=env.action_space.shape)  # noqa: E731
-    scaled_frames, scaled_return = rollout_frames(env, policy, num_steps=num_rollout_steps, seed=0)
+    policy = lambda obs: scale * rng.uniform(-1, 1, size=slider_env.action_space.shape)  # noqa: E731
+    scaled_frames, scaled_return = rollout_frames(slider_env, policy, num_steps=num_rollout_steps, seed=0)
     fig, ax = plt.subplots(figsize=(3, 3))
     ax.imshow(scaled_frames[-1])
     ax.set_title(f"scale {scale:.1f}: return {scaled_return:.1f}")

@@ -20,12 +20,21 @@ _RENDER_PROBE = (
     "assert r.render().shape == (32, 32, 3)\n"
 )
 
+# What a widget callback does: render, from another thread, a model whose renderer was made in the main one.
+_THREAD_PROBE = (
+    "import threading, peach_lite, peach_lite.envs as envs\n"
+    "env = envs.make('peach_lite/PointMaze-v0', render_mode='rgb_array', width=32, height=32); env.reset(seed=0)\n"
+    "main = env.render(); out = {}\n"
+    "t = threading.Thread(target=lambda: out.setdefault('frame', env.render())); t.start(); t.join()\n"
+    "assert (out['frame'] == main).all() and main.std() > 1, 'frames differ between threads'\n"
+)
 
-def render_works(backend: str, timeout: float = 60.0) -> tuple[bool, str]:
+
+def render_works(backend: str, timeout: float = 60.0, probe: str = _RENDER_PROBE) -> tuple[bool, str]:
     """Try to render one small frame with ``MUJOCO_GL=backend`` in a fresh process."""
     env = dict(os.environ, MUJOCO_GL=backend)
     try:
-        run = subprocess.run([sys.executable, "-c", _RENDER_PROBE], env=env, capture_output=True,
+        run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
                              text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return False, "timed out"
@@ -57,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     backend = os.environ.get("MUJOCO_GL", "<unset>")
     ok, message = render_works(backend) if backend != "<unset>" else (False, "MUJOCO_GL unset")
     print(f"rendering with MUJOCO_GL={backend}: {'ok' if ok else 'FAILED: ' + message}")
+    if ok:
+        threads_ok, threads_message = render_works(backend, probe=_THREAD_PROBE)
+        print(f"rendering from a widget callback's thread: {'ok' if threads_ok else 'FAILED: ' + threads_message}")
+        if not threads_ok:
+            problems.append("MuJoCo renders in the main thread but not from another thread (widget callbacks "
+                            f"would show errors or black frames): {threads_message}")
     if not ok:
         alternatives = [b for b in ("egl", "osmesa") if b != backend and render_works(b)[0]]
         if alternatives:

@@ -4,6 +4,11 @@ Rendering uses MuJoCo's EGL backend (Mesa's llvmpipe when there is no GPU); ``im
 picks it before MuJoCo is imported. ``python -m peach_lite.doctor`` says what to install when it fails.
 Animations are small GIFs written with Pillow (there is no ffmpeg here, and jshtml is too big to commit).
 
+``render_frame(env)`` renders on peach_lite's one rendering thread (``peach_lite.gl.on_render_thread``),
+so it works the same from a cell and from a widget callback (which ipykernel 7 runs in another
+thread, where a GL context made in a cell cannot be used). It raises a clear ``RuntimeError`` instead
+of returning a black frame when the env was closed.
+
 Taught in notebooks/00_how_to_use.py (section "Seeing an environment").
 """
 from __future__ import annotations
@@ -16,7 +21,39 @@ import numpy as np
 
 from peach_lite.validation import check_range
 
-__all__ = ["rollout_frames", "show_frames", "gif"]
+__all__ = ["render_frame", "rollout_frames", "show_frames", "gif"]
+
+_CLOSED_HELP = "make a new env (re-run the cell that makes it) to render again"
+
+
+def _render_on_this_thread(env: Any) -> np.ndarray:
+    renderer = getattr(env.unwrapped, "mujoco_renderer", None)
+    viewer = None if renderer is None else getattr(renderer, "_viewers", {}).get(env.render_mode)
+    if viewer is not None:  # a gymnasium MuJoCo env: its viewer never makes its own context current
+        context = getattr(viewer, "opengl_context", None)
+        if context is not None and getattr(context, "_context", True) is None:
+            raise RuntimeError(f"{env.spec.id if env.spec else type(env.unwrapped).__name__} was closed "
+                               f"(env.close() freed its GL context); {_CLOSED_HELP}")
+        viewer.make_context_current()
+    frame = env.render()
+    if isinstance(frame, np.ndarray) and frame.size and not frame.any():
+        raise RuntimeError(f"rendering gave an all-black frame: the env was probably closed; {_CLOSED_HELP}")
+    return frame
+
+
+def render_frame(env: Any) -> np.ndarray:
+    """``env.render()`` made safe from any thread: one RGB frame (height, width, 3) uint8.
+
+    Args:
+        env: a gymnasium env made with ``render_mode="rgb_array"`` (gymnasium's MuJoCo envs, peach_lite's).
+    Raises:
+        RuntimeError: the env was closed (instead of returning a black frame).
+    """
+    if getattr(env, "render_mode", None) != "rgb_array":
+        raise ValueError(f"env must be made with render_mode='rgb_array', got {getattr(env, 'render_mode', None)!r}")
+    from peach_lite.gl import on_render_thread
+
+    return on_render_thread(_render_on_this_thread, env)
 
 
 def rollout_frames(
@@ -35,6 +72,8 @@ def rollout_frames(
         num_steps: at most this many steps (the episode may end earlier).
         seed: reset seed; also seeds the action space.
         every: keep one frame in ``every``.
+    Frames are drawn with ``render_frame``, so this works from a widget callback's thread too.
+
     Returns:
         (frames, total_reward), frames each (height, width, 3) uint8.
     """
@@ -44,13 +83,13 @@ def rollout_frames(
         raise ValueError(f"env must be made with render_mode='rgb_array', got {getattr(env, 'render_mode', None)!r}")
     obs, _ = env.reset(seed=seed)
     env.action_space.seed(seed)
-    frames, total = [env.render()], 0.0
+    frames, total = [render_frame(env)], 0.0
     for step in range(num_steps):
         action = env.action_space.sample() if policy is None else policy(obs)
         obs, reward, terminated, truncated, _ = env.step(action)
         total += float(reward)
         if (step + 1) % every == 0:
-            frames.append(env.render())
+            frames.append(render_frame(env))
         if terminated or truncated:
             break
     return frames, total

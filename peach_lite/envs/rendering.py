@@ -137,6 +137,10 @@ class Canvas:
 class MujocoFrames:
     """Offscreen RGB frames of a MuJoCo model with shadows/reflections off and extra marker spheres.
 
+    Every GL call (making the renderer, drawing, freeing it) runs on peach_lite's one rendering
+    thread (``peach_lite.gl.on_render_thread``), so a frame renders the same from a cell, a widget
+    callback's thread or a worker thread. Rendering after ``close()`` raises a ``RuntimeError``.
+
     Args:
         model: the compiled ``mujoco.MjModel``.
         width, height: frame size in pixels (at most the model's offscreen buffer, 640x480 by default).
@@ -145,17 +149,34 @@ class MujocoFrames:
     def __init__(self, model: Any, width: int, height: int):
         import mujoco
 
+        from peach_lite.gl import on_render_thread
+
         self._mujoco = mujoco
-        self._renderer = mujoco.Renderer(model, height=int(height), width=int(width))
-        flags = self._renderer.scene.flags
+        self._on_render_thread = on_render_thread
+        self._renderer = None
+        self._renderer = on_render_thread(self._make_renderer, model, int(width), int(height))
+
+    def _make_renderer(self, model: Any, width: int, height: int) -> Any:
+        mujoco = self._mujoco
+        renderer = mujoco.Renderer(model, height=height, width=width)
+        flags = renderer.scene.flags
         flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
         flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
+        return renderer
 
     def render(self, data: Any, camera: Any, spheres: Sequence[tuple[np.ndarray, np.ndarray, float]] = ()) -> np.ndarray:
         """One frame (height, width, 3) uint8 with ``spheres`` = [(pos (3,), rgba (4,), radius)] drawn in."""
+        if self._renderer is None:
+            raise RuntimeError("this MuJoCo renderer was closed (env.close() frees it); make a new env to render again")
+        return self._on_render_thread(self._render, data, camera, list(spheres))
+
+    def _render(self, data: Any, camera: Any, spheres: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
         mujoco = self._mujoco
-        self._renderer.update_scene(data, camera=camera)
-        scene = self._renderer.scene
+        renderer = self._renderer
+        if renderer is None:
+            raise RuntimeError("this MuJoCo renderer was closed (env.close() frees it); make a new env to render again")
+        renderer.update_scene(data, camera=camera)
+        scene = renderer.scene
         for position, rgba, radius in spheres:
             if scene.ngeom >= scene.maxgeom:
                 break
@@ -168,10 +189,21 @@ class MujocoFrames:
                 np.asarray(rgba, dtype=np.float32),
             )
             scene.ngeom += 1
-        return self._renderer.render()
+        return renderer.render()
+
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``."""
+        return self._renderer is None
 
     def close(self) -> None:
-        """Free the GL context."""
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        """Free the GL context (on the rendering thread, which owns it)."""
+        renderer, self._renderer = self._renderer, None
+        if renderer is not None:
+            self._on_render_thread(renderer.close)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the rendering thread may be gone already
+            pass
