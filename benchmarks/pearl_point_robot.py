@@ -8,7 +8,7 @@ goals (and ``--num-evals`` seeded runs). Target: >= 0.85 x oracle, over >= 3 see
 and the semicircle sweep heuristic (both computed by ``peach_lite.envs.oracles``), and the ablations
 (deterministic z, PEARL Fig. 7; context sampling, Fig. 6).
 
-Each run is one ``python -m peach_lite.pearl ...`` process (the command is printed and stored with its
+Each run is one ``python -m peach_lite train pearl ...`` process (the command is printed and stored with its
 checkpoint), ``--jobs`` of them at a time with one torch thread each. Seed 0 of PEARL and of the
 deterministic-z ablation are saved to ``data/checkpoints/`` (recorded in data/MANIFEST.json, loaded by
 lesson 05); the other runs go to ``runs/pearl/`` (git-ignored). ``--reuse`` evaluates checkpoints that
@@ -26,19 +26,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from peach_lite.checkpoints import load_agent
+from peach_lite.device import set_threads
 from peach_lite.envs.oracles import point_robot_oracle_return, point_robot_sweep_returns
+from peach_lite.loop import GymTaskEnvs
 from peach_lite.paths import data_dir
-from peach_lite.pearl import EVAL_SEED, TaskRollouts, load_agent, meta_test
+from peach_lite.pearl import EVAL_SEED
+from peach_lite.posterior import meta_test
 from peach_lite.results import write_results
 
 ENV_ID = "peach_lite/PointRobotSparse-v0"
 ABLATION_FLAGS = {
-    "deterministic_z": ["--deterministic-z"],
-    "off_policy_context": ["--context-sampling", "off_policy"],
-    "same_batch_context": ["--context-sampling", "same_batch"],
-    "dense_context": ["--set", "dense_context=true"],
+    "deterministic_z": ["--set", "probabilistic_z=False"],
+    "off_policy_context": ["--set", "context_sampling='off_policy'"],
+    "same_batch_context": ["--set", "context_sampling='same_batch'"],
+    "dense_context": ["--set", "dense_context=True"],
 }
 """The ablations (PEARL Fig. 7: deterministic z; Fig. 6: where the context is sampled from) and one diagnostic
 (dense_context: the encoder reads the dense reward, so task inference no longer waits for exploration)."""
@@ -55,11 +58,11 @@ def checkpoint_path(seed: int, variant: str | None = None) -> Path:
 
 
 def train_command(seed: int, variant: str | None, args: argparse.Namespace) -> list[str]:
-    """The ``python -m peach_lite.pearl`` command that trains one run (recorded with its checkpoint)."""
+    """The ``python -m peach_lite train pearl`` command that trains one run (recorded with its checkpoint)."""
     path = checkpoint_path(seed, variant)
-    command = ["python", "-m", "peach_lite.pearl", "--env", ENV_ID, "--seed", str(seed), "--threads", str(args.threads),
-               "--eval-every", str(args.eval_every), *ABLATION_FLAGS.get(variant or "", [])]
-    command += ["--iterations", str(args.iterations)]
+    command = ["python", "-m", "peach_lite", "train", "pearl", "--preset", "point-robot", "--seed", str(seed),
+               "--threads", str(args.threads), "--no-progress", "--set", f"eval_every={args.eval_every}",
+               *ABLATION_FLAGS.get(variant or "", []), "--set", f"iterations={args.iterations}"]
     if not path.is_relative_to(data_dir()):
         command.append("--no-record")
     return command + ["--out", str(path.relative_to(data_dir().parent))]
@@ -98,12 +101,12 @@ def _reap(running: list[tuple[subprocess.Popen, str]]) -> list[tuple[subprocess.
 def run(seed: int, variant: str | None, args: argparse.Namespace) -> dict:
     """Meta-test one trained checkpoint with the full protocol."""
     path = checkpoint_path(seed, variant)
-    agent, payload = load_agent(path)
-    rollouts = TaskRollouts(ENV_ID, agent.config.sparse_rewards, seed=EVAL_SEED)
+    agent, payload = load_agent(path, algorithm="pearl")
+    envs = GymTaskEnvs(ENV_ID, seed=EVAL_SEED)
     start = time.perf_counter()
-    results = [meta_test(agent, rollouts, seed=EVAL_SEED + r) for r in range(args.num_evals)]
+    results = [meta_test(agent, envs, envs.unwrapped.test_tasks(), seed=EVAL_SEED + r) for r in range(args.num_evals)]
     eval_seconds = time.perf_counter() - start
-    rollouts.close()
+    envs.close()
     returns = np.concatenate([r.returns for r in results], axis=0)  # (num_evals * 20, 20)
     meta = payload["meta"]
     history = meta.get("history", {})
@@ -121,7 +124,8 @@ def run(seed: int, variant: str | None, args: argparse.Namespace) -> dict:
         "env_steps": int(history.get("total_steps", 0)),
         "seconds_per_iteration": float(meta.get("train_seconds", float("nan"))) / iterations,
         "torch_threads": meta.get("torch_threads"),
-        "learning_curve": {"env_steps": history.get("eval_steps", []), "final_return": history.get("eval_returns", [])},
+        "learning_curve": {"env_steps": history.get("eval_steps", []),  # "eval_returns": files saved before the shared History
+                           "final_return": history.get("eval_values", history.get("eval_returns", []))},
         "meta_test_seconds": eval_seconds,
         "config": payload["arch"]["config"],
     }
@@ -144,9 +148,9 @@ def main() -> None:
     for name in ("iterations", "jobs", "threads", "num_evals", "eval_every"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
-    tasks = TaskRollouts(ENV_ID, True).test_tasks
+    tasks = GymTaskEnvs(ENV_ID).unwrapped.test_tasks()
     goals = np.array([t.goal for t in tasks])
     oracle = point_robot_oracle_return(goals)
     sweep = point_robot_sweep_returns(goals, num_episodes=20)

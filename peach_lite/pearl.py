@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from peach_lite.buffers import MultiTaskReplayBuffer, transition_fields
+from peach_lite.checkpoints import evaluate_checkpoint  # re-exported: data/MANIFEST.json names peach_lite.pearl:evaluate_checkpoint
 from peach_lite.cli import TrainSpec
 from peach_lite.device import get_device
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Runner, Step, TaskBatch, TrainConfig, train
@@ -62,6 +63,7 @@ __all__ = [
     "EVAL_SEED",
     "train_for_cli",
     "CLI",
+    "evaluate_checkpoint",
 ]
 
 EVAL_SEED = 12_345
@@ -256,9 +258,16 @@ class PEARL:
 
     def infer_belief(self) -> Belief:
         """Belief <- q(z | all context since :meth:`reset_belief`), ((num_envs, latent_dim) fields)."""
-        mask = torch.cat(self._context_mask, dim=1)
-        self.belief = self.posterior.infer(torch.cat(self._context, dim=1), None if bool(mask.all()) else mask)
+        context, mask = self.accumulated_context()
+        self.belief = self.posterior.infer(context, None if bool(mask.all()) else mask)
         return self.belief
+
+    def accumulated_context(self) -> tuple[Tensor, Tensor]:
+        """All context added since :meth:`reset_belief`: (num_envs, num_context, context_dim) rows and their
+        (num_envs, num_context) validity mask, e.g. to replay a meta-test's posterior transition by transition."""
+        if not self._context:
+            raise ValueError("no context yet: run meta_test (or add_context) after reset_belief first")
+        return torch.cat(self._context, dim=1), torch.cat(self._context_mask, dim=1)
 
     def make_context(self, batch: dict[str, Tensor]) -> Tensor:
         """Context rows (obs, action, context_reward[, next_obs]) from buffer fields: (*lead, context_dim).

@@ -12,7 +12,8 @@ The pieces, in the order of lesson 05:
 * :class:`PosteriorSchedule`: when z comes from the prior and when from the posterior, while collecting
   (prior steps, posterior steps, refresh cadence) and while meta-testing (exploration trajectories).
 * :class:`PosteriorAgent` and :func:`meta_test`: PEARL's Algorithm 2 for *any* agent with a posterior, built
-  only on :func:`peach_lite.loop.run_episodes`.
+  only on :func:`peach_lite.loop.run_episodes`; :func:`act_on_belief` shows what a belief *means* (one
+  episode per sampled hypothesis z).
 
 Taught in notebooks/05_pearl.py (sections "The encoder" and "Meta-testing").
 """
@@ -43,6 +44,7 @@ __all__ = [
     "PosteriorAgent",
     "MetaTestResult",
     "meta_test",
+    "act_on_belief",
 ]
 
 MIN_FACTOR_VAR = 1e-7
@@ -260,7 +262,8 @@ class PosteriorAgent(Agent, Protocol):
     * ``begin_episode(tasks, explore=...)`` draws z ~ ``belief`` (one sample per env, held for the whole
       episode), using ``generator``; ``act`` then conditions on that z.
     * ``reset_belief(n)``: the prior for n envs, and an empty context.
-    * ``add_context(episodes)``: append the transitions of the episode just run (every env's row) to the context.
+    * ``add_context(episodes)``: append the transitions of the episode just run (every env's row; ``episodes.steps``
+      is recorded) to the context.
     * ``infer_belief()``: the belief becomes q(z | all context since ``reset_belief``).
 
     PEARL implements it on a flat SAC; PEACH will implement it on a HAC hierarchy with z on its top level.
@@ -349,7 +352,7 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
             for k in range(1, schedule.num_trajectories + 1):
                 means.append(agent.belief.mean.cpu().numpy())
                 variances.append(agent.belief.var.cpu().numpy())
-                episodes = run_episodes(agent, envs, tasks, explore=False, record=record_paths)
+                episodes = run_episodes(agent, envs, tasks, explore=False, record=True)  # add_context may read the steps
                 returns.append(episodes.returns)
                 if record_paths:
                     paths.append(episodes.positions())
@@ -360,3 +363,29 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
         agent.generator = saved_generator
     return MetaTestResult(returns=np.stack(returns, axis=1), z_mean=np.stack(means, axis=1), z_var=np.stack(variances, axis=1),
                           paths=np.stack(paths, axis=1) if record_paths else None, num_exploration=schedule.num_exploration)
+
+
+def act_on_belief(agent: PosteriorAgent, envs: TaskEnvs, task: Any, belief: Belief, *, num_samples: int = 40, seed: int = 0) -> Episodes:
+    """Where the agent goes under each hypothesis of a one-task belief: ``num_samples`` draws of z ~ ``belief``,
+    each run for one greedy episode on ``task``, all in lockstep (``envs`` grows to ``num_samples`` envs).
+
+    Args:
+        agent: a :class:`PosteriorAgent`; its belief and generator are restored afterwards.
+        belief: a :class:`Belief` with one row (e.g. a prior, or q(z | c) after some context).
+    Returns:
+        :class:`~peach_lite.loop.Episodes` with recorded steps (``.positions()`` gives the paths).
+
+    Taught in notebooks/05_pearl.py (section "The posterior, one transition at a time").
+    """
+    check_int("num_samples", num_samples, 1)
+    check_int("seed", seed, 0)
+    if len(belief) != 1:
+        raise ValueError(f"belief must have one row (one task), got {len(belief)}")
+    saved_belief, saved_generator = agent.belief, agent.generator
+    agent.belief = Belief(belief.mean.expand(num_samples, -1), belief.var.expand(num_samples, -1))
+    agent.generator = torch.Generator(device=saved_generator.device).manual_seed(int(seed))
+    try:
+        with torch.no_grad():
+            return run_episodes(agent, envs, TaskBatch.from_list([task] * num_samples, split="test"), explore=False, record=True)
+    finally:
+        agent.belief, agent.generator = saved_belief, saved_generator

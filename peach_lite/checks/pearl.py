@@ -1,6 +1,7 @@
 """Checkers for lesson 05 ("PEARL: context variables and posterior sampling").
 
-Each compares the student's function with the package's own implementation in ``peach_lite.pearl``
+Each compares the student's function with the package's own implementation (``peach_lite.posterior``
+for the product of Gaussians, ``peach_lite.pearl`` for the KL loss and the critic target)
 on fixed random cases, including edge cases (one context transition, tiny and huge variances).
 
 Taught in notebooks/05_pearl.py (sections "Exercise 1/2/3").
@@ -10,13 +11,14 @@ from __future__ import annotations
 import torch
 
 from peach_lite.checks._core import CheckResult, _report, compare_function
-from peach_lite.pearl import pearl_kl_loss, pearl_q_target, product_of_gaussians
+from peach_lite.pearl import pearl_kl_loss, pearl_q_target
+from peach_lite.posterior import product_of_gaussians
 
 __all__ = ["check_product_of_gaussians", "check_kl_loss", "check_q_target"]
 
 
 def check_product_of_gaussians(student_fn) -> CheckResult:
-    """Check ``student_fn(mu, var) -> (mu_post, var_post)`` against :func:`peach_lite.pearl.product_of_gaussians`.
+    """Check ``student_fn(mu, var) -> (mu_post, var_post)`` against :func:`peach_lite.posterior.product_of_gaussians`.
 
     Inputs are (num_tasks, num_context, latent_dim); the product runs over the context axis (-2),
     with every factor variance clamped to at least 1e-7 and no prior factor.

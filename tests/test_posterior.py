@@ -1,0 +1,182 @@
+"""Tests for peach_lite.posterior: the posterior algebra (algorithms.md §5 items 1-3), the ContextPosterior
+component, the PosteriorSchedule, and meta_test on an agent that is not PEARL (the PosteriorAgent protocol)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from peach_lite.loop import Episodes, GymTaskEnvs, TaskBatch
+from peach_lite.posterior import (
+    Belief,
+    ContextEncoder,
+    ContextPosterior,
+    PosteriorAgent,
+    PosteriorSchedule,
+    kl_to_prior,
+    meta_test,
+    product_of_gaussians,
+)
+
+ENV_ID = "peach_lite/PointRobotSparse-v0"
+
+
+# ------------------------------------------------------------------------------ algebra
+
+
+def test_product_of_gaussians_equals_the_conjugate_posterior():
+    n, s2 = 8, 0.5
+    x = torch.randn(1, n, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    mu, var = product_of_gaussians(x, torch.full_like(x, s2))
+    torch.testing.assert_close(var, torch.full((1, 5), s2 / n, dtype=torch.float64))
+    assert abs(var[0, 0].item() - 0.0625) < 1e-12
+    torch.testing.assert_close(mu, x.mean(dim=1), atol=1e-6, rtol=0)
+    # with the N(0, 1) prior as one more factor: variance 1 / (1 + n / s^2), mean shrunk towards 0
+    with_prior = torch.cat([x, torch.zeros(1, 1, 5, dtype=torch.float64)], dim=1)
+    mu_p, var_p = product_of_gaussians(with_prior, torch.cat([torch.full_like(x, s2), torch.ones(1, 1, 5, dtype=torch.float64)], 1))
+    assert abs(var_p[0, 0].item() - 1 / (1 + n / s2)) < 1e-12 and abs(var_p[0, 0].item() - 0.058824) < 1e-6
+    torch.testing.assert_close(mu_p, (x.sum(1) / s2) / (1 + n / s2), atol=1e-6, rtol=0)
+
+
+def test_factor_with_huge_variance_has_no_effect_and_the_clamp_is_1e_minus_7():
+    g = torch.Generator().manual_seed(1)
+    mu, var = torch.randn(2, 6, 4, generator=g), 0.1 + torch.rand(2, 6, 4, generator=g)
+    base = product_of_gaussians(mu, var)
+    for big in (1e30, math.inf):
+        extra_mu = torch.cat([mu, 100 * torch.randn(2, 1, 4, generator=g)], dim=1)
+        extra_var = torch.cat([var, torch.full((2, 1, 4), big)], dim=1)
+        for a, b in zip(product_of_gaussians(extra_mu, extra_var), base):
+            torch.testing.assert_close(a, b)
+    mu0, var0 = product_of_gaussians(torch.tensor([[[1.0], [2.0], [3.0]]]), torch.zeros(1, 3, 1))
+    assert abs(var0.item() - 1e-7 / 3) < 1e-12 and abs(mu0.item() - 2.0) < 1e-5
+    mu1, _ = product_of_gaussians(torch.tensor([[[5.0], [-5.0]]]), torch.tensor([[[0.0], [1.0]]]))
+    assert abs(mu1.item() - 5.0) < 1e-5
+    with pytest.raises(ValueError, match="mu and var"):
+        product_of_gaussians(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_encoder_posterior_is_permutation_invariant_and_masks_padding():
+    torch.manual_seed(0)
+    encoder = ContextEncoder(context_dim=5, latent_dim=5, hidden=(32, 32))
+    context = torch.randn(3, 50, 5)
+    mu, var = encoder(context)
+    perm = torch.randperm(50)
+    mu_p, var_p = encoder(context[:, perm])
+    torch.testing.assert_close(mu_p, mu, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(var_p, var, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(encoder(context[:, :25])[0], mu)  # but *which* transitions matters
+    m, v = encoder.factors(context)
+    for t in range(3):  # exactly the product of the per-transition factors, task by task
+        torch.testing.assert_close(product_of_gaussians(m[t : t + 1], v[t : t + 1])[0][0], mu[t])
+    mask = torch.ones(3, 51, dtype=torch.bool)
+    mask[:, -1] = False
+    padded = torch.cat([context, 9 * torch.ones(3, 1, 5)], dim=1)
+    torch.testing.assert_close(encoder(padded, mask)[0], mu, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="context must have shape"):
+        encoder(torch.randn(3, 50, 4))
+
+
+def test_kl_closed_form_matches_torch_distributions():
+    g = torch.Generator().manual_seed(2)
+    mu, var = torch.randn(16, 5, generator=g), 0.05 + 2 * torch.rand(16, 5, generator=g)
+    per_task = torch.distributions.kl_divergence(torch.distributions.Normal(mu, var.sqrt()),
+                                                 torch.distributions.Normal(torch.zeros(5), torch.ones(5))).sum(-1)
+    torch.testing.assert_close(kl_to_prior(mu, var), per_task, atol=1e-5, rtol=1e-5)
+    posterior = ContextPosterior(ContextEncoder(4, 5, (8,)))
+    torch.testing.assert_close(posterior.kl(Belief(mu, var)), per_task, atol=1e-5, rtol=1e-5)
+    assert torch.equal(posterior.kl(posterior.prior(3)), torch.zeros(3))
+
+
+def test_context_posterior_prior_sample_and_deterministic_ablation():
+    torch.manual_seed(0)
+    posterior = ContextPosterior(ContextEncoder(4, 3, (16,)))
+    prior = posterior.prior(5)
+    assert torch.equal(prior.mean, torch.zeros(5, 3)) and torch.equal(prior.var, torch.ones(5, 3))
+    belief = posterior.infer(torch.randn(5, 10, 4))
+    assert belief.mean.shape == belief.var.shape == (5, 3) and len(belief) == 5 and len(belief[[0, 2]]) == 2
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    z = posterior.sample(belief, g1)
+    eps = torch.randn(5, 3, generator=g2)
+    torch.testing.assert_close(z, belief.mean + belief.var.sqrt() * eps)  # reparameterised: rsample
+    assert z.requires_grad  # gradients reach the encoder through z
+    point = ContextPosterior(ContextEncoder(4, 3, (16,), probabilistic=False))
+    assert torch.equal(point.prior(2).var, torch.zeros(2, 3))
+    b = point.infer(torch.randn(2, 7, 4))
+    assert torch.equal(point.sample(b, g1), b.mean) and torch.equal(point.kl(b), torch.zeros(2))
+
+
+def test_schedule_validates_and_says_when_to_refresh():
+    schedule = PosteriorSchedule(num_steps_prior=100, num_steps_posterior=300, update_post_train=2, num_exploration=2, num_trajectories=4)
+    assert [schedule.refresh_after(k) for k in range(1, 5)] == [False, True, False, True]
+    assert [schedule.posterior_from(k) for k in range(1, 5)] == [False, True, True, True]
+    for field, value in [("update_post_train", 0), ("num_steps_prior", -1), ("num_trajectories", 0), ("num_exploration", 5)]:
+        with pytest.raises(ValueError, match=field):
+            PosteriorSchedule(**{field: value, "num_trajectories": 4} if field != "num_trajectories" else {field: value, "num_exploration": 0})
+
+
+# ------------------------------------------------------------------------------ meta_test on any PosteriorAgent
+
+
+class WalkToZ:
+    """A stand-in PosteriorAgent (not PEARL): it walks in the direction z[:2]; the context is (x, y, reward)."""
+
+    def __init__(self):
+        torch.manual_seed(0)
+        self.posterior = ContextPosterior(ContextEncoder(3, 2, (8,)))
+        self.schedule = PosteriorSchedule(num_exploration=2, num_trajectories=4)
+        self.generator = torch.Generator().manual_seed(0)
+        self.belief, self.z_per_step, self.beliefs_used, self._context = None, [], [], []
+
+    def reset_belief(self, num_tasks):
+        self.belief, self._context = self.posterior.prior(num_tasks), []
+        return self.belief
+
+    def add_context(self, episodes: Episodes):
+        rows = [torch.cat([s.next_obs, s.sparse_reward[:, None]], -1) for s in episodes.steps]
+        self._context.append(torch.stack(rows, dim=1))
+
+    def infer_belief(self):
+        self.belief = self.posterior.infer(torch.cat(self._context, dim=1))
+        return self.belief
+
+    def begin_episode(self, tasks, *, explore):
+        self.beliefs_used.append(self.belief)
+        self.z = self.posterior.sample(self.belief, self.generator)
+        self.z_per_step.append([])
+
+    def act(self, obs):
+        self.z_per_step[-1].append(self.z.clone())
+        return self.z.clamp(-1, 1)
+
+    def observe(self, step):
+        pass
+
+    def end_episode(self):
+        pass
+
+    def learn(self, num_updates):
+        return {}
+
+
+def test_meta_test_uses_the_prior_first_then_all_context_and_holds_z_within_a_trajectory():
+    agent, envs = WalkToZ(), GymTaskEnvs(ENV_ID, seed=0)
+    assert isinstance(agent, PosteriorAgent)
+    tasks = envs.unwrapped.test_tasks()[:3]
+    keep = agent.generator
+    result = meta_test(agent, envs, tasks, seed=4, record_paths=True)
+    assert agent.generator is keep  # its own generator is restored
+    assert result.returns.shape == (3, 4) and result.z_mean.shape == (3, 4, 2) and result.paths.shape == (3, 4, 21, 2)
+    assert np.all(result.z_mean[:, :2] == 0.0) and np.all(result.z_var[:, :2] == 1.0)  # trajectories 1-2: the prior
+    assert np.all(result.z_var[:, 2:] < 1.0)
+    # trajectory 3 uses the posterior of trajectories 1-2, trajectory 4 that of 1-3: all context, re-inferred
+    for k, num_context in ((2, 2), (3, 3)):
+        expected = agent.posterior.infer(torch.cat(agent._context[:num_context], dim=1))
+        torch.testing.assert_close(agent.beliefs_used[k].mean, expected.mean)
+    for z_steps in agent.z_per_step:  # one z per trajectory, held for all 20 steps
+        assert len(z_steps) == 20 and all(torch.equal(z, z_steps[0]) for z in z_steps)
+    assert not torch.equal(agent.z_per_step[0][0], agent.z_per_step[1][0])  # a fresh sample every trajectory
+    again = meta_test(WalkToZ(), GymTaskEnvs(ENV_ID, seed=0), TaskBatch.from_list(tasks, split="test"), seed=4)
+    np.testing.assert_array_equal(again.returns, result.returns)  # seeded
+    assert result.final_return == pytest.approx(result.returns[:, -1].mean())
+    with pytest.raises(ValueError, match="seed"):
+        meta_test(agent, envs, tasks, seed=-1)
