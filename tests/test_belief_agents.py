@@ -1,37 +1,54 @@
-"""The three task-inference agents: gradient routing (the detach), the bottleneck's closed form,
-losses, configs, determinism, rollouts, off-policy belief data and checkpoints."""
+"""The task-inference agents: gradient routing (the detach), the bottleneck's closed form, losses,
+configs, determinism, lockstep episodes through loop.run_episodes, off-policy belief data, checkpoints,
+and the batched task families (loop.TaskEnvs)."""
+import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from peach_lite import belief_agents as ba
+from peach_lite import belief_offline as bo
+from peach_lite import loop
 from peach_lite.belief_agents import (
+    BeliefAgent,
     BeliefAgentConfig,
     MetaAgent,
     bernoulli_belief_loss,
     categorical_belief_loss,
-    gae_advantages,
     gaussian_kl,
-    make_family,
-    rollout,
     train,
 )
+from peach_lite.checkpoints import load_agent, save_agent
+from peach_lite.envs.task_families import make_family
+from peach_lite.ppo import gae_advantages
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
+def _tiny(**kw):
+    base = dict(family="movement", num_updates=3, batch_size=8, hidden_dim=16, feature_dim=8, policy_hidden=(16,),
+                eval_every=2, eval_episodes=8)
+    base.update(kw)
+    return BeliefAgentConfig(**base)
+
+
 def _agent(kind, family="movement", bottleneck=False, seed=0):
     torch.manual_seed(seed)
-    fam = make_family(family)
-    return MetaAgent(kind, fam.input_dim, fam.num_actions, fam.target_dim, 16, 8, (16,), bottleneck=bottleneck), fam
+    agent = BeliefAgent(_tiny(agent=kind, family=family, ib_weight=0.1 if bottleneck else 0.0, seed=seed))
+    return agent, agent.family
+
+
+def _episodes(agent, tasks, explore=True):
+    loop.run_episodes(agent, agent.family, agent.family.task_batch(tasks), explore=explore)
+    return agent.rollout
 
 
 def _rl_and_belief_losses(agent, fam, seed=0):
-    generator = torch.Generator().manual_seed(seed)
     tasks = fam.sample_tasks(6, seed=seed)
-    roll = rollout(agent, fam, tasks, generator)
-    out = agent(roll.inputs, noise=roll.noise)
+    roll = _episodes(agent, tasks)
+    out = agent.net(roll.inputs, noise=roll.noise)
     advantages, returns = gae_advantages(roll.rewards + 0.1, out.value.detach(), 1.0, 0.95)
     log_probs = torch.log_softmax(out.logits, -1).gather(-1, roll.actions[..., None]).squeeze(-1)
     rl = -(log_probs * advantages).mean() + (out.value - returns).pow(2).mean()
@@ -49,28 +66,28 @@ def _grads(loss, params):
 def test_belief_agent_rl_loss_sends_zero_gradient_into_the_belief_net(bottleneck):
     agent, fam = _agent("belief", bottleneck=bottleneck)
     rl, supervised = _rl_and_belief_losses(agent, fam)
-    assert all((g == 0).all() for g in _grads(rl, agent.belief_parameters()))
-    assert any((g != 0).any() for g in _grads(rl, agent.policy_parameters()))
+    net = agent.net
+    assert all((g == 0).all() for g in _grads(rl, net.belief_parameters()))
+    assert any((g != 0).any() for g in _grads(rl, net.policy_parameters()))
     # and the supervised loss trains the belief net only
-    assert any((g != 0).any() for g in _grads(supervised, agent.belief_parameters()))
-    assert all((g == 0).all() for g in _grads(supervised, agent.policy_parameters()))
+    assert any((g != 0).any() for g in _grads(supervised, net.belief_parameters()))
+    assert all((g == 0).all() for g in _grads(supervised, net.policy_parameters()))
 
 
 def test_aux_agent_rl_loss_does_shape_the_shared_lstm():
     agent, fam = _agent("aux")
     rl, supervised = _rl_and_belief_losses(agent, fam)
-    core = list(agent.core.parameters())
+    core = list(agent.net.core.parameters())
     assert any((g != 0).any() for g in _grads(rl, core))
     assert any((g != 0).any() for g in _grads(supervised, core))
 
 
 def test_lstm_agent_has_no_belief_head():
     agent, fam = _agent("lstm")
-    generator = torch.Generator().manual_seed(0)
-    roll = rollout(agent, fam, fam.sample_tasks(3, seed=0), generator)
-    assert agent(roll.inputs).belief_logits is None
+    roll = _episodes(agent, fam.sample_tasks(3, seed=0))
+    assert agent.net(roll.inputs).belief_logits is None
     with pytest.raises(ValueError, match="belief head"):
-        ba.belief_quality(agent, fam, roll)
+        bo.belief_quality(agent, fam, roll)
 
 
 # --------------------------------------------------------------------------------- bottleneck, losses
@@ -86,13 +103,14 @@ def test_gaussian_kl_matches_torch_distributions():
 
 def test_bottleneck_features_use_the_given_noise_and_the_mean_without_it():
     agent, fam = _agent("belief", bottleneck=True)
+    net = agent.net
     x = torch.randn(2, 5, fam.input_dim)
-    noise = torch.randn(2, 5, agent.feature_dim)
-    with_noise, kl, _ = agent.encode(x, noise=noise)
-    mean, _, _ = agent.encode(x)
+    noise = torch.randn(2, 5, net.feature_dim)
+    with_noise, kl, _ = net.encode(x, noise=noise)
+    mean, _, _ = net.encode(x)
     assert not torch.allclose(with_noise, mean)
     assert (kl > 0).all()
-    torch.testing.assert_close(agent.encode(x, noise=torch.zeros_like(noise))[0], mean)
+    torch.testing.assert_close(net.encode(x, noise=torch.zeros_like(noise))[0], mean)
 
 
 def test_belief_losses_are_cross_entropies():
@@ -111,33 +129,24 @@ def test_belief_losses_are_cross_entropies():
     at_mean = torch.logit(target).requires_grad_(True)
     bernoulli_belief_loss(at_mean, target).backward()
     assert at_mean.grad.abs().max() < 1e-6
+    with pytest.raises(ValueError, match="label"):
+        categorical_belief_loss(torch.zeros(2, 3), torch.zeros(3))
 
 
-def test_gae_with_lambda_one_is_reward_to_go_minus_value():
-    rewards = torch.tensor([[1.0, 0.0, 2.0, 1.0]])
-    values = torch.tensor([[0.5, 0.1, -0.3, 0.2]])
-    advantages, returns = gae_advantages(rewards, values, 1.0, 1.0)
-    torch.testing.assert_close(returns, torch.tensor([[4.0, 3.0, 3.0, 1.0]]))
-    torch.testing.assert_close(advantages, returns - values)
-    advantages0, _ = gae_advantages(rewards, values, 0.5, 0.0)  # one-step TD errors
-    torch.testing.assert_close(advantages0, torch.tensor([[1 + 0.05 - 0.5, -0.15 - 0.1, 2 + 0.1 + 0.3, 1 - 0.2]]))
-
-
-# ------------------------------------------------------------------------------------ rollouts, config
+# ------------------------------------------------------------------------------------ episodes, config
 @pytest.mark.parametrize("family", ["bandit", "movement"])
-def test_step_by_step_rollout_equals_the_whole_sequence_forward(family):
+def test_lockstep_episodes_equal_the_whole_sequence_forward(family):
     agent, fam = _agent("aux", family=family, bottleneck=True)
-    generator = torch.Generator().manual_seed(1)
-    roll = rollout(agent, fam, fam.sample_tasks(4, seed=1), generator)
-    assert roll.inputs.shape == (4, fam.horizon, fam.input_dim)
-    out = agent(roll.inputs, noise=roll.noise)
+    roll = _episodes(agent, fam.sample_tasks(4, seed=1))
+    assert roll.inputs.shape == (4, fam.horizon, fam.input_dim) and roll.mask.all()
+    out = agent.net(roll.inputs, noise=roll.noise)
     state, logits = None, []
     for t in range(fam.horizon):
-        step = agent(roll.inputs[:, t : t + 1], state, roll.noise[:, t : t + 1])
+        step = agent.net(roll.inputs[:, t : t + 1], state, roll.noise[:, t : t + 1])
         state = step.state
         logits.append(step.logits[:, 0])
     torch.testing.assert_close(torch.stack(logits, 1), out.logits, atol=1e-5, rtol=1e-5)
-    # the recorded inputs are (o_t, a_{t-1}, r_{t-1}, t/T) of the rollout itself
+    # the recorded inputs are (o_t, a_{t-1}, r_{t-1}, t/T) of the episodes themselves
     torch.testing.assert_close(roll.inputs[:, 1:, -1], torch.arange(1, fam.horizon).float().expand(4, -1) / fam.horizon)
     torch.testing.assert_close(torch.log_softmax(out.logits, -1).gather(-1, roll.actions[..., None]).squeeze(-1), roll.log_probs,
                                atol=1e-5, rtol=1e-5)
@@ -155,10 +164,25 @@ def test_step_by_step_rollout_equals_the_whole_sequence_forward(family):
         torch.testing.assert_close(pairs.sum((-1, -2)), torch.ones(4, fam.horizon - 1))
 
 
+def test_task_families_implement_the_task_envs_protocol():
+    fam = make_family("kgoal", num_envs=5)
+    assert isinstance(fam, loop.TaskEnvs) and fam.action_space.shape == (1,)
+    tasks = fam.task_batch(fam.eval_tasks(5))
+    obs = fam.reset(tasks, seed=3)
+    assert obs.shape == (5, 1)
+    for t in range(fam.horizon):
+        next_obs, reward, dense, sparse, terminated, truncated, success = fam.step(np.arange(5.0)[:, None], np.ones(5, bool))
+        assert np.array_equal(reward, (np.arange(5) == fam.eval_tasks(5).numpy()).astype(np.float32))
+        assert truncated.all() == (t == fam.horizon - 1) and not terminated.any()
+    with pytest.raises(ValueError, match="action"):
+        fam.step(np.full((5, 1), 10.0), np.ones(5, bool))
+    with pytest.raises(ValueError, match="family"):
+        make_family("cheetah")
+
+
 def test_exact_prediction_is_the_bayes_filter():
-    fam = make_family("bandit")
-    agent, _ = _agent("belief", family="bandit")
-    roll = rollout(agent, fam, fam.sample_tasks(3, seed=0), torch.Generator().manual_seed(0))
+    agent, fam = _agent("belief", family="bandit")
+    roll = _episodes(agent, fam.sample_tasks(3, seed=0))
     exact = fam.exact_prediction(roll)
     assert exact.shape == (3, 100, 20)
     torch.testing.assert_close(exact[:, 0], torch.full((3, 20), 0.5))
@@ -171,54 +195,77 @@ def test_exact_prediction_is_the_bayes_filter():
     (dict(ib_weight=-1.0), "ib_weight"), (dict(gamma=1.5), "gamma"), (dict(belief_data="offline"), "belief_data"),
     (dict(batch_size=1), "batch_size"), (dict(lr=0.0), "lr"), (dict(policy_hidden=(0,)), "policy_hidden"),
     (dict(agent="lstm", belief_data="replay"), "belief_data"), (dict(num_updates=2.5), "num_updates"),
+    (dict(clip_ratio=2.0), "clip_ratio"), (dict(ppo_epochs=0), "epochs"),
 ])
 def test_config_rejects_bad_values(bad, match):
     with pytest.raises(ValueError, match=match):
         BeliefAgentConfig(**bad)
 
 
-def _tiny(**kw):
-    base = dict(family="movement", num_updates=3, batch_size=8, hidden_dim=16, feature_dim=8, policy_hidden=(16,),
-                eval_every=2, eval_episodes=8)
-    base.update(kw)
-    return BeliefAgentConfig(**base)
-
-
-def test_training_is_deterministic_given_the_seed():
-    a, ha = train(_tiny(agent="belief", ib_weight=0.1, belief_data="replay", replay_episodes=16), progress=False)
-    b, hb = train(_tiny(agent="belief", ib_weight=0.1, belief_data="replay", replay_episodes=16), progress=False)
+# ------------------------------------------------------------------------------------ training
+def test_training_runs_through_loop_train_and_is_deterministic():
+    config = _tiny(agent="belief", ib_weight=0.1, belief_data="replay", replay_episodes=16)
+    a, ha = train(config, progress=False)
+    b, hb = train(config, progress=False)
     c, hc = train(_tiny(agent="belief", ib_weight=0.1, belief_data="replay", replay_episodes=16, seed=1), progress=False)
-    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+    assert isinstance(ha, loop.History) and isinstance(a, loop.Agent)
+    for (name, p), q in zip(a.net.state_dict().items(), b.net.state_dict().values()):
         assert torch.equal(p, q), name
-    assert ha.train_return == hb.train_return and ha.eval_return == hb.eval_return
-    assert ha.belief_loss == hb.belief_loss and all(math.isfinite(v) for v in ha.belief_loss)
-    assert any(not torch.equal(p, q) for p, q in zip(a.state_dict().values(), c.state_dict().values()))
-    assert ha.env_steps == [8 * 50, 16 * 50, 24 * 50] and ha.eval_steps == [16 * 50, 24 * 50]
+    assert ha.extra["train_return"] == hb.extra["train_return"] and ha.eval_values == hb.eval_values
+    assert ha.losses == hb.losses and all(math.isfinite(v) for v in ha.losses["belief"])
+    assert any(not torch.equal(p, q) for p, q in zip(a.net.state_dict().values(), c.net.state_dict().values()))
+    assert ha.rounds == 3 and ha.total_steps == 3 * 8 * 50 and ha.eval_steps == [16 * 50, 24 * 50]
+    assert len(ha.returns) == 3 * 8 and len(ha.losses["policy"]) == 3
+
+
+def test_loop_train_drives_the_agent_for_a_few_rounds():
+    agent = BeliefAgent(_tiny(agent="aux", family="kgoal"))
+    schedule = loop.TrainConfig(total_steps=0, rounds=2, episodes_per_round=1, warmup_steps=0, eval_every=1, eval_episodes=1,
+                                log_every=1, progress=False)
+    history = loop.train(agent, loop.Runner(agent.family, None), schedule,
+                         evaluator=lambda a: (ba.evaluate(a, num_episodes=10, seed=0), 0.0))
+    assert history.rounds == 2 and len(history.eval_values) == 2 and len(history.losses["belief"]) == 2
+    assert all(0 <= v <= agent.family.horizon for v in history.eval_values)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "aux"])
 def test_every_agent_trains_on_the_bandit(kind):
     _, history = train(_tiny(agent=kind, family="bandit", num_updates=2), progress=False)
-    assert len(history.train_return) == 2 and all(0 <= r <= 100 for r in history.train_return)
-    assert math.isnan(history.belief_loss[0]) == (kind == "lstm")
+    assert len(history.extra["train_return"]) == 2 and all(0 <= r <= 100 for r in history.extra["train_return"])
+    assert ("belief" in history.losses) == (kind != "lstm")
 
 
 def test_offline_belief_training_on_random_data_approaches_the_exact_posterior():
     fam = make_family("movement")
-    agent = ba.train_belief_offline(fam, "random", num_updates=40, batch_size=64, hidden_dim=32, feature_dim=16, seed=0)
-    generator = torch.Generator().manual_seed(5)
-    roll = ba.behaviour_rollout(fam, fam.sample_tasks(256, seed=99), "random", generator)
-    quality = ba.belief_quality(agent, fam, roll)
-    untrained = ba.belief_quality(MetaAgent("belief", fam.input_dim, 5, 2, 32, 16), fam, roll)
+    seen = []
+    net = bo.train_belief_offline(fam, "random", num_updates=40, batch_size=64, hidden_dim=32, feature_dim=16, seed=0,
+                                  callback=lambda done, module: seen.append(done))
+    assert seen == list(range(41))
+    roll = bo.collect(fam, fam.sample_tasks(256, seed=99), "random", torch.Generator().manual_seed(5))
+    quality = bo.belief_quality(net, fam, roll)
+    untrained = bo.belief_quality(MetaAgent("belief", fam.input_dim, 5, 2, 32, 16), fam, roll)
     assert quality["excess"] < untrained["excess"]
     assert quality["learnt"] >= quality["exact"] - 0.02  # nothing beats the exact posterior (up to sampling noise)
+
+
+def test_offline_collection_with_an_agent_and_thompson_sampling():
+    agent, fam = _agent("belief", family="bandit")
+    generator_state = agent.generator.get_state()
+    roll = bo.collect(fam, fam.sample_tasks(4, seed=0), agent, torch.Generator().manual_seed(0))
+    again = bo.collect(fam, fam.sample_tasks(4, seed=0), agent, torch.Generator().manual_seed(0))
+    assert torch.equal(roll.actions, again.actions) and torch.equal(agent.generator.get_state(), generator_state)
+    thompson = bo.collect(fam, fam.sample_tasks(64, seed=0), "thompson", torch.Generator().manual_seed(0))
+    random = bo.collect(fam, fam.sample_tasks(64, seed=0), "random", torch.Generator().manual_seed(0))
+    assert thompson.returns.mean() > random.returns.mean() + 10
+    with pytest.raises(ValueError, match="thompson"):
+        bo.collect(make_family("kgoal"), torch.zeros(2, dtype=torch.long), "thompson", torch.Generator())
 
 
 def test_beta_sampler_has_the_beta_mean():
     generator = torch.Generator().manual_seed(0)
     alpha = torch.tensor([[1.0, 3.0, 10.0]]).expand(20_000, -1)
     beta = torch.tensor([[1.0, 1.0, 5.0]]).expand(20_000, -1)
-    samples = ba._beta_sample(alpha, beta, generator)
+    samples = bo._beta_sample(alpha, beta, generator)
     torch.testing.assert_close(samples.mean(0), torch.tensor([0.5, 0.75, 2 / 3]), atol=0.01, rtol=0)
 
 
@@ -226,13 +273,13 @@ def test_checkpoint_round_trip_and_evaluation(tmp_path, monkeypatch):
     monkeypatch.setenv("PEACH_DATA_DIR", str(tmp_path))
     config = _tiny(agent="belief")
     agent, _ = train(config, progress=False)
-    path = ba.save_agent(tmp_path / "checkpoints" / "belief_tiny.pt", agent, config, meta={"note": "test"})
-    loaded, loaded_config, meta = ba.load_agent(path)
-    assert loaded_config == config and meta["note"] == "test"
-    for p, q in zip(agent.state_dict().values(), loaded.state_dict().values()):
+    path = save_agent(agent, tmp_path / "checkpoints" / "belief_tiny.pt", meta={"note": "test"})
+    loaded, payload = load_agent(path, algorithm="belief")
+    assert isinstance(loaded, BeliefAgent) and loaded.config == config and payload["meta"]["note"] == "test"
+    for p, q in zip(agent.net.state_dict().values(), loaded.net.state_dict().values()):
         assert torch.equal(p, q)
-    score = ba.evaluate_checkpoint(path)
-    assert score == ba.evaluate_checkpoint(path)  # deterministic
+    score = loaded.checkpoint_score(payload)
+    assert score == ba.evaluate(agent, num_episodes=1000, seed=12345)  # deterministic, and the training RNG is untouched
     assert 0.0 <= score <= 50.0
 
 
@@ -244,7 +291,7 @@ def test_k_goal_family_matches_the_env_and_its_closed_form():
     assert tasks.min() >= 0 and tasks.max() <= 9 and len(set(tasks.tolist())) == 10
     assert sorted(fam.eval_tasks(20).tolist()) == sorted(list(range(10)) * 2)  # balanced over the env's split
     agent, _ = _agent("belief", family="kgoal")
-    roll = rollout(agent, fam, fam.eval_tasks(30), torch.Generator().manual_seed(0))
+    _, roll = ba.evaluate(agent, fam.eval_tasks(30), seed=0, return_rollout=True)
     torch.testing.assert_close(roll.rewards, (roll.actions == roll.tasks[:, None]).float())
     exact = fam.exact_prediction(roll)
     torch.testing.assert_close(exact[:, 0], torch.full((30, 10), 0.1))
@@ -252,9 +299,16 @@ def test_k_goal_family_matches_the_env_and_its_closed_form():
 
 
 def test_command_line_trains_saves_and_scores(tmp_path, monkeypatch):
+    from peach_lite.cli import main
+
     monkeypatch.setenv("PEACH_DATA_DIR", str(tmp_path))
     out = tmp_path / "checkpoints" / "belief_cli.pt"
-    score = ba.main(["--family", "kgoal", "--num-updates", "2", "--out", str(out), "--no-record"])
-    assert out.exists() and score == ba.evaluate_checkpoint(out)
-    _, config, meta = ba.load_agent(out)
-    assert config.family == "kgoal" and config.num_updates == 2 and len(meta["history"]["train_return"]) == 2
+    score = main(["train", "belief", "--preset", "kgoal", "--set", "num_updates=2", "--set", "eval_episodes=20",
+                  "--out", str(out), "--no-record", "--no-progress"])
+    assert out.exists() and score == main(["evaluate", str(out)])
+    agent, payload = load_agent(out)
+    assert agent.config.family == "kgoal" and agent.config.num_updates == 2
+    assert len(payload["meta"]["history"]["extra"]["train_return"]) == 2
+    json.dumps(payload["meta"])  # plain data
+    with pytest.raises(ValueError, match="setting"):
+        main(["train", "belief", "--set", "num_update=2", "--out", str(out), "--no-record"])
