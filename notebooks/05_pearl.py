@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-# ---
-
 # %% [markdown]
 # # 05 · PEARL: context variables and posterior sampling
 #
@@ -41,27 +28,20 @@ import numpy as np
 import torch
 
 from peach_lite import checks, show_source
+from peach_lite.checkpoints import load_agent
+from peach_lite.device import set_threads
 from peach_lite.envs.oracles import point_robot_oracle_return, point_robot_sweep_returns
+from peach_lite.loop import GymTaskEnvs
 from peach_lite.paths import data_dir
-from peach_lite.pearl import (
-    PEARL,
-    ContextEncoder,
-    PearlConfig,
-    TaskRollouts,
-    kl_to_prior,
-    load_agent,
-    meta_test,
-    pearl_kl_loss,
-    pearl_q_target,
-    product_of_gaussians,
-    train_pearl,
-)
+from peach_lite.pearl import PEARL, PearlConfig, meta_train, pearl_kl_loss, pearl_q_target
+from peach_lite.posterior import ContextEncoder, ContextPosterior, act_on_belief, kl_to_prior, meta_test, product_of_gaussians
 
-torch.set_num_threads(1)  # small networks: one thread is about as fast, and never fights other processes for the cores
+set_threads(1)  # small networks: one thread is about as fast, and never fights other processes for the cores
 ENV_ID = "peach_lite/PointRobotSparse-v0"
-rollouts = TaskRollouts(ENV_ID, sparse_rewards=True, seed=0)
-test_goals = np.array([task.goal for task in rollouts.test_tasks])
-train_goals = np.array([task.goal for task in rollouts.train_tasks])
+envs = GymTaskEnvs(ENV_ID, seed=0)  # one point robot per task, stepped in lockstep (grows on demand)
+test_tasks, train_tasks = envs.unwrapped.test_tasks(), envs.unwrapped.train_tasks()
+test_goals = np.array([task.goal for task in test_tasks])
+train_goals = np.array([task.goal for task in train_tasks])
 oracle = point_robot_oracle_return(test_goals)
 sweep = point_robot_sweep_returns(test_goals, num_episodes=20)
 print(f"{len(train_goals)} train goals, {len(test_goals)} held-out test goals")
@@ -174,6 +154,13 @@ assert torch.allclose(mu, mu_s, atol=1e-6) and torch.allclose(var, var_s, atol=1
 # %% [markdown]
 # ## Step 4: the KL term
 #
+# In the package the encoder sits inside a `ContextPosterior`, the component PEARL and PEACH share: `prior`,
+# `infer` (the product above), `sample` (reparameterised, so gradients reach the encoder) and `kl`.
+
+# %%
+show_source(ContextPosterior)
+
+# %% [markdown]
 # The encoder is regularised towards the prior $r(z) = \mathcal N(0, I)$ (an information bottleneck):
 #
 # $$\mathcal L_{KL} = \lambda_{KL} \sum_{\text{tasks}} D_{KL}\big(q_\phi(z \mid c_\text{task}) \,\Vert\, \mathcal N(0, I)\big),\qquad
@@ -266,13 +253,17 @@ assert checks.check_q_target(pearl_q_target)
 # Here is the whole update (oyster `sac.py::_take_step`), batched over tasks: every network reads
 # `(num_tasks, batch, dim)` tensors, so a meta-batch of 16 tasks is one call, not a Python loop.
 # The encoder is trained **only by the Q loss and the KL**; $V$ and the policy see `z.detach()`. The policy
-# and $V$ targets use the Q networks *after* their step, as in oyster.
+# and $V$ targets use the Q networks *after* their step, as in oyster. The losses are computed by
+# `critic_terms` and `actor_losses` (together: `PEARL.losses`); `update` only adds the optimizer steps.
 
 # %%
 show_source(PEARL.update)
 
 # %%
-show_source(PEARL._forward)
+show_source(PEARL.critic_terms)
+
+# %%
+show_source(PEARL.actor_losses)
 
 # %% [markdown]
 # Claim: the encoder's gradient is non-zero from the Q loss and the KL, and **exactly zero** from the V
@@ -282,9 +273,9 @@ show_source(PEARL._forward)
 small = PearlConfig(hidden=(32, 32), encoder_hidden=(32,), meta_batch=4, batch_size=32, context_batch=64,
                     num_initial_steps=20, num_tasks_sample=2, num_steps_prior=20, num_steps_posterior=20,
                     num_train_steps_per_itr=2, replay_buffer_size=1000)
-demo = PEARL(rollouts.obs_dim, rollouts.action_dim, len(rollouts.train_tasks), small, device="cpu")
-train_pearl(demo, rollouts, num_iterations=1, progress=False)
-losses = demo.compute_losses()
+demo = PEARL.for_env(envs, small)
+meta_train(demo, envs, num_iterations=1, progress=False)
+losses = demo.losses(demo.sample_batch())
 for name, loss in losses.items():
     grads = torch.autograd.grad(loss, list(demo.encoder.parameters()), retain_graph=True, allow_unused=True)
     norm = sum(float(g.norm()) for g in grads if g is not None)
@@ -299,9 +290,20 @@ for name, loss in losses.items():
 # every trajectory from that encoder buffer (into both buffers). Then take gradient steps on meta-batches of
 # tasks: the RL batch is uniform over the task's whole replay buffer, the context batch uniform over its
 # encoder buffer, i.e. "recent" data collected by the current policy.
+#
+# PEARL trains through the same loop as every algorithm of the course (`peach_lite.loop.train`, lesson 04).
+# What is PEARL's own is its collection schedule, `collect_round`: the loop calls it once per iteration, then
+# `learn(num_train_steps_per_itr)`. Each trajectory is one `run_episodes` call that steps all sampled tasks in
+# lockstep, one batched policy call per step; `collect` holds one z per trajectory and refreshes the posterior.
 
 # %%
-show_source(train_pearl, lines=(51, 91))
+show_source(PEARL.collect_round)
+
+# %%
+show_source(PEARL.collect)
+
+# %%
+show_source(meta_train)
 
 # %% [markdown]
 # The configuration documents every reference value. The reference run of the sparse point robot
@@ -333,11 +335,11 @@ for name, value in vars(reference).items():
 # %%
 short = PearlConfig.preset("sparse-point-robot-cpu", num_train_steps_per_itr=budget.pick(full=250, fast=50),
                            num_initial_steps=budget.pick(full=200, fast=40), num_steps_posterior=budget.pick(full=300, fast=100))
-agent = PEARL(rollouts.obs_dim, rollouts.action_dim, len(rollouts.train_tasks), short, device="cpu")
-history = train_pearl(agent, rollouts, num_iterations=budget.pick(full=10, fast=4), log_every=10)
+agent = PEARL.for_env(envs, short)
+history = meta_train(agent, envs, num_iterations=budget.pick(full=10, fast=4))  # losses logged once per iteration
 fig, axes = plt.subplots(1, 4, figsize=(12, 2.4))
 for ax, name in zip(axes, ("q_loss", "kl_loss", "v_loss", "policy_loss")):
-    ax.plot(np.arange(1, len(history.losses[name]) + 1) * 10, history.losses[name])
+    ax.plot(np.arange(1, len(history.losses[name]) + 1) * short.num_train_steps_per_itr, history.losses[name], "o-")
     ax.set(xlabel="gradient steps", ylabel=name, title=name)
 fig.tight_layout()
 plt.show()
@@ -349,13 +351,18 @@ assert history.num_updates == budget.pick(full=2500, fast=200)
 # On a new goal: start from the prior and an empty context; for each trajectory, **sample $z$ once and hold
 # it** for all 20 steps; add the transitions to the context; after the first 5 (exploration) trajectories,
 # re-infer the posterior from all the context after every trajectory. The reference protocol runs 20
-# trajectories and scores the last one.
+# trajectories and scores the last one. `meta_test` is written once, for any agent with a posterior
+# (the `PosteriorAgent` protocol: `reset_belief`, `add_context`, `infer_belief`, and a `begin_episode` that draws
+# z from the current belief), so PEACH (lesson 11) is meta-tested by the very same function.
+
+# %%
+show_source(meta_test)
 
 # %%
 pretrained, payload = load_agent(data_dir() / "checkpoints" / "pearl_point_robot.pt")
-print("trained with:", payload["meta"]["command"])
+print("trained with:", payload["meta"].get("command") or payload["meta"].get("settings"))
 print(f"meta-training: {payload['meta']['iterations']} iterations, {payload['meta']['train_seconds'] / 60:.1f} min")
-result = meta_test(pretrained, rollouts, seed=0, record_paths=True)
+result = meta_test(pretrained, envs, test_tasks, seed=0, record_paths=True)
 print(f"final-trajectory return {result.final_return:.2f}  =  {result.final_return / oracle:.0%} of the oracle {oracle:.2f}")
 
 # %%
@@ -410,40 +417,27 @@ plt.show()
 # %% [markdown]
 # ### The posterior, one transition at a time
 #
-# Take the transitions this agent collected on one goal and feed them to the encoder one by one. The
-# left panel shows the posterior variance shrinking (product of more factors); the right panel shows what the
-# belief *means*: 40 samples of $z$ from the posterior, each rolled out with the policy, ending where the
-# agent would go under that hypothesis. Zero rewards barely move the belief; a paid transition collapses it.
+# Run the meta-test on one goal, then take the context it gathered and feed it to the encoder one transition at
+# a time. The left panel shows the posterior variance shrinking (product of more factors); the right panel shows
+# what the belief *means*: `act_on_belief` draws 40 samples of $z$ from it and runs each for one episode in the
+# real env, ending where the agent would go under that hypothesis. Zero rewards barely move the belief; a paid
+# transition collapses it.
+
+# %%
+show_source(act_on_belief)
 
 # %% tags=["nbval-ignore-output"]
 import ipywidgets as widgets
 
-generator = torch.Generator().manual_seed(0)
-mu_k, var_k = pretrained.prior(1)
-trajectories = []
-with torch.no_grad():
-    for j in range(20):
-        z = pretrained.sample_z(mu_k, var_k, generator)
-        traj = rollouts.run([rollouts.test_tasks[goal_index]], lambda o, idx: pretrained.act_normalized(o, z[idx], True), pretrained.action_scale)
-        trajectories.append(pretrained.make_context({"obs": traj.obs, "action": traj.action, "context_reward": traj.context_reward}))
-        if j + 1 >= 5:
-            mu_k, var_k = pretrained.infer_posterior(torch.cat(trajectories, dim=1))
-full_context = torch.cat(trajectories, dim=1)  # (1, 400, 5)
-
-
-def destinations(mu, var, num_samples=40):
-    z = mu + var.sqrt() * torch.randn(num_samples, mu.shape[-1], generator=torch.Generator().manual_seed(1))
-    position = torch.zeros(num_samples, 2)
-    for _ in range(20):
-        position = position + 0.1 * pretrained.act_normalized(position, z, deterministic=True)
-    return position.numpy()
+one_goal = meta_test(pretrained, envs, [test_tasks[goal_index]], seed=0)
+full_context, _ = pretrained.accumulated_context()  # (1, 400, 5): the 20 trajectories' transitions
 
 
 def show_posterior(num_transitions: int):
     with torch.no_grad():
-        mu, var = (pretrained.prior(1) if num_transitions == 0 else pretrained.infer_posterior(full_context[:, :num_transitions]))
+        belief = pretrained.posterior.prior(1) if num_transitions == 0 else pretrained.posterior.infer(full_context[:, :num_transitions])
         counts = np.arange(1, full_context.shape[1] + 1)
-        variances = [pretrained.infer_posterior(full_context[:, :c])[1].mean().item() for c in counts[::10]]
+        variances = [pretrained.posterior.infer(full_context[:, :c]).var.mean().item() for c in counts[::10]]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     axes[0].semilogy(counts[::10], variances, color="tab:gray")
     axes[0].axvline(max(num_transitions, 1), color="tab:red")
@@ -451,7 +445,7 @@ def show_posterior(num_transitions: int):
     axes[0].plot(paid + 1, np.full(len(paid), min(variances)), "|", color="tab:green", ms=12, label="paid transitions")
     axes[0].set(xlabel="context transitions", ylabel="mean posterior variance of z", title="the posterior narrows")
     axes[0].legend(fontsize=7)
-    ends = destinations(mu, var)
+    ends = act_on_belief(pretrained, envs, test_tasks[goal_index], belief, num_samples=40, seed=1).positions()[:, -1]
     axes[1].scatter(*test_goals.T, s=8, c="lightgray")
     axes[1].add_patch(plt.Circle(test_goals[goal_index], 0.2, color="tab:red", alpha=0.25))
     axes[1].scatter(*ends.T, s=12, c="tab:blue", label="end points of z ~ q(z|c)")
@@ -493,7 +487,7 @@ print("benchmark command:", record["command"])
 for key, value in record["headline"].items():
     print(f"  {key:40s} {value:8.3f}")
 deterministic, _ = load_agent(data_dir() / "checkpoints" / "pearl_point_robot_deterministic_z.pt")
-det_result = meta_test(deterministic, rollouts, seed=0, record_paths=True)
+det_result = meta_test(deterministic, envs, test_tasks, seed=0, record_paths=True)
 print(f"deterministic z, live re-evaluation: final-trajectory return {det_result.final_return:.2f} ({det_result.final_return / oracle:.0%} of the oracle)")
 
 # %%
@@ -535,7 +529,7 @@ print("final-trajectory return as a fraction of the oracle:",
 # `cheetah-vel-cpu` preset:
 #
 # ```
-# python -m peach_lite.pearl --env peach_lite/HalfCheetahVel-v0 --seed 0 --threads 1 --out data/checkpoints/pearl_cheetah_vel.pt
+# python -m peach_lite train pearl --preset cheetah-vel --seed 0 --out data/checkpoints/pearl_cheetah_vel.pt
 # ```
 #
 # Its stored learning curve (the final-trajectory meta-test return on the 30 test velocities), against the
@@ -548,41 +542,42 @@ from peach_lite.envs.oracles import cheetah_vel_zero_action_return
 from peach_lite.render import rollout_frames, show_frames
 
 cheetah, cheetah_payload = load_agent(data_dir() / "checkpoints" / "pearl_cheetah_vel.pt")
-cheetah_rollouts = TaskRollouts("peach_lite/HalfCheetahVel-v0", sparse_rewards=False, seed=0)
+cheetah_envs = GymTaskEnvs("peach_lite/HalfCheetahVel-v0", seed=0)
 curve = cheetah_payload["meta"]["history"]
-velocities = np.array([task.velocity for task in cheetah_rollouts.test_tasks])
+curve_values = curve.get("eval_values", curve.get("eval_returns"))  # "eval_returns" in files saved before the shared History
+velocities = np.array([task.velocity for task in cheetah_envs.unwrapped.test_tasks()])
 do_nothing = np.mean([cheetah_vel_zero_action_return(v) for v in velocities[: budget.pick(full=30, fast=3)]])
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot(curve["eval_steps"], curve["eval_returns"], "o-", label="PEARL, final meta-test trajectory")
+ax.plot(curve["eval_steps"], curve_values, "o-", label="PEARL, final meta-test trajectory")
 ax.axhline(do_nothing, color="tab:gray", ls=":", label=f"do-nothing cheetah ({do_nothing:.0f})")
 ax.axhline(0.0, color="k", ls="--", label="upper bound 0")
 ax.set(xlabel="environment steps of meta-training", ylabel="return (200 steps)",
        title=f"HalfCheetahVel, {cheetah_payload['meta']['train_seconds'] / 60:.0f} min on a CPU")
 ax.legend(fontsize=7)
 plt.show()
-print(f"last meta-test return {curve['eval_returns'][-1]:.1f} vs do-nothing {do_nothing:.1f}:",
-      "better than standing still" if curve["eval_returns"][-1] > do_nothing else "not yet better than standing still")
-assert all(r <= 0.0 for r in curve["eval_returns"])  # the reward is never positive: 0 is a hard upper bound
+print(f"last meta-test return {curve_values[-1]:.1f} vs do-nothing {do_nothing:.1f}:",
+      "better than standing still" if curve_values[-1] > do_nothing else "not yet better than standing still")
+assert all(r <= 0.0 for r in curve_values)  # the reward is never positive: 0 is a hard upper bound
 
 # %% [markdown]
 # And the trained agent at two target velocities. For each, it first runs the meta-test protocol on that task
-# (2 exploration trajectories with prior samples of $z$, then the posterior), and we render a rollout with the
-# posterior mean of $z$ after those trajectories.
+# (2 exploration trajectories with prior samples of $z$, then the posterior), and we render a rollout with a
+# sample of the posterior after those trajectories (its `begin_episode` draws z from the belief meta-testing left).
 
 # %%
 from peach_lite.envs.locomotion import CheetahVelTask
+from peach_lite.loop import TaskBatch
 
 render_env = make("peach_lite/HalfCheetahVel-v0", render_mode="rgb_array")
 frames, titles = [], []
 for velocity in (0.5, 2.5):
     task = CheetahVelTask(velocity=velocity)
-    adapted = meta_test(cheetah, cheetah_rollouts, [task], seed=0)
-    z = torch.as_tensor(adapted.z_mean[0, -1], dtype=torch.float32)
+    adapted = meta_test(cheetah, cheetah_envs, [task], seed=0)
     render_env.unwrapped.set_task(task)
+    cheetah.begin_episode(TaskBatch.single(task, split="test"), explore=False)  # z ~ the adapted posterior, held
 
-    def policy(obs, z=z):
-        action = cheetah.act_normalized(torch.as_tensor(obs, dtype=torch.float32), z, deterministic=True)
-        return cheetah.action_scale.to_env(action).numpy()
+    def policy(obs):
+        return cheetah.act(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
 
     steps = budget.pick(full=200, fast=40)
     rollout, total = rollout_frames(render_env, policy, num_steps=steps, every=steps // 4)
