@@ -13,7 +13,7 @@ Headline: ``best_success`` (the better hierarchy's final success), ``flat_succes
 flat agent never reached 80%, flagged by ``flat_censored`` = 1), per-k figures and wall times.
 
     python benchmarks/hac_maze.py                       # full: 3 seeds x 3 level counts
-    python benchmarks/hac_maze.py --levels 2 --seeds 0  # one run
+    python benchmarks/hac_maze.py --levels 2 --seeds 0 --out /tmp/hac_maze_k2_s0.json  # one run, written elsewhere
 
 In fast mode (PEACH_FAST=1) it runs a tiny smoke run and does not write data/results/hac_maze.json.
 Taught in notebooks/07_hac.py (section "Flat vs 2 vs 3 levels").
@@ -21,6 +21,7 @@ Taught in notebooks/07_hac.py (section "Flat vs 2 vs 3 levels").
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import time
@@ -28,7 +29,9 @@ import time
 import numpy as np
 
 from peach_lite.budget import Budget
-from peach_lite.hac import HAC, MAZE_ID, make_goal_env, maze_config
+from peach_lite.device import set_threads
+from peach_lite.envs import make
+from peach_lite.hac import HAC, MAZE_ID, episodes_at, maze_config, run_training
 from peach_lite.results import write_results
 
 TARGET = 0.8
@@ -37,19 +40,21 @@ TARGET = 0.8
 
 def run(num_levels: int, seed: int, total_steps: int, eval_every: int) -> dict:
     """Train one configuration on one seed; return its learning curve and timings."""
-    env = make_goal_env(MAZE_ID)
-    agent = HAC(env, maze_config(num_levels, seed=seed))
-    started = time.perf_counter()
-    history = agent.train(env, total_steps, eval_every=eval_every, progress=False)
-    wall = time.perf_counter() - started
+    env = make(MAZE_ID)
+    agent = HAC.from_env(env, maze_config(num_levels, seed=seed))
     env.close()
+    started = time.perf_counter()
+    history = run_training(agent, MAZE_ID, total_steps, eval_every=eval_every, seed=seed, progress=False)
+    wall = time.perf_counter() - started
+    eval_episodes = [episodes_at(history, s) for s in history.eval_steps]
+    steps_to_80 = history.first_reaching(TARGET)
+    reached = [e for e, v in zip(eval_episodes, history.eval_values) if v >= TARGET]
     return {
         "num_levels": num_levels, "seed": seed, "wall_time_s": round(wall, 1), "episodes": history.episodes,
-        "total_steps": history.total_steps, "eval_episodes": history.eval_episodes, "eval_steps": history.eval_steps,
-        "eval_success": history.eval_success, "final_success": history.eval_success[-1],
-        "steps_to_80": _finite_or_none(history.first_reaching(TARGET, by="steps")),
-        "episodes_to_80": _finite_or_none(history.first_reaching(TARGET, by="episodes")),
-        "train_success_last_100": float(np.mean(history.train_success[-100:])),
+        "total_steps": history.total_steps, "eval_episodes": eval_episodes, "eval_steps": history.eval_steps,
+        "eval_success": history.eval_values, "final_success": history.eval_values[-1],
+        "steps_to_80": _finite_or_none(steps_to_80), "episodes_to_80": reached[0] if reached else None,
+        "train_success_last_100": float(np.mean(history.extra["train_success"][-100:])),
     }
 
 
@@ -97,7 +102,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
     parser.add_argument("--steps", type=int, default=budget.pick(full=60_000, fast=400))
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=25, fast=2))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the measured configuration)")
+    parser.add_argument("--out", default=None, help="write the results JSON here instead of data/results/hac_maze.json "
+                        "(for partial runs, e.g. one seed)")
     args = parser.parse_args()
+    set_threads(args.threads)
     load_before = os.getloadavg()
     runs = []
     started = time.perf_counter()
@@ -117,6 +126,11 @@ def main() -> None:
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "note": "steps/episodes to 80% are medians over seeds; a run that never reached 80% counts as the budget (censored).",
     }
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump({"headline": headline, "details": details, "seeds": args.seeds}, handle, indent=1)
+        print(f"wrote {args.out}; headline: {headline}")
+        return
     if budget.fast:
         print("fast mode: smoke run only, data/results/hac_maze.json not written")
         print("headline:", headline)

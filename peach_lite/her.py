@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from peach_lite.validation import check_choice, check_range
+from peach_lite.validation import check_choice, check_int, check_range
 
 __all__ = [
     "Transitions",
@@ -34,6 +34,7 @@ __all__ = [
     "relabel_with_goals",
     "hindsight_goal_transitions",
     "GoalObservation",
+    "goal_point_mass",
     "NORMS",
 ]
 
@@ -134,8 +135,8 @@ def choose_hindsight_goals(num_transitions: int, num_goals: int = 3, rng: np.ran
 
     Taught in notebooks/06_her.py (section "Relabelling").
     """
-    _check_int("num_transitions", num_transitions, 1)
-    _check_int("num_goals", num_goals, 1)
+    check_int("num_transitions", num_transitions, 1)
+    check_int("num_goals", num_goals, 1)
     rng = rng if rng is not None else np.random.default_rng()
     m = min(num_goals, num_transitions)
     picks = rng.integers(0, num_transitions, size=m - 1)
@@ -256,6 +257,22 @@ class GoalObservation(gym.ObservationWrapper):
         return {"observation": observation, "achieved_goal": observation[: self.goal_dim].copy(), "desired_goal": goal}
 
 
+def goal_point_mass(**kwargs: Any) -> GoalObservation:
+    """PEARL's sparse point mass with the goal-conditioned observation: ``peach_lite/PointMassGoal-v0``.
+
+    The env that lesson 06's goal-conditioned agent learns on; make it with
+    ``peach_lite.envs.make("peach_lite/PointMassGoal-v0")`` (20 steps, goal radius 0.2).
+
+    Args:
+        **kwargs: forwarded to ``SparsePointMassEnv`` (e.g. ``render_mode``).
+
+    Taught in notebooks/06_her.py (section "A goal-conditioned point mass").
+    """
+    from peach_lite.envs.point_mass import SparsePointMassEnv
+
+    return GoalObservation(SparsePointMassEnv(**kwargs))
+
+
 # ---------------------------------------------------------------------------------------------
 # Private helpers
 
@@ -265,8 +282,3 @@ def _array(value: Any) -> np.ndarray:
         value = value.detach().cpu().numpy()
     return np.asarray(value, dtype=np.float32)
 
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer in [{low}, inf], got {value!r}")
-    check_range(name, value, low)

@@ -1,4 +1,5 @@
-"""HAC (peach_lite.hac): the transition-building invariants of algorithms.md §5 items 6-7, on a tiny numpy goal env."""
+"""HAC (peach_lite.hac, goal_levels): the transition-building invariants of algorithms.md §5 items 6-7 on a
+tiny numpy goal env, the bounded critic, the gradient routes PEACH relies on, and HAC on the shared loop."""
 from __future__ import annotations
 
 import math
@@ -8,19 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from peach_lite.hac import (
-    HAC,
-    HacConfig,
-    HacNetworks,
-    bounded_q,
-    critic_targets,
-    evaluate_checkpoint,
-    hindsight_action_transition,
-    maze_config,
-    q_offset_for,
-    subgoal_test_transition,
-)
+from peach_lite.goal_levels import GoalLevel, bounded_critic, bounded_q, critic_targets, hindsight_action_transition, q_offset_for, subgoal_test_transition
+from peach_lite.hac import HAC, MAZE_ID, PENDULUM_ID, HacConfig, HacSpec, evaluate_success, maze_config, run_training
 from peach_lite.her import goal_reward
+from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
 
 
 class ToyGoalEnv(gym.Env):
@@ -51,7 +43,7 @@ class ToyGoalEnv(gym.Env):
     def step(self, action):
         self._pos = np.clip(self._pos + 0.25 * np.clip(action, -1, 1), -2, 2).astype(np.float32)
         success = bool(np.linalg.norm(self._pos - self._goal) <= self.goal_threshold)
-        return self._obs(), 0.0 if success else -1.0, success, False, {}
+        return self._obs(), 0.0 if success else -1.0, success, False, {"is_success": success}
 
     def _obs(self):
         return {"observation": self._pos.copy(), "achieved_goal": self._pos.copy(), "desired_goal": self._goal.copy()}
@@ -59,37 +51,43 @@ class ToyGoalEnv(gym.Env):
 
 def _policy_actions(agent, attempts):
     """The deterministic policy's action for every recorded attempt, computed with the torch networks."""
-    k = agent.num_levels
-    obs = torch.as_tensor(np.stack([a.obs for a in attempts]))[None].expand(k, -1, -1)
-    goal = torch.as_tensor(np.stack([a.goal for a in attempts]))[None].expand(k, -1, -1)
+    out = []
     with torch.no_grad():
-        actions = agent.nets.actions(obs, goal).numpy()
-    return [actions[a.level, j, : a.action.shape[0]] for j, a in enumerate(attempts)]
+        for a in attempts:
+            out.append(agent.levels[a.level].actions(torch.as_tensor(a.obs)[None], torch.as_tensor(a.goal)[None])[0].numpy())
+    return out
 
 
-def _trained_traces(num_levels: int, episodes: int = 12, seed: int = 0, **overrides):
-    """Run a few recorded training episodes (with learning) and return (agent, traces).
-
-    Each trace gets ``policy``: the deterministic action of each attempt, computed before the update
-    that followed the episode (so with the weights the episode was played with).
-    """
+def _agent(num_levels: int, seed: int = 0, **overrides) -> tuple[HAC, ToyGoalEnv]:
     env = ToyGoalEnv()
     options = dict(num_levels=num_levels, subgoal_horizon={1: 5, 2: 5, 3: 3}[num_levels], max_actions=25,
                    batch_size=32, updates_per_episode=5, seed=seed, subgoal_noise=0.2)
     options.update(overrides)
-    agent = HAC(env, HacConfig(**options))
+    return HAC.from_env(env, HacConfig(**options)), env
+
+
+def _trained_traces(num_levels: int, episodes: int = 12, seed: int = 0, **overrides):
+    """Run a few recorded exploring episodes through loop.run_episodes (learning after each); return (agent, traces).
+
+    Each trace gets ``policy``: the deterministic action of each attempt, computed before the update
+    that followed the episode (so with the weights the episode was played with).
+    """
+    agent, env = _agent(num_levels, seed, **overrides)
+    envs = GymTaskEnvs.wrap(env)
+    agent.record = True
     traces = []
     for episode in range(episodes):
-        result = agent.run_episode(env, env.train_tasks()[episode % 4], seed=episode, training=True, record=True)
-        result.trace.policy = _policy_actions(agent, result.trace.attempts)
-        traces.append(result.trace)
-        agent.learn()
+        run_episodes(agent, envs, TaskBatch.from_list(env.train_tasks(), [episode % 4]), explore=True, seed=episode)
+        trace = agent.traces[0]
+        trace.policy = _policy_actions(agent, trace.attempts)
+        traces.append(trace)
+        agent.learn(agent.config.updates_per_episode)
     return agent, traces
 
 
 @pytest.fixture(scope="module", params=[2, 3])
 def run(request):
-    return _trained_traces(request.param)
+    return _trained_traces(request.param, seed=1)
 
 
 # ------------------------------------------------------------------------------ (b) hindsight goals
@@ -120,7 +118,7 @@ def test_rewards_are_minus_one_or_zero_and_terminal_iff_zero(run):
         np.testing.assert_array_equal(s.action_replay.reward, expected)
 
 
-def test_the_buffer_holds_exactly_the_recorded_transitions():
+def test_the_replay_holds_exactly_the_recorded_transitions_keyed_by_level():
     agent, traces = _trained_traces(2, episodes=4)
     for level in range(2):
         rows = sum(s.action_replay.num_rows + s.goal_replay.num_rows + (s.penalties.num_rows if s.penalties is not None else 0)
@@ -154,8 +152,7 @@ def test_a_penalty_appears_iff_the_subgoal_was_tested_and_missed(run):
         if a.lower_missed:
             assert not a.lower_reached
     for s in (s for trace in traces for s in trace.sequences if s.penalties is not None):
-        horizon = agent.horizons[s.level]
-        np.testing.assert_array_equal(s.penalties.reward, -float(horizon))
+        np.testing.assert_array_equal(s.penalties.reward, -float(agent.horizons[s.level]))
         np.testing.assert_array_equal(s.penalties.done, 1.0)
     # the penalty stores the *proposed* subgoal, not the hindsight action (compared level by level, in order)
     for level in range(1, agent.num_levels):
@@ -182,14 +179,34 @@ def test_levels_below_a_tested_subgoal_act_greedily_without_noise(run):
     assert explored and all(not np.allclose(a.action, policy, atol=1e-5) for a, policy in explored)
 
 
-def test_test_episodes_store_nothing_and_are_fully_greedy():
+def test_the_top_level_ends_the_episode_after_its_h_attempts():
+    agent, env = _agent(2, subgoal_horizon=3)  # 3 x 3 = 9 steps at most, the env itself never stops
+    episodes = run_episodes(agent, GymTaskEnvs.wrap(env), TaskBatch.from_list(env.train_tasks(), [0]), explore=True, seed=0)
+    assert 1 <= episodes.lengths[0] <= 9 and agent.episode_over().all()
+
+
+def test_greedy_episodes_store_nothing_and_the_top_level_keeps_going():
     agent, _ = _trained_traces(2, episodes=3)
     before = [agent.buffer.size(i) for i in range(2)]
     env = ToyGoalEnv()
-    result = agent.run_episode(env, env.test_tasks()[0], seed=1, training=False, record=True)
+    agent.record = True
+    episodes = run_episodes(agent, GymTaskEnvs.wrap(env), TaskBatch.from_list(env.test_tasks(), [0], split="test"), explore=False, seed=1)
+    trace = agent.traces[0]
     assert [agent.buffer.size(i) for i in range(2)] == before
-    assert all(a.greedy for a in result.trace.attempts) and not result.trace.sequences
-    assert result.steps == 25 or result.success  # the top level keeps proposing until max_actions
+    assert all(a.greedy for a in trace.attempts) and not trace.sequences
+    assert episodes.lengths[0] == 25 or trace.success  # the top level keeps proposing until max_actions
+
+
+def test_lockstep_envs_run_independent_hierarchies():
+    agent, _ = _trained_traces(2, episodes=3)
+    goals = ToyGoalEnv().train_tasks()
+    one = [evaluate_success(agent, GymTaskEnvs(ToyGoalEnv, 1), [g], seed=5 + i) for i, g in enumerate(goals)]
+    agent.record = True
+    envs = GymTaskEnvs(ToyGoalEnv, len(goals))
+    episodes = run_episodes(agent, envs, TaskBatch.from_list(goals, split="test"), explore=False, seed=5)
+    assert episodes.success.tolist() == [bool(s) for s in one]  # greedy: the same as one env at a time
+    assert [t.success for t in agent.traces] == episodes.success.tolist()
+    assert [len(t.actions) for t in agent.traces] == episodes.lengths.tolist()
 
 
 def test_transition_helpers():
@@ -211,13 +228,16 @@ def test_transition_helpers():
 
 # ----------------------------------------------------------------------------------- bounded critic
 def test_critic_is_bounded_and_starts_near_minus_0067():
-    nets = HacNetworks(4, 2, [[-1, -1], [-4, -4]], [[1, 1], [4, 4]], horizons=[10, 200])
-    obs, goal, action = torch.randn(2, 500, 4), torch.randn(2, 500, 2), torch.randn(2, 500, 2)
-    q = nets.q_values(obs, goal, action)
-    assert q.shape == (2, 500)
-    assert torch.allclose(q, torch.full_like(q, -0.067), atol=0.004)
-    huge = nets.q_values(obs * 1e4, goal * 1e4, action * 1e4)
-    assert (huge <= 0).all() and (huge[0] >= -10).all() and (huge[1] >= -200).all()
+    for horizon in (10, 200):
+        level = GoalLevel(4, 2, [-1, -1], [1, 1], horizon)
+        obs, goal, action = torch.randn(500, 4), torch.randn(500, 2), torch.randn(500, 2)
+        q = level.q_values(obs, goal, action)
+        assert q.shape == (500,)
+        assert torch.allclose(q, torch.full_like(q, -0.067), atol=0.004)
+        huge = level.q_values(obs * 1e4, goal * 1e4, action * 1e4)
+        assert (huge <= 0).all() and (huge >= -horizon).all()
+    critic = bounded_critic(4, 2, 2, horizon=15, cond_dim=3)
+    assert critic(torch.randn(7, 4), torch.randn(7, 2), torch.randn(7, 5)).shape == (1, 7)
     assert bounded_q(torch.tensor(0.0), 10.0, q_offset_for(10.0)).item() == pytest.approx(-0.067, abs=1e-6)
     assert bounded_q(torch.tensor(1e6), 10.0, 0.0).item() == pytest.approx(-10.0)
     assert bounded_q(torch.tensor(-1e6), 10.0, 0.0).item() == pytest.approx(0.0)
@@ -238,10 +258,34 @@ def test_learning_keeps_q_values_inside_their_bounds():
     agent, _ = _trained_traces(3, episodes=10, updates_per_episode=10)
     batch = agent.buffer.sample(64)
     with torch.no_grad():
-        q = agent.nets.q_values(batch["obs"], batch["goal"], batch["action"])
-    for level in range(3):
-        assert (q[level] <= 0).all() and (q[level] >= -agent.horizons[level]).all()
+        for level in range(3):
+            rows = agent.level_batch(batch, level)
+            q = agent.levels[level].q_values(rows["obs"], rows["goal"], rows["action"])
+            assert (q <= 0).all() and (q >= -agent.horizons[level]).all()
     assert agent.horizons == [3, 3, 3]
+
+
+def test_critic_loss_sends_gradient_into_cond_and_an_encoder_and_nowhere_else():
+    torch.manual_seed(0)
+    level = GoalLevel(4, 2, [-1, -1], [1, 1], 10, hidden=(16, 16), cond_dim=3)
+    encoder = torch.nn.Linear(5, 3)  # a caller's encoder producing the task variable z
+    batch = {"obs": torch.randn(8, 4), "action": torch.rand(8, 2) * 2 - 1, "reward": -torch.ones(8),
+             "next_obs": torch.randn(8, 4), "goal": torch.randn(8, 2), "done": torch.zeros(8)}
+    z = encoder(torch.randn(8, 5))
+    critic_loss, _ = level.critic_loss(batch, z)
+    critic_loss.backward()
+    assert encoder.weight.grad is not None and encoder.weight.grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in level.critic.parameters())
+    assert all(p.grad is None for p in level.actor.parameters()), "the critic loss must not train the actor"
+    encoder.zero_grad(set_to_none=True)
+    level.zero_grad(set_to_none=True)
+    actor_loss = level.actor_loss(batch, z.detach())
+    actor_loss.backward()
+    assert encoder.weight.grad is None, "the actor's loss must not reach the encoder through a detached z"
+    assert all(p.grad is None for p in level.critic.parameters()), "the actor loss must not train the critic"
+    assert all(p.grad is not None for p in level.actor.parameters())
+    with pytest.raises(ValueError, match="cond"):
+        level.critic_loss(batch)
 
 
 def test_flat_agent_uses_max_actions_as_its_horizon_and_her_can_be_switched_off():
@@ -255,7 +299,7 @@ def test_same_seed_same_run():
     a, ta = _trained_traces(2, episodes=4, seed=3)
     b, tb = _trained_traces(2, episodes=4, seed=3)
     np.testing.assert_array_equal(np.stack(ta[-1].actions), np.stack(tb[-1].actions))
-    for pa, pb in zip(a.nets.parameters(), b.nets.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
 
 
@@ -269,27 +313,36 @@ def test_config_validation_names_the_field():
         HacConfig(goal_norm="l1")
     with pytest.raises(ValueError, match="subgoal_bounds"):
         HacConfig(subgoal_bounds=((0.0, 0.0), (1.0, -1.0)))
+    with pytest.raises(ValueError, match="batch_size"):
+        HacConfig(batch_size=True)
     config = maze_config(3, seed=4)
     assert config.subgoal_horizon ** 3 >= 200 and HacConfig.from_dict(config.to_dict()) == config
     assert math.isclose(q_offset_for(10.0), -math.log(10 / 0.067 - 1))
 
 
-def test_maze_episode_learn_and_checkpoint_roundtrip(tmp_path):
-    from peach_lite.hac import make_goal_env
+def test_maze_trains_on_the_shared_loop_and_checkpoints_roundtrip(tmp_path):
+    from peach_lite.checkpoints import CheckpointError, evaluate_checkpoint, load_agent, save_agent
+    from peach_lite.envs import make
 
-    env = make_goal_env("peach_lite/PointMaze-v0")
-    agent = HAC(env, maze_config(2, batch_size=8, updates_per_episode=2, max_actions=40))
-    result = agent.run_episode(env, env.unwrapped.train_tasks()[0], seed=0, training=True)
-    assert 1 <= result.steps <= 40
-    assert agent.learn()  # both levels hold >= 8 transitions after one episode
-    path = agent.save(tmp_path / "hac.pt", env_id="peach_lite/PointMaze-v0")
+    env = make(MAZE_ID)
+    agent = HAC.from_env(env, maze_config(2, batch_size=8, updates_per_episode=2, max_actions=40))
+    goals = env.unwrapped.test_tasks()[:2]
+    history = run_training(agent, MAZE_ID, 80, eval_every=1, progress=False, eval_tasks=goals)
+    assert history.eval_metric == "success" and history.episodes >= 2 and history.num_updates > 0
+    assert len(history.extra["train_success"]) == history.episodes and all(0 <= v <= 1 for v in history.eval_values)
+    assert isinstance(HacSpec.from_dict(agent.spec.to_dict()), HacSpec)
+    path = save_agent(agent, tmp_path / "hac.pt")
+    loaded, payload = load_agent(path, check_manifest=False)
+    for a, b in zip(agent.parameters(), loaded.parameters()):
+        assert torch.equal(a, b)
     score = evaluate_checkpoint(path)
-    assert 0.0 <= score <= 1.0 and score == agent.evaluate(env)
+    assert 0.0 <= score <= 1.0 and score == evaluate_success(agent, MAZE_ID)
+    with pytest.raises(CheckpointError, match="'hac'"):
+        load_agent(path, algorithm="sac", check_manifest=False)
 
 
 def test_exercise_checkers_accept_the_reference_and_reject_common_mistakes(capsys):
     from peach_lite import checks
-    from peach_lite.hac import hindsight_action_transition, subgoal_test_transition
     from peach_lite.her import relabel_with_goals
 
     assert checks.check_her_relabel(lambda *a: relabel_with_goals(*a, norm="l2"))
@@ -312,9 +365,10 @@ def test_exercise_checkers_accept_the_reference_and_reject_common_mistakes(capsy
 
 
 def test_pendulum_goal_env_follows_the_reference_design():
-    from peach_lite.hac import PENDULUM_ID, PendulumTask, make_goal_env
+    from peach_lite.envs import make
+    from peach_lite.envs.pendulum_goal import PendulumTask
 
-    env = make_goal_env(PENDULUM_ID)
+    env = make(PENDULUM_ID)
     assert env.spec.max_episode_steps == 1000 and env.unwrapped.test_tasks() == [PendulumTask(goal=(0.0, 0.0))]
     obs, _ = env.reset(seed=0)
     angle = np.arctan2(obs["observation"][1], obs["observation"][0])

@@ -39,12 +39,12 @@ def check_her_relabel(student_fn: Callable[..., Any]) -> CheckResult:
 
 def check_subgoal_test_transition(student_fn: Callable[..., Any]) -> CheckResult:
     """Compare ``student_fn(obs, proposed, next_obs, goal, *, tested, lower_missed, subgoal_horizon)`` with
-    ``peach_lite.hac.subgoal_test_transition``: the 6-tuple (obs, proposed, -H, next_obs, goal, 1.0)
+    ``peach_lite.goal_levels.subgoal_test_transition``: the 6-tuple (obs, proposed, -H, next_obs, goal, 1.0)
     exactly when the subgoal was tested and missed, else None.
 
     Taught in notebooks/07_hac.py (section "Exercises").
     """
-    from peach_lite.hac import subgoal_test_transition
+    from peach_lite.goal_levels import subgoal_test_transition
 
     def reference(*args, **kwargs):
         out = subgoal_test_transition(*args, **kwargs)
@@ -61,12 +61,12 @@ def check_subgoal_test_transition(student_fn: Callable[..., Any]) -> CheckResult
 
 def check_hindsight_action_transition(student_fn: Callable[..., Any]) -> CheckResult:
     """Compare ``student_fn(obs, proposed, next_obs, next_achieved, goal, *, lower_reached, threshold)`` with
-    ``peach_lite.hac.hindsight_action_transition`` (Euclidean goal test, the maze's): the 6-tuple
+    ``peach_lite.goal_levels.hindsight_action_transition`` (Euclidean goal test, the maze's): the 6-tuple
     (obs, hindsight action, reward, next_obs, goal, done).
 
     Taught in notebooks/07_hac.py (section "Exercises").
     """
-    from peach_lite.hac import hindsight_action_transition
+    from peach_lite.goal_levels import hindsight_action_transition
 
     def reference(*args, **kwargs):
         return tuple(hindsight_action_transition(*args, **kwargs, norm="l2"))

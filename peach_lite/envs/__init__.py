@@ -25,6 +25,10 @@ peach_lite/AntDir-v0                   direction, forward/backward (locomotion) 
 peach_lite/AntGoal-v0                  goal in a disc of radius 3 (locomotion)     200
 peach_lite/MovementBandits-v0          MLSH 2-goal movement bandits                50
 peach_lite/FourRooms-v0                13x13 four-rooms gridworld, goal per task   100
+peach_lite/HacPendulum-v0              HAC's pendulum swing-up to a goal           1000
+                                       (pendulum_goal)
+peach_lite/PointMassGoal-v0            PointMassSparse with the goal-conditioned   20
+                                       observation (her.GoalObservation)
 =====================================  ==========================================  =========
 
 Taught in notebooks/01_task_gallery.py.
@@ -60,6 +64,8 @@ _REGISTRY: dict[str, tuple[str, int, dict[str, Any], bool]] = {
     "peach_lite/AntGoal-v0": ("peach_lite.envs.locomotion:AntGoalEnv", 200, {}, True),
     "peach_lite/MovementBandits-v0": ("peach_lite.envs.movement_bandits:MovementBanditsEnv", 50, {}, False),
     "peach_lite/FourRooms-v0": ("peach_lite.envs.four_rooms:FourRoomsEnv", 100, {}, False),
+    "peach_lite/HacPendulum-v0": ("peach_lite.envs.pendulum_goal:PendulumGoalEnv", 1000, {}, True),
+    "peach_lite/PointMassGoal-v0": ("peach_lite.her:goal_point_mass", 20, {}, True),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_REGISTRY)

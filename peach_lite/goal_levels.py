@@ -1,0 +1,326 @@
+"""One level of a goal-conditioned hierarchy (HAC): a bounded actor-critic and the transitions it learns from.
+
+A :class:`GoalLevel` is a DDPG-style goal-conditioned actor-critic built from the shared networks of
+``peach_lite.nets``: the actor is a :class:`~peach_lite.nets.DeterministicActor` (tanh · scale + offset
+over the level's action box) and the critic is :func:`bounded_critic`, an
+:class:`~peach_lite.nets.EnsembleCritic` whose output is squashed into [-H, 0]. Both read the goal
+through their ``cond`` input, ``[g, c]``, where ``c`` is an optional task variable (``cond_dim`` > 0: the
+top level of PEACH reads a PEARL posterior sample z there).
+
+The transitions a level stores (algorithms.md §1.3, reference ``layer.py``):
+
+(a) **hindsight action** (:func:`hindsight_action_transition`): a subgoal level stores the subgoal it
+    proposed if the level below reached it, else the state actually reached, proj(s'); reward 0 and
+    terminal iff this level's own goal is reached, else -1.
+(b) **hindsight goal**: every attempt sequence copied with achieved goals (``peach_lite.her``).
+(c) **subgoal testing** (:func:`subgoal_test_transition`): a tested subgoal the level below missed
+    gets reward -H and a terminal flag.
+
+The update is split into named losses, :meth:`GoalLevel.critic_loss` and :meth:`GoalLevel.actor_loss`,
+and :meth:`GoalLevel.update` runs them in the reference's order (critic step, then the actor against
+the updated critic). A caller that learns ``c`` (PEACH) adds its KL term to the critic loss, lets the
+critic's gradient flow into its encoder through ``cond`` and passes ``cond.detach()`` to the actor loss.
+
+Taught in notebooks/07_hac.py (sections "Hindsight action transitions", "Subgoal testing", "Bounded critics").
+"""
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from peach_lite.her import Transitions, goal_reached
+from peach_lite.nets import DeterministicActor, EnsembleCritic, frozen
+from peach_lite.validation import check_int, check_range
+
+__all__ = [
+    "GoalLevel",
+    "bounded_critic",
+    "bounded_q",
+    "q_offset_for",
+    "critic_targets",
+    "hindsight_action",
+    "hindsight_action_transition",
+    "subgoal_test_transition",
+    "LEVEL_FIELDS",
+]
+
+LEVEL_FIELDS = ("obs", "action", "reward", "next_obs", "goal", "done")
+"""The keys of a level's replay batch: obs (*B, obs_dim), action (*B, action_dim), reward (*B,),
+next_obs (*B, obs_dim), goal (*B, goal_dim), done (*B,)."""
+
+
+# ================================================================================== the transitions
+def hindsight_action(proposed: Any, next_achieved: Any, lower_reached: bool) -> np.ndarray:
+    """The action a subgoal level stores: its subgoal if the level below reached it, else proj(s').
+
+    Args:
+        proposed: (goal_dim,) subgoal the level proposed.
+        next_achieved: (goal_dim,) proj(s'), the goal-space projection of the state reached after the
+            lower level's attempts (the maze: the (x, y) position).
+        lower_reached: whether the level below reached ``proposed``.
+    Returns:
+        (goal_dim,) float32 hindsight action.
+
+    Taught in notebooks/07_hac.py (section "Hindsight action transitions").
+    """
+    return np.array(proposed if lower_reached else next_achieved, dtype=np.float32)
+
+
+def hindsight_action_transition(
+    obs: Any, proposed: Any, next_obs: Any, next_achieved: Any, goal: Any, *, lower_reached: bool,
+    threshold: Any, norm: str = "box",
+) -> Transitions:
+    """Transition (a) of a subgoal level: (s, hindsight action, r, s', g, done) with the *original* goal g.
+
+    Args:
+        obs, next_obs: (obs_dim,) states before and after the lower level's attempts.
+        proposed: (goal_dim,) the subgoal proposed.
+        next_achieved: (goal_dim,) proj(s').
+        goal: (goal_dim,) this level's own goal (kept unchanged).
+        lower_reached: whether the level below reached ``proposed``.
+        threshold, norm: this level's goal test (see ``peach_lite.her.goal_reached``).
+    Returns:
+        one :class:`~peach_lite.her.Transitions` (no leading dim): reward 0 and done 1 iff
+        ``next_achieved`` reaches ``goal``, else reward -1 and done 0.
+
+    Taught in notebooks/07_hac.py (section "Hindsight action transitions"); exercise 2 re-implements it.
+    """
+    reached = bool(goal_reached(next_achieved, goal, threshold, norm))
+    return Transitions(
+        np.array(obs, dtype=np.float32), hindsight_action(proposed, next_achieved, lower_reached),
+        np.float32(0.0 if reached else -1.0), np.array(next_obs, dtype=np.float32), np.array(goal, dtype=np.float32),
+        np.float32(1.0 if reached else 0.0),
+    )
+
+
+def subgoal_test_transition(
+    obs: Any, proposed: Any, next_obs: Any, goal: Any, *, tested: bool, lower_missed: bool, subgoal_horizon: int
+) -> Transitions | None:
+    """Transition (c): the penalty for a tested subgoal the level below could not reach.
+
+    Args:
+        obs, next_obs: (obs_dim,) states before and after the lower level's attempts.
+        proposed: (goal_dim,) the subgoal proposed (the *original*, not the hindsight action).
+        goal: (goal_dim,) this level's own goal.
+        tested: whether the subgoal was tested (lower levels acted greedily).
+        lower_missed: whether the level below used all H attempts without reaching it ("maxed out").
+        subgoal_horizon: H; the penalty is -H.
+    Returns:
+        ``Transitions(obs, proposed, -H, next_obs, goal, done=1)`` if ``tested and lower_missed``,
+        else None. Being terminal, its critic target is exactly -H (γ = 0).
+
+    Taught in notebooks/07_hac.py (section "Subgoal testing"); exercise 1 re-implements it.
+    """
+    if not (tested and lower_missed):
+        return None
+    return Transitions(
+        np.array(obs, dtype=np.float32), np.array(proposed, dtype=np.float32), np.float32(-float(subgoal_horizon)),
+        np.array(next_obs, dtype=np.float32), np.array(goal, dtype=np.float32), np.float32(1.0),
+    )
+
+
+# ================================================================================= the bounded critic
+def q_offset_for(subgoal_horizon: float, q_init: float = -0.067) -> float:
+    """The constant that makes ``bounded_q(0) == q_init``: -log(H / |q_init| - 1) (reference ``q_offset``).
+
+    Taught in notebooks/07_hac.py (section "Bounded critics").
+    """
+    check_range("subgoal_horizon", subgoal_horizon, 1e-9)
+    if not -subgoal_horizon < q_init < 0:
+        raise ValueError(f"q_init must be in (-{subgoal_horizon}, 0), got {q_init}")
+    return -math.log(subgoal_horizon / -q_init - 1.0)
+
+
+def bounded_q(raw: Tensor, subgoal_horizon: Tensor | float, q_offset: Tensor | float) -> Tensor:
+    """HAC's critic head: Q = -H · sigmoid(raw + q_offset), always in [-H, 0].
+
+    Args:
+        raw: (*batch) output of the critic's last linear layer.
+        subgoal_horizon: H (a number or a tensor broadcast against ``raw``).
+        q_offset: :func:`q_offset_for` (same broadcasting).
+    Returns:
+        (*batch) Q-values.
+
+    Taught in notebooks/07_hac.py (section "Bounded critics").
+    """
+    return -subgoal_horizon * torch.sigmoid(raw + q_offset)
+
+
+def critic_targets(reward: Tensor, done: Tensor, next_q: Tensor, gamma: float, subgoal_horizon: Tensor | float) -> Tensor:
+    """Bellman targets r + γ (1 - done) Q(s', g, π(s', g)), clipped to [-H, 0] (reference ``critic.update``).
+
+    Args:
+        reward, done, next_q: (*batch) tensors; ``next_q`` comes from the *online* critic and actor.
+        gamma: discount.
+        subgoal_horizon: H, a number or a tensor broadcast against the batch.
+    Returns:
+        (*batch) targets; a penalty transition (reward -H, done 1) gets exactly -H.
+
+    Taught in notebooks/07_hac.py (section "Bounded critics").
+    """
+    target = reward + gamma * (1.0 - done) * next_q
+    low = -torch.as_tensor(subgoal_horizon, dtype=target.dtype)
+    return torch.minimum(torch.maximum(target, low), torch.zeros((), dtype=target.dtype))
+
+
+def bounded_critic(obs_dim: int, goal_dim: int, action_dim: int, horizon: int, hidden: Sequence[int] = (64, 64, 64),
+                   cond_dim: int = 0, q_init: float = -0.067) -> EnsembleCritic:
+    """Q(s, a, [g, c]) = -H · sigmoid(f(s, a, g, c) + q_offset) in [-H, 0], as one ``EnsembleCritic``.
+
+    Args:
+        obs_dim, goal_dim, action_dim: sizes of s, g and a.
+        horizon: H, the critic's bound.
+        hidden: hidden layer sizes.
+        cond_dim: size of an extra task variable c read next to the goal (0: none).
+        q_init: the output at initialisation (the last layer starts at U(±3e-3), so f ≈ 0).
+    Forward:
+        ``critic(obs (*B, obs_dim), action (*B, action_dim), cond (*B, goal_dim + cond_dim)) -> (1, *B)``.
+
+    Taught in notebooks/07_hac.py (section "Bounded critics").
+    """
+    check_int("horizon", horizon, 1)
+    offset = q_offset_for(float(horizon), q_init)
+    critic = EnsembleCritic(obs_dim, action_dim, hidden, num_critics=1, cond_dim=goal_dim + cond_dim,
+                            output_fn=functools.partial(bounded_q, subgoal_horizon=float(horizon), q_offset=offset))
+    _small_last_layer(critic.net.layers[-1])
+    return critic
+
+
+class GoalLevel(nn.Module):
+    """One HAC level: actor π(s, [g, c]) and bounded critic Q(s, a, [g, c]) with their Adam optimisers.
+
+    Args:
+        obs_dim, goal_dim: sizes of the state s and of the goal space.
+        action_low, action_high: (action_dim,) box of this level's actions (level 0: the env's actions;
+            levels > 0: the subgoal space).
+        horizon: H of this level (the bound of its critic is -H).
+        hidden: hidden sizes of the actor and the critic (reference: 3 x 64).
+        cond_dim: size of a task variable c read next to the goal (0 for HAC; PEACH's top level: latent_dim).
+        gamma: discount of the critic targets.
+        actor_lr, critic_lr: Adam learning rates.
+        q_init: critic output at initialisation.
+    Shapes:
+        ``actions(obs (*B, obs_dim), goal (*B, goal_dim), cond (*B, cond_dim) | None) -> (*B, action_dim)``
+        ``q_values(obs, goal, action (*B, action_dim), cond) -> (*B,)`` in [-H, 0].
+
+    Taught in notebooks/07_hac.py (section "Bounded critics").
+    """
+
+    def __init__(self, obs_dim: int, goal_dim: int, action_low: Any, action_high: Any, horizon: int, *,
+                 hidden: Sequence[int] = (64, 64, 64), cond_dim: int = 0, gamma: float = 0.98, actor_lr: float = 1e-3,
+                 critic_lr: float = 1e-3, q_init: float = -0.067):
+        super().__init__()
+        low, high = np.asarray(action_low, np.float32).ravel(), np.asarray(action_high, np.float32).ravel()
+        if low.shape != high.shape or not np.all(np.isfinite(low)) or not np.all(np.isfinite(high)) or not np.all(high > low):
+            raise ValueError(f"action_low and action_high must be finite, of one shape, with high > low; got {low} and {high}")
+        check_range("gamma", gamma, 0.0, 1.0)
+        check_int("cond_dim", cond_dim, 0)
+        self.obs_dim, self.goal_dim, self.cond_dim = int(obs_dim), int(goal_dim), int(cond_dim)
+        self.action_dim, self.horizon, self.gamma = int(low.size), int(horizon), float(gamma)
+        scale, offset = (high - low) / 2, (high + low) / 2
+        self.actor = DeterministicActor(obs_dim, self.action_dim, tuple(hidden), cond_dim=goal_dim + cond_dim,
+                                        action_scale=scale.tolist(), action_offset=offset.tolist())
+        _small_last_layer([m for m in self.actor.net if isinstance(m, nn.Linear)][-1])  # reference: U(±3e-3)
+        self.critic = bounded_critic(obs_dim, goal_dim, self.action_dim, horizon, hidden, cond_dim, q_init)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=actor_lr, fused=True)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=critic_lr, fused=True)
+
+    def actions(self, obs: Tensor, goal: Tensor, cond: Tensor | None = None) -> Tensor:
+        """π(s, [g, c]) = tanh(f(s, g, c)) · scale + offset: (*B, ...) -> (*B, action_dim)."""
+        return self.actor(obs, self._goal_cond(goal, cond))
+
+    def q_values(self, obs: Tensor, goal: Tensor, action: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Q(s, a, [g, c]) in [-H, 0]: (*B, ...) -> (*B,)."""
+        return self.critic(obs, action, self._goal_cond(goal, cond)).squeeze(0)
+
+    def critic_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Mean squared error to :func:`critic_targets` (online actor and critic at s', no target networks).
+
+        Args:
+            batch: the :data:`LEVEL_FIELDS`, each with leading dims (*B).
+            cond: (*B, cond_dim) task variable or None; *not* detached here, so the loss's gradient
+                reaches whatever produced it (PEACH's encoder). The target is computed without gradient.
+        Returns:
+            (loss (), q (*B,)) where q = Q(s, a, [g, c]) before the update.
+
+        Taught in notebooks/07_hac.py (section "Bounded critics").
+        """
+        with torch.no_grad():
+            next_goal = self._goal_cond(batch["goal"], cond)
+            next_q = self.critic(batch["next_obs"], self.actor(batch["next_obs"], next_goal), next_goal).squeeze(0)
+            target = critic_targets(batch["reward"], batch["done"], next_q, self.gamma, float(self.horizon))
+        q = self.q_values(batch["obs"], batch["goal"], batch["action"], cond)
+        return (q - target).pow(2).mean(), q
+
+    def actor_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> Tensor:
+        """-mean Q(s, π(s, [g, c]), [g, c]), flowing through the critic without training it.
+
+        Args:
+            batch: as in :meth:`critic_loss` (only obs and goal are read).
+            cond: (*B, cond_dim) or None; a caller that learns c passes ``cond.detach()`` here.
+        Returns:
+            () loss; its gradient reaches only the actor's parameters (and ``cond`` if not detached).
+
+        Taught in notebooks/07_hac.py (section "Bounded critics").
+        """
+        with frozen(self.critic):
+            return -self.q_values(batch["obs"], batch["goal"], self.actions(batch["obs"], batch["goal"], cond), cond).mean()
+
+    def update(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> dict[str, Tensor]:
+        """One gradient step of the reference's ``Layer.learn``: the critic first, then the actor against it.
+
+        Returns:
+            ``{"critic_loss", "actor_loss", "q_mean"}``, detached 0-d tensors.
+
+        Taught in notebooks/07_hac.py (section "Bounded critics").
+        """
+        critic_loss, q = self.critic_loss(batch, cond)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        actor_loss = self.actor_loss(batch, None if cond is None else cond.detach())
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_optimizer.step()
+        return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "q_mean": q.detach().mean()}
+
+    def numpy_policy(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+        """The actor as float32 numpy arrays: ([(weight (in, out), bias (out,)), ...], scale, offset).
+
+        Acting one state at a time is a few small matmuls; in numpy they cost no torch dispatch.
+        """
+        with torch.no_grad():
+            layers = [(m.weight.T.numpy().copy(), m.bias.numpy().copy()) for m in self.actor.net if isinstance(m, nn.Linear)]
+            return layers, self.actor.action_scale.numpy().copy(), self.actor.action_offset.numpy().copy()
+
+    def _goal_cond(self, goal: Tensor, cond: Tensor | None) -> Tensor:
+        if self.cond_dim == 0:
+            if cond is not None:
+                raise ValueError("cond was given but this level was built with cond_dim=0")
+            return goal
+        if cond is None or cond.shape[-1] != self.cond_dim:
+            raise ValueError(f"cond must have shape (*batch, {self.cond_dim}), got {None if cond is None else tuple(cond.shape)}")
+        return torch.cat([goal, cond], dim=-1)
+
+
+def numpy_actor(policy: tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Evaluate :meth:`GoalLevel.numpy_policy` on one input x = [s, g, c] (in_dim,) -> (action_dim,)."""
+    layers, scale, offset = policy
+    h = x
+    for weight, bias in layers[:-1]:
+        h = np.maximum(h @ weight + bias, 0.0)
+    weight, bias = layers[-1]
+    return np.tanh(h @ weight + bias) * scale + offset
+
+
+def _small_last_layer(layer: nn.Module) -> None:
+    """Reference ``utils.layer``: output layers start at U(±3e-3)."""
+    with torch.no_grad():
+        nn.init.uniform_(layer.weight, -3e-3, 3e-3)
+        nn.init.uniform_(layer.bias, -3e-3, 3e-3)
