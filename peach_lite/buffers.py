@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from peach_lite.validation import check_range
+from peach_lite.validation import check_int
 
 __all__ = ["ReplayBuffer", "MultiTaskReplayBuffer", "transition_fields"]
 
@@ -55,7 +55,7 @@ class ReplayBuffer:
     """
 
     def __init__(self, capacity: int, fields: FieldSpec, device: torch.device | str | None = None):
-        _check_int("capacity", capacity, 1)
+        check_int("capacity", capacity, 1)
         self.capacity = int(capacity)
         self.fields = _normalise_fields(fields)
         self._slices = _column_slices(self.fields)
@@ -96,7 +96,7 @@ class ReplayBuffer:
         Returns:
             ``{name: (batch_size, *shape)}``; the tensors are column views of one freshly gathered table.
         """
-        _check_int("batch_size", batch_size, 1)
+        check_int("batch_size", batch_size, 1)
         if self._size == 0:
             raise ValueError("cannot sample from an empty ReplayBuffer: add transitions first")
         index = torch.randint(0, self._size, (batch_size,), generator=generator, device=self.device)
@@ -161,8 +161,8 @@ class MultiTaskReplayBuffer:
     """
 
     def __init__(self, num_tasks: int, capacity: int, fields: FieldSpec, device: torch.device | str | None = None):
-        _check_int("num_tasks", num_tasks, 1)
-        _check_int("capacity", capacity, 1)
+        check_int("num_tasks", num_tasks, 1)
+        check_int("capacity", capacity, 1)
         self.num_tasks, self.capacity = int(num_tasks), int(capacity)
         self.fields = _normalise_fields(fields)
         self._slices = _column_slices(self.fields)
@@ -213,7 +213,7 @@ class MultiTaskReplayBuffer:
         Returns:
             ``{name: (len(tasks), batch_size, *shape)}``.
         """
-        _check_int("batch_size", batch_size, 1)
+        check_int("batch_size", batch_size, 1)
         task_ids = torch.arange(self.num_tasks) if tasks is None else torch.as_tensor(tasks, dtype=torch.long).flatten()
         if task_ids.numel() == 0:
             raise ValueError("tasks must list at least one task id")
@@ -267,12 +267,6 @@ class MultiTaskReplayBuffer:
 
 # ---------------------------------------------------------------------------------------------
 # Private helpers
-
-
-def _check_int(field: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{field} must be an integer in [{low}, inf], got {value!r}")
-    check_range(field, value, low)
 
 
 def _normalise_fields(fields: FieldSpec) -> dict[str, tuple[int, ...]]:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from peach_lite.validation import check_range
+from peach_lite.validation import check_int, check_range
 
 __all__ = ["Task", "TaskEnvMixin", "Marker", "float_tuple", "float_value"]
 
@@ -89,9 +89,9 @@ class TaskEnvMixin:
     # ----------------------------------------------------------------------------- public API
     def sample_tasks(self, n: int, seed: int | None = None) -> list[Task]:
         """Draw ``n`` tasks from the family's task distribution (same seed -> same tasks)."""
-        _check_int("n", n, 1)
+        check_int("n", n, 1)
         if seed is not None:
-            _check_int("seed", seed, 0)
+            check_int("seed", seed, 0)
         return list(self._sample_tasks(np.random.default_rng(seed), int(n)))
 
     def set_task(self, task: Task | Mapping[str, Any]) -> None:
@@ -241,13 +241,6 @@ def float_value(field: str, value: Any, low: float | None, high: float | None) -
         raise ValueError(f"{field} must be finite, got {number}")
     check_range(field, number, low, high)
     return number
-
-
-def _check_int(field: str, value: Any, low: int | None = None, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{field} must be an integer, got {value!r}")
-    check_range(field, value, low, high)
-    return int(value)
 
 
 def _plain(value: Any) -> Any:
