@@ -22,7 +22,14 @@ strengths ``IB_WEIGHTS``, C with supervision weights ``AUX_WEIGHTS``, and B with
 off-policy from a replay of old episodes. Every learning curve is stored in ``details["runs"]``.
 
 Usage: ``python benchmarks/belief_vs_lstm.py`` (two worker processes, one per core; about 10 minutes
-on 2 idle cores); ``--quick`` runs a tiny version to test the script.
+on 2 idle cores); ``--quick`` runs a tiny version to test the script. A partial run prints its runs'
+scores and writes nothing under ``data/``, e.g. the K-goal belief agent alone, seed 0::
+
+    python benchmarks/belief_vs_lstm.py --only belief --seeds 0 --workers 1
+
+Each run's ``history`` in the results file is the learning curve as plain lists (``env_steps``,
+``train_return`` and ``belief_loss`` per update, ``eval_steps``/``eval_return`` per evaluation), taken
+from the :class:`peach_lite.loop.History` that :func:`peach_lite.belief_agents.train` returns.
 """
 from __future__ import annotations
 
@@ -65,7 +72,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny budgets, to test the script (results not meaningful)")
     parser.add_argument("--workers", type=int, default=2, help="parallel training processes (one thread each)")
+    parser.add_argument("--only", nargs="+", default=None, metavar="RUN",
+                        help="partial run: only these runs (names without '/seedN', e.g. belief lstm movement_belief); "
+                             "prints their scores, writes no results file")
+    parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS, help="seeds of the multi-seed runs (partial run if not all)")
     args = parser.parse_args()
+    from peach_lite.validation import check_int
+
+    check_int("workers", args.workers, 1, 64)
+    for seed in args.seeds:
+        check_int("seeds", seed, 0)
+    seeds = list(args.seeds)
+    partial = args.only is not None or seeds != SEEDS
     kgoal, movement, final_episodes = dict(KGOAL), dict(MOVEMENT), FINAL_EPISODES
     if args.quick:
         kgoal.update(num_updates=4, eval_every=2, eval_episodes=20, batch_size=8)
@@ -73,7 +91,7 @@ def main() -> None:
         final_episodes = 40
     start = time.perf_counter()
     jobs = []
-    for seed in SEEDS:
+    for seed in seeds:
         jobs += [(f"belief/seed{seed}", dict(kgoal, agent="belief", seed=seed)),
                  (f"lstm/seed{seed}", dict(kgoal, agent="lstm", seed=seed)),
                  (f"aux_w1/seed{seed}", dict(kgoal, agent="aux", belief_weight=1.0, seed=seed))]
@@ -84,10 +102,19 @@ def main() -> None:
              ("movement_lstm/seed0", dict(movement, agent="lstm", seed=0))]
     jobs.sort(key=lambda job: job[1]["family"] != "movement")  # the long runs first, for load balance
     offline_updates = 4 if args.quick else OFFLINE_UPDATES
+    behaviours = OFFLINE_BEHAVIOURS
+    if args.only is not None:
+        offline_names = {"offline_random": "random", "offline_agent": "trained agent"}
+        known = sorted({name.split("/")[0] for name, _ in jobs} | set(offline_names))
+        for name in args.only:
+            if name not in known:
+                raise ValueError(f"--only must name runs among {known}, got {name!r}")
+        jobs = [job for job in jobs if job[0].split("/")[0] in args.only]
+        behaviours = [b for key, b in offline_names.items() if key in args.only]
     tasks = [(_run, (name, overrides, final_episodes)) for name, overrides in jobs]
-    tasks += [(_run_offline, (behaviour, offline_updates)) for behaviour in OFFLINE_BEHAVIOURS]
+    tasks += [(_run_offline, (behaviour, offline_updates)) for behaviour in behaviours]
     runs, offline = {}, {}
-    with multiprocessing.get_context("spawn").Pool(max(1, args.workers)) as pool:
+    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
         for kind, name, record in pool.imap_unordered(_dispatch, tasks):
             (runs if kind == "run" else offline)[name] = record
             print(f"done: {name} [{record['elapsed']:.0f} s]", flush=True)
@@ -95,8 +122,13 @@ def main() -> None:
         run = runs[name]
         print(f"{name:24s} final {run['final_return']:6.2f} ({run['fraction_of_bayes']:.3f} of Bayes-optimal) "
               f"[{run['history']['elapsed']:.0f} s]")
+    if args.only is not None:
+        print(f"partial run (--only {' '.join(args.only)} --seeds {' '.join(map(str, seeds))}): wall time "
+              f"{time.perf_counter() - start:.0f} s; data/results/belief_vs_lstm.json left unchanged")
+        return
 
-    from peach_lite.belief_agents import make_family, steps_to_threshold
+    from peach_lite.envs.task_families import make_family
+    from peach_lite.loop import History
     from peach_lite.results import write_results
 
     bayes = make_family("kgoal").bayes_optimal_return()
@@ -104,11 +136,11 @@ def main() -> None:
 
     def steps(name: str) -> float:
         history = runs[name]["history"]
-        return steps_to_threshold(history["eval_steps"], history["eval_return"], threshold)
+        return History(eval_steps=history["eval_steps"], eval_values=history["eval_return"]).first_reaching(threshold)
 
     def ratios(prefix: str) -> tuple[np.ndarray, int]:
         values, censored = [], 0
-        for seed in SEEDS:
+        for seed in seeds:
             other, belief = steps(f"{prefix}/seed{seed}"), steps(f"belief/seed{seed}")
             if math.isinf(other):
                 censored += 1
@@ -116,7 +148,7 @@ def main() -> None:
             values.append(other / belief if math.isfinite(belief) else math.nan)
         return np.array(values), censored
 
-    final = {kind: np.array([runs[f"{kind}/seed{s}"]["final_return"] for s in SEEDS]) for kind in ("belief", "lstm", "aux_w1")}
+    final = {kind: np.array([runs[f"{kind}/seed{s}"]["final_return"] for s in seeds]) for kind in ("belief", "lstm", "aux_w1")}
     lstm_ratio, lstm_censored = ratios("lstm")
     aux_ratio, aux_censored = ratios("aux_w1")
     wall = time.perf_counter() - start
@@ -153,8 +185,8 @@ def main() -> None:
         "per_seed": {"belief_final": final["belief"].tolist(), "lstm_final": final["lstm"].tolist(),
                      "aux_final": final["aux_w1"].tolist(), "steps_ratio_lstm_over_belief": _list(lstm_ratio),
                      "steps_ratio_aux_over_belief": _list(aux_ratio),
-                     "belief_steps": [_none_if_inf(steps(f"belief/seed{s}")) for s in SEEDS],
-                     "lstm_steps": [_none_if_inf(steps(f"lstm/seed{s}")) for s in SEEDS]},
+                     "belief_steps": [_none_if_inf(steps(f"belief/seed{s}")) for s in seeds],
+                     "lstm_steps": [_none_if_inf(steps(f"lstm/seed{s}")) for s in seeds]},
         "ib_weights": IB_WEIGHTS,
         "aux_weights": AUX_WEIGHTS,
         "offline": offline,
@@ -165,6 +197,9 @@ def main() -> None:
     print(f"per seed: belief {np.round(final['belief'], 2).tolist()}, lstm {np.round(final['lstm'], 2).tolist()}, "
           f"aux {np.round(final['aux_w1'], 2).tolist()}; steps ratio lstm/belief {np.round(lstm_ratio, 2).tolist()}, "
           f"aux/belief {np.round(aux_ratio, 2).tolist()}; wall time {wall:.0f} s")
+    if partial or args.quick:
+        print(f"{'quick' if args.quick else 'partial'} run: headline {headline}; data/results/belief_vs_lstm.json left unchanged")
+        return
     write_results("belief_vs_lstm", headline, seeds=SEEDS, details=details)
 
 
@@ -178,14 +213,17 @@ def _run_offline(job: tuple[str, int]) -> tuple[str, str, dict]:
     excess cross-entropy over the exact posterior on held-out episodes of *both* behaviours."""
     import torch
 
-    from peach_lite.belief_agents import belief_quality, collect, load_agent, make_family, train_belief_offline
+    from peach_lite.belief_offline import belief_quality, collect, train_belief_offline
+    from peach_lite.checkpoints import load_agent
+    from peach_lite.device import set_threads
+    from peach_lite.envs.task_families import make_family
     from peach_lite.paths import checkpoints_dir
 
-    torch.set_num_threads(1)
+    set_threads(1)
     name, num_updates = job
     started = time.perf_counter()
     family = make_family("kgoal")
-    agent, _, _ = load_agent(checkpoints_dir() / "belief_kgoal.pt")
+    agent, _ = load_agent(checkpoints_dir() / "belief_kgoal.pt", algorithm="belief")
     behaviours = {"random": "random", "trained agent": agent}
     test = {key: collect(family, family.eval_tasks(1000), value, torch.Generator().manual_seed(9)) for key, value in behaviours.items()}
     record = {"behaviour": name, "updates": [], "excess": {key: [] for key in behaviours}, "lr": OFFLINE_LR,
@@ -205,18 +243,21 @@ def _run_offline(job: tuple[str, int]) -> tuple[str, str, dict]:
 
 def _run(job: tuple[str, dict, int]) -> tuple[str, str, dict]:
     """Train one configuration in a worker process (one torch thread) and score it on held-out episodes."""
-    import torch
+    from peach_lite.belief_agents import BeliefAgentConfig, evaluate, train
+    from peach_lite.device import set_threads
 
-    from peach_lite.belief_agents import BeliefAgentConfig, evaluate, make_family, train
-
-    torch.set_num_threads(1)
+    set_threads(1)
     name, overrides, final_episodes = job
     config = BeliefAgentConfig(**overrides)
     agent, history = train(config, progress=False)
-    family = make_family(config.family)
-    final, roll = evaluate(agent, family, family.eval_tasks(final_episodes), seed=777, return_rollout=True)
+    family = agent.family
+    final, roll = evaluate(agent, family.eval_tasks(final_episodes), seed=777, return_rollout=True)
     bayes = family.bayes_optimal_return(roll.extras["goals"]) if config.family == "movement" else family.bayes_optimal_return()
-    record = {"config": _plain(dataclasses.asdict(config)), "history": history.to_dict(), "final_return": final,
+    curves = {"env_steps": [(i + 1) * config.batch_size * family.horizon for i in range(history.rounds)],
+              "train_return": history.extra["train_return"],
+              "belief_loss": history.losses.get("belief", [None] * history.rounds),
+              "eval_steps": history.eval_steps, "eval_return": history.eval_values, "elapsed": history.elapsed}
+    record = {"config": _plain(dataclasses.asdict(config)), "history": curves, "final_return": final,
               "bayes_optimal_return": bayes, "oracle_return": family.oracle_return(roll), "fraction_of_bayes": final / bayes,
               "elapsed": history.elapsed}
     return "run", name, record

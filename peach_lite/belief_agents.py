@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -43,15 +43,14 @@ from torch import Tensor, nn
 from peach_lite import loop
 from peach_lite.buffers import ReplayBuffer
 from peach_lite.cli import TrainSpec
-from peach_lite.envs.task_families import FAMILIES, TaskFamily, make_family
+from peach_lite.envs.task_families import FAMILIES, EpisodeRecorder, Rollout, TaskFamily, make_family
 from peach_lite.nets import mlp
 from peach_lite.ppo import PPO, PolicyOutput, PPOBatch, PPOConfig
 from peach_lite.validation import check_choice, check_int, check_range
 
 __all__ = [
     "AGENTS", "BeliefAgentConfig", "MetaAgent", "AgentOutput", "gaussian_kl", "categorical_belief_loss",
-    "bernoulli_belief_loss", "belief_loss", "Rollout", "EpisodeRecorder", "BeliefAgent", "train", "evaluate",
-    "CLI",
+    "bernoulli_belief_loss", "belief_loss", "BeliefAgent", "train", "evaluate", "CLI",
 ]
 
 AGENTS = ("lstm", "belief", "aux")
@@ -287,85 +286,6 @@ def belief_loss(kind: str, logits: Tensor, target: Tensor) -> Tensor:
     if kind == "categorical":
         return categorical_belief_loss(logits, target[:, None].expand(-1, steps))
     return bernoulli_belief_loss(logits, target[:, None, :].expand(-1, steps, -1))
-
-
-# ============================================================================================ episodes
-@dataclass
-class Rollout:
-    """A batch of whole episodes on a task family, as the agents saw them (one row per episode).
-
-    Taught in notebooks/03_task_inference.py (section "The RL learner").
-    """
-
-    tasks: Tensor
-    """(n, ...) the task of each episode."""
-    inputs: Tensor
-    """(n, T, input_dim) the agent's inputs x_t."""
-    actions: Tensor
-    """(n, T) int64 chosen actions."""
-    rewards: Tensor
-    """(n, T) rewards."""
-    next_obs: Tensor
-    """(n, T, obs_dim) observation after each action."""
-    mask: Tensor
-    """(n, T) bool, True on real steps (every step: the families' episodes all last ``horizon`` steps)."""
-    log_probs: Tensor
-    """(n, T) log pi(a_t | .) of the chosen actions while acting (NaN for a fixed behaviour policy)."""
-    values: Tensor
-    """(n, T) the critic's values while acting, in units of the effective horizon (NaN for a behaviour policy)."""
-    noise: Tensor | None = None
-    """(n, T, feature_dim) bottleneck noise used while acting (replayed in the update), or None."""
-    extras: dict[str, Tensor] = field(default_factory=dict)
-    """Family-specific data (MovementBandits: ``goals`` (n, 2, 2)), filled by :func:`evaluate`."""
-
-    @property
-    def returns(self) -> Tensor:
-        """(n,) undiscounted episode returns."""
-        return self.rewards.sum(1)
-
-
-class EpisodeRecorder:
-    """Builds the agents' inputs x_t from lockstep steps and records them as a :class:`Rollout`.
-
-    Args:
-        family: the task family (its ``agent_input``).
-        tasks: (n, ...) the tasks of the episodes.
-
-    Taught in notebooks/03_task_inference.py (section "The RL learner").
-    """
-
-    def __init__(self, family: TaskFamily, tasks: Tensor):
-        self.family, self.tasks = family, tasks
-        n = len(tasks)
-        self.prev_action, self.prev_reward, self.t = torch.full((n,), -1, dtype=torch.long), torch.zeros(n), 0
-        self.inputs: list[Tensor] = []
-        self.actions: list[Tensor] = []
-        self.rewards: list[Tensor] = []
-        self.next_obs: list[Tensor] = []
-        self.masks: list[Tensor] = []
-
-    def input(self, obs: Tensor) -> Tensor:
-        """x_t (n, input_dim) for observation o_t (n, obs_dim); recorded."""
-        x = self.family.agent_input(obs, self.prev_action, self.prev_reward, self.t)
-        self.inputs.append(x)
-        return x
-
-    def add(self, step: loop.Step) -> None:
-        """Record one lockstep transition (action as an index, reward, next observation, mask)."""
-        action = step.action.reshape(len(self.tasks), -1)[:, 0].round().long()
-        self.actions.append(action)
-        self.rewards.append(step.reward.float())
-        self.next_obs.append(step.next_obs)
-        self.masks.append(step.mask)
-        self.prev_action, self.prev_reward, self.t = action, step.reward, self.t + 1
-
-    def rollout(self, log_probs: Sequence[Tensor] = (), values: Sequence[Tensor] = (), noise: Tensor | None = None) -> Rollout:
-        """The recorded episodes; log_probs and values (T lists of (n,)) default to NaN."""
-        rewards = torch.stack(self.rewards, 1)
-        nan = torch.full(rewards.shape, float("nan"))
-        return Rollout(self.tasks, torch.stack(self.inputs, 1), torch.stack(self.actions, 1), rewards, torch.stack(self.next_obs, 1),
-                       torch.stack(self.masks, 1), torch.stack(list(log_probs), 1) if log_probs else nan,
-                       torch.stack(list(values), 1) if values else nan, noise)
 
 
 # =============================================================================================== agent

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from peach_lite import loop
-from peach_lite.belief_agents import BeliefAgent, EpisodeRecorder, MetaAgent, Rollout, belief_loss
-from peach_lite.envs.task_families import TaskFamily, make_family
+from peach_lite.belief_agents import BeliefAgent, MetaAgent, belief_loss
+from peach_lite.envs.task_families import EpisodeRecorder, Rollout, TaskFamily, make_family
 from peach_lite.validation import check_choice, check_int, check_range
 
 __all__ = ["Behaviour", "BehaviourPolicy", "collect", "OfflineBeliefLearner", "train_belief_offline", "belief_quality"]
@@ -89,7 +89,7 @@ def collect(family: TaskFamily, tasks: Tensor, behaviour: Behaviour, generator: 
         behaviour: see :data:`Behaviour` (a trained agent runs stochastically, bottleneck at its mean).
         generator: seeds the dynamics, the actions and the noise.
     Returns:
-        the :class:`~peach_lite.belief_agents.Rollout` (with the family's ``extras``).
+        the :class:`~peach_lite.envs.task_families.Rollout` (with the family's ``extras``).
 
     Taught in notebooks/03_task_inference.py (section "Off-policy belief training").
     """

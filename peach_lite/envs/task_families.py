@@ -17,7 +17,8 @@ Taught in notebooks/03_task_inference.py (section "Three task families").
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -32,13 +33,10 @@ from peach_lite.belief import (
     k_goal_filter,
     movement_bandits_filter,
 )
-from peach_lite.loop import TaskBatch
+from peach_lite.loop import Step, TaskBatch
 from peach_lite.validation import check_choice, check_int, check_range
 
-if TYPE_CHECKING:
-    from peach_lite.belief_agents import Rollout
-
-__all__ = ["FAMILIES", "TaskFamily", "BanditFamily", "MovementFamily", "KGoalFamily", "make_family"]
+__all__ = ["FAMILIES", "TaskFamily", "BanditFamily", "MovementFamily", "KGoalFamily", "Rollout", "EpisodeRecorder", "make_family"]
 
 FAMILIES = ("bandit", "movement", "kgoal")
 """``"bandit"``: peach_lite/BernoulliBandit-v0 (20 arms, 100 pulls); ``"movement"``: peach_lite/MovementBandits-v0
@@ -76,6 +74,13 @@ class TaskFamily:
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(self.obs_dim,), dtype=np.float32)
         self.action_space = gym.spaces.Box(0.0, float(self.num_actions - 1), shape=(1,), dtype=np.float32)
         self._t = 0
+
+    def _load_env(self, **env_kwargs) -> None:
+        """The registered env (its task API: ``sample_tasks``, ``test_tasks``) and its time limit as the horizon."""
+        import peach_lite.envs as envs
+
+        env = envs.make(self.env_id, **env_kwargs)
+        self.env, self.horizon = env.unwrapped, int(env.spec.max_episode_steps or 1)
 
     # ------------------------------------------------------------------------------ the agent's input
     @property
@@ -139,11 +144,11 @@ class TaskFamily:
         return {}
 
     # ------------------------------------------------------------------------------ grading
-    def exact_prediction(self, roll: "Rollout") -> Tensor:
+    def exact_prediction(self, roll: Rollout) -> Tensor:
         """The Bayes-optimal prediction of the target before every step, (n, T, target_dim) probabilities."""
         raise NotImplementedError
 
-    def oracle_return(self, roll: "Rollout") -> float:
+    def oracle_return(self, roll: Rollout) -> float:
         """Mean return of the task-known oracle on the rollout's tasks."""
         raise NotImplementedError
 
@@ -165,10 +170,7 @@ class BanditFamily(TaskFamily):
     target_kind = "bernoulli"
 
     def __init__(self, num_envs: int = 1, generator: torch.Generator | None = None) -> None:
-        import peach_lite.envs as envs
-
-        self.env = envs.make(self.env_id).unwrapped
-        self.horizon = int(envs.make(self.env_id).spec.max_episode_steps)
+        self._load_env()
         self.sim = BatchedBernoulliBandit(self.env.num_arms)
         self.obs_dim, self.num_actions, self.target_dim = self.sim.obs_dim, self.sim.num_actions, self.env.num_arms
         super().__init__(num_envs, generator)
@@ -195,11 +197,11 @@ class BanditFamily(TaskFamily):
     def targets(self, tasks: Tensor) -> Tensor:
         return tasks.float()
 
-    def exact_prediction(self, roll: "Rollout") -> Tensor:
+    def exact_prediction(self, roll: Rollout) -> Tensor:
         alpha, beta = beta_bernoulli_filter(roll.actions, roll.rewards, self.num_actions)
         return (alpha / (alpha + beta))[:, :-1].float()  # posterior mean of every arm before each pull
 
-    def oracle_return(self, roll: "Rollout") -> float:
+    def oracle_return(self, roll: Rollout) -> float:
         return float(self.horizon * roll.tasks.max(1).values.mean())
 
     def _reset(self, tasks: Tensor) -> Tensor:
@@ -222,10 +224,7 @@ class MovementFamily(TaskFamily):
     target_kind = "categorical"
 
     def __init__(self, num_envs: int = 1, generator: torch.Generator | None = None) -> None:
-        import peach_lite.envs as envs
-
-        self.env = envs.make(self.env_id).unwrapped
-        self.horizon = int(envs.make(self.env_id).spec.max_episode_steps)
+        self._load_env()
         self.sim = BatchedMovementBandits()
         self.obs_dim, self.num_actions, self.target_dim = self.sim.obs_dim, self.sim.num_actions, 2
         super().__init__(num_envs, generator)
@@ -256,13 +255,13 @@ class MovementFamily(TaskFamily):
     def extras(self) -> dict[str, Tensor]:
         return {"goals": self.sim.goals.clone()}
 
-    def exact_prediction(self, roll: "Rollout") -> Tensor:
+    def exact_prediction(self, roll: Rollout) -> Tensor:
         from peach_lite.envs.movement_bandits import ARENA
 
         positions = roll.next_obs[..., :2].double() * ARENA
         return movement_bandits_filter(positions, roll.extras["goals"], roll.rewards)[:, :-1].float()
 
-    def oracle_return(self, roll: "Rollout") -> float:
+    def oracle_return(self, roll: Rollout) -> float:
         oracle = self._values(roll.extras["goals"])["oracle"]  # (n, 2): return when goal k is real and known
         return float(oracle[np.arange(len(oracle)), roll.tasks.numpy()].mean())
 
@@ -306,11 +305,9 @@ class KGoalFamily(TaskFamily):
 
     def __init__(self, num_envs: int = 1, generator: torch.Generator | None = None, *, num_goals: int = 10,
                  trial_length: int = 20) -> None:
-        import peach_lite.envs as envs
-
         check_int("num_goals", num_goals, 2, 1000)
         check_int("trial_length", trial_length, 1, 10_000)
-        self.env = envs.make(self.env_id, num_goals=int(num_goals)).unwrapped
+        self._load_env(num_goals=int(num_goals))
         self.horizon = int(trial_length)
         self.sim = BatchedKGoal(int(num_goals))
         self.obs_dim, self.num_actions, self.target_dim = 1, int(num_goals), int(num_goals)
@@ -327,10 +324,10 @@ class KGoalFamily(TaskFamily):
     def targets(self, tasks: Tensor) -> Tensor:
         return tasks.long()
 
-    def exact_prediction(self, roll: "Rollout") -> Tensor:
+    def exact_prediction(self, roll: Rollout) -> Tensor:
         return k_goal_filter(roll.actions, roll.rewards, self.num_actions)[:, :-1].float()
 
-    def oracle_return(self, roll: "Rollout") -> float:
+    def oracle_return(self, roll: Rollout) -> float:
         from peach_lite.envs.oracles import k_goal_oracle_return
 
         return k_goal_oracle_return(self.num_actions, self.horizon)
@@ -347,6 +344,85 @@ class KGoalFamily(TaskFamily):
 
     def _step(self, action: Tensor) -> tuple[Tensor, Tensor]:
         return torch.ones(len(action), 1), self.sim.step(action)
+
+
+# ============================================================================================ episodes
+@dataclass
+class Rollout:
+    """A batch of whole episodes on a task family, as the agents saw them (one row per episode).
+
+    Taught in notebooks/03_task_inference.py (section "Three agents").
+    """
+
+    tasks: Tensor
+    """(n, ...) the task of each episode."""
+    inputs: Tensor
+    """(n, T, input_dim) the agent's inputs x_t."""
+    actions: Tensor
+    """(n, T) int64 chosen actions."""
+    rewards: Tensor
+    """(n, T) rewards."""
+    next_obs: Tensor
+    """(n, T, obs_dim) observation after each action."""
+    mask: Tensor
+    """(n, T) bool, True on real steps (every step: the families' episodes all last ``horizon`` steps)."""
+    log_probs: Tensor
+    """(n, T) log pi(a_t | .) of the chosen actions while acting (NaN for a fixed behaviour policy)."""
+    values: Tensor
+    """(n, T) the critic's values while acting, in units of the effective horizon (NaN for a behaviour policy)."""
+    noise: Tensor | None = None
+    """(n, T, feature_dim) an agent's bottleneck noise while acting (replayed in its update), or None."""
+    extras: dict[str, Tensor] = field(default_factory=dict)
+    """Family-specific data (MovementBandits: ``goals`` (n, 2, 2)), from :meth:`TaskFamily.extras`."""
+
+    @property
+    def returns(self) -> Tensor:
+        """(n,) undiscounted episode returns."""
+        return self.rewards.sum(1)
+
+
+class EpisodeRecorder:
+    """Builds the agents' inputs x_t from lockstep steps and records them as a :class:`Rollout`.
+
+    Args:
+        family: the task family (its ``agent_input``).
+        tasks: (n, ...) the tasks of the episodes.
+
+    Taught in notebooks/03_task_inference.py (section "Three agents").
+    """
+
+    def __init__(self, family: TaskFamily, tasks: Tensor):
+        self.family, self.tasks = family, tasks
+        n = len(tasks)
+        self.prev_action, self.prev_reward, self.t = torch.full((n,), -1, dtype=torch.long), torch.zeros(n), 0
+        self.inputs: list[Tensor] = []
+        self.actions: list[Tensor] = []
+        self.rewards: list[Tensor] = []
+        self.next_obs: list[Tensor] = []
+        self.masks: list[Tensor] = []
+
+    def input(self, obs: Tensor) -> Tensor:
+        """x_t (n, input_dim) for observation o_t (n, obs_dim); recorded."""
+        x = self.family.agent_input(obs, self.prev_action, self.prev_reward, self.t)
+        self.inputs.append(x)
+        return x
+
+    def add(self, step: Step) -> None:
+        """Record one lockstep transition (action as an index, reward, next observation, mask)."""
+        action = step.action.reshape(len(self.tasks), -1)[:, 0].round().long()
+        self.actions.append(action)
+        self.rewards.append(step.reward.float())
+        self.next_obs.append(step.next_obs)
+        self.masks.append(step.mask)
+        self.prev_action, self.prev_reward, self.t = action, step.reward, self.t + 1
+
+    def rollout(self, log_probs: Sequence[Tensor] = (), values: Sequence[Tensor] = (), noise: Tensor | None = None) -> Rollout:
+        """The recorded episodes; log_probs and values (T lists of (n,)) default to NaN."""
+        rewards = torch.stack(self.rewards, 1)
+        nan = torch.full(rewards.shape, float("nan"))
+        return Rollout(self.tasks, torch.stack(self.inputs, 1), torch.stack(self.actions, 1), rewards, torch.stack(self.next_obs, 1),
+                       torch.stack(self.masks, 1), torch.stack(list(log_probs), 1) if log_probs else nan,
+                       torch.stack(list(values), 1) if values else nan, noise)
 
 
 def make_family(name: str, num_envs: int = 1, generator: torch.Generator | None = None) -> TaskFamily:
