@@ -49,6 +49,7 @@ class BehaviourPolicy:
         self.rollout: Rollout | None = None
 
     def begin_episode(self, tasks: loop.TaskBatch, *, explore: bool) -> None:
+        """New episodes (``explore`` is ignored: the behaviour is fixed); Thompson sampling restarts from Beta(1, 1)."""
         self._recorder = EpisodeRecorder(self.family, torch.stack([torch.as_tensor(v) for v in tasks.values]))
         n = len(tasks)
         self._alpha, self._beta = torch.ones(n, self.family.num_actions), torch.ones(n, self.family.num_actions)
@@ -66,6 +67,7 @@ class BehaviourPolicy:
         return action[:, None].float()
 
     def observe(self, step: loop.Step) -> None:
+        """Record the transition (and update the Beta posterior of Thompson sampling)."""
         self._recorder.add(step)
         if self.behaviour == "thompson":
             pulled = nn.functional.one_hot(self._recorder.actions[-1], self.family.num_actions).float()
@@ -73,9 +75,11 @@ class BehaviourPolicy:
             self._alpha, self._beta = self._alpha + pulled * reward, self._beta + pulled * (1 - reward)
 
     def end_episode(self) -> None:
+        """Keep the finished episodes as :attr:`rollout`."""
         self.rollout = self._recorder.rollout()
 
     def learn(self, num_updates: int) -> dict[str, Tensor]:
+        """A fixed behaviour does not learn: ``{}``."""
         return {}
 
 

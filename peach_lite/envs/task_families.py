@@ -73,6 +73,8 @@ class TaskFamily:
         self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(self.obs_dim,), dtype=np.float32)
         self.action_space = gym.spaces.Box(0.0, float(self.num_actions - 1), shape=(1,), dtype=np.float32)
+        self.tasks = torch.zeros(0)
+        """(n, ...) the tasks of the current episodes (set by :meth:`reset`)."""
         self._t = 0
 
     def _load_env(self, **env_kwargs) -> None:
