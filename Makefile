@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.peach_lite-installed
+SWEEP_STAMP := $(VENV)/.peach_lite-sweep-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
 .PHONY: install lab test unit lessons sync bench doctor clean
@@ -22,6 +23,12 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 	@echo "peach-lite installed in $(VENV)"
 
+# The sweep extra (Ray, rliable) runs the benchmarks' seeds and their statistics; the tests need it, the lessons
+# (make lab) do not. It is reinstalled whenever the base install is.
+$(SWEEP_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,sweep]"
+	@touch $(SWEEP_STAMP)
+
 doctor: install
 	$(PY) -m peach_lite.doctor
 
@@ -29,11 +36,11 @@ lab: install
 	@$(PY) -m peach_lite.doctor || echo "WARNING: see the problems above; lessons that render MuJoCo frames will fail."
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
-test: install
+test: $(SWEEP_STAMP)
 	@PEACH_FAST=1 $(PY) -m peach_lite.doctor
 	PEACH_FAST=1 $(PY) -m pytest
 
-unit: install
+unit: $(SWEEP_STAMP)
 	PEACH_FAST=1 $(PY) -m pytest tests
 
 lessons: install
@@ -44,9 +51,12 @@ sync: install
 	$(VENV)/bin/jupytext --sync notebooks/[0-9]*.py
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace --log-level=WARN notebooks/[0-9]*.ipynb
 
-bench: install
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
+# Every benchmark runs its seeds through peach_lite.sweep (Ray, local unless RAY_ADDRESS names a cluster).
+bench: $(SWEEP_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,sweep,bench]"
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+	$(PY) -m peach_lite.results --figures
+	$(PY) -m peach_lite.results --update-readme
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -53,7 +53,7 @@ def write_results(
     record = {
         "name": name,
         "headline": {k: float(v) for k, v in headline.items()},
-        "command": command or _this_command(),
+        "command": command or this_command(),
         "seeds": [int(s) for s in seeds],
         "versions": stack_versions(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -127,7 +127,8 @@ def _compact(value: float) -> str:
     return f"{rounded:,.0f}" if abs(rounded) >= 1000 else f"{value:#.3g}".rstrip(".")
 
 
-def _this_command() -> str:
+def this_command() -> str:
+    """This process's command line as a user would retype it: ``python benchmarks/x.py --seeds 0 1``."""
     argv = list(sys.argv)
     if argv and argv[0].endswith(".py"):
         try:

@@ -1,0 +1,137 @@
+"""run_sweep on a real local Ray (2 CPUs): every result kept, crashes retried or reported, resume, bad input."""
+import json
+import os
+import sys
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="needs the sweep extra: pip install -e .[sweep]")
+
+from peach_lite.sweep import SweepError, run_sweep  # noqa: E402
+
+# The train functions below live in this test module, which Ray's workers cannot import by name: ship them by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+CONFIGS = {"small": {"scale": 1.0}, "large": {"scale": 10.0}}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One small local Ray for the whole file (starting Ray costs seconds); always shut down."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def train_tiny(seed, scale, duration=0.3, log_dir=None):
+    """A stand-in for training: about ``duration`` seconds, a result that depends on config and seed."""
+    if log_dir:  # one line per call, so a test can count what actually ran
+        with open(os.path.join(log_dir, "calls.log"), "a") as log:
+            log.write(f"{scale}/{seed}\n")
+    time.sleep(duration)
+    return {"score": scale * (seed + 1), "curve": [scale * seed, scale * (seed + 1)], "pid": os.getpid()}
+
+
+def train_flaky(seed, mode, marker_dir):
+    """seed 1 dies (``crash``: its worker process exits; ``raise``: it raises) on its first attempt only."""
+    marker = os.path.join(marker_dir, f"{mode}-seed{seed}")
+    if seed == 1 and not os.path.exists(marker):
+        open(marker, "w").close()
+        if mode == "crash":
+            os._exit(1)
+        raise RuntimeError("first attempt fails")
+    return {"score": float(seed)}
+
+
+def train_broken(seed, message):
+    if seed == 0:
+        raise ValueError(message)
+    return {"score": float(seed)}
+
+
+# Bad input first: these need no Ray, and fail before one would start.
+
+@pytest.mark.parametrize("configs, seeds, match", [
+    ({"a": {"scale": 1.0, "learning_rat": 3e-4}}, [0], r"unknown field\(s\) \['learning_rat'\]"),
+    ({"a": {"scale": 1.0}}, [0, 1, 0], r"duplicate seeds \[0\]"),
+    ({"a": {"scale": 1.0, "seed": 3}}, [0], "sets 'seed'"),
+    ({"a/b": {"scale": 1.0}}, [0], "config name 'a/b'"),
+    ({}, [0], "non-empty"),
+    ({"a": {"scale": 1.0}}, [], "at least one seed"),
+])
+def test_bad_input_is_a_clear_error(tmp_path, configs, seeds, match):
+    with pytest.raises(ValueError, match=match):
+        run_sweep(train_tiny, configs, seeds, name="bad", runs_dir=tmp_path, progress=False)
+
+
+def test_an_unreachable_cluster_is_a_clear_error(tmp_path, monkeypatch):
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError, match=r"cannot reach the Ray cluster at '127\.0\.0\.1:9'"):
+        run_sweep(train_tiny, CONFIGS, [0], name="far", runs_dir=tmp_path, address="127.0.0.1:9", progress=False)
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
+    with pytest.raises(ConnectionError, match="from RAY_ADDRESS"):
+        run_sweep(train_tiny, CONFIGS, [0], name="far", runs_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="host:port"):
+        run_sweep(train_tiny, CONFIGS, [0], name="far", runs_dir=tmp_path, address="head-node", progress=False)
+    assert time.perf_counter() - start < 15
+
+
+def test_tiny_sweep_keeps_every_result(local_ray, tmp_path):
+    start = time.perf_counter()
+    sweep = run_sweep(train_tiny, CONFIGS, [0, 1], name="tiny", runs_dir=tmp_path, progress=False)
+    assert sweep.ok and len(sweep.runs) == 4 and not any(run.resumed for run in sweep.runs)
+    assert sweep.values("small", "score").tolist() == [1.0, 2.0]
+    assert sweep.values("large", "score").tolist() == [10.0, 20.0]
+    assert sweep.results("large")[1]["curve"] == [10.0, 20.0]
+    for run in sweep.runs:  # one file per run, with what is needed to trust and redo it
+        stored = json.loads((tmp_path / "tiny" / run.config_name / f"seed{run.seed}.json").read_text())
+        assert stored["config"] == CONFIGS[run.config_name] and stored["seed"] == run.seed
+        assert stored["result"]["score"] == run.result["score"] and stored["attempts"] == 1
+        assert {"versions", "command", "date", "elapsed_s"} <= set(stored) and "torch" in stored["versions"]
+    assert len({run.result["pid"] for run in sweep.runs}) >= 1
+    print(f"tiny sweep of 4 runs x 0.3 s: {time.perf_counter() - start:.2f} s on a running local Ray")
+
+
+@pytest.mark.parametrize("mode", ["crash", "raise"])
+def test_a_crashed_run_is_retried_and_the_others_kept(local_ray, tmp_path, mode):
+    configs = {"flaky": {"mode": mode, "marker_dir": str(tmp_path)}}
+    sweep = run_sweep(train_flaky, configs, [0, 1, 2], name="flaky", runs_dir=tmp_path, max_retries=1, progress=False)
+    assert sweep.ok and sweep.values("flaky", "score").tolist() == [0.0, 1.0, 2.0]
+    assert [run.attempts for run in sweep.runs] == [1, 2, 1]
+
+
+def test_a_run_that_always_fails_is_reported_by_name(local_ray, tmp_path):
+    configs = {"broken": {"message": "diverged at step 7"}, "fine": {"message": "unused"}}
+
+    def train(seed, message):
+        return train_broken(seed, message) if message != "unused" else {"score": float(seed)}
+
+    sweep = run_sweep(train, configs, [0, 1], name="broken", runs_dir=tmp_path, max_retries=1, progress=False)
+    [failure] = sweep.failures
+    assert failure.name == "broken/seed0" and failure.attempts == 2
+    assert "ValueError" in failure.error and "diverged at step 7" in failure.error
+    assert sorted((r.config_name, r.seed) for r in sweep.runs) == [("broken", 1), ("fine", 0), ("fine", 1)]
+    assert (tmp_path / "broken" / "broken" / "seed0.error.json").exists()
+    with pytest.raises(SweepError, match=r"broken/seed0 \(2 attempts\): ValueError: diverged at step 7"):
+        sweep.check()
+
+
+def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(local_ray, tmp_path):
+    configs = {name: {**config, "log_dir": str(tmp_path)} for name, config in CONFIGS.items()}
+    first = run_sweep(train_tiny, configs, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
+    assert first.ok and len(first.runs) == 4
+    # an interruption: one run never finished, another left only a half-written temporary file behind
+    (tmp_path / "resume" / "large" / "seed1.json").unlink()
+    (tmp_path / "resume" / "large" / ".seed1.json.123.tmp").write_text('{"config": ')
+    (tmp_path / "calls.log").unlink()
+    second = run_sweep(train_tiny, configs, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
+    assert (tmp_path / "calls.log").read_text().split() == ["10.0/1"], "only the unfinished run may run again"
+    assert [run.resumed for run in second.runs] == [True, True, True, False]
+    assert second.values("large", "score").tolist() == [10.0, 20.0]
+    # a changed config is not "done": its runs are redone
+    changed = {**configs, "small": {**configs["small"], "duration": 0.1}}
+    third = run_sweep(train_tiny, changed, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
+    assert [run.resumed for run in third.runs] == [False, False, True, True]
