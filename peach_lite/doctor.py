@@ -1,8 +1,13 @@
 """``python -m peach_lite.doctor``: check the install and say exactly what to fix.
 
 It checks the Python version, the pinned torch, MuJoCo, headless rendering (in a subprocess per
-backend, since a failing GL backend can abort the process) and fast mode. Exit code 1 when something
-a lesson needs is broken.
+backend, since a failing GL backend can abort the process, and from a second thread, as widget
+callbacks render) and fast mode. Exit code 1 when something a lesson needs is broken.
+
+In a git clone it also configures the ``strip-notebook-outputs`` clean filter named in
+``.gitattributes``: JupyterLab saves outputs into ``notebooks/*.ipynb``, and the filter strips them
+(and the kernel's ``language_info``, widget state, run timings) from what git sees, so ``git status``
+stays clean and commits stay stripped. ``make lab`` and ``make test`` run the doctor.
 """
 from __future__ import annotations
 
@@ -40,6 +45,42 @@ def render_works(backend: str, timeout: float = 60.0, probe: str = _RENDER_PROBE
         return False, "timed out"
     last = (run.stderr.strip().splitlines() or [""])[-1]
     return run.returncode == 0, last
+
+
+GIT_FILTER = "strip-notebook-outputs"
+"""The clean filter that ``.gitattributes`` applies to ``notebooks/*.ipynb``."""
+
+
+def strip_command(python: str = sys.executable) -> str:
+    """The shell command git runs as the clean filter: stdin notebook -> stripped notebook on stdout.
+
+    It keeps what ``make sync`` writes (sources, ids, ``kernelspec``, ``jupytext``, the ``tags`` and
+    jupytext's ``lines_to_*`` cell metadata) and drops outputs, execution counts and every other metadata.
+    """
+    mask = "--ClearMetadataPreprocessor.preserve_{}_metadata_mask={}"
+    keep = [mask.format("nb", key) for key in ("kernelspec", "jupytext")]
+    keep += [mask.format("cell", key) for key in ("tags", "lines_to_next_cell", "lines_to_end_of_cell_marker")]
+    return " ".join([f"'{python}'", "-m nbconvert --to notebook --stdin --stdout --log-level=ERROR",
+                     "--ClearOutputPreprocessor.enabled=True --ClearMetadataPreprocessor.enabled=True", *keep])
+
+
+def configure_git_filter(repo: str | os.PathLike | None = None) -> str:
+    """Point git's ``strip-notebook-outputs`` clean filter at this Python; return what was done."""
+    from peach_lite.paths import REPO_ROOT
+
+    repo = str(repo or REPO_ROOT)
+    if not os.path.exists(os.path.join(repo, ".gitattributes")) or not os.path.exists(os.path.join(repo, ".git")):
+        return "not a git clone: no notebook filter needed"
+    key = f"filter.{GIT_FILTER}.clean"
+    try:
+        current = subprocess.run(["git", "config", "--local", "--get", key], cwd=repo, capture_output=True, text=True)
+        wanted = strip_command()
+        if current.stdout.strip() == wanted:
+            return "configured"
+        subprocess.run(["git", "config", "--local", key, wanted], cwd=repo, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        return f"could not be configured ({error}); saved outputs will show in `git status`"
+    return "configured now (saved outputs stay out of git)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from peach_lite.budget import Budget
 
     print(Budget.from_env())
+    print(f"git filter stripping notebook outputs: {configure_git_filter()}")
     print(f"peach_lite {peach_lite.__version__}")
     if problems:
         print("\nPROBLEMS:")

@@ -1,5 +1,7 @@
 """Project conventions: lesson pairs in sync, environment.yml agrees with pip, the Makefile and CI agree."""
+import json
 import re
+import subprocess
 import tomllib
 
 import jupytext
@@ -28,9 +30,56 @@ def test_lesson_pair_is_in_sync_and_stripped(script):
     from_script = jupytext.read(script)
     from_ipynb = nbformat.read(paired, as_version=4)
     assert _cells(from_script) == _cells(from_ipynb), f"{script.name} and {paired.name} differ: run `make sync`"
-    for cell in from_ipynb.cells:
+    # Outputs a student's JupyterLab saved into the working copy are fine (git's clean filter strips
+    # them); what git stores (the index, i.e. what is committed or staged) must be stripped.
+    stored = _stored_in_git(paired)
+    for cell in (from_ipynb if stored is None else stored).cells:
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"{paired.name} has stored outputs: `make sync` strips them"
+
+
+def _stored_in_git(path):
+    """The notebook as git's index holds it, or None outside a git clone / for an untracked file."""
+    relative = path.relative_to(REPO_ROOT).as_posix()
+    try:
+        shown = subprocess.run(["git", "show", f":{relative}"], cwd=REPO_ROOT, capture_output=True, text=True)
+    except OSError:
+        return None
+    return nbformat.reads(shown.stdout, as_version=4) if shown.returncode == 0 else None
+
+
+NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=[p.stem for p in NOTEBOOK_FILES])
+def test_notebook_names_its_kernel(notebook):
+    """Without metadata.kernelspec, JupyterLab opens every lesson with a "Select Kernel" dialog."""
+    kernelspec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {})
+    assert kernelspec.get("name") == "python3", (
+        f"{notebook.name} has no kernelspec: add `#   kernelspec: ... name: python3` to the header of "
+        f"{notebook.with_suffix('.py').name} (see notebooks/00_how_to_use.py), then `make sync`")
+
+
+def test_saved_outputs_stay_out_of_git(tmp_path):
+    """A notebook saved with outputs by JupyterLab is stripped back to the committed bytes by the clean filter."""
+    from peach_lite.doctor import GIT_FILTER, strip_command
+
+    assert f"notebooks/*.ipynb filter={GIT_FILTER}" in (REPO_ROOT / ".gitattributes").read_text()
+    path = NOTEBOOKS / "00_how_to_use.ipynb"
+    shown = subprocess.run(["git", "show", ":notebooks/00_how_to_use.ipynb"], cwd=REPO_ROOT, capture_output=True, text=True)
+    committed = shown.stdout if shown.returncode == 0 else path.read_text()
+    notebook = json.loads(committed)
+    notebook["metadata"]["language_info"] = {"name": "python", "version": "3.11"}
+    notebook["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = index
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["saved\n"]}]
+            cell["metadata"]["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
+    saved = json.dumps(notebook, indent=1)
+    cleaned = subprocess.run(strip_command(), shell=True, input=saved, capture_output=True, text=True, cwd=tmp_path)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert cleaned.stdout == committed, "the clean filter does not give back the committed notebook"
 
 
 @pytest.mark.parametrize("script", LESSONS, ids=[p.stem for p in LESSONS])
