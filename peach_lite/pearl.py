@@ -330,10 +330,8 @@ class PEARL:
     def learn(self, num_updates: int) -> dict[str, Tensor]:
         """``num_updates`` calls of :meth:`update`; returns the last one's detached losses."""
         check_int("num_updates", num_updates, 0)
-        losses: dict[str, Tensor] = {}
-        for _ in range(num_updates):
-            losses = self.update()
-        return losses
+        steps = [self.update() for _ in range(num_updates)]
+        return steps[-1] if steps else {}
 
     def collect_round(self, runner: Runner, round_index: int) -> Episodes:
         """One iteration of PEARL's data collection (Algorithm 1, lines 3-10; oyster ``rl_algorithm.py::train``).
@@ -350,7 +348,7 @@ class PEARL:
         Returns:
             Every collected episode (:class:`~peach_lite.loop.Episodes`).
 
-        Taught in notebooks/05_pearl.py (section "Meta-training").
+        Taught in notebooks/05_pearl.py (section "Meta-training (Algorithm 1)").
         """
         cfg, schedule, parts = self.config, self.schedule, []
         if runner.tasks is None or len(runner.tasks) != self.num_train_tasks:
@@ -376,7 +374,7 @@ class PEARL:
         :meth:`sample_context` after every ``schedule.update_post_train`` trajectories, until each task has
         ``num_steps`` steps. Everything goes to the RL buffer, and to the encoder buffer if ``to_encoder``.
 
-        Taught in notebooks/05_pearl.py (section "Meta-training").
+        Taught in notebooks/05_pearl.py (section "Meta-training (Algorithm 1)").
         """
         ids = [int(i) for i in task_ids]
         full = self.posterior.prior(len(ids))
@@ -561,7 +559,7 @@ def meta_train(agent: PEARL, envs: GymTaskEnvs, num_iterations: int | None = Non
     Returns:
         The :class:`~peach_lite.loop.History` (``eval_values``: final-trajectory meta-test returns).
 
-    Taught in notebooks/05_pearl.py (section "Meta-training").
+    Taught in notebooks/05_pearl.py (section "Meta-training (Algorithm 1)").
     """
     cfg = agent.config
     num_iterations = cfg.num_iterations if num_iterations is None else num_iterations
@@ -594,7 +592,7 @@ def train_for_cli(*, seed: int, progress: bool = True, env_id: str = "peach_lite
     Returns:
         (agent, meta) for :func:`peach_lite.checkpoints.save_agent`.
 
-    Taught in notebooks/05_pearl.py (section "Meta-training").
+    Taught in notebooks/05_pearl.py (section "Meta-training (Algorithm 1)").
     """
     preset = preset or ("cheetah-vel-cpu" if "Cheetah" in env_id else "sparse-point-robot-cpu")
     config = PearlConfig.preset(preset, seed=seed, **overrides)

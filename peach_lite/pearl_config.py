@@ -1,7 +1,7 @@
 """PEARL's hyperparameters: :class:`PearlConfig` (every field with its reference value) and :data:`PRESETS`
 (the reference runs of oyster and the CPU-sized variants this course trains). Re-exported by :mod:`peach_lite.pearl`.
 
-Taught in notebooks/05_pearl.py (section "Meta-training").
+Taught in notebooks/05_pearl.py (section "Meta-training (Algorithm 1)").
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class PearlConfig:
     ``configs/sparse-point-robot.json`` (algorithms.md §0 and §1.1), i.e. the reference run of lesson 05.
     ``PearlConfig.preset(name)`` gives the other runs (cheetah-vel, and the CPU-sized variants).
 
-    Taught in notebooks/05_pearl.py (section "Meta-training").
+    Taught in notebooks/05_pearl.py (section "Meta-training (Algorithm 1)").
     """
 
     # --- networks ----------------------------------------------------------------------------

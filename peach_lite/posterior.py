@@ -15,7 +15,7 @@ The pieces, in the order of lesson 05:
   only on :func:`peach_lite.loop.run_episodes`; :func:`act_on_belief` shows what a belief *means* (one
   episode per sampled hypothesis z).
 
-Taught in notebooks/05_pearl.py (sections "The encoder" and "Meta-testing").
+Taught in notebooks/05_pearl.py (sections "The encoder, step 1: one transition, one Gaussian factor" to "Meta-testing (Algorithm 2) on the 20 held-out goals").
 """
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ class ContextEncoder(nn.Module):
 class Belief:
     """A diagonal Gaussian belief over z, one row per task (or env).
 
-    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    Taught in notebooks/05_pearl.py (section "Meta-testing (Algorithm 2) on the 20 held-out goals").
     """
 
     mean: Tensor
@@ -215,7 +215,7 @@ class PosteriorSchedule:
     ``num_extra_rl_steps_posterior`` posterior steps that go to the RL buffer only. Meta-testing
     (Algorithm 2): ``num_trajectories`` per task, the first ``num_exploration`` on prior samples.
 
-    Taught in notebooks/05_pearl.py (section "Meta-training").
+    Taught in notebooks/05_pearl.py (section "Meta-training (Algorithm 1)").
     """
 
     num_steps_prior: int = 100
@@ -268,7 +268,7 @@ class PosteriorAgent(Agent, Protocol):
 
     PEARL implements it on a flat SAC; PEACH will implement it on a HAC hierarchy with z on its top level.
 
-    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    Taught in notebooks/05_pearl.py (section "Meta-testing (Algorithm 2) on the 20 held-out goals").
     """
 
     posterior: ContextPosterior
@@ -290,7 +290,7 @@ class PosteriorAgent(Agent, Protocol):
 class MetaTestResult:
     """What :func:`meta_test` saw on each task, trajectory by trajectory.
 
-    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    Taught in notebooks/05_pearl.py (section "Meta-testing (Algorithm 2) on the 20 held-out goals").
     """
 
     returns: np.ndarray
@@ -335,7 +335,7 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
     Returns:
         :class:`MetaTestResult` with (num_tasks, num_trajectories, ...) arrays.
 
-    Taught in notebooks/05_pearl.py (section "Meta-testing").
+    Taught in notebooks/05_pearl.py (section "Meta-testing (Algorithm 2) on the 20 held-out goals").
     """
     schedule = schedule or agent.schedule
     check_int("seed", seed, 0)
