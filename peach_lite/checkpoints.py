@@ -58,6 +58,7 @@ class CheckpointError(ValueError):
 ALGORITHMS: dict[str, str] = {
     "sac": "peach_lite.sac:SAC",
     "td3": "peach_lite.td3:TD3",
+    "mql": "peach_lite.mql:MQL",
     "pearl": "peach_lite.pearl:PEARL",
     "hac": "peach_lite.hac:HAC",
     "belief": "peach_lite.belief_agents:BeliefAgent",

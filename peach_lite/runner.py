@@ -249,21 +249,25 @@ class PolicyAgent:
     """Any fixed policy (an oracle, a random policy, another library's model) as a non-learning :class:`Agent`.
 
     Args:
-        policy: ``policy(obs) -> action`` for ONE observation (numpy in, array-like out, env units).
+        policy: ``policy(obs) -> action`` for ONE observation (numpy in, array-like out, env units), or,
+            with ``batched=True``, for a whole ``(n, obs_dim)`` numpy batch at once.
+        batched: see ``policy``.
 
     Taught in notebooks/04_sac.py (section "A point robot").
     """
 
-    def __init__(self, policy: Callable[[Any], Any]):
+    def __init__(self, policy: Callable[[Any], Any], *, batched: bool = False):
         if not callable(policy):
             raise ValueError(f"policy must be callable obs -> action, got {policy!r}")
-        self.policy = policy
+        self.policy, self.batched = policy, bool(batched)
 
     def begin_episode(self, tasks: TaskBatch, *, explore: bool) -> None:
         """Nothing to reset."""
 
     def act(self, obs: Obs) -> Tensor:
-        """Apply ``policy`` row by row: (n, obs_dim) -> (n, action_dim)."""
+        """Apply ``policy`` to the batch, or row by row: (n, obs_dim) -> (n, action_dim)."""
+        if self.batched:
+            return torch.as_tensor(np.asarray(self.policy(obs.numpy()), np.float32))
         rows = obs.numpy() if isinstance(obs, Tensor) else [{k: v[i].numpy() for k, v in obs.items()}
                                                              for i in range(len(next(iter(obs.values()))))]
         return torch.as_tensor(np.stack([np.asarray(self.policy(row), np.float32) for row in rows]))

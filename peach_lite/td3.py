@@ -154,13 +154,17 @@ class TD3(OffPolicyAgent):
         return action
 
     # --- the losses, as named units ---------------------------------------------------------------
-    def critic_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None, next_cond: Tensor | None = None) -> Tensor:
-        """sum_i E[(Q_i(s, a) - y)^2], y the clipped double-Q target with target policy smoothing.
+    def critic_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None, next_cond: Tensor | None = None, *,
+                    next_actor_cond: Tensor | None = None, weights: Tensor | None = None) -> Tensor:
+        """sum_i E[w (Q_i(s, a) - y)^2], y the clipped double-Q target with target policy smoothing.
 
         Args:
             batch: replay fields obs, action (in [-1, 1]), reward, next_obs, done, each (B, ...).
-            cond, next_cond: (B, cond_dim) task variable at s and at s' (MQL: the history context before
-                and after the step); next_cond defaults to cond. Gradient flows into ``cond`` only.
+            cond, next_cond: (B, cond_dim) the critic's task variable at s and at s' (MQL: its GRU's
+                summary of the history before and after the step); next_cond defaults to cond.
+                Gradient flows into ``cond`` only.
+            next_actor_cond: (B, cond_dim) the target actor's input at s' (default: next_cond).
+            weights: (B,) per-row weights w (MQL's propensity scores); None means 1.
         Returns:
             0-d loss.
 
@@ -171,22 +175,33 @@ class TD3(OffPolicyAgent):
         with torch.no_grad():
             next_cond = cond if next_cond is None else next_cond
             next_cond = None if next_cond is None else next_cond.detach()
+            next_actor_cond = next_cond if next_actor_cond is None else next_actor_cond.detach()
             # Alg. 1: target policy smoothing a'~ = clip(pi'(s') + clip(eps, -c, c), -1, 1), eps ~ N(0, sigma)
             noise = torch.randn(action.shape, generator=self.generator, device=self.device) * cfg.policy_noise
-            next_action = (self.actor_target(next_obs, next_cond) + noise.clamp(-cfg.noise_clip, cfg.noise_clip)).clamp(-1.0, 1.0)
+            next_action = (self.actor_target(next_obs, next_actor_cond) + noise.clamp(-cfg.noise_clip, cfg.noise_clip)).clamp(-1.0, 1.0)
             # Alg. 1: clipped double-Q target y = r + gamma min_i Q'_i(s', a'~)
             target = td3_target(cfg.reward_scale * reward, done, self.critic_target(next_obs, next_action, next_cond), cfg.gamma)
-        return (self.critic(obs, action, cond) - target).pow(2).mean(dim=1).sum()
+        squared = (self.critic(obs, action, cond) - target).pow(2)  # (num_critics, B)
+        if weights is not None:
+            squared = squared * weights
+        return squared.mean(dim=1).sum()
 
-    def actor_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> Tensor:
-        """-E[Q_1(s, pi(s))] through the frozen first critic (deterministic policy gradient); cond detached.
+    def actor_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None, *, actor_cond: Tensor | None = None,
+                   weights: Tensor | None = None) -> Tensor:
+        """-E[w Q_1(s, pi(s))] through the frozen first critic (deterministic policy gradient).
+
+        ``cond`` (the critic's task variable) is detached. The actor reads ``actor_cond`` when given,
+        with its gradient (MQL trains the actor's own GRU with this loss), else ``cond`` detached
+        (PEARL-style routing: the actor never trains a task encoder). ``weights``: (B,) or None.
 
         Taught in notebooks/04_sac.py (section "TD3 in one paragraph").
         """
         obs = batch["obs"]
         cond = None if cond is None else cond.detach()
+        actor_cond = cond if actor_cond is None else actor_cond
         with frozen(self.critic):
-            return -self.critic(obs, self.actor(obs, cond), cond)[0].mean()
+            q = self.critic(obs, self.actor(obs, actor_cond), cond)[0]
+        return -(q if weights is None else q * weights).mean()
 
     def losses(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> dict[str, Tensor]:
         """Both TD3 losses at the current parameters (inspection, or a caller that adds terms)."""

@@ -58,6 +58,7 @@ __all__ = [
     "random_policy_return",
     "make_oracle_policy",
     "all_reference_values",
+    "dense_point_robot_blind_return",
 ]
 
 
@@ -119,6 +120,25 @@ def dense_point_robot_oracle_return(goals: np.ndarray, *, num_starts: int = 200_
     starts = rng.uniform(-1.0, 1.0, size=(int(num_starts), 2))
     paired = goals[rng.integers(0, len(goals), size=int(num_starts))]
     return float(_greedy_returns(starts, paired, HORIZON, GOAL_RADIUS, "dense").mean())
+
+
+def dense_point_robot_blind_return(goals: np.ndarray, target: np.ndarray, *, num_starts: int = 200_000, seed: int = 0) -> float:
+    """Expected return of a *blind* agent on the dense point robot: it ignores the task and heads for
+    ``target`` (e.g. the training goals' centroid) while the reward is -distance to the real goal.
+
+    Same random starts and goal pairing as :func:`dense_point_robot_oracle_return` (same ``seed``), so the
+    two are directly comparable: scores normalised as (return - blind) / (oracle - blind) put the blind
+    agent at 0 and the oracle at 1 (MQL's scale).
+
+    Taught in notebooks/08_mql.py (section "Scores between blind and oracle").
+    """
+    goals = _goals_array(goals)
+    target = np.asarray(target, dtype=np.float64).reshape(2)
+    check_range("num_starts", num_starts, 1, 10_000_000)
+    rng = np.random.default_rng(seed)
+    starts = rng.uniform(-1.0, 1.0, size=(int(num_starts), 2))
+    paired = goals[rng.integers(0, len(goals), size=int(num_starts))]
+    return float(_greedy_returns(starts, paired, HORIZON, GOAL_RADIUS, "dense", heading=np.broadcast_to(target, paired.shape)).mean())
 
 
 def point_robot_sweep_rollout(
@@ -210,11 +230,14 @@ def _goals_array(goals: Any) -> np.ndarray:
     return array
 
 
-def _greedy_returns(state: np.ndarray, goals: np.ndarray, steps: int, goal_radius: float, reward_type: str) -> np.ndarray:
+def _greedy_returns(state: np.ndarray, goals: np.ndarray, steps: int, goal_radius: float, reward_type: str,
+                    heading: np.ndarray | None = None) -> np.ndarray:
+    """Greedy box-clipped steps towards ``heading`` (default: the goals), rewarded against ``goals``."""
     state = np.array(state, dtype=np.float64)
+    heading = goals if heading is None else heading
     total = np.zeros(len(goals))
     for _ in range(int(steps)):
-        state = state + np.clip(goals - state, -MAX_STEP, MAX_STEP)
+        state = state + np.clip(heading - state, -MAX_STEP, MAX_STEP)
         dense, sparse = point_robot_rewards(state, goals, goal_radius)
         total += sparse if reward_type == "sparse" else dense
     return total

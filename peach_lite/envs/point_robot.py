@@ -70,6 +70,10 @@ NUM_GOALS = 100
 """Size of oyster's fixed goal list (80 train + 20 test)."""
 
 
+OOD_LIMIT = 2.0
+"""Largest |coordinate| of any goal (train/test goals stay in [-1, 1]; out-of-distribution ones reach 1.5)."""
+
+
 @dataclass(frozen=True)
 class PointRobotTask(Task):
     """One point-robot task: where the goal is.
@@ -78,10 +82,11 @@ class PointRobotTask(Task):
     """
 
     goal: tuple[float, float]
-    """Goal (x, y); each coordinate in [-1, 1] (the square that holds both goal distributions)."""
+    """Goal (x, y); each coordinate in [-2, 2]. Train and test goals lie in [-1, 1]^2 (the square that
+    holds both goal distributions); ``ood_tasks()`` draws out-of-distribution goals beyond it (MQL)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "goal", float_tuple("goal", self.goal, 2, -1.0, 1.0))
+        object.__setattr__(self, "goal", float_tuple("goal", self.goal, 2, -OOD_LIMIT, OOD_LIMIT))
 
 
 def semicircle_goals(num_goals: int = NUM_GOALS, seed: int = 1337) -> np.ndarray:
@@ -223,6 +228,27 @@ class PointRobotEnv(TaskEnvMixin, gym.Env):
         goals = semicircle_goals() if self.goal_distribution == "semicircle" else square_goals()
         tasks = [PointRobotTask(goal=tuple(g)) for g in goals]
         return tasks[: self.num_train_tasks], tasks[self.num_train_tasks :]
+
+    def ood_tasks(self, num_tasks: int = 20, seed: int = 2020) -> list[PointRobotTask]:
+        """Out-of-distribution goals for the dense (square) family: uniform on 1 < ||g||_inf <= 1.5.
+
+        Outside the [-1, 1]^2 square every train and test goal comes from, so an agent must adapt to
+        reach them (MQL's test of adaptation out of distribution). Seeded: the same list every call.
+
+        Taught in notebooks/08_mql.py (section "Out of distribution").
+        """
+        from peach_lite.validation import check_int
+
+        check_int("num_tasks", num_tasks, 1, 10_000)
+        check_int("seed", seed, 0)
+        if self.goal_distribution != "square":
+            raise ValueError(f"ood_tasks needs the square goal distribution (PointRobotDense-v0), got {self.goal_distribution!r}")
+        rng, goals = np.random.default_rng(seed), []
+        while len(goals) < num_tasks:
+            g = rng.uniform(-1.5, 1.5, size=2)
+            if np.abs(g).max() > 1.0:
+                goals.append(PointRobotTask(goal=tuple(g)))
+        return goals
 
     def _apply_task(self, task: PointRobotTask) -> None:
         self._goal = np.asarray(task.goal, dtype=np.float64)

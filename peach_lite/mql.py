@@ -1,0 +1,595 @@
+"""Meta-Q-Learning (Fakoor, Chaudhari, Soatto & Smola, ICLR 2020): multi-task TD3 with a history context,
+and propensity-weighted adaptation that reuses the meta-training replay.
+
+Composition (no private loop, buffer or network):
+
+* the learner is :class:`peach_lite.td3.TD3` with ``cond_dim = gru_hidden``; its ``critic_loss`` and
+  ``actor_loss`` are called with the contexts and with per-row ``weights``;
+* the context is a :class:`HistoryEncoder` (a GRU over the last ``history_length`` tuples
+  (a, r, s) of the current episode), one for the actor and one for the critic, each with a target copy;
+* the replay is a :class:`~peach_lite.buffers.MultiTaskReplayBuffer` keyed by training task, each row
+  holding the history before and after its step (the critic's target uses the next history);
+* collection and training go through :func:`peach_lite.loop.train` (:class:`MQL` is a
+  :class:`peach_lite.runner.Agent`).
+
+Adaptation to a new task (:meth:`MQL.adapt`, the reference's ``adapt``): collect a snapshot of the new
+task, fit a logistic classifier telling new-task contexts from meta-training contexts
+(:func:`fit_logistic`, Newton's method on scikit-learn's objective), turn its logit f into
+propensity weights beta = exp(-f) (clipped, zeroed below ``beta_min``), compute the normalised effective
+sample size ESS, then run TD3 steps on the snapshot and propensity-weighted TD3 steps on the
+meta-training replay with a proximal term lambda * ||theta - theta_meta||^2, lambda = 1 - ESS (paper) or
+fixed (released code). :meth:`MQL.rollback` restores the meta-trained weights exactly.
+
+Deviations from the reference (amazon-research/meta-q-learning), each a CPU budget choice:
+networks 2x128 instead of 2x300; history of 10 tuples instead of 30 (episodes here are 20 steps);
+episodes of 8 tasks in lockstep instead of one task at a time. They are config fields.
+
+Taught in notebooks/08_mql.py.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from peach_lite.buffers import MultiTaskReplayBuffer, ReplayBuffer
+from peach_lite.cli import TrainSpec
+from peach_lite.nets import polyak_update_
+from peach_lite.runner import Step, TaskBatch
+from peach_lite.td3 import TD3, TD3Config
+from peach_lite.validation import as_obs_tensor, check_choice, check_int, check_int_sequence, check_range
+
+__all__ = ["MQLConfig", "HistoryEncoder", "MQL", "fit_logistic", "propensity_weights", "effective_sample_size",
+           "AdaptResult", "train_mql", "CLI"]
+
+
+@dataclass
+class MQLConfig:
+    """MQL hyperparameters; defaults follow the reference code (algorithms.md §1.2) unless a CPU budget
+    note says otherwise.
+
+    Taught in notebooks/08_mql.py (section "The agent").
+    """
+
+    hidden: tuple[int, ...] = (128, 128)
+    """Hidden layers of the actor and critics (reference 300x300; smaller for a CPU lesson)."""
+    history_length: int = 10
+    """h, tuples (a, r, s) of the current episode the GRU reads (reference 30; episodes here have 20 steps)."""
+    gru_hidden: int = 30
+    """Size of the GRU context fed to the actor and the critic (reference ``hiddens_conext`` 30)."""
+    lr: float = 3e-4
+    """Adam learning rate of actor and critic (with their GRUs) in meta-training (reference 3e-4)."""
+    batch_size: int = 256
+    """Rows per gradient step, split evenly over ``tasks_per_batch`` training tasks (reference 256)."""
+    tasks_per_batch: int = 8
+    """Training tasks per gradient step (reference ``meta_batch_size`` 10)."""
+    buffer_size: int = 2_000
+    """Replay capacity per training task."""
+    gamma: float = 0.99
+    """Discount (reference 0.99)."""
+    tau: float = 0.005
+    """Polyak rate of every target network, GRUs included (reference 0.005)."""
+    policy_noise: float = 0.3
+    """Target policy smoothing noise (reference 0.3)."""
+    noise_clip: float = 0.5
+    """Clip of the smoothing noise (reference 0.5)."""
+    exploration_noise: float = 0.2
+    """Gaussian exploration noise when acting (reference ``expl_noise`` 0.2)."""
+    policy_delay: int = 2
+    """Actor and target updates every this many critic updates (reference ``policy_freq`` 2)."""
+    snapshot_episodes: int = 10
+    """Episodes collected on a new task before adapting (reference ``snapshot_size`` 2000 steps)."""
+    snapshot_iters: int = 10
+    """TD3 steps on the new task's snapshot alone (reference ``snap_iter_nums`` 10)."""
+    replay_iters: int = 100
+    """Propensity-weighted TD3 steps on the meta-training replay (reference ``main_snap_iter_nums`` 100)."""
+    sample_mult: int = 5
+    """Replay batches in adaptation are ``sample_mult * batch_size`` rows (reference 5)."""
+    classifier_c: float = 0.5
+    """Inverse L2 strength C of the logistic classifier, scikit-learn's convention (reference ``lam_csc`` 0.5)."""
+    beta_clip: float = 1.0
+    """The logit is clamped to >= -beta_clip, so beta = exp(-f) <= e^beta_clip (reference 1)."""
+    beta_min: float = 0.1
+    """Weights below this are set to 0 (reference)."""
+    prox: str = "ess"
+    """Proximal weight lambda: "ess" = 1 - ESS (the paper) or "fixed" = ``prox_coef`` (the released runs)."""
+    prox_coef: float = 0.1
+    """lambda when prox = "fixed" (reference 0.1)."""
+    adapt_lr: float = 1e-3
+    """Learning rate of the fresh Adams made for adaptation (reference: torch's default, 1e-3)."""
+    use_propensity: bool = True
+    """False sets beta = 1 for every replay row (an ablation)."""
+    use_context: bool = True
+    """False keeps the history at zeros: the same TD3 on the state alone, which cannot know the goal (baseline)."""
+    seed: int = 0
+    """Seeds networks, exploration noise and replay sampling."""
+
+    def __post_init__(self):
+        self.hidden = check_int_sequence("hidden", self.hidden)
+        for name, low in [("history_length", 1), ("gru_hidden", 1), ("batch_size", 1), ("tasks_per_batch", 1),
+                          ("buffer_size", 1), ("policy_delay", 1), ("snapshot_episodes", 1), ("snapshot_iters", 0),
+                          ("replay_iters", 0), ("sample_mult", 1), ("seed", 0)]:
+            check_int(name, getattr(self, name), low)
+        for name, low, high in [("lr", 1e-8, 1.0), ("gamma", 0.0, 1.0), ("tau", 0.0, 1.0), ("policy_noise", 0.0, None),
+                                ("noise_clip", 0.0, None), ("exploration_noise", 0.0, None), ("classifier_c", 1e-8, None),
+                                ("beta_clip", 0.0, None), ("beta_min", 0.0, None), ("prox_coef", 0.0, None),
+                                ("adapt_lr", 1e-8, 1.0)]:
+            check_range(name, getattr(self, name), low, high)
+        check_choice("prox", self.prox, ["ess", "fixed"])
+        if self.batch_size % self.tasks_per_batch:
+            raise ValueError(f"batch_size must be a multiple of tasks_per_batch ({self.tasks_per_batch}), got {self.batch_size}")
+
+    def td3_config(self) -> TD3Config:
+        """The TD3 learner's config (replay lives in MQL's multi-task buffer, so TD3's own holds 1 row)."""
+        return TD3Config(hidden=self.hidden, actor_lr=self.lr, critic_lr=self.lr, batch_size=self.batch_size,
+                         buffer_size=1, gamma=self.gamma, tau=self.tau, policy_noise=self.policy_noise,
+                         noise_clip=self.noise_clip, exploration_noise=self.exploration_noise,
+                         policy_delay=self.policy_delay, seed=self.seed)
+
+
+class HistoryEncoder(nn.Module):
+    """A GRU over the last h tuples (a, r, s) of the episode: its final hidden state is the context.
+
+    Forward: history (*B, h * tuple_dim), oldest tuple first, zeros before the episode's start ->
+    context (*B, hidden).
+
+    Taught in notebooks/08_mql.py (section "A history context").
+    """
+
+    def __init__(self, tuple_dim: int, history_length: int, hidden: int):
+        super().__init__()
+        check_int("tuple_dim", tuple_dim, 1)
+        self.tuple_dim, self.history_length, self.hidden = int(tuple_dim), int(history_length), int(hidden)
+        self.gru = nn.GRU(self.tuple_dim, self.hidden, batch_first=True)
+
+    def forward(self, history: Tensor) -> Tensor:
+        lead = history.shape[:-1]
+        steps = history.reshape(-1, self.history_length, self.tuple_dim)
+        _, last = self.gru(steps)  # last: (1, B, hidden)
+        return last[0].reshape(*lead, self.hidden)
+
+
+@dataclass
+class AdaptResult:
+    """What :meth:`MQL.adapt` measured on one new task.
+
+    Taught in notebooks/08_mql.py (section "Adaptation").
+    """
+
+    before: float
+    """Mean greedy return of the meta-trained agent on the task (no adaptation)."""
+    after: float
+    """Mean greedy return after adaptation (the agent is rolled back afterwards)."""
+    ess: float
+    """Normalised effective sample size of the replay's propensity weights, in [1/n, 1]."""
+    prox_weight: float
+    """lambda of the proximal term used."""
+    mean_beta: float
+    """Mean propensity weight over the replay sample."""
+
+
+class MQL:
+    """Meta-Q-Learning agent: context TD3 over a multi-task replay, plus propensity-weighted adaptation.
+
+    Args:
+        obs_dim, action_dim: sizes of the env's vectors; ``action_low``/``action_high`` its box.
+        num_train_tasks: training tasks (replay buffers are keyed by their index).
+        config: :class:`MQLConfig`.
+
+    Taught in notebooks/08_mql.py (section "The agent").
+    """
+
+    algorithm: ClassVar[str] = "mql"
+
+    def __init__(self, obs_dim: int, action_dim: int, num_train_tasks: int, config: MQLConfig | None = None, *,
+                 action_low: Any = None, action_high: Any = None, device: torch.device | str | None = "cpu"):
+        self.config = cfg = config or MQLConfig()
+        check_int("num_train_tasks", num_train_tasks, 1)
+        self.num_train_tasks = int(num_train_tasks)
+        self.td3 = TD3(obs_dim, action_dim, cfg.td3_config(), action_low=action_low, action_high=action_high,
+                       cond_dim=cfg.gru_hidden, device=device)
+        self.device, self.obs_dim, self.action_dim = self.td3.device, self.td3.obs_dim, self.td3.action_dim
+        self.tuple_dim = self.action_dim + 1 + self.obs_dim
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed + 1)
+            self.actor_context = HistoryEncoder(self.tuple_dim, cfg.history_length, cfg.gru_hidden).to(self.device)
+            self.critic_context = HistoryEncoder(self.tuple_dim, cfg.history_length, cfg.gru_hidden).to(self.device)
+        self.actor_context_target = copy.deepcopy(self.actor_context).requires_grad_(False)
+        self.critic_context_target = copy.deepcopy(self.critic_context).requires_grad_(False)
+        self.critic_optimizer, self.actor_optimizer = self._make_optimizers(cfg.lr)
+        width = cfg.history_length * self.tuple_dim
+        self.fields = {"obs": (self.obs_dim,), "action": (self.action_dim,), "reward": (), "next_obs": (self.obs_dim,),
+                       "done": (), "history": (width,), "next_history": (width,)}
+        self.buffer = MultiTaskReplayBuffer(self.num_train_tasks, cfg.buffer_size, self.fields, device=self.device)
+        self.generator = self.td3.generator
+        self.num_updates = 0
+        self.env_id: str | None = None
+        self.explore, self._tasks = True, TaskBatch.single()
+        self._history = torch.zeros(1, width, device=self.device)
+        self._recording: ReplayBuffer | None = None
+
+    # --- the Agent protocol ------------------------------------------------------------------------
+    def begin_episode(self, tasks: TaskBatch, *, explore: bool) -> None:
+        """Reset every env's history to zeros (the context starts empty each episode)."""
+        self.explore, self._tasks = bool(explore), tasks
+        self._history = torch.zeros(len(tasks), self.config.history_length * self.tuple_dim, device=self.device)
+
+    @torch.no_grad()
+    def act(self, obs: Tensor) -> Tensor:
+        """(n, obs_dim) -> (n, action_dim) env actions from the actor given its history context."""
+        obs = as_obs_tensor("obs", obs, self.obs_dim, self.device)
+        context = self.actor_context(self._history)
+        return self.td3.action_scale.to_env(self.td3.policy(obs, context, deterministic=not self.explore)).cpu()
+
+    def observe(self, step: Step) -> None:
+        """Store exploring training-task steps with the history before and after them; advance the history."""
+        action = self.td3.action_scale.from_env(step.action.to(self.device))
+        new_tuple = torch.cat([action, step.reward[:, None].to(self.device), step.obs.to(self.device)], dim=1)
+        next_history = torch.cat([self._history[:, self.tuple_dim:], new_tuple], dim=1)
+        if not self.config.use_context:
+            next_history = torch.zeros_like(next_history)
+        rows = {"obs": step.obs, "action": action, "reward": step.reward, "next_obs": step.next_obs,
+                "done": step.terminated.float(), "history": self._history, "next_history": next_history}
+        if self._recording is not None:
+            self._recording.add_batch(**{k: v[step.mask] for k, v in rows.items()})
+        elif self.explore and self._tasks.split == "train":
+            for i in torch.nonzero(step.mask).flatten().tolist():
+                self.buffer.add_batch(int(self._tasks.ids[i]), **{k: v[i : i + 1] for k, v in rows.items()})
+        self._history = torch.where(step.mask[:, None].to(self.device), next_history, self._history)
+
+    def end_episode(self) -> None:
+        """Nothing: the next episode starts a fresh history."""
+
+    def learn(self, num_updates: int) -> dict[str, Tensor]:
+        """``num_updates`` multi-task TD3 steps on meta-batches of training tasks; returns the last losses."""
+        check_int("num_updates", num_updates, 0)
+        filled = [t for t in range(self.num_train_tasks) if self.buffer.size(t) > 0]
+        losses: dict[str, Tensor] = {}
+        if not filled:
+            return losses
+        per_task = self.config.batch_size // self.config.tasks_per_batch
+        for _ in range(num_updates):
+            pick = torch.randint(len(filled), (self.config.tasks_per_batch,), generator=self.generator)
+            batch = self.buffer.sample(per_task, [filled[i] for i in pick.tolist()], self.generator)
+            losses = self.update({k: v.flatten(0, 1) for k, v in batch.items()})
+        return losses
+
+    # --- one update ----------------------------------------------------------------------------
+    def update(self, batch: dict[str, Tensor], weights: Tensor | None = None, prox_weight: float = 0.0,
+               anchor: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """One context-TD3 step: critic (+ its GRU), and every ``policy_delay`` steps the actor (+ its GRU)
+        through the updated critic, then every target. Uses :meth:`TD3.critic_loss`/:meth:`TD3.actor_loss`.
+
+        Args:
+            batch: rows with obs, action, reward, next_obs, done, history, next_history, each (B, ...).
+            weights: (B,) propensity weights beta (adaptation), None = 1.
+            prox_weight, anchor: add prox_weight * ||theta - anchor||^2 over each optimizer's parameters
+                (adaptation's proximal term; ``anchor`` maps ``id(parameter)`` to its meta-trained value).
+        Returns:
+            Detached 0-d losses.
+
+        Taught in notebooks/08_mql.py (section "The agent").
+        """
+        td3 = self.td3
+        critic_cond = self.critic_context(batch["history"])
+        with torch.no_grad():
+            next_cond = self.critic_context_target(batch["next_history"])
+            next_actor_cond = self.actor_context_target(batch["next_history"])
+        critic_loss = td3.critic_loss(batch, critic_cond, next_cond, next_actor_cond=next_actor_cond, weights=weights)
+        total = critic_loss + self._proximal(self._critic_params(), prox_weight, anchor)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.critic_optimizer.step()
+        self.num_updates += 1
+        out = {"critic_loss": critic_loss.detach()}
+        if self.num_updates % self.config.policy_delay == 0:
+            with torch.no_grad():
+                critic_cond = self.critic_context(batch["history"])
+            actor_loss = td3.actor_loss(batch, critic_cond, actor_cond=self.actor_context(batch["history"]), weights=weights)
+            total = actor_loss + self._proximal(self._actor_params(), prox_weight, anchor)
+            self.actor_optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            self.actor_optimizer.step()
+            for target, source in [(td3.critic_target, td3.critic), (td3.actor_target, td3.actor),
+                                   (self.critic_context_target, self.critic_context),
+                                   (self.actor_context_target, self.actor_context)]:
+                polyak_update_(target, source, self.config.tau)
+            out["actor_loss"] = actor_loss.detach()
+        return out
+
+    # --- adaptation ------------------------------------------------------------------------------
+    def context_features(self, history: Tensor) -> Tensor:
+        """(B, h * tuple_dim) -> (B, gru_hidden) actor-GRU contexts, the classifier's features (no gradient)."""
+        with torch.no_grad():
+            return self.actor_context(history)
+
+    def record_snapshot(self, envs: Any, task: Any, num_episodes: int | None = None, seed: int = 0) -> ReplayBuffer:
+        """Explore ``task`` for ``snapshot_episodes`` episodes with the meta-trained agent; rows in a new buffer.
+
+        Taught in notebooks/08_mql.py (section "Adaptation").
+        """
+        from peach_lite.runner import run_episodes
+
+        num_episodes = self.config.snapshot_episodes if num_episodes is None else num_episodes
+        check_int("num_episodes", num_episodes, 1)
+        snapshot = ReplayBuffer(num_episodes * 1000, self.fields, device=self.device)
+        self._recording = snapshot
+        try:
+            for e in range(num_episodes):
+                run_episodes(self, envs, TaskBatch.single(task, "other"), explore=True, seed=seed + e)
+        finally:
+            self._recording = None
+        return snapshot
+
+    def propensity(self, snapshot: ReplayBuffer, num_replay: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Fit the classifier new-task (label -1) vs meta-training replay (label +1) on context features.
+
+        Returns:
+            (w, b, replay_beta): classifier weights (gru_hidden,), bias (), and the propensity weights of a
+            replay sample of ``num_replay`` rows (default: as many as the snapshot holds).
+
+        Taught in notebooks/08_mql.py (section "Propensity scores").
+        """
+        test = snapshot.all()
+        n = len(snapshot) if num_replay is None else num_replay
+        replay = self._replay_sample(n)
+        x = torch.cat([self.context_features(test["history"]), self.context_features(replay["history"])])
+        y = torch.cat([-torch.ones(len(snapshot)), torch.ones(n)])
+        w, b = fit_logistic(x, y, self.config.classifier_c)
+        beta = propensity_weights(self.context_features(replay["history"]) @ w + b, self.config.beta_clip, self.config.beta_min)
+        return w, b, beta
+
+    def adapt(self, envs: Any, task: Any, *, num_eval_episodes: int = 5, seed: int = 0,
+              snapshot: ReplayBuffer | None = None, keep: bool = False) -> AdaptResult:
+        """MQL adaptation on one new task (the reference's ``adapt``), evaluated, then rolled back.
+
+        1. Evaluate the meta-trained agent (greedy). 2. Record a snapshot of the task (or use ``snapshot``).
+        3. Fit the propensity classifier; ESS of the replay's weights; lambda = 1 - ESS or fixed.
+        4. Fresh Adams (``adapt_lr``); ``snapshot_iters`` TD3 steps on the snapshot; ``replay_iters``
+           beta-weighted steps on ``sample_mult * batch_size`` replay rows with the proximal term.
+        5. Evaluate again; :meth:`rollback` unless ``keep``.
+
+        Taught in notebooks/08_mql.py (section "Adaptation").
+        """
+        from peach_lite.loop import evaluate
+
+        cfg = self.config
+        tasks = TaskBatch.single(task, "other")
+        before = float(evaluate(self, envs, tasks, num_episodes=num_eval_episodes, seed=seed).returns.mean())
+        saved = self.snapshot_state()
+        snapshot = snapshot if snapshot is not None else self.record_snapshot(envs, task, seed=seed + 1000)
+        w, b, beta = self.propensity(snapshot)
+        ess = effective_sample_size(beta) if cfg.use_propensity else 1.0
+        prox_weight = (1.0 - ess) if cfg.prox == "ess" else cfg.prox_coef
+        anchor = {id(p): p.detach().clone() for p in self._critic_params() + self._actor_params()}
+        self.critic_optimizer, self.actor_optimizer = self._make_optimizers(cfg.adapt_lr)
+        for _ in range(cfg.snapshot_iters):
+            self.update(snapshot.sample(cfg.batch_size, self.generator))
+        for _ in range(cfg.replay_iters):
+            batch = self._replay_sample(cfg.sample_mult * cfg.batch_size)
+            weights = None
+            if cfg.use_propensity:
+                weights = propensity_weights(self.context_features(batch["history"]) @ w + b, cfg.beta_clip, cfg.beta_min)
+            self.update(batch, weights, prox_weight, anchor)
+        after = float(evaluate(self, envs, tasks, num_episodes=num_eval_episodes, seed=seed).returns.mean())
+        if not keep:
+            self.rollback(saved)
+        return AdaptResult(before, after, float(ess), float(prox_weight), float(beta.mean()))
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Every parameter, optimizer state and counter, copied: what :meth:`rollback` restores."""
+        return copy.deepcopy({"modules": {name: m.state_dict() for name, m in self._modules().items()},
+                              "critic_optimizer": self.critic_optimizer, "actor_optimizer": self.actor_optimizer,
+                              "num_updates": self.num_updates, "generator": self.generator.get_state()})
+
+    def rollback(self, saved: dict[str, Any]) -> None:
+        """Restore exactly the state :meth:`snapshot_state` copied (after adaptation).
+
+        Taught in notebooks/08_mql.py (section "Adaptation").
+        """
+        for name, module in self._modules().items():
+            module.load_state_dict(saved["modules"][name])
+        self.critic_optimizer, self.actor_optimizer = self._make_optimizers(self.config.lr)
+        self.critic_optimizer.load_state_dict(saved["critic_optimizer"].state_dict())
+        self.actor_optimizer.load_state_dict(saved["actor_optimizer"].state_dict())
+        self.num_updates = saved["num_updates"]
+        self.generator.set_state(saved["generator"])
+
+    # --- checkpoints ---------------------------------------------------------------------------
+    def arch(self) -> dict[str, Any]:
+        """Plain data that rebuilds the agent."""
+        config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()}
+        return {"env_id": self.env_id, "obs_dim": self.obs_dim, "action_dim": self.action_dim,
+                "num_train_tasks": self.num_train_tasks, "action_low": self.td3.action_scale.low.tolist(),
+                "action_high": self.td3.action_scale.high.tolist(), "config": config}
+
+    def checkpoint_state(self) -> dict[str, dict[str, Tensor]]:
+        """Every network (no replay)."""
+        return {name: module.state_dict() for name, module in self._modules().items()}
+
+    @classmethod
+    def from_checkpoint(cls, payload: dict[str, Any], device: torch.device | str | None = None) -> "MQL":
+        """Rebuild from ``arch`` and load the networks."""
+        arch = payload["arch"]
+        agent = cls(arch["obs_dim"], arch["action_dim"], arch["num_train_tasks"], MQLConfig(**{**arch["config"], "buffer_size": 1}),
+                    action_low=arch["action_low"], action_high=arch["action_high"], device=device or "cpu")
+        agent.env_id = arch["env_id"]
+        for name, module in agent._modules().items():
+            module.load_state_dict(payload["state"][name])
+        return agent
+
+    def checkpoint_score(self, payload: dict[str, Any]) -> float:
+        """Normalised score (blind 0, oracle 1) of greedy episodes on the env's 20 test tasks, fixed seeds."""
+        from peach_lite.envs import make
+
+        envs = _lockstep(self.env_id, 20)
+        tasks = make(self.env_id).unwrapped.test_tasks()
+        return normalised_score(self, envs, tasks, self._train_goals_centroid(), seed=EVAL_SEED)
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _train_goals_centroid(self) -> np.ndarray:
+        from peach_lite.envs import make
+
+        return np.mean([t.goal for t in make(self.env_id).unwrapped.train_tasks()], axis=0)
+
+    def _replay_sample(self, n: int) -> dict[str, Tensor]:
+        filled = [t for t in range(self.num_train_tasks) if self.buffer.size(t) > 0]
+        if not filled:
+            raise ValueError("the meta-training replay is empty: meta-train before adapting")
+        tasks = torch.randint(len(filled), (n,), generator=self.generator)
+        counts = torch.bincount(tasks, minlength=len(filled))
+        parts = [self.buffer.sample(int(c), [filled[i]], self.generator) for i, c in enumerate(counts.tolist()) if c]
+        return {k: torch.cat([p[k][0] for p in parts]) for k in self.fields}
+
+    def _modules(self) -> dict[str, nn.Module]:
+        td3 = self.td3
+        return {"actor": td3.actor, "actor_target": td3.actor_target, "critic": td3.critic, "critic_target": td3.critic_target,
+                "actor_context": self.actor_context, "actor_context_target": self.actor_context_target,
+                "critic_context": self.critic_context, "critic_context_target": self.critic_context_target}
+
+    def _critic_params(self) -> list[nn.Parameter]:
+        return [*self.td3.critic.parameters(), *self.critic_context.parameters()]
+
+    def _actor_params(self) -> list[nn.Parameter]:
+        return [*self.td3.actor.parameters(), *self.actor_context.parameters()]
+
+    def _proximal(self, params: list[nn.Parameter], weight: float, anchor: dict[int, Tensor] | None) -> Tensor | float:
+        if not weight or anchor is None:
+            return 0.0
+        return weight * sum((p - anchor[id(p)]).pow(2).sum() for p in params)
+
+    def _make_optimizers(self, lr: float) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        return (torch.optim.Adam(self._critic_params(), lr=lr), torch.optim.Adam(self._actor_params(), lr=lr))
+
+
+EVAL_SEED = 12_345
+"""Seed of the first fixed evaluation episode (episode j, env i: EVAL_SEED + j * n + i)."""
+
+
+def fit_logistic(x: Tensor, y: Tensor, c: float = 1.0, *, tol: float = 1e-8, max_iter: int = 100) -> tuple[Tensor, Tensor]:
+    """L2-regularised logistic regression by Newton's method, on scikit-learn's objective
+    0.5 ||w||^2 + C sum_i log(1 + exp(-y_i (w . x_i + b)))  (the bias is not penalised).
+
+    Args:
+        x: (N, d) features; y: (N,) labels in {-1, +1}; c: C > 0.
+    Returns:
+        (w (d,), b ()) as float32; f(x) = x @ w + b is the logit of P(y = +1 | x).
+
+    Taught in notebooks/08_mql.py (section "Propensity scores").
+    """
+    check_range("c", c, 1e-12, None)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"x must be (N, d) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
+    if not torch.all((y == 1) | (y == -1)):
+        raise ValueError("y must hold labels -1 and +1 only")
+    xb = torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
+    yd = y.double()
+    theta = torch.zeros(xb.shape[1], dtype=torch.float64)
+    penalty = torch.ones_like(theta)
+    penalty[-1] = 0.0
+    for _ in range(max_iter):
+        margin = yd * (xb @ theta)
+        p = torch.sigmoid(-margin)  # d/dm log(1 + e^-m) = -sigmoid(-m)
+        grad = penalty * theta - c * xb.T @ (yd * p)
+        if grad.norm() < tol:
+            break
+        hess = torch.diag(penalty) + c * (xb.T * (p * (1 - p))) @ xb
+        theta = theta - torch.linalg.solve(hess + 1e-12 * torch.eye(len(theta), dtype=torch.float64), grad)
+    return theta[:-1].float(), theta[-1].float()
+
+
+def propensity_weights(logit: Tensor, beta_clip: float = 1.0, beta_min: float = 0.1) -> Tensor:
+    """beta = exp(-max(f, -beta_clip)), then beta < beta_min set to 0 (the reference's clipping).
+
+    With f the logit of "meta-training data", exp(-f) is the odds that a row came from the new task:
+    a density ratio that up-weights replay rows that look like the new task.
+
+    Taught in notebooks/08_mql.py (section "Propensity scores").
+    """
+    beta = torch.exp(-logit.clamp(min=-beta_clip))
+    return torch.where(beta < beta_min, torch.zeros_like(beta), beta)
+
+
+def effective_sample_size(beta: Tensor) -> float:
+    """Normalised ESS = (sum beta)^2 / (n sum beta^2), in [1/n, 1]: 1 for constant weights, 1/n for one-hot.
+
+    Taught in notebooks/08_mql.py (section "Propensity scores").
+    """
+    beta = beta.double().flatten()
+    if beta.numel() == 0 or float(beta.pow(2).sum()) == 0.0:
+        return 0.0
+    return float(beta.sum() ** 2 / (beta.numel() * beta.pow(2).sum()))
+
+
+def normalised_score(agent: Any, envs: Any, tasks: list[Any], blind_target: np.ndarray, *, seed: int = EVAL_SEED,
+                     num_episodes: int = 5) -> float:
+    """(return - blind) / (oracle - blind) of greedy episodes on ``tasks`` (dense point robot): 0 = an agent
+    that heads for ``blind_target`` ignoring the task, 1 = the task-known oracle, on the same starts.
+
+    Taught in notebooks/08_mql.py (section "Scores between blind and oracle").
+    """
+    from peach_lite.loop import evaluate
+    from peach_lite.runner import PolicyAgent
+
+    from peach_lite.envs.oracles import point_robot_oracle_action
+
+    goals = np.array([t.goal for t in tasks])
+    blind = np.broadcast_to(np.asarray(blind_target, np.float64), goals.shape)
+    batch = TaskBatch.from_list(tasks, split="other")
+    scores = {}
+    for name, player in [("agent", agent), ("oracle", PolicyAgent(lambda obs: point_robot_oracle_action(obs, goals), batched=True)),
+                         ("blind", PolicyAgent(lambda obs: point_robot_oracle_action(obs, blind), batched=True))]:
+        scores[name] = evaluate(player, envs, batch, num_episodes=num_episodes, seed=seed).returns.mean()
+    return float((scores["agent"] - scores["blind"]) / (scores["oracle"] - scores["blind"]))
+
+
+def _lockstep(env_id: str, n: int):
+    from peach_lite.runner import GymTaskEnvs
+
+    return GymTaskEnvs(env_id, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training for the command line and the benchmark
+
+
+def train_mql(*, seed: int, progress: bool = True, env_id: str = "peach_lite/PointRobotDense-v0", total_steps: int = 40_000,
+              envs_in_lockstep: int = 8, updates_per_step: float = 1.0, warmup_steps: int = 2_000,
+              history_length: int = 10, hidden: tuple[int, ...] = (128, 128), use_context: bool = True) -> tuple[MQL, dict[str, Any]]:
+    """Meta-train MQL (multi-task context TD3) with the shared loop; returns the agent and its History.
+
+    ``use_context=False`` trains the same TD3 on the state alone (the history stays zeros, so the
+    context carries nothing): the baseline that cannot know the goal. Warm-up collects with the initial
+    policy and its exploration noise (the reference's burn-in uses uniform random actions).
+
+    Taught in notebooks/08_mql.py (section "Meta-training").
+    """
+    from peach_lite.envs import make
+    from peach_lite.loop import TrainConfig, train
+    from peach_lite.runner import Runner
+
+    env = make(env_id)
+    train_tasks = env.unwrapped.train_tasks()
+    config = MQLConfig(hidden=tuple(hidden), history_length=history_length, use_context=use_context, seed=seed)
+    agent = MQL(env.observation_space.shape[0], env.action_space.shape[0], len(train_tasks), config,
+                action_low=env.action_space.low, action_high=env.action_space.high)
+    agent.env_id = env_id
+    episode_steps = env.spec.max_episode_steps * envs_in_lockstep
+    runner = Runner(_lockstep(env_id, envs_in_lockstep), train_tasks, seed=seed)
+    loop = TrainConfig(total_steps=total_steps, episodes_per_round=1, updates_per_round=int(episode_steps * updates_per_step),
+                       warmup_steps=warmup_steps, eval_every=max(1, total_steps // episode_steps // 10), eval_episodes=1,
+                       seed=seed, progress=progress)
+    centroid = np.mean([t.goal for t in train_tasks], axis=0)
+    test_envs = _lockstep(env_id, 20)
+    evaluator = lambda a: (normalised_score(a, test_envs, env.unwrapped.test_tasks(), centroid, num_episodes=1), 0.0)  # noqa: E731
+    history = train(agent, runner, loop, evaluator=evaluator, eval_metric="normalised score")
+    return agent, {"steps": total_steps, "history": history.to_dict()}
+
+
+CLI = TrainSpec(train=train_mql, presets={"point-robot": {"total_steps": 40_000}}, score_name="normalised_score",
+                tolerance=0.05)
+"""``python -m peach_lite train mql --preset point-robot``."""
