@@ -167,10 +167,11 @@ class HAC(nn.Module):
         self.traces = [EpisodeTrace() for _ in task_ids] if self.record else []
 
     def act(self, obs: Obs) -> Tensor:
-        """(n, ...) goal-conditioned observations -> (n, action_dim) env actions.
+        """(n, ...) goal-conditioned observations -> (n, action_dim) env actions (HAC Algorithm 2, going down).
 
-        For each env: the lowest level whose attempt ended picks a new action, and every level below it
-        starts a new attempt sequence towards the subgoal handed down (HAC Algorithm 2, from the top).
+        For each env, starting at the lowest level whose attempt ended (the top level at the start): the
+        level picks its action (greedy when testing or not exploring), a level > 0 decides whether to test
+        its subgoal and hands it down, and the level below starts a fresh sequence of H attempts on it.
 
         Taught in notebooks/07_hac.py (section "One episode, level by level").
         """
@@ -179,36 +180,93 @@ class HAC(nn.Module):
         for e, env in enumerate(self._envs):
             if env.over:
                 continue
-            if env.state is None:
-                env.state, env.achieved = states[e], achieved[e]
-                env.goals[-1] = desired[e]
+            if env.state is None:  # first step: the top level starts on the end goal
+                env.state, env.achieved, env.goals[-1] = states[e], achieved[e], desired[e]
                 env.begin_run(self.num_levels - 1, tested=False)
-            out[e] = self._descend(e, env)
+            level = env.need_from
+            while True:
+                run = env.runs[level]
+                run.obs, run.first_step = env.state, env.steps
+                # Alg. 2: a_i <- π_i(s, g_i) + exploration noise (greedy when a level above is testing)
+                cond = self.top_cond[e] if self.levels[level].cond_dim else None
+                run.action = self.level_action(level, env.state, run.goal, explore=self._explore and not run.tested, cond=cond)
+                env.deciders_pending = max(env.deciders_pending, level)
+                if level == 0:
+                    break
+                # Alg. 2: decide whether to test subgoal a_i, then level i-1 pursues it for H attempts
+                run.test_next = run.tested or (self._explore and self.rng.random() < self.config.subgoal_test_rate)
+                env.goals[level - 1] = run.action
+                env.begin_run(level - 1, tested=run.test_next)
+                level -= 1
+            if self.traces:
+                self.traces[e].record_step(env.state, env.achieved, run.action, env.goals, env.deciders_pending)
+            env.deciders_pending = 0
+            out[e] = run.action[: self.action_dim]
         return torch.as_tensor(out)
 
     def observe(self, step: Step) -> None:
-        """Close the attempts that the env step ended, bottom-up (HAC Algorithm 2, the returns).
+        """Close the attempts an env step ended, bottom-up (HAC Algorithm 2, the returns).
 
-        Level 0's attempt is one step. A level's attempt sequence ends when its goal or a higher one is
-        reached, after H attempts, or when time is up; then the level above completes an attempt: it
-        stores (a) a hindsight action transition and (c) a subgoal-test penalty where due, and ended
-        sequences go to the replay with their (b) hindsight-goal copies.
+        Level 0's attempt is one step. When level i's attempt ends, it stores (a) a hindsight action
+        transition (level 0: the plain transition) and, for a tested subgoal the level below missed, (c)
+        a penalty. Level i's *sequence* ends when its goal or a higher one is reached, after H attempts,
+        or when time is up: it goes to the replay with its (b) hindsight-goal copies, and level i+1's
+        attempt ends in turn. The lowest level still going picks its next action in :meth:`act`.
 
         Taught in notebooks/07_hac.py (section "One episode, level by level").
         """
-        mask = step.mask.numpy()
         states, achieved = (_rows(step.next_obs, key, len(self._envs)) for key in ("observation", "achieved_goal"))
-        for e in np.flatnonzero(mask):
+        top = self.num_levels - 1
+        for e in np.flatnonzero(step.mask.numpy()):
             env = self._envs[e]
             if env.over or env.state is None:
                 continue
             env.steps += 1
             env.state, env.achieved = states[e], achieved[e]
-            gap = np.abs(env.goals - env.achieved)  # every level's goal test at once (peach_lite.her.goal_reached)
-            env.reached = (np.all(gap <= self.thresholds, axis=1) if self.norm == "box"
-                           else np.sum(np.square(gap / self.thresholds), axis=1) <= 1.0)
-            hits = np.flatnonzero(env.reached)
-            self._close_attempts(e, env, int(hits[-1]) if hits.size else -1)
+            gap = np.abs(env.goals - env.achieved)  # every level's goal test at once (as peach_lite.her.goal_reached)
+            reached = env.reached = (np.all(gap <= self.thresholds, axis=1) if self.norm == "box"
+                                     else np.sum(np.square(gap / self.thresholds), axis=1) <= 1.0)
+            hits = np.flatnonzero(reached)
+            highest = int(hits[-1]) if hits.size else -1
+            level = 0
+            while True:
+                run = env.runs[level]
+                run.attempts += 1
+                lower_reached = bool(reached[level - 1]) if level > 0 else True
+                lower_missed = level > 0 and env.maxed_out[level - 1]
+                stored = penalty = None
+                if self._explore:
+                    if level > 0:  # (a) hindsight action transition, with the original goal
+                        stored = hindsight_action_transition(run.obs, run.action, env.state, env.achieved, run.goal,
+                                                             lower_reached=lower_reached, threshold=self.thresholds[level],
+                                                             norm=self.norm)
+                        penalty = subgoal_test_transition(run.obs, run.action, env.state, run.goal, tested=run.test_next,
+                                                          lower_missed=lower_missed, subgoal_horizon=self.horizons[level])
+                    else:
+                        stored = Transitions(run.obs, run.action, np.float32(0.0 if reached[0] else -1.0), env.state, run.goal,
+                                             np.float32(1.0 if reached[0] else 0.0))
+                    run.add(stored, env.achieved, penalty)  # (c) the penalty, if any, is kept with the sequence
+                if self.traces:
+                    self.traces[e].attempts.append(AttemptRecord(
+                        level, run.first_step, env.steps - run.first_step, run.obs, run.goal, run.action,
+                        run.tested or not self._explore, bool(run.test_next), lower_reached, bool(lower_missed),
+                        stored.action if stored is not None else hindsight_action(run.action, env.achieved, lower_reached or level == 0),
+                        env.achieved, penalty is not None, bool(reached[level])))
+                # Alg. 2: the sequence ends after H attempts, when this or a higher goal is reached, or out of time
+                out_of_time = env.steps >= self.max_actions
+                if not (highest >= level or out_of_time or run.attempts >= self.horizons[level]):
+                    env.need_from = level
+                    break
+                env.maxed_out[level] = run.attempts >= self.horizons[level] and not reached[level]
+                if self._explore:
+                    self._store_sequence(e, env, level, run)  # (b) hindsight goals, then the replay
+                if not self._explore and level == top and highest < level and not out_of_time:
+                    env.need_from = top  # a test episode's top level keeps going until the end goal or max_actions
+                    break
+                if level == top:
+                    env.over = True
+                    break
+                level += 1
 
     def end_episode(self) -> None:
         """Store the attempt sequences the env's own end left open (bottom-up), finish the traces.
@@ -320,78 +378,6 @@ class HAC(nn.Module):
         return evaluate_success(self, self.spec.env_id)
 
     # ------------------------------------------------------------------- Algorithm 2, step by step
-    def _descend(self, e: int, env: "_EnvState") -> np.ndarray:
-        """From the level that needs a new action down to level 0: choose, maybe test, hand the subgoal down."""
-        level = env.need_from
-        while True:
-            run = env.runs[level]
-            run.obs, run.first_step = env.state, env.steps
-            greedy = run.tested or not self._explore  # Alg. 2: a_i <- π_i(s, g_i) + noise (greedy when tested)
-            cond = self.top_cond[e] if self.levels[level].cond_dim else None
-            run.action = self.level_action(level, env.state, run.goal, explore=not greedy, cond=cond)
-            env.deciders_pending = max(env.deciders_pending, level)
-            if level == 0:
-                break
-            # Alg. 2: decide whether to test subgoal a_i, then level i-1 pursues it
-            run.test_next = run.tested or (self._explore and self.rng.random() < self.config.subgoal_test_rate)
-            env.goals[level - 1] = run.action
-            env.begin_run(level - 1, tested=run.test_next)
-            level -= 1
-        if self.traces:
-            trace = self.traces[e]
-            trace.obs.append(env.state.copy())
-            trace.achieved.append(env.achieved.copy())
-            trace.actions.append(run.action.copy())
-            trace.goals.append(env.goals.copy())
-            trace.deciders.append(env.deciders_pending)
-        env.deciders_pending = 0
-        return run.action[: self.action_dim]
-
-    def _close_attempts(self, e: int, env: "_EnvState", highest: int) -> None:
-        """After an env step: finish level 0's attempt, then every level whose sequence thereby ended."""
-        top, level, reached = self.num_levels - 1, 0, env.reached
-        while True:
-            run = env.runs[level]
-            run.attempts += 1
-            lower_reached = bool(reached[level - 1]) if level > 0 else True
-            lower_missed = level > 0 and env.maxed_out[level - 1]
-            stored = penalty = None
-            if self._explore:
-                if level > 0:  # (a) hindsight action transition, with the original goal
-                    stored = hindsight_action_transition(run.obs, run.action, env.state, env.achieved, run.goal,
-                                                         lower_reached=lower_reached, threshold=self.thresholds[level], norm=self.norm)
-                    penalty = subgoal_test_transition(run.obs, run.action, env.state, run.goal, tested=run.test_next,
-                                                      lower_missed=lower_missed, subgoal_horizon=self.horizons[level])
-                else:
-                    stored = Transitions(run.obs, run.action, np.float32(0.0 if reached[0] else -1.0), env.state, run.goal,
-                                         np.float32(1.0 if reached[0] else 0.0))
-                run.transitions.append(stored)
-                run.next_achieved.append(env.achieved)
-                if penalty is not None:  # (c) subgoal testing penalty
-                    run.penalties.append(penalty)
-            if self.traces:
-                hindsight = stored.action if stored is not None else (
-                    hindsight_action(run.action, env.achieved, lower_reached) if level > 0 else run.action)
-                self.traces[e].attempts.append(AttemptRecord(
-                    level, run.first_step, env.steps - run.first_step, run.obs, run.goal, run.action, run.tested or not self._explore,
-                    bool(run.test_next), lower_reached, bool(lower_missed), hindsight, env.achieved, penalty is not None,
-                    bool(reached[level])))
-            # Alg. 2: a sequence ends after H attempts, when this or a higher goal is reached, or out of time
-            out_of_time = env.steps >= self.max_actions
-            if not (highest >= level or out_of_time or run.attempts >= self.horizons[level]):
-                env.need_from = level
-                return
-            env.maxed_out[level] = run.attempts >= self.horizons[level] and not reached[level]
-            if self._explore:
-                self._store_sequence(e, env, level, run)  # (b) hindsight goals, then the replay
-            if not self._explore and level == top and highest < level and not out_of_time:
-                env.need_from = top  # a test episode's top level keeps going until the end goal or max_actions
-                return
-            if level == top:
-                env.over = True
-                return
-            level += 1
-
     def _store_sequence(self, e: int, env: "_EnvState", level: int, run: "_Run") -> None:
         """End of an attempt sequence: (a), (b) hindsight goal copies and (c) into the (task, level) replay."""
         if not run.transitions:
@@ -556,6 +542,12 @@ class _Run:
         self.transitions: list[Transitions] = []
         self.next_achieved: list[np.ndarray] = []
         self.penalties: list[Transitions] = []
+
+    def add(self, transition: Transitions, next_achieved: np.ndarray, penalty: Transitions | None) -> None:
+        self.transitions.append(transition)
+        self.next_achieved.append(next_achieved)
+        if penalty is not None:
+            self.penalties.append(penalty)
 
 
 class _EnvState:

@@ -97,7 +97,15 @@ class EpisodeTrace:
     success: bool = False
     """Whether the end goal was reached (the top level's goal test)."""
     frames: list[np.ndarray] = field(default_factory=list)
-    """Rendered frames (T + 1) when the episode was run by ``hac_pictures.render_episode``."""
+    """Rendered frames (T + 1) when the episode was run by :func:`render_episode`."""
+
+    def record_step(self, obs: np.ndarray, achieved: np.ndarray, action: np.ndarray, goals: np.ndarray, decider: int) -> None:
+        """Append one atomic step (copies): the state, proj(s), the env action, the goal stack, the highest deciding level."""
+        self.obs.append(obs.copy())
+        self.achieved.append(achieved.copy())
+        self.actions.append(action.copy())
+        self.goals.append(goals.copy())
+        self.deciders.append(decider)
 
 
 
