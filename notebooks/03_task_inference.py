@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-# ---
-
 # %% [markdown]
 # # 03 · Meta-RL as task inference
 #
@@ -50,10 +37,11 @@ print(budget)
 # * **The 20-arm Bernoulli bandit** of seed 004 (`peach_lite/BernoulliBandit-v0`, 100 pulls). Its Bayes-optimal
 #   return has no closed form; we compare with the baselines of lesson 02.
 #
-# Training simulates thousands of episodes in lock-step on tensors. The batched simulators in `peach_lite.belief`
-# replay the registered envs' dynamics (`tests/test_belief.py` checks them step for step against `gymnasium`), and
-# tasks come from the envs' own `sample_tasks` / `test_tasks`. Each family also knows its **exact posterior**, so
-# every learnt belief can be graded.
+# Training simulates thousands of episodes in lock-step on tensors. The task families in
+# `peach_lite.envs.task_families` step a whole batch of episodes at once and plug into the same episode driver as
+# every other lesson (`loop.run_episodes`); their dynamics replay the registered envs' (`tests/test_belief.py`
+# checks them step for step against `gymnasium`), and tasks come from the envs' own `sample_tasks` / `test_tasks`.
+# Each family also knows its **exact posterior**, so every learnt belief can be graded.
 
 # %%
 import matplotlib.pyplot as plt
@@ -61,7 +49,7 @@ import numpy as np
 import torch
 
 from peach_lite import show_source
-from peach_lite.belief_agents import make_family
+from peach_lite.envs.task_families import make_family
 
 torch.set_num_threads(1)  # these networks are tiny: one thread is fastest (and kind to a shared machine)
 kgoal = make_family("kgoal")
@@ -77,7 +65,7 @@ show_source(type(movement).agent_input)
 #
 # ## Three agents
 #
-# One class builds all three. The only differences are where the supervised loss goes, and one `detach`:
+# One network class builds all three. The only differences are where the supervised loss goes, and one `detach`:
 
 # %%
 from peach_lite.belief_agents import MetaAgent
@@ -88,16 +76,24 @@ show_source(MetaAgent.forward)
 # **The detach, checked.** For agent B the RL loss sends *exactly zero* gradient into the belief module and the
 # supervised loss none into the actor-critic; for agent C the shared LSTM receives both.
 
+# %% [markdown]
+# The agent that acts is a `BeliefAgent`: the network plus the `loop.Agent` hooks (`begin_episode`, `act`, `observe`,
+# `end_episode`, `learn`), so `loop.run_episodes` runs one episode on each of a batch of tasks, one forward for all of
+# them per step, and leaves the episodes in `agent.rollout`.
+
 # %%
-from peach_lite.belief_agents import belief_loss, gae_advantages, rollout
+from peach_lite.belief_agents import BeliefAgent, BeliefAgentConfig, belief_loss
+from peach_lite.loop import run_episodes
+from peach_lite.ppo import gae_advantages
 
 
 def gradient_sizes(kind: str) -> dict[str, float]:
     torch.manual_seed(0)
-    agent = MetaAgent(kind, movement.input_dim, movement.num_actions, movement.target_dim, 16, 8, (16,))
+    agent = BeliefAgent(BeliefAgentConfig(agent=kind, family="movement", hidden_dim=16, feature_dim=8, policy_hidden=(16,)))
     tasks = movement.sample_tasks(8, seed=0)
-    roll = rollout(agent, movement, tasks, torch.Generator().manual_seed(0))
-    out = agent(roll.inputs)
+    run_episodes(agent, agent.family, agent.family.task_batch(tasks), explore=True)
+    roll, net = agent.rollout, agent.net
+    out = net(roll.inputs)
     advantages, _ = gae_advantages(roll.rewards + 0.1, out.value.detach(), 1.0, 0.95)
     rl_loss = -(torch.log_softmax(out.logits, -1).gather(-1, roll.actions[..., None]).squeeze(-1) * advantages).mean()
     supervised = belief_loss(movement.target_kind, out.belief_logits, movement.targets(tasks))
@@ -106,9 +102,9 @@ def gradient_sizes(kind: str) -> dict[str, float]:
         grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
         return sum(float(g.abs().sum()) for g in grads if g is not None)
 
-    return {"RL loss -> recurrent module": size(rl_loss, list(agent.core.parameters())),
-            "belief loss -> actor-critic": size(supervised, agent.policy_parameters()),
-            "belief loss -> recurrent module": size(supervised, list(agent.core.parameters()))}
+    return {"RL loss -> recurrent module": size(rl_loss, list(net.core.parameters())),
+            "belief loss -> actor-critic": size(supervised, net.policy_parameters()),
+            "belief loss -> recurrent module": size(supervised, list(net.core.parameters()))}
 
 
 routing = {kind: gradient_sizes(kind) for kind in ("belief", "aux")}
@@ -153,14 +149,31 @@ assert torch.allclose(gaussian_kl(mean, log_var), reference, atol=1e-5)
 # %% [markdown]
 # ## The RL learner
 #
-# All agents learn with the same on-policy actor-critic: one batch of whole episodes per update (fresh tasks), GAE
-# advantages, and a few PPO epochs of the clipped surrogate (seed 004 uses PPO for its on-policy agents; with one
-# epoch it is A2C). The update, in the order of its steps:
+# All agents learn with the same on-policy actor-critic, `peach_lite.ppo.PPO`: one batch of whole episodes per update
+# (fresh tasks), GAE advantages, and a few PPO epochs of the clipped surrogate (seed 004 uses PPO for its on-policy
+# agents; with one epoch the probability ratio is exactly 1 and it is A2C). `train` runs the agent through the same
+# `loop.train` as every other lesson: each round the agent collects one batch, then `learn` takes one PPO update on it.
+# The learner's loss terms:
 
 # %%
-from peach_lite.belief_agents import BeliefAgentConfig, train
+from peach_lite.belief_agents import train
+from peach_lite.ppo import PPO, clipped_surrogate_loss
 
-show_source(train, lines=(1, 24))
+show_source(PPO.losses)
+
+# %% [markdown]
+# and PPO's clipped surrogate: outside $[1 - \epsilon, 1 + \epsilon]$, on the side the advantage pushes towards, the
+# term is constant, so the gradient stops pushing the policy further from the one that collected the data.
+
+# %%
+show_source(clipped_surrogate_loss)
+
+# %% [markdown]
+# The agent's `learn`: GAE on the batch it just collected, then the PPO update; its policy function adds the
+# supervised belief loss (agents B and C) to PPO's terms.
+
+# %%
+show_source(BeliefAgent.learn)
 
 # %% [markdown]
 # ## Train, or load
@@ -170,26 +183,25 @@ show_source(train, lines=(1, 24))
 # multi-seed curves come next.
 
 # %%
-from peach_lite.belief_agents import load_agent
+from peach_lite.checkpoints import load_agent
 from peach_lite.paths import checkpoints_dir
 
 source = budget.pick(full="load", fast="train")
 if source == "train":
     small = dict(family="kgoal", num_updates=8, batch_size=16, eval_every=2, eval_episodes=50)
-    curves_here = {kind: train(BeliefAgentConfig(agent=kind, **small), progress=False)[1] for kind in ("lstm", "belief", "aux")}
+    curves_here = {kind: train(BeliefAgentConfig(agent=kind, **small), progress=False)[1].to_dict() for kind in ("lstm", "belief", "aux")}
 else:
-    _, _, meta = load_agent(checkpoints_dir() / "belief_kgoal.pt")
-    curves_here = {"belief (checkpoint)": meta["history"]}
+    _, payload = load_agent(checkpoints_dir() / "belief_kgoal.pt")
+    curves_here = {"belief (checkpoint)": payload["meta"]["history"]}
 fig, ax = plt.subplots(figsize=(5.5, 3))
 for kind, history in curves_here.items():
-    history = history if isinstance(history, dict) else history.to_dict()
-    ax.plot(np.array(history["eval_steps"]) / 1e3, history["eval_return"], "o-", ms=3, label=kind)
+    ax.plot(np.array(history["eval_steps"]) / 1e3, history["eval_values"], "o-", ms=3, label=kind)
 ax.axhline(kgoal.bayes_optimal_return(), color="k", ls="--", label="Bayes-optimal")
 ax.set_xlabel("environment steps (thousands)")
 ax.set_ylabel("held-out return per trial")
 ax.legend(fontsize=8)
 plt.show()
-assert all(0 <= r <= kgoal.horizon for h in curves_here.values() for r in (h if isinstance(h, dict) else h.to_dict())["eval_return"])
+assert all(0 <= r <= kgoal.horizon for history in curves_here.values() for r in history["eval_values"])
 
 # %% [markdown]
 # ## Learning curves: belief network vs RL²
@@ -254,8 +266,8 @@ from peach_lite.checkpoints import read_manifest
 
 TARGET_FRACTION = 0.9  # of the Bayes-optimal return, on held-out tasks
 manifest = {entry["file"]: entry for entry in read_manifest()["artifacts"]}
-kgoal_agent, _, _ = load_agent(checkpoints_dir() / "belief_kgoal.pt")
-kgoal_return, kgoal_roll = evaluate(kgoal_agent, kgoal, kgoal.eval_tasks(1000), seed=2024, return_rollout=True)
+kgoal_agent, _ = load_agent(checkpoints_dir() / "belief_kgoal.pt", algorithm="belief")
+kgoal_return, kgoal_roll = evaluate(kgoal_agent, kgoal.eval_tasks(1000), seed=2024, return_rollout=True)
 print(manifest["checkpoints/belief_kgoal.pt"]["command"])
 print(f"K-goal: belief agent {kgoal_return:.3f} | Bayes-optimal {kgoal.bayes_optimal_return():.3f} | oracle {kgoal.horizon}")
 standard_error = kgoal_roll.returns.std().item() / np.sqrt(len(kgoal_roll.returns))
@@ -281,12 +293,12 @@ plt.show()
 
 # %% [markdown]
 # **Navigation.** The belief agent on MovementBandits, trained by
-# `python -m peach_lite.belief_agents --agent belief --family movement --seed 0 --out data/checkpoints/belief_movement.pt`.
+# `python -m peach_lite train belief --preset movement --seed 0 --out data/checkpoints/belief_movement.pt`.
 # On fresh held-out episodes we compute the exact Bayes-optimal return *for the same goal positions*:
 
 # %%
-movement_agent, _, _ = load_agent(checkpoints_dir() / "belief_movement.pt")
-movement_return, movement_roll = evaluate(movement_agent, movement, movement.eval_tasks(budget.pick(full=4000, fast=400)),
+movement_agent, _ = load_agent(checkpoints_dir() / "belief_movement.pt", algorithm="belief")
+movement_return, movement_roll = evaluate(movement_agent, movement.eval_tasks(budget.pick(full=4000, fast=400)),
                                           seed=2024, return_rollout=True)
 movement_bayes = movement.bayes_optimal_return(movement_roll.extras["goals"])
 movement_oracle = movement.oracle_return(movement_roll)
@@ -304,7 +316,7 @@ assert movement_return <= movement_oracle  # no agent beats its oracle
 from peach_lite.envs.movement_bandits import ARENA, REWARD_RADIUS
 
 with torch.no_grad():
-    learnt = torch.softmax(movement_agent(movement_roll.inputs).belief_logits, -1)
+    learnt = torch.softmax(movement_agent.net(movement_roll.inputs).belief_logits, -1)
 exact = movement.exact_prediction(movement_roll)
 fig, axes = plt.subplots(2, 4, figsize=(13, 5.5), gridspec_kw={"height_ratios": [1.6, 1]})
 for column, episode in enumerate([0, 1, 2, 3]):
@@ -339,7 +351,7 @@ plt.show()
 # above it measures what the belief module still has to learn.
 
 # %%
-from peach_lite.belief_agents import belief_quality
+from peach_lite.belief_offline import belief_quality
 
 qualities = {"K-goal": belief_quality(kgoal_agent, kgoal, kgoal_roll), "MovementBandits": belief_quality(movement_agent, movement, movement_roll)}
 for name, quality in qualities.items():
@@ -356,12 +368,14 @@ for name, quality in qualities.items():
 #
 # The benchmark trained two belief modules offline on K-goal trials, one on a **random** policy's episodes, one on the
 # pretrained agent's **own** episodes (it tries every goal once, then stays), and graded both, during training, on
-# held-out episodes of both policies against the exact posterior:
+# held-out episodes of both policies against the exact posterior. Offline training is the same `loop.train` once more:
+# each round the behaviour policy collects a batch of episodes on fresh tasks, and the learner takes one supervised
+# step on it:
 
 # %%
-from peach_lite.belief_agents import train_belief_offline
+from peach_lite.belief_offline import OfflineBeliefLearner
 
-show_source(train_belief_offline, lines=(1, 22))
+show_source(OfflineBeliefLearner.learn)
 
 # %%
 offline = details["offline"]
@@ -444,7 +458,7 @@ display(variant, widgets.interactive_output(show_variant, {"name": variant}))
 # ## The 20-arm bandit
 #
 # The belief agent on seed 004's bandit, loaded from the checkpoint made by
-# `python -m peach_lite.belief_agents --agent belief --seed 0 --out data/checkpoints/belief_bandit.pt`, on the env's
+# `python -m peach_lite train belief --preset bandit --seed 0 --out data/checkpoints/belief_bandit.pt`, on the env's
 # held-out test tasks, next to lesson 02's baselines on the same tasks. The Bayes-optimal return is unknown here, so
 # the reference is the best baseline (greedy on the posterior mean), a lower bound on it.
 
@@ -452,9 +466,9 @@ display(variant, widgets.interactive_output(show_variant, {"name": variant}))
 from peach_lite.belief import run_bandit_baseline
 from peach_lite.envs.oracles import bernoulli_bandit_oracle_return
 
-bandit_agent, _, _ = load_agent(checkpoints_dir() / "belief_bandit.pt")
+bandit_agent, _ = load_agent(checkpoints_dir() / "belief_bandit.pt", algorithm="belief")
 bandit_tasks = bandit.eval_tasks(budget.pick(full=1000, fast=500))
-bandit_return = evaluate(bandit_agent, bandit, bandit_tasks, seed=7)
+bandit_return = evaluate(bandit_agent, bandit_tasks, seed=7)
 baselines = {name: run_bandit_baseline(name, bandit_tasks.numpy(), seed=7)["rewards"].sum(1).mean().item()
              for name in ("random", "thompson", "greedy")}
 bandit_oracle = bernoulli_bandit_oracle_return(bandit_tasks.numpy())
