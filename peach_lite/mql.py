@@ -212,6 +212,16 @@ class MQL:
         self._history = torch.zeros(1, width, device=self.device)
         self._recording: ReplayBuffer | None = None
 
+    @property
+    def history(self) -> Tensor:
+        """(n, h * tuple_dim) the current episode's history of every env (zeros right after ``begin_episode``)."""
+        return self._history
+
+    def resize_replay(self, capacity: int) -> None:
+        """Give the agent an empty replay of ``capacity`` rows per training task (a loaded agent holds none)."""
+        check_int("capacity", capacity, 1)
+        self.buffer = MultiTaskReplayBuffer(self.num_train_tasks, capacity, self.fields, device=self.device)
+
     # --- the Agent protocol ------------------------------------------------------------------------
     def begin_episode(self, tasks: TaskBatch, *, explore: bool) -> None:
         """Reset every env's history to zeros (the context starts empty each episode)."""
@@ -558,13 +568,14 @@ def _lockstep(env_id: str, n: int):
 
 
 def train_mql(*, seed: int, progress: bool = True, env_id: str = "peach_lite/PointRobotDense-v0", total_steps: int = 40_000,
-              envs_in_lockstep: int = 8, updates_per_step: float = 1.0, warmup_steps: int = 2_000,
+              envs_in_lockstep: int = 8, updates_per_step: float = 1.0, warmup_steps: int | None = None,
               history_length: int = 10, hidden: tuple[int, ...] = (128, 128), use_context: bool = True) -> tuple[MQL, dict[str, Any]]:
     """Meta-train MQL (multi-task context TD3) with the shared loop; returns the agent and its History.
 
     ``use_context=False`` trains the same TD3 on the state alone (the history stays zeros, so the
     context carries nothing): the baseline that cannot know the goal. Warm-up collects with the initial
-    policy and its exploration noise (the reference's burn-in uses uniform random actions).
+    policy and its exploration noise (the reference's burn-in uses uniform random actions); its default
+    is min(2000, total_steps / 5) steps.
 
     Taught in notebooks/08_mql.py (section "Meta-training").
     """
@@ -579,6 +590,7 @@ def train_mql(*, seed: int, progress: bool = True, env_id: str = "peach_lite/Poi
                 action_low=env.action_space.low, action_high=env.action_space.high)
     agent.env_id = env_id
     episode_steps = env.spec.max_episode_steps * envs_in_lockstep
+    warmup_steps = min(2_000, total_steps // 5) if warmup_steps is None else warmup_steps
     runner = Runner(_lockstep(env_id, envs_in_lockstep), train_tasks, seed=seed)
     loop = TrainConfig(total_steps=total_steps, episodes_per_round=1, updates_per_round=int(episode_steps * updates_per_step),
                        warmup_steps=warmup_steps, eval_every=max(1, total_steps // episode_steps // 10), eval_episodes=1,

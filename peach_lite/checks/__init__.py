@@ -10,3 +10,4 @@ from peach_lite.checks.sac import *  # noqa: F401,F403
 from peach_lite.checks.hac import *  # noqa: F401,F403
 from peach_lite.checks.belief import *  # noqa: F401,F403
 from peach_lite.checks.envs import *  # noqa: F401,F403
+from peach_lite.checks.mql import *  # noqa: F401,F403

@@ -1,0 +1,153 @@
+"""MQL on the dense point robot: context TD3 vs TD3 on the state alone, and propensity-weighted adaptation
+in and out of distribution, with the two ablations (beta = 1; lambda = 0).
+
+Per seed (each a Ray task through peach_lite.sweep):
+
+* meta-train context TD3 (``train_mql``) and, separately, the same TD3 on the state alone;
+* greedy normalised scores (blind 0, oracle 1, on the same start states) on the 20 held-out goals and on
+  the 20 out-of-distribution goals (1 < ||g||_inf <= 1.5);
+* ``adapt`` on ``--adapt-tasks`` held-out and OOD goals: MQL, and on the OOD goals the ablations
+  beta = 1 (``use_propensity=False``) and lambda = 0 (``prox="fixed", prox_coef=0``); the agent is rolled back
+  after every task.
+
+Headline: ``context_td3_score``, ``state_td3_score`` (in distribution), ``ood_score``, ``in_dist_adaptation_gain``,
+``ood_adaptation_gain`` (mean over tasks and seeds of the normalised score after minus before adaptation),
+``beta_one_ood_gain``, ``no_prox_ood_gain``, ``ess_in_dist``, ``ess_ood``, ``train_minutes_per_seed``, each with
+its IQM and 95% bootstrap interval over seeds.
+
+Run (about 20 CPU-minutes per seed; needs the sweep extra)::
+
+    python benchmarks/mql.py --seeds 0 1 2
+
+Writes data/results/mql.json and mql.png (read by notebooks/08_mql.py); in fast mode a smoke run that writes
+nothing unless --out is given.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from peach_lite.budget import Budget
+from peach_lite.results import curves_panel, bars_panel, figure_spec, write_results
+from peach_lite.stats import headline_stats, improvement_stats
+from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+
+ENV_ID = "peach_lite/PointRobotDense-v0"
+
+
+def train_one(seed: int, kind: str, total_steps: int, adapt_tasks: int, eval_episodes: int) -> dict:
+    """One seed of one configuration (``kind`` "context" or "state"): train, score, and (context) adapt."""
+    config = {"kind": kind, "total_steps": total_steps, "adapt_tasks": adapt_tasks, "eval_episodes": eval_episodes}
+    from peach_lite.device import set_threads
+    from peach_lite.envs import make
+    from peach_lite.loop import PolicyAgent, evaluate
+    from peach_lite.envs.oracles import point_robot_oracle_action
+    from peach_lite.mql import normalised_score, train_mql
+    from peach_lite.runner import GymTaskEnvs, TaskBatch
+
+    set_threads(1)
+    start = time.process_time()
+    agent, meta = train_mql(seed=seed, progress=False, total_steps=config["total_steps"], use_context=config["kind"] == "context")
+    train_s = time.process_time() - start
+    env = make(ENV_ID).unwrapped
+    train_tasks, test_tasks, ood_tasks = env.train_tasks(), env.test_tasks(), env.ood_tasks()
+    centroid = np.mean([t.goal for t in train_tasks], axis=0)
+    envs = GymTaskEnvs(ENV_ID, 20)
+    out = {"train_cpu_s": train_s, "curve_steps": meta["history"]["eval_steps"], "curve_scores": meta["history"]["eval_values"],
+           "in_dist_score": normalised_score(agent, envs, test_tasks, centroid, num_episodes=2),
+           "ood_score": normalised_score(agent, envs, ood_tasks, centroid, num_episodes=2)}
+    if config["kind"] != "context":
+        return out
+
+    one = GymTaskEnvs(ENV_ID, 1)
+
+    def normalised(task, raw: float, eval_seed: int) -> float:
+        batch = TaskBatch.single(task, "other")
+        goal = np.asarray(task.goal)
+        anchors = [evaluate(PolicyAgent(lambda o, g=g: point_robot_oracle_action(o, g), batched=True), one, batch,
+                            num_episodes=config["eval_episodes"], seed=eval_seed).returns.mean() for g in (goal, centroid)]
+        return float((raw - anchors[1]) / (anchors[0] - anchors[1]))
+
+    variants = {"mql": {}, "beta_one": {"use_propensity": False}, "no_prox": {"prox": "fixed", "prox_coef": 0.0}}
+    base = agent.config
+    k = config["adapt_tasks"]
+    for split, tasks in (("in_dist", test_tasks[:k]), ("ood", ood_tasks[:k])):
+        for variant, overrides in variants.items():
+            if split == "in_dist" and variant != "mql":
+                continue
+            agent.config = type(base)(**{**base.__dict__, **overrides})
+            gains, ess = [], []
+            for i, task in enumerate(tasks):
+                eval_seed = 50_000 + i
+                result = agent.adapt(one, task, num_eval_episodes=config["eval_episodes"], seed=eval_seed)
+                gains.append(normalised(task, result.after, eval_seed) - normalised(task, result.before, eval_seed))
+                ess.append(result.ess)
+            out[f"{variant}_{split}_gain"] = float(np.mean(gains))
+            out[f"{variant}_{split}_ess"] = float(np.mean(ess))
+            agent.config = base
+    return out
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--steps", type=int, default=budget.pick(full=40_000, fast=480), help="meta-training steps per seed")
+    parser.add_argument("--adapt-tasks", type=int, default=budget.pick(full=10, fast=1), help="goals adapted to per split")
+    parser.add_argument("--eval-episodes", type=int, default=budget.pick(full=3, fast=1))
+    add_sweep_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    run = {"total_steps": args.steps, "adapt_tasks": args.adapt_tasks, "eval_episodes": args.eval_episodes}
+    sweep = run_sweep(train_one, {"context": {"kind": "context", **run}, "state": {"kind": "state", **run}}, args.seeds,
+                      name="mql", **sweep_options(args)).check()
+    ctx, state = sweep.results("context"), sweep.results("state")
+
+    def values(rows, key):
+        return np.array([r[key] for r in rows], dtype=float)
+
+    headline = {
+        "context_td3_score": float(values(ctx, "in_dist_score").mean()),
+        "state_td3_score": float(values(state, "in_dist_score").mean()),
+        "ood_score": float(values(ctx, "ood_score").mean()),
+        "in_dist_adaptation_gain": float(values(ctx, "mql_in_dist_gain").mean()),
+        "ood_adaptation_gain": float(values(ctx, "mql_ood_gain").mean()),
+        "beta_one_ood_gain": float(values(ctx, "beta_one_ood_gain").mean()),
+        "no_prox_ood_gain": float(values(ctx, "no_prox_ood_gain").mean()),
+        "ess_in_dist": float(values(ctx, "mql_in_dist_ess").mean()),
+        "ess_ood": float(values(ctx, "mql_ood_ess").mean()),
+        "train_minutes_per_seed": float(values(ctx, "train_cpu_s").mean() / 60),
+    }
+    headline |= headline_stats("context_td3_score", values(ctx, "in_dist_score"))
+    headline |= headline_stats("ood_adaptation_gain", values(ctx, "mql_ood_gain"))
+    headline |= improvement_stats("context_over_state", values(ctx, "in_dist_score"), values(state, "in_dist_score"))
+    for key, value in headline.items():
+        print(f"{key:40s} {value:10.3f}")
+    if budget.fast and args.out is None:
+        print("fast mode: smoke run only, data/results/mql.json not written (give --out to write one)")
+        return
+    figure = figure_spec("MQL on the dense point robot", [
+        curves_panel("meta-training", "environment steps", "normalised score (blind 0, oracle 1)",
+                     [{"label": label, "x": [r["curve_steps"] for r in rows], "y": [r["curve_scores"] for r in rows]}
+                      for label, rows in (("context TD3", ctx), ("TD3 on the state", state))],
+                     hlines=[{"label": "oracle", "y": 1.0}]),
+        bars_panel("adaptation gain", "goal set", "normalised score after - before",
+                   ["in distribution", "out of distribution"],
+                   [{"label": "MQL", "values": [list(values(ctx, "mql_in_dist_gain")), list(values(ctx, "mql_ood_gain"))]},
+                    {"label": "beta = 1", "values": [[], list(values(ctx, "beta_one_ood_gain"))]},
+                    {"label": "lambda = 0", "values": [[], list(values(ctx, "no_prox_ood_gain"))]}]),
+    ])
+    details = {"per_seed": {"context": ctx, "state": state}, "env": ENV_ID, **run,
+               "definitions": {"*_score": "normalised greedy return: (return - blind) / (oracle - blind) on the same starts",
+                               "*_gain": "mean over adapted goals of the normalised score after minus before adaptation",
+                               "ess_*": "mean normalised effective sample size of the replay's propensity weights"},
+               "sweep": {"runs_dir": str(sweep.runs_dir), "wall_s": sweep.wall_s}}
+    write_results("mql", headline, seeds=list(args.seeds), details=details, figure=figure, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
