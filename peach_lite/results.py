@@ -322,7 +322,7 @@ def _draw_curves(ax, panel: dict[str, Any]) -> None:
         else:
             grid, stack = pairs[0][0], np.stack([y for _, y in pairs])
         label = f"{series['label']} ({len(pairs)} seed{'s' if len(pairs) > 1 else ''})"
-        [line] = ax.plot(grid, stack.mean(0), label=label, lw=1.6)
+        [line] = ax.plot(grid, stack.mean(0), label=label, lw=1.6, marker="o" if len(grid) < 4 else None, ms=4)
         if len(pairs) > 1:
             ax.fill_between(grid, stack.min(0), stack.max(0), color=line.get_color(), alpha=0.2, lw=0)
     _finish_axes(ax, panel, note="line: mean over seeds; band: min-max over seeds")
