@@ -120,7 +120,7 @@ def main() -> None:
             print(f"done: {name} [{record['elapsed']:.0f} s]", flush=True)
     for name in sorted(runs):
         run = runs[name]
-        print(f"{name:24s} final {run['final_return']:6.2f} ({run['fraction_of_bayes']:.3f} of Bayes-optimal) "
+        print(f"{name:24s} final {run['final_return']:7.3f} ({run['fraction_of_bayes']:.4f} of Bayes-optimal) "
               f"[{run['history']['elapsed']:.0f} s]")
     if args.only is not None:
         print(f"partial run (--only {' '.join(args.only)} --seeds {' '.join(map(str, seeds))}): wall time "
