@@ -308,8 +308,8 @@ class BeliefAgent:
 
     Args:
         config: :class:`BeliefAgentConfig`.
-        generator: drives the actions and the bottleneck noise (default: seeded with ``config.seed``); :func:`train`
-            shares it with the family's dynamics, so one seed fixes a whole run.
+        generator: drives the actions, the bottleneck noise and the dynamics of :attr:`family` (default: seeded
+            with ``config.seed``), so one seed fixes a whole training run.
 
     Taught in notebooks/03_task_inference.py (section "The RL learner").
     """
