@@ -203,14 +203,13 @@ def test_meta_test_episodes_are_not_stored(trained, envs):
 def test_meta_test_uses_prior_samples_first_then_the_posterior_and_holds_z(trained, envs):
     agent, _ = trained
     tasks = envs.unwrapped.test_tasks()[:5]
-    zs = []
-    original = agent.act
-    agent.act = lambda obs: zs.append(agent._z.clone()) or original(obs)
+    zs, latent = [], agent.config.latent_dim  # the policy's input is [obs, z]: record z at every step
+    handle = agent.policy.net.register_forward_pre_hook(lambda module, args: zs.append(args[0][:, -latent:].clone()))
     try:
         schedule = dataclasses.replace(agent.schedule, num_trajectories=5, num_exploration=2)
         result = meta_test(agent, envs, tasks, schedule, record_paths=True)
     finally:
-        del agent.act
+        handle.remove()
     assert result.returns.shape == (5, 5) and result.z_mean.shape == (5, 5, 3) and result.paths.shape == (5, 5, 21, 2)
     assert np.all(result.z_var[:, :2] == 1.0) and np.all(result.z_mean[:, :2] == 0.0)  # trajectories 1-2: prior
     assert np.all(result.z_var[:, 2:] < 1.0)  # trajectory 3 on: posterior from all accumulated context
