@@ -195,7 +195,8 @@ def save_figure(path: str | Path, spec: dict[str, Any]) -> Path:
     """Draw ``spec`` into the PNG ``path`` atomically; the PNG records the spec's hash (see :func:`figure_status`)."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False) if "matplotlib.pyplot" not in sys.modules else None
+    if "matplotlib.pyplot" not in sys.modules:  # a script or test: draw off-screen; a notebook keeps its backend
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     spec = _checked_spec(spec)
@@ -336,10 +337,9 @@ def _draw_bars(ax, panel: dict[str, Any]) -> None:
     for index, s in enumerate(series):
         offsets = np.arange(len(categories)) - 0.4 + width * (index + 0.5)
         means = [float(np.mean(v)) if len(v) else np.nan for v in s["values"]]
-        bars = ax.bar(offsets, means, width=width * 0.9, label=s["label"], alpha=0.8)
+        ax.bar(offsets, means, width=width * 0.9, label=s["label"], alpha=0.8)
         for offset, values in zip(offsets, s["values"]):
             ax.plot([offset] * len(values), values, "k.", ms=3)
-        del bars
     ax.set_xticks(np.arange(len(categories)))
     ax.set_xticklabels([c.split("/")[-1] for c in categories], rotation=30, ha="right", fontsize=8)
     if panel.get("log"):

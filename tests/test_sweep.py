@@ -47,7 +47,10 @@ def train_flaky(seed, mode, marker_dir):
 
 
 def train_broken(seed, message):
-    if seed == 0:
+    """seed 0 fails on every attempt: ``message == "exit"`` kills its worker process, anything else raises."""
+    if seed == 0 and message == "exit":
+        os._exit(3)
+    if seed == 0 and message != "unused":
         raise ValueError(message)
     return {"score": float(seed)}
 
@@ -80,19 +83,20 @@ def test_an_unreachable_cluster_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_tiny_sweep_keeps_every_result(local_ray, tmp_path):
+    configs = {name: {**config, "duration": 1.0} for name, config in CONFIGS.items()}  # about a second each
     start = time.perf_counter()
-    sweep = run_sweep(train_tiny, CONFIGS, [0, 1], name="tiny", runs_dir=tmp_path, progress=False)
+    sweep = run_sweep(train_tiny, configs, [0, 1], name="tiny", runs_dir=tmp_path, progress=False)
     assert sweep.ok and len(sweep.runs) == 4 and not any(run.resumed for run in sweep.runs)
     assert sweep.values("small", "score").tolist() == [1.0, 2.0]
     assert sweep.values("large", "score").tolist() == [10.0, 20.0]
     assert sweep.results("large")[1]["curve"] == [10.0, 20.0]
     for run in sweep.runs:  # one file per run, with what is needed to trust and redo it
         stored = json.loads((tmp_path / "tiny" / run.config_name / f"seed{run.seed}.json").read_text())
-        assert stored["config"] == CONFIGS[run.config_name] and stored["seed"] == run.seed
+        assert stored["config"] == configs[run.config_name] and stored["seed"] == run.seed
         assert stored["result"]["score"] == run.result["score"] and stored["attempts"] == 1
         assert {"versions", "command", "date", "elapsed_s"} <= set(stored) and "torch" in stored["versions"]
-    assert len({run.result["pid"] for run in sweep.runs}) >= 1
-    print(f"tiny sweep of 4 runs x 0.3 s: {time.perf_counter() - start:.2f} s on a running local Ray")
+    assert os.getpid() not in {run.result["pid"] for run in sweep.runs}, "runs must run in Ray's worker processes"
+    print(f"tiny sweep of 4 runs x 1 s on 2 CPUs: {time.perf_counter() - start:.2f} s on a running local Ray")
 
 
 @pytest.mark.parametrize("mode", ["crash", "raise"])
@@ -104,16 +108,13 @@ def test_a_crashed_run_is_retried_and_the_others_kept(local_ray, tmp_path, mode)
 
 
 def test_a_run_that_always_fails_is_reported_by_name(local_ray, tmp_path):
-    configs = {"broken": {"message": "diverged at step 7"}, "fine": {"message": "unused"}}
-
-    def train(seed, message):
-        return train_broken(seed, message) if message != "unused" else {"score": float(seed)}
-
-    sweep = run_sweep(train, configs, [0, 1], name="broken", runs_dir=tmp_path, max_retries=1, progress=False)
-    [failure] = sweep.failures
-    assert failure.name == "broken/seed0" and failure.attempts == 2
-    assert "ValueError" in failure.error and "diverged at step 7" in failure.error
-    assert sorted((r.config_name, r.seed) for r in sweep.runs) == [("broken", 1), ("fine", 0), ("fine", 1)]
+    configs = {"broken": {"message": "diverged at step 7"}, "dies": {"message": "exit"}, "fine": {"message": "unused"}}
+    sweep = run_sweep(train_broken, configs, [0, 1], name="broken", runs_dir=tmp_path, max_retries=1, progress=False)
+    broken, dies = sweep.failures
+    assert broken.name == "broken/seed0" and broken.attempts == 2
+    assert "ValueError" in broken.error and "diverged at step 7" in broken.error
+    assert dies.name == "dies/seed0" and dies.attempts == 2 and "died" in dies.error.lower(), dies.error
+    assert sorted((r.config_name, r.seed) for r in sweep.runs) == [("broken", 1), ("dies", 1), ("fine", 0), ("fine", 1)]
     assert (tmp_path / "broken" / "broken" / "seed0.error.json").exists()
     with pytest.raises(SweepError, match=r"broken/seed0 \(2 attempts\): ValueError: diverged at step 7"):
         sweep.check()
