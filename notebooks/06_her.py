@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-# ---
-
 # %% [markdown]
 # # 06 · Goal-conditioned RL and hindsight experience replay
 #
@@ -41,7 +28,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from peach_lite import show_source
-from peach_lite.hac import HAC, HacConfig, make_goal_env
+from peach_lite.envs import make
+from peach_lite.goal_levels import GoalLevel
+from peach_lite.hac import HAC, POINT_MASS_ID, HacConfig, episodes_at, run_training
 from peach_lite.her import GoalObservation, goal_reward, hindsight_goal_transitions, relabel_with_goals
 
 # %% [markdown]
@@ -51,17 +40,19 @@ from peach_lite.her import GoalObservation, goal_reward, hindsight_goal_transiti
 # a mass starts at the origin, each step moves it by at most 0.1 per axis, the goal lies on the unit
 # half-circle, success means ending a step within **0.2** of it, and an episode lasts **20** steps. For
 # PEARL the goal is hidden; here we *give* it to the agent. `GoalObservation` rewrites the observation in
-# the gymnasium-robotics layout that HER (and HAC) expect:
+# the gymnasium-robotics layout that HER (and HAC) expect; `peach_lite/PointMassGoal-v0` is the point mass
+# wrapped this way:
 
 # %%
 show_source(GoalObservation.observation)
 
 # %%
-env = make_goal_env("GoalObservation:peach_lite/PointMassSparse-v0")  # = GoalObservation(make(...PointMassSparse-v0))
+env = make(POINT_MASS_ID)  # "peach_lite/PointMassGoal-v0" = GoalObservation(the sparse point mass)
 train_goals, test_goals = env.unwrapped.train_tasks(), env.unwrapped.test_tasks()
+goal_radius = env.get_wrapper_attr("goal_threshold")  # GoalObservation's success radius, under the TimeLimit wrapper
 obs, _ = env.reset(seed=0, options={"task": test_goals[0]})
 print({key: value.round(3) for key, value in obs.items()})
-print(f"{len(train_goals)} training goals, {len(test_goals)} held-out test goals, success radius {env.goal_threshold}")
+print(f"{len(train_goals)} training goals, {len(test_goals)} held-out test goals, success radius {goal_radius}")
 
 # %% [markdown]
 # The sparse goal reward is $r(s', g) = 0$ if $\lVert \mathrm{ag}(s') - g \rVert \le 0.2$ and $-1$
@@ -85,7 +76,7 @@ for episode in range(num_random):
     obs, _ = env.reset(seed=episode, options={"task": train_goals[episode % len(train_goals)]})
     for _ in range(20):
         obs, *_ = env.step(rng.uniform(-1, 1, size=2).astype(np.float32))
-        if goal_reward(obs["achieved_goal"], obs["desired_goal"], env.goal_threshold, norm="l2")[0] == 0:
+        if goal_reward(obs["achieved_goal"], obs["desired_goal"], goal_radius, norm="l2")[0] == 0:
             random_hits += 1
             break
 print(f"random policy: {random_hits} successes in {num_random} episodes")
@@ -120,9 +111,9 @@ for _ in range(20):
     obs = next_obs
 episode = {key: np.stack(value) for key, value in episode.items()}
 original_goal = obs["desired_goal"]
-original_rewards, _ = goal_reward(episode["next_achieved"], original_goal, env.goal_threshold, norm="l2")
+original_rewards, _ = goal_reward(episode["next_achieved"], original_goal, goal_radius, norm="l2")
 relabelled = hindsight_goal_transitions(episode["obs"], episode["action"], episode["next_obs"], episode["next_achieved"],
-                                        env.goal_threshold, num_goals=3, rng=np.random.default_rng(2), norm="l2")
+                                        goal_radius, num_goals=3, rng=np.random.default_rng(2), norm="l2")
 n = len(episode["obs"])
 print(f"original goal {original_goal.round(2)}: rewards {sorted(set(original_rewards.tolist()))}")
 print(f"relabelled: {relabelled.num_rows} rows = 3 copies x {n} transitions")
@@ -145,7 +136,7 @@ ax.plot(episode["next_achieved"][:, 0], episode["next_achieved"][:, 1], ".-", co
 ax.plot(*original_goal, "*", color="tab:red", markersize=14, label="original goal (never reached)")
 for j, color in enumerate(["tab:orange", "tab:purple", "tab:green"]):
     goal = relabelled.goal[j * n]
-    ax.add_patch(plt.Circle(goal, env.goal_threshold, color=color, alpha=0.25))
+    ax.add_patch(plt.Circle(goal, goal_radius, color=color, alpha=0.25))
     ax.plot(*goal, "o", color=color, label=f"hindsight goal {j}")
 ax.set_xlabel("x (m)")
 ax.set_ylabel("y (m)")
@@ -168,34 +159,43 @@ plt.show()
 #   *online* networks (**no target networks**) and clipped to $[-H, 0]$;
 # * 40 gradient steps (batch 256) after each episode; Adam, learning rate $10^{-3}$.
 #
-# It is not TD3: one critic, no target policy smoothing, no delayed actor updates. The update itself is
-# shared with lesson 07 (every level of a hierarchy is updated by the same code):
+# It is not TD3: one critic, no target policy smoothing, no delayed actor updates. The learner is a
+# `GoalLevel`, shared with lesson 07 (every level of a hierarchy is one): its critic loss fits the clipped
+# targets, and one update steps the critic, then the actor against the updated critic:
 
 # %%
-show_source(HAC.learn)
+show_source(GoalLevel.critic_loss)
+
+# %%
+show_source(GoalLevel.update)
 
 # %% [markdown]
 # ## With and without HER
 #
 # Same agent, same seed, same number of episodes; the only difference is `num_hindsight_goals` (3 vs 0).
-# Every 20 episodes the greedy policy is tested on the 20 **held-out** goals.
+# `run_training` drives it with the course's one training loop (`loop.train`, lesson 04): one episode per
+# round, then 40 gradient steps; every 20 episodes the greedy policy is tested on the 20 **held-out** goals.
 
 # %%
 num_episodes = budget.pick(full=120, fast=16)
-small = budget.pick(full={}, fast={"batch_size": 64, "updates_per_episode": 10})
+small = budget.pick(full={}, fast={"batch_size": 64, "updates_per_episode": 20})
 histories, agents = {}, {}
 for label, goals in (("with HER", 3), ("without HER", 0)):
-    agent = HAC(env, HacConfig(num_levels=1, num_hindsight_goals=goals, goal_norm="l2", seed=0, **small))
-    histories[label] = agent.train(env, total_steps=20 * num_episodes, eval_every=budget.pick(full=20, fast=8))
+    agent = HAC.from_env(env, HacConfig(num_levels=1, num_hindsight_goals=goals, goal_norm="l2", seed=0, **small))
+    histories[label] = run_training(agent, POINT_MASS_ID, 20 * num_episodes, eval_every=budget.pick(full=20, fast=8),
+                                    progress=False)
     agents[label] = agent
-    print(f"{label:12s}: test success {histories[label].eval_success[-1]:.2f} after {histories[label].episodes} episodes "
+    print(f"{label:12s}: test success {histories[label].eval_values[-1]:.2f} after {histories[label].episodes} episodes "
           f"({histories[label].elapsed:.0f} s)")
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 for label, history in histories.items():
-    history.plot_success(ax, label=label, target=None)
+    ax.plot([episodes_at(history, s) for s in history.eval_steps], history.eval_values, "o-", label=label)
 ax.axhline(1.0, color="k", linestyle="--", linewidth=1, label="optimum (every goal reached)")
+ax.set_xlabel("training episodes")
+ax.set_ylabel("test success rate")
+ax.set_ylim(-0.03, 1.03)
 ax.set_title("point mass, 20 held-out goals")
 ax.legend(fontsize=8)
 plt.show()
@@ -212,7 +212,7 @@ for label, agent in agents.items():
     print(f"{label:12s}: {len(agent.buffer)} transitions stored, {zero_fraction[label]:.1%} with reward 0")
 assert zero_fraction["with HER"] > 0.05
 assert zero_fraction["with HER"] > 3 * zero_fraction["without HER"]
-assert histories["with HER"].eval_success[-1] >= histories["without HER"].eval_success[-1]
+assert histories["with HER"].eval_values[-1] >= histories["without HER"].eval_values[-1]
 
 # %% [markdown]
 # With HER a large share of the stored transitions are successes from the very first episode (every
@@ -222,12 +222,11 @@ assert histories["with HER"].eval_success[-1] >= histories["without HER"].eval_s
 # ## A pretrained agent
 #
 # `data/checkpoints/her_point_mass.pt` was trained with HER by
-# `python -m peach_lite.hac --env GoalObservation:peach_lite/PointMassSparse-v0 --levels 1 ...` (the exact
-# command is in `data/MANIFEST.json`). It reaches every held-out goal:
+# `python -m peach_lite train hac --preset point-mass-her --seed 0 ...` (the exact command is in
+# `data/MANIFEST.json`). It reaches every held-out goal:
 
 # %%
-from peach_lite.checkpoints import read_manifest
-from peach_lite.hac import evaluate_checkpoint
+from peach_lite.checkpoints import evaluate_checkpoint, read_manifest
 from peach_lite.paths import data_dir
 
 entry = next(e for e in read_manifest()["artifacts"] if e["file"] == "checkpoints/her_point_mass.pt")
