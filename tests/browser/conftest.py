@@ -1,0 +1,75 @@
+"""Fixtures for the real-browser test: one JupyterLab server and one headless Chromium per session.
+
+The test runs when Debian's ``chromium`` and the ``playwright`` package are present (``make test``
+then includes it; CI installs chromium). Otherwise every browser test is skipped with one line
+saying why and how to enable it. Run it alone with ``.venv/bin/python -m pytest tests/browser -m browser``.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lab_harness import CHROMIUM_ARGS, LabServer, find_chromium, missing_requirements
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+_TIMES: list[str] = []
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/browser/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+def _require_browser():
+    reason = missing_requirements()
+    if reason:
+        pytest.skip(f"browser test did not run: {reason}; then `make test` runs it (alone: "
+                    "`.venv/bin/python -m pytest tests/browser -m browser`)")
+
+
+@pytest.fixture(scope="session")
+def lab_root(tmp_path_factory):
+    """A temporary copy of notebooks/: the lessons' saved state never touches the repository."""
+    _require_browser()
+    root = tmp_path_factory.mktemp("browser") / "notebooks"
+    shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints", "__pycache__"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def lab_server(lab_root):
+    server = LabServer(lab_root)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def lesson_times():
+    return _TIMES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _TIMES:
+        terminalreporter.section("lessons in JupyterLab + headless Chromium (fast mode)")
+        for line in _TIMES:
+            terminalreporter.write_line(line)
