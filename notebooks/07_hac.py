@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     cell_metadata_filter: tags,-all
-#     formats: ipynb,py:percent
-#     notebook_metadata_filter: -all
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#       format_version: '1.3'
-#       jupytext_version: 1.19.6
-# ---
-
 # %% [markdown]
 # # 07 · HAC: learning multi-level hierarchies with hindsight
 #
@@ -50,22 +37,19 @@ import numpy as np
 import torch
 
 from peach_lite import show_source
-from peach_lite.hac import (
-    EVAL_SEED,
-    HAC,
-    MAZE_ID,
-    HacConfig,
+from peach_lite.envs import make
+from peach_lite.goal_levels import (
+    GoalLevel,
+    bounded_critic,
     bounded_q,
     critic_targets,
-    episode_viewer,
-    evaluate_checkpoint,
     hindsight_action_transition,
-    make_goal_env,
-    maze_config,
     q_offset_for,
-    render_episode,
     subgoal_test_transition,
 )
+from peach_lite.hac import EVAL_SEED, HAC, MAZE_ID, PENDULUM_ID, HacConfig, maze_config, run_training
+from peach_lite.hac_pictures import episode_viewer, render_episode
+from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
 from peach_lite.render import gif, show_frames
 
 # %% [markdown]
@@ -79,7 +63,7 @@ from peach_lite.render import gif, show_frames
 # goal $(x, y)$, desired goal.
 
 # %%
-env = make_goal_env(MAZE_ID, render_mode="rgb_array")
+env = make(MAZE_ID, render_mode="rgb_array")
 train_goals, test_goals = env.unwrapped.train_tasks(), env.unwrapped.test_tasks()
 obs, _ = env.reset(seed=0, options={"task": test_goals[0]})
 print({key: value.round(2) for key, value in obs.items()})
@@ -103,13 +87,24 @@ for k in (1, 2, 3):
           f"{config.num_hindsight_goals}, batch {config.batch_size}, {config.updates_per_episode} updates per episode")
 
 # %% [markdown]
-# `HAC._run_level` is Algorithm 2 of the paper: level $i$ picks an action (a subgoal if $i > 0$), possibly
-# decides to **test** it, hands it to level $i-1$ (or steps the env at level 0), then builds its
-# transitions. It stops after $H$ attempts, when its own or a higher level's goal is reached, or when
-# the episode runs out of steps.
+# Algorithm 2 of the paper is a recursion: level $i$ picks an action (a subgoal if $i > 0$), possibly
+# decides to **test** it, lets level $i-1$ pursue it (or steps the env at level 0), then builds its
+# transitions; it stops after $H$ attempts, when its own or a higher level's goal is reached, or when the
+# episode runs out of steps. `HAC` runs the same recursion one environment step at a time, so the course's
+# one episode runner (`loop.run_episodes`, lesson 04) drives it like any other agent, and several envs can
+# run in lockstep, each with its own goal stack. `HAC.act` is the way *down*: from the lowest level whose
+# attempt ended, each level chooses, maybe tests, and hands its subgoal to a fresh sequence below.
 
 # %%
-show_source(HAC._run_level)
+show_source(HAC.act)
+
+# %% [markdown]
+# `HAC.observe` is the way back *up* after each env step: level 0's attempt is over; a level whose sequence
+# ended (goal reached, $H$ attempts used, or time up) stores its transitions, and the level above completes
+# an attempt in turn. When the top level is done, `HAC.episode_over` tells the runner to stop the episode.
+
+# %%
+show_source(HAC.observe)
 
 # %% [markdown]
 # ## One training episode, level by level
@@ -118,9 +113,11 @@ show_source(HAC._run_level)
 # kinds of transition on it.
 
 # %%
-agent = HAC(env, maze_config(2, seed=0))
-result = agent.run_episode(env, train_goals[0], seed=0, training=True, record=True)
-trace = result.trace
+agent = HAC.from_env(env, maze_config(2, seed=0))
+agent.record = True  # keep an EpisodeTrace of every env's episode in agent.traces
+maze = GymTaskEnvs(MAZE_ID, 1, seed=0)
+episodes = run_episodes(agent, maze, TaskBatch.from_list(train_goals, [0]), explore=True)
+trace = agent.traces[0]
 for level in (1, 0):
     attempts = [a for a in trace.attempts if a.level == level]
     sequences = [s for s in trace.sequences if s.level == level]
@@ -128,7 +125,7 @@ for level in (1, 0):
     print(f"level {level}: {len(attempts)} attempts in {len(sequences)} sequences -> "
           f"{sum(s.action_replay.num_rows for s in sequences)} hindsight action, "
           f"{sum(s.goal_replay.num_rows for s in sequences)} hindsight goal, {penalties} penalty transitions")
-print(f"episode: {result.steps} steps, success {result.success}")
+print(f"episode: {episodes.lengths[0]} steps, success {trace.success}")
 
 # %% [markdown]
 # ### Hindsight action transitions
@@ -143,9 +140,13 @@ show_source(hindsight_action_transition)
 # %%
 top = [a for a in trace.attempts if a.level == 1]
 missed = [a for a in top if not a.lower_reached]
+def fmt(values):
+    return "(" + ", ".join(f"{v:.2f}" for v in values) + ")"
+
+
 for a in top[:4]:
-    print(f"proposed {np.round(a.action, 2)} -> reached {np.round(a.next_achieved, 2)}: "
-          f"{'hit' if a.lower_reached else 'missed'}, stored action {np.round(a.hindsight_action, 2)}")
+    print(f"proposed {fmt(a.action)} -> reached {fmt(a.next_achieved)}: "
+          f"{'hit' if a.lower_reached else 'missed'}, stored action {fmt(a.hindsight_action)}")
 for a in top:
     expected = a.action if a.lower_reached else a.next_achieved
     assert np.array_equal(a.hindsight_action, expected)
@@ -196,46 +197,58 @@ print(f"{len(tested)} of {len(top)} subgoals tested, {sum(a.penalized for a in t
 # $q_\text{offset} = -\log(H / 0.067 - 1)$, so that $Q \approx -0.067$ at initialisation (optimistic:
 # every subgoal looks nearly free until proven otherwise). Targets $r + \gamma (1-\text{done})\,Q(s', g,
 # \pi(s', g))$ use the online networks and are clipped to $[-H, 0]$. The reference README notes that the
-# bound and the removal of target networks improved results.
+# bound and the removal of target networks improved results. The critic is lesson 04's `EnsembleCritic` (one
+# member) with this squashing as its output function; the goal enters as its `cond` input, next to room for
+# a task variable $z$ (`cond_dim`, which PEACH's top level uses in lesson 11).
 
 # %%
 show_source(bounded_q)
 
 # %%
+show_source(bounded_critic)
+
+# %%
+fresh = HAC.from_env(env, maze_config(2, seed=1))
 with torch.no_grad():
-    k = agent.num_levels
-    states = torch.randn(k, 1000, agent.obs_dim) * 3
-    goals = torch.rand(k, 1000, agent.goal_dim) * 8 - 4
-    q_init = HAC(env, maze_config(2, seed=1)).nets.q_values(states, goals, torch.rand(k, 1000, 2) * 2 - 1)
-print("Q at initialisation per level: mean", q_init.mean(1).numpy().round(4), "| q_offset for H = 15:", round(q_offset_for(15), 3))
+    states = torch.randn(1000, fresh.spec.obs_dim) * 3
+    goals = torch.rand(1000, fresh.spec.goal_dim) * 8 - 4
+    q_init = torch.stack([level.q_values(states, goals, torch.rand(1000, 2) * 2 - 1) for level in fresh.levels])
+print("Q at initialisation per level: mean", [round(float(q), 4) for q in q_init.mean(1)], "| q_offset for H = 15:", round(q_offset_for(15), 3))
 assert torch.allclose(q_init, torch.tensor(-0.067), atol=0.004)
 penalty_target = critic_targets(torch.tensor([-15.0]), torch.tensor([1.0]), torch.tensor([-3.0]), 0.98, 15)
 assert penalty_target.item() == -15.0, "a penalty transition's target is exactly -H"
 
 # %% [markdown]
-# All $k$ levels' networks are fused: member $i$ of one `EnsembleMLP` is level $i$'s actor (or critic), and
-# the $k$ replay buffers are one `MultiTaskReplayBuffer` with the level as task id, so one gradient step
-# updates every level with a single batched matrix product per layer (lesson 04's fused critics).
+# Each level is a `GoalLevel`: lesson 04's `DeterministicActor` and this bounded critic, with their Adam
+# optimisers. Its update is split into named losses: the critic loss below (whose gradient also reaches
+# `cond`, so PEACH can train its encoder through it), then the actor loss against the *updated* critic, in
+# the reference's order. The $k$ replays are one `MultiTaskReplayBuffer` keyed by (task, level); HAC keeps
+# one key per level, and `HAC.learn` runs `GoalLevel.update` on every level's batch, 40 times per episode.
 
 # %%
-show_source(HAC.learn)
+show_source(GoalLevel.critic_loss)
+
+# %%
+show_source(GoalLevel.update)
 
 # %% [markdown]
 # ## Training
 #
-# `HAC.train` alternates training episodes (each followed by 40 gradient steps per level) with greedy tests
-# on the 20 held-out goals. In test episodes every level is greedy, nothing is stored, and the top level keeps
+# `run_training` hands the agent to the course's one training loop (`loop.train`): one training episode per
+# round, then 40 gradient steps per level, and every 25 episodes a greedy test on the 20 held-out goals
+# (the evaluation metric is the success rate). In test episodes every level is greedy, nothing is stored, and the top level keeps
 # proposing subgoals until the goal is reached or the 200 steps are used. Here is a short run (full mode:
 # about a third of the benchmark budget; the full curves come next).
 
 # %%
 num_steps = budget.pick(full=20_000, fast=600)
 small = budget.pick(full={}, fast={"batch_size": 32, "updates_per_episode": 5})
-agent = HAC(env, maze_config(2, seed=0, **small))
-history = agent.train(env, num_steps, eval_every=budget.pick(full=25, fast=3))
+agent = HAC.from_env(env, maze_config(2, seed=0, **small))
+history = run_training(agent, MAZE_ID, num_steps, eval_every=budget.pick(full=25, fast=3), progress=False)
 print(f"{history.episodes} episodes, {history.total_steps} steps, {history.elapsed:.0f} s; "
-      f"test success {history.eval_success}")
-assert len(history.eval_success) >= 1 and all(0 <= s <= 1 for s in history.eval_success)
+      f"test success {[round(v, 2) for v in history.eval_values]}")
+assert history.eval_metric == "success" and len(history.eval_values) >= 1
+assert all(0 <= s <= 1 for s in history.eval_values) and len(history.extra["train_success"]) == history.episodes
 
 # %% [markdown]
 # ## Flat vs 2 vs 3 levels
@@ -293,11 +306,12 @@ assert headline["best_success"] > headline["flat_success"]
 # %% [markdown]
 # ## Watching a trained hierarchy
 #
-# `data/checkpoints/hac_maze.pt` is a 2-level agent trained by `python -m peach_lite.hac --levels 2 ...`
-# (the exact command is in `data/MANIFEST.json`). Re-evaluated on the held-out goals:
+# `data/checkpoints/hac_maze.pt` is a 2-level agent trained by
+# `python -m peach_lite train hac --preset maze-2 --seed 0 ...` (the exact command is in `data/MANIFEST.json`).
+# Re-evaluated on the held-out goals:
 
 # %%
-from peach_lite.checkpoints import read_manifest
+from peach_lite.checkpoints import evaluate_checkpoint, load_agent, read_manifest
 from peach_lite.paths import data_dir
 
 entry = next(e for e in read_manifest()["artifacts"] if e["file"] == "checkpoints/hac_maze.pt")
@@ -311,18 +325,18 @@ assert success >= 0.9
 # **green** disc.
 
 # %%
-trained, _, _ = HAC.load(data_dir() / entry["file"])
+trained, _ = load_agent(data_dir() / entry["file"], algorithm="hac")
 room = budget.pick(full=2, fast=1)  # the far north-east room; fast mode renders a shorter trip next door
 pick = next(i for i, task in enumerate(test_goals) if task.goal_room == room)
 shown = render_episode(trained, env, test_goals[pick], seed=EVAL_SEED + pick)  # the start state of its evaluation episode
-frames, trace = shown.trace.frames, shown.trace
-print(f"episode: {shown.steps} steps, success {shown.success}, {len(frames)} frames")
+frames, trace = shown.frames, shown
+print(f"episode: {len(trace.actions)} steps, success {trace.success}, {len(frames)} frames")
 picks = np.linspace(0, len(frames) - 1, 8).astype(int)
 show_frames([frames[t] for t in picks], [f"step {t}" for t in picks], ncols=4, size=2.4)
 
 # %%
 top_decisions = [t for t, level in enumerate(trace.deciders) if level == 1]
-assert shown.success and len(top_decisions) >= 2, "level 1 proposed several subgoals on the way"
+assert trace.success and len(top_decisions) >= 2, "level 1 proposed several subgoals on the way"
 for t in range(1, len(trace.actions)):  # level 0's goal changes exactly when level 1 makes a new decision
     changed = not np.array_equal(trace.goals[t][0], trace.goals[t - 1][0])
     assert changed <= (trace.deciders[t] == 1)
@@ -344,20 +358,21 @@ episode_viewer(trace)
 # drawn at the pole-tip position of their angle.
 
 # %%
-pendulum = make_goal_env("peach_lite/HacPendulum-v0", render_mode="rgb_array")
+pendulum = make(PENDULUM_ID, render_mode="rgb_array")
 pendulum_config = HacConfig(num_levels=3, subgoal_horizon=10, **budget.pick(full={}, fast={"batch_size": 32, "updates_per_episode": 5}))
-pendulum_agent = HAC(pendulum, pendulum_config)
-pendulum_history = pendulum_agent.train(pendulum, budget.pick(full=20_000, fast=300), eval_every=budget.pick(full=20, fast=2))
-print(f"pendulum, 3 levels: {pendulum_history.episodes} episodes, test success {pendulum_history.eval_success}")
+pendulum_agent = HAC.from_env(pendulum, pendulum_config)
+pendulum_history = run_training(pendulum_agent, PENDULUM_ID, budget.pick(full=20_000, fast=300),
+                                eval_every=budget.pick(full=20, fast=2), progress=False)
+print(f"pendulum, 3 levels: {pendulum_history.episodes} episodes, test success {pendulum_history.eval_values}")
 shown_pendulum = render_episode(pendulum_agent, pendulum, pendulum.unwrapped.test_tasks()[0], seed=0, marker_radius=0.04,
                                 max_steps=budget.pick(full=1000, fast=60))
-picks = np.linspace(0, len(shown_pendulum.trace.frames) - 1, 4).astype(int)
-show_frames([shown_pendulum.trace.frames[t] for t in picks], [f"step {t}" for t in picks], ncols=4, size=2.2)
+picks = np.linspace(0, len(shown_pendulum.frames) - 1, 4).astype(int)
+show_frames([shown_pendulum.frames[t] for t in picks], [f"step {t}" for t in picks], ncols=4, size=2.2)
 
 # %%
-achieved = np.stack(shown_pendulum.trace.achieved)
+achieved = np.stack(shown_pendulum.achieved)
 assert np.all(np.abs(achieved[:, 0]) <= np.pi + 1e-6) and np.all(np.abs(achieved[:, 1]) <= 15 + 1e-6)
-assert len(shown_pendulum.trace.actions) == shown_pendulum.steps <= 1000
+assert len(shown_pendulum.frames) == len(shown_pendulum.actions) + 1 <= 1001
 
 # %% [markdown]
 # ## Exercises

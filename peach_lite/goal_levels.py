@@ -40,6 +40,7 @@ from peach_lite.validation import check_int, check_range
 
 __all__ = [
     "GoalLevel",
+    "numpy_actor",
     "bounded_critic",
     "bounded_q",
     "q_offset_for",
@@ -310,7 +311,12 @@ class GoalLevel(nn.Module):
 
 
 def numpy_actor(policy: tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Evaluate :meth:`GoalLevel.numpy_policy` on one input x = [s, g, c] (in_dim,) -> (action_dim,)."""
+    """Evaluate :meth:`GoalLevel.numpy_policy` on one input x = [s, g, c] (in_dim,) -> (action_dim,).
+
+    The same arithmetic as the torch actor, ``tanh(relu(...) W + b) * scale + offset``, in float32 numpy.
+
+    Taught in notebooks/07_hac.py (section "One episode, level by level").
+    """
     layers, scale, offset = policy
     h = x
     for weight, bias in layers[:-1]:

@@ -58,6 +58,7 @@ __all__ = [
     "evaluate_success",
     "success_evaluator",
     "run_training",
+    "episodes_at",
     "train_hac",
     "CLI",
     "MAZE_ID",
@@ -177,6 +178,9 @@ class HAC(nn.Module):
         """
         states, achieved, desired = (_rows(obs, key, len(self._envs)) for key in ("observation", "achieved_goal", "desired_goal"))
         out = np.zeros((len(self._envs), self.action_dim), np.float32)
+        if self.config.top_cond_dim and np.shape(self.top_cond) != (len(self._envs), self.config.top_cond_dim):
+            raise ValueError(f"top_cond must have shape ({len(self._envs)}, {self.config.top_cond_dim}) (set it after "
+                             f"begin_episode), got {None if self.top_cond is None else np.shape(self.top_cond)}")
         for e, env in enumerate(self._envs):
             if env.over:
                 continue
@@ -491,7 +495,10 @@ def run_training(agent: HAC, env_id: str, total_steps: int, *, eval_every: int =
 
 
 def episodes_at(history: History, steps: int) -> int:
-    """Training episodes finished when ``history.total_steps`` was ``steps`` (e.g. at an evaluation)."""
+    """Training episodes finished when ``history.total_steps`` was ``steps`` (e.g. at an evaluation).
+
+    Taught in notebooks/06_her.py (section "With and without HER").
+    """
     return bisect.bisect_right(history.steps, steps)
 
 

@@ -252,6 +252,7 @@ class GoalObservation(gym.ObservationWrapper):
         self.goal_threshold = float(goal_threshold)
 
     def observation(self, observation: Any) -> dict[str, np.ndarray]:
+        """(obs_dim,) observation -> ``{"observation", "achieved_goal": obs[:goal_dim], "desired_goal": task.goal}``."""
         observation = np.asarray(observation, dtype=np.float32)
         goal = np.asarray(self.env.unwrapped.get_task().goal, dtype=np.float32)
         return {"observation": observation, "achieved_goal": observation[: self.goal_dim].copy(), "desired_goal": goal}

@@ -382,3 +382,18 @@ def test_pendulum_goal_env_follows_the_reference_design():
         PendulumTask(goal=(4.0, 0.0))
     goals = np.array([t.goal for t in env.unwrapped.train_tasks()])
     assert np.all(np.abs(goals[:, 0]) <= np.radians(16)) and np.all(np.abs(goals[:, 1]) <= 0.6)
+
+
+def test_the_top_level_can_read_a_task_variable():
+    agent, env = _agent(2, top_cond_dim=3)
+    assert agent.levels[1].cond_dim == 3 and agent.levels[0].cond_dim == 0
+    envs = GymTaskEnvs.wrap(env)
+    tasks = TaskBatch.from_list(env.train_tasks(), [0])
+    with pytest.raises(ValueError, match="top_cond"):
+        run_episodes(agent, envs, tasks, explore=True, seed=0)
+    agent.begin_episode(tasks, explore=True)
+    agent.top_cond = np.zeros((1, 3), np.float32)
+    obs = envs.reset(tasks, seed=0)
+    assert agent.act(obs).shape == (1, 2)
+    with pytest.raises(ValueError, match="top_cond_dim"):
+        agent.learn(1)
