@@ -295,10 +295,10 @@ def _run_pending(train_fn, configs, pending, out, finished, failures, *, total, 
     from tqdm.auto import tqdm
 
     started_here = _connect(address, num_cpus)
+    in_flight: dict[Any, tuple[str, int, int]] = {}  # ObjectRef -> (config name, seed, attempt)
     try:
         task = ray.remote(_run_one).options(num_cpus=cpus_per_run, max_retries=0)
         function_ref = ray.put(train_fn)
-        in_flight: dict[Any, tuple[str, int, int]] = {}
 
         def submit(config_name: str, seed: int, attempt: int) -> None:
             ref = task.remote(function_ref, dict(configs[config_name]), seed)
@@ -309,7 +309,10 @@ def _run_pending(train_fn, configs, pending, out, finished, failures, *, total, 
         with tqdm(total=total, initial=total - len(pending), desc=f"sweep {name}", unit="run",
                   disable=not progress) as bar:
             while in_flight:
-                [ref], _ = ray.wait(list(in_flight), num_returns=1)
+                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)  # returns often, so Ctrl-C is heard
+                if not ready:
+                    continue
+                ref = ready[0]
                 config_name, seed, attempt = in_flight.pop(ref)
                 try:
                     value = ray.get(ref)
@@ -339,6 +342,9 @@ def _run_pending(train_fn, configs, pending, out, finished, failures, *, total, 
     finally:
         if started_here:
             ray.shutdown()
+        elif ray.is_initialized():  # interrupted on a Ray we did not start: stop our unfinished runs, keep it running
+            for ref in in_flight:
+                ray.cancel(ref)  # interrupts the task; the worker process lives on
 
 
 def _run_one(train_fn, config: dict[str, Any], seed: int) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """run_sweep on a real local Ray (2 CPUs): every result kept, crashes retried or reported, resume, bad input."""
 import json
 import os
+import signal
 import sys
 import time
 
@@ -26,11 +27,8 @@ def local_ray():
         ray.shutdown()
 
 
-def train_tiny(seed, scale, duration=0.3, log_dir=None):
+def train_tiny(seed, scale, duration=0.3):
     """A stand-in for training: about ``duration`` seconds, a result that depends on config and seed."""
-    if log_dir:  # one line per call, so a test can count what actually ran
-        with open(os.path.join(log_dir, "calls.log"), "a") as log:
-            log.write(f"{scale}/{seed}\n")
     time.sleep(duration)
     return {"score": scale * (seed + 1), "curve": [scale * seed, scale * (seed + 1)], "pid": os.getpid()}
 
@@ -120,19 +118,49 @@ def test_a_run_that_always_fails_is_reported_by_name(local_ray, tmp_path):
         sweep.check()
 
 
+def train_gated(seed, scale, gate, log_dir):
+    """seed 0 returns at once; seed 1 waits until the file ``gate`` exists (so it is in flight when we interrupt)."""
+    with open(os.path.join(log_dir, "calls.log"), "a") as log:
+        log.write(f"{scale}/{seed}\n")
+    deadline = time.monotonic() + 30
+    while seed == 1 and not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{gate} never appeared")
+        time.sleep(0.05)
+    return {"score": scale * (seed + 1)}
+
+
 def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(local_ray, tmp_path):
-    configs = {name: {**config, "log_dir": str(tmp_path)} for name, config in CONFIGS.items()}
-    first = run_sweep(train_tiny, configs, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
-    assert first.ok and len(first.runs) == 4
-    # an interruption: one run never finished, another left only a half-written temporary file behind
-    (tmp_path / "resume" / "large" / "seed1.json").unlink()
-    (tmp_path / "resume" / "large" / ".seed1.json.123.tmp").write_text('{"config": ')
+    gate = tmp_path / "gate"
+    configs = {name: {"scale": config["scale"], "gate": str(gate), "log_dir": str(tmp_path)} for name, config in CONFIGS.items()}
+    finished = [tmp_path / "resume" / name / "seed0.json" for name in configs]
+
+    def interrupt_when_seed0_is_done(signum, frame):  # Ctrl-C, once the two quick runs are on disk
+        if all(path.exists() for path in finished):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt_when_seed0_is_done)
+    signal.setitimer(signal.ITIMER_REAL, 0.1, 0.1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(train_gated, configs, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert all(path.exists() for path in finished)
+    assert not list((tmp_path / "resume").glob("*/seed1.json")), "the gated runs cannot have finished"
+    (tmp_path / "resume" / "large" / ".seed1.json.123.tmp").write_text('{"config": ')  # a half-written file, ignored
+
     (tmp_path / "calls.log").unlink()
-    second = run_sweep(train_tiny, configs, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
-    assert (tmp_path / "calls.log").read_text().split() == ["10.0/1"], "only the unfinished run may run again"
-    assert [run.resumed for run in second.runs] == [True, True, True, False]
-    assert second.values("large", "score").tolist() == [10.0, 20.0]
-    # a changed config is not "done": its runs are redone
-    changed = {**configs, "small": {**configs["small"], "duration": 0.1}}
-    third = run_sweep(train_tiny, changed, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
-    assert [run.resumed for run in third.runs] == [False, False, True, True]
+    gate.touch()
+    resumed = run_sweep(train_gated, configs, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
+    assert sorted((tmp_path / "calls.log").read_text().split()) == ["1.0/1", "10.0/1"], "only unfinished runs run again"
+    assert [run.resumed for run in resumed.runs] == [True, False, True, False]
+    assert resumed.values("small", "score").tolist() == [1.0, 2.0] and resumed.values("large", "score").tolist() == [10.0, 20.0]
+
+    # a changed config is not "done": its runs are redone, the others are read back
+    changed = {**configs, "small": {**configs["small"], "scale": 2.0}}
+    again = run_sweep(train_gated, changed, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
+    assert [run.resumed for run in again.runs] == [False, False, True, True]
+    assert again.values("small", "score").tolist() == [2.0, 4.0]
