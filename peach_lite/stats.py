@@ -22,7 +22,7 @@ import numpy as np
 __all__ = ["iqm_ci", "probability_of_improvement", "headline_stats", "improvement_stats", "DEFAULT_REPS"]
 
 DEFAULT_REPS = 5_000
-"""Bootstrap resamples; rliable's default is 50,000, but 5,000 moves a 95% bound by well under 1% of its width."""
+"""Bootstrap resamples (rliable's default is 50,000); 5,000 keeps a headline to seconds on a 2-core CPU."""
 
 
 def iqm_ci(scores, *, confidence: float = 0.95, reps: int = DEFAULT_REPS, seed: int = 0) -> dict[str, float]:
