@@ -182,7 +182,7 @@ class HAC(nn.Module):
             raise ValueError(f"top_cond must have shape ({len(self._envs)}, {self.config.top_cond_dim}) (set it after "
                              f"begin_episode), got {None if self.top_cond is None else np.shape(self.top_cond)}")
         for e, env in enumerate(self._envs):
-            if env.over:
+            if env.over or env.stopped:
                 continue
             if env.state is None:  # first step: the top level starts on the end goal
                 env.state, env.achieved, env.goals[-1] = states[e], achieved[e], desired[e]
@@ -221,10 +221,12 @@ class HAC(nn.Module):
         """
         states, achieved = (_rows(step.next_obs, key, len(self._envs)) for key in ("observation", "achieved_goal"))
         top = self.num_levels - 1
+        ended = (step.terminated | step.truncated).numpy()
         for e in np.flatnonzero(step.mask.numpy()):
             env = self._envs[e]
             if env.over or env.state is None:
                 continue
+            env.stopped = bool(ended[e])  # the env's own end: no more actions (end_episode stores open sequences)
             env.steps += 1
             env.state, env.achieved = states[e], achieved[e]
             gap = np.abs(env.goals - env.achieved)  # every level's goal test at once (as peach_lite.her.goal_reached)
@@ -560,7 +562,7 @@ class _Run:
 class _EnvState:
     """The hierarchy's state in one lockstep env: goal stack, each level's run, step counter."""
 
-    __slots__ = ("goals", "runs", "maxed_out", "reached", "state", "achieved", "steps", "need_from", "over",
+    __slots__ = ("goals", "runs", "maxed_out", "reached", "state", "achieved", "steps", "need_from", "over", "stopped",
                  "deciders_pending", "task_id")
 
     def __init__(self, num_levels: int, goal_dim: int, task_id: int):
@@ -570,7 +572,7 @@ class _EnvState:
         self.reached = np.zeros(num_levels, bool)
         self.state: np.ndarray | None = None
         self.achieved: np.ndarray | None = None
-        self.steps, self.need_from, self.over, self.deciders_pending = 0, num_levels - 1, False, 0
+        self.steps, self.need_from, self.over, self.stopped, self.deciders_pending = 0, num_levels - 1, False, False, 0
         self.task_id = task_id
 
     def begin_run(self, level: int, tested: bool) -> None:
