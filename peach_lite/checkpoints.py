@@ -62,6 +62,7 @@ ALGORITHMS: dict[str, str] = {
     "pearl": "peach_lite.pearl:PEARL",
     "hac": "peach_lite.hac:HAC",
     "belief": "peach_lite.belief_agents:BeliefAgent",
+    "mlsh": "peach_lite.mlsh:MLSH",
 }
 """Algorithm name (``arch["algorithm"]`` in every file) -> the class that rebuilds it. New algorithms add a line."""
 

@@ -45,6 +45,7 @@ __all__ = [
     "movement_bandits_values_for_goals",
     "movement_bandits_random_return",
     "movement_bandits_oracle_action",
+    "movement_bandits_oracle_actions",
     # four rooms
     "four_rooms_values",
     "four_rooms_oracle_action",
@@ -449,6 +450,45 @@ def movement_bandits_oracle_action(obs: np.ndarray, real_goal: int) -> int:
     moves = np.abs(np.round((cells - position) / MOVE)).sum(axis=1)
     target = cells[ok][np.argmin(moves[ok])]
     return _step_towards(position, target, MOVE)
+
+
+def movement_bandits_oracle_actions(obs: np.ndarray, real_goal: np.ndarray | int) -> np.ndarray:
+    """:func:`movement_bandits_oracle_action` for a batch of observations at once (the same actions, row by row).
+
+    Args:
+        obs: (n, 6) observations [position, goal 0, goal 1] / 400.
+        real_goal: (n,) goal indices in {0, 1}, or one index for every row.
+    Returns:
+        (n,) int64 actions in 0..4.
+
+    Taught in notebooks/10_mlsh.py (section "Collapse").
+    """
+    from peach_lite.envs.movement_bandits import ARENA, MOVE, REWARD_RADIUS
+
+    obs = np.atleast_2d(np.asarray(obs, dtype=np.float64)) * ARENA
+    if obs.shape[1] != 6:
+        raise ValueError(f"obs must have shape (n, 6), got {obs.shape}")
+    n = len(obs)
+    real = np.broadcast_to(np.asarray(real_goal, dtype=np.int64), (n,))
+    if ((real < 0) | (real > 1)).any():
+        raise ValueError(f"real_goal must be 0 or 1, got {np.unique(real).tolist()}")
+    position = obs[:, :2]
+    goal = obs[np.arange(n)[:, None], 2 + 2 * real[:, None] + np.arange(2)[None, :]]
+    offsets = np.arange(-60, 61)
+    grid = MOVE * np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)  # same order as the scalar
+    moves = np.abs(np.round(grid / MOVE)).sum(axis=1)
+    actions = np.zeros(n, dtype=np.int64)
+    for start in range(0, n, 64):
+        rows = slice(start, start + 64)
+        cells = position[rows, None, :] + grid[None]
+        ok = np.sum((cells - goal[rows, None, :]) ** 2, axis=-1) < REWARD_RADIUS**2
+        inside = np.sum((position[rows] - goal[rows]) ** 2, axis=-1) < REWARD_RADIUS**2
+        best = np.argmin(np.where(ok, moves[None], np.inf), axis=1)
+        delta = np.round((cells[np.arange(len(best)), best] - position[rows]) / MOVE)
+        horizontal = np.abs(delta[:, 0]) >= np.abs(delta[:, 1])
+        step = np.where(horizontal, np.where(delta[:, 0] > 0, 1, 2), np.where(delta[:, 1] > 0, 3, 4))
+        actions[rows] = np.where(inside | ~delta.any(axis=1), 0, step)
+    return actions
 
 
 def movement_bandits_random_return() -> float:
