@@ -104,7 +104,8 @@ class HAC(nn.Module):
 
     def __init__(self, spec: HacSpec, config: HacConfig | None = None):
         super().__init__()
-        self.spec, self.config = spec, config = spec, config or HacConfig()
+        config = config or HacConfig()
+        self.spec, self.config = spec, config
         k = config.num_levels
         self.action_dim = len(spec.action_low)
         self.max_actions = spec.max_actions
