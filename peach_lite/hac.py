@@ -162,7 +162,7 @@ class HAC(nn.Module):
         Taught in notebooks/07_hac.py (section "One episode, level by level").
         """
         self._explore, self._store = bool(explore), bool(explore) and tasks.split == "train"
-        task_ids = tasks.ids.tolist() if self.config.replay_tasks > 1 else [0] * len(tasks)
+        task_ids = tasks.ids.tolist() if self.config.replay_tasks > 1 and self._store else [0] * len(tasks)
         for task_id in task_ids:
             check_int("task id", task_id, 0, self.config.replay_tasks - 1)
         self._envs = [_EnvState(self.num_levels, self.spec.goal_dim, task_id) for task_id in task_ids]

@@ -397,3 +397,15 @@ def test_the_top_level_can_read_a_task_variable():
     assert agent.act(obs).shape == (1, 2)
     with pytest.raises(ValueError, match="top_cond_dim"):
         agent.learn(1)
+
+
+def test_the_replay_can_be_keyed_by_task_and_level():
+    agent, env = _agent(2, replay_tasks=2, batch_size=4)
+    envs = GymTaskEnvs.wrap(env)
+    run_episodes(agent, envs, TaskBatch.from_list(env.train_tasks(), [1]), explore=True, seed=0)
+    assert [agent.buffer.size(key) > 0 for key in range(4)] == [False, False, True, True]  # key = task * k + level
+    assert agent.learn(1) == {}  # task 0 has no data yet
+    run_episodes(agent, envs, TaskBatch.from_list(env.train_tasks(), [0]), explore=True, seed=1)
+    batch = agent.buffer.sample(4, generator=agent.generator)
+    assert agent.level_batch(batch, 1)["obs"].shape == (2, 4, 2)  # (tasks, B, obs_dim)
+    assert set(agent.learn(2)) == {f"{name}/level{i}" for name in ("critic_loss", "actor_loss", "q_mean") for i in (0, 1)}
