@@ -6,6 +6,7 @@ saying why and how to enable it. Run it alone with ``.venv/bin/python -m pytest 
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def pytest_collection_modifyitems(config, items):
 
 def _require_browser():
     reason = missing_requirements()
+    if reason and os.environ.get("PEACH_REQUIRE_BROWSER") == "1":  # CI (.ci/run): it must run
+        pytest.fail(f"browser test cannot run: {reason}", pytrace=False)
     if reason:
         pytest.skip(f"browser test did not run: {reason}; then `make test` runs it (alone: "
                     "`.venv/bin/python -m pytest tests/browser -m browser`)")

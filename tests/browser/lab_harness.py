@@ -201,10 +201,29 @@ _TRACEBACK_JS = """() => {
   document.querySelectorAll('.jp-Notebook .jp-OutputArea-output').forEach(node => {
     const text = node.textContent || '';
     if (text.includes('Traceback (most recent call last)') || /^\\s*\\w*(Error|Exception)\\b.*Traceback/m.test(text)) {
-      found.push(text.trim().split('\\n').filter(l => l.trim()).slice(-3).join(' | ').slice(0, 400));
+      const lines = text.trim().split('\\n').filter(l => l.trim());
+      const error = lines.filter(l => /^\\s*[\\w.]*(Error|Exception)\\b/.test(l)).pop() || lines[lines.length - 1];
+      found.push(error.trim().slice(0, 400));
     }
   });
   return found;
+}"""
+
+_SUBSHELLS_JS = """() => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  if (!kernel.supportsSubshells || !kernel._comms) return {supported: false};
+  const comms = Array.from(kernel._comms.values());
+  return {supported: true, comms: comms.length, ready: comms.filter(c => c._subshellId).length};
+}"""
+
+# Errors the kernel publishes for requests that have no cell (a button's on_click that raised): JupyterLab
+# shows them only in its log console, so the harness listens to the kernel's iopub channel itself.
+_LISTEN_ERRORS_JS = """() => {
+  window.__peachKernelErrors = [];
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  kernel.iopubMessage.connect((_, msg) => {
+    if (msg.header.msg_type === 'error') window.__peachKernelErrors.push(`${msg.content.ename}: ${msg.content.evalue}`.slice(0, 300));
+  });
 }"""
 
 # Controls in document order, each marked with data-peach-control=<n> so Python can find it again;
@@ -391,30 +410,43 @@ class LessonRunner:
         return ran
 
     def _move_controls(self, page: Any, report: LessonReport) -> None:
+        """Move every control there and back: the first message of a widget can still reach the kernel's
+        main thread, later ones run in its subshell thread, where a student's moves run."""
         controls = page.evaluate(_CONTROLS_JS.replace("%TAG%", RERUN_TAG), CONTROL_SELECTOR)
+        if controls:
+            self._wait_for_subshells(page, report)
+        page.evaluate(_LISTEN_ERRORS_JS)
         for position, control in enumerate(controls):
             began = time.monotonic()
             watched = self._next_code_cell(page, control["cell"]) if control["rerun"] else control["cell"]
-            before = self._snapshot(page, watched)
-            note = self._move(page, position, control)
-            if control["rerun"]:
-                self._run_cell(page, watched)
-            changed = self._wait_for_change(page, watched, before)
-            result = ControlResult(control["cell"], control["kind"], control["label"], changed,
-                                   time.monotonic() - began, note)
-            report.controls.append(result)
             where = f"{control['kind']} '{control['label']}' (cell {control['cell'] + 1})"
-            if not changed:
-                target = "the next cell's output" if control["rerun"] else "its cell's output"
-                report.problems.append(f"moving {where} changed nothing in {target} within {CONTROL_TIMEOUT_S:.0f} s")
-            report.problems += self._bad_images(page, watched, f"after moving {where}")
-            tracebacks = page.evaluate(_TRACEBACK_JS)
-            report.problems += [f"widget traceback after moving {where}: {t}" for t in tracebacks]
-            if tracebacks:
+            undo: dict = {}
+            changed_all, notes = True, []
+            for back in (False, True):
+                before = self._snapshot(page, watched)
+                notes.append(self._move(page, position, control, undo, back))
+                if control["rerun"]:
+                    self._run_cell(page, watched)
+                must_change = not (back and control["kind"] in ("widget-button", "widget-toggle-button"))
+                changed = self._wait_for_change(page, watched, before, CONTROL_TIMEOUT_S if must_change else 3.0)
+                step = "moving it back:" if back else "moving"
+                if must_change and not changed:
+                    changed_all = False
+                    target = "the next cell's output" if control["rerun"] else "its cell's output"
+                    report.problems.append(f"{step} {where} changed nothing in {target} within {CONTROL_TIMEOUT_S:.0f} s")
+                report.problems += self._bad_images(page, watched, f"after {step} {where}")
+                tracebacks = page.evaluate(_TRACEBACK_JS) + page.evaluate("() => window.__peachKernelErrors.splice(0)")
+                report.problems += [f"widget traceback after {step} {where}: {t}" for t in tracebacks]
+                if tracebacks or not changed_all:
+                    break
+            report.controls.append(ControlResult(control["cell"], control["kind"], control["label"], changed_all,
+                                                 time.monotonic() - began, "; ".join(notes)))
+            if any("traceback" in problem for problem in report.problems):
                 return
 
     # ------------------------------------------------------------------------------- helpers
-    def _move(self, page: Any, position: int, control: dict) -> str:
+    def _move(self, page: Any, position: int, control: dict, undo: dict, back: bool) -> str:
+        """Move a control one step (``back``: return it to where it was); ``undo`` remembers how."""
         node = page.locator(f'[data-peach-control="{position}"]')
         node.scroll_into_view_if_needed()
         kind = control["kind"]
@@ -422,11 +454,13 @@ class LessonRunner:
             handle = node.locator(".noUi-handle").first
             before = handle.get_attribute("aria-valuenow")
             handle.focus()
-            handle.press("ArrowRight")
-            page.wait_for_timeout(150)
-            if handle.get_attribute("aria-valuenow") == before:  # at its maximum: move it down
-                handle.press("ArrowLeft")
+            keys = [undo["key"]] if back else ["ArrowRight", "ArrowLeft"]  # ArrowLeft when at its maximum
+            for key in keys:
+                handle.press(key)
                 page.wait_for_timeout(150)
+                if handle.get_attribute("aria-valuenow") != before:
+                    undo["key"] = "ArrowLeft" if key == "ArrowRight" else "ArrowRight"
+                    break
             after = handle.get_attribute("aria-valuenow")
             if after == before:
                 raise AssertionError(f"the slider did not move with the arrow keys (value {before})")
@@ -435,35 +469,49 @@ class LessonRunner:
             select = node.locator("select")
             options = select.locator("option").all_inner_texts()
             current = select.evaluate("s => s.selectedIndex")
-            choice = (current + 1) % len(options)
+            choice = undo["index"] if back else (current + 1) % len(options)
+            undo["index"] = current
             select.select_option(index=choice)
             return f"{options[current]} -> {options[choice]}"
-        if kind == "widget-toggle-buttons":
-            buttons = node.locator("button")
-            for i in range(buttons.count()):
-                if "mod-active" not in (buttons.nth(i).get_attribute("class") or ""):
-                    label = buttons.nth(i).inner_text()
-                    buttons.nth(i).dispatch_event("click")
-                    return f"-> {label}"
-            return "only one option"
-        if kind in ("widget-checkbox",):
+        if kind in ("widget-toggle-buttons", "widget-radio-box"):
+            items = node.locator("button" if kind == "widget-toggle-buttons" else "input")
+            states = [("mod-active" in (items.nth(i).get_attribute("class") or "")) if kind == "widget-toggle-buttons"
+                      else items.nth(i).is_checked() for i in range(items.count())]
+            target = undo["index"] if back else next((i for i, on in enumerate(states) if not on), None)
+            undo["index"] = states.index(True) if True in states else 0
+            if target is None:
+                return "only one option"
+            if kind == "widget-toggle-buttons":
+                items.nth(target).dispatch_event("click")
+            else:
+                items.nth(target).check(force=True)
+            return f"-> option {target}"
+        if kind == "widget-checkbox":
             node.locator("input").first.dispatch_event("click")
             return "toggled"
-        if kind == "widget-radio-box":
-            inputs = node.locator("input")
-            for i in range(inputs.count()):
-                if not inputs.nth(i).is_checked():
-                    inputs.nth(i).check(force=True)
-                    return f"-> option {i}"
-            return "only one option"
         node.dispatch_event("click")  # buttons and single toggle buttons
         return "clicked"
+
+    def _wait_for_subshells(self, page: Any, report: LessonReport, timeout_s: float = 30) -> None:
+        """Wait until widget comms talk to their kernel subshell, as they do by the time a student moves one.
+
+        JupyterLab 4.4+ sends comm messages to an ipykernel 7 subshell (another thread) once it has
+        created one, asynchronously, a moment after the widgets appear. Moving a control earlier would
+        run its callback in the main thread and hide thread bugs (a GL context made in a cell).
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = page.evaluate(_SUBSHELLS_JS)
+            if not state["supported"] or state["ready"] >= state["comms"]:
+                return
+            page.wait_for_timeout(250)
+        report.problems.append(f"widget comms got no kernel subshell within {timeout_s:.0f} s ({state})")
 
     def _snapshot(self, page: Any, cell: int) -> dict:
         return page.evaluate(_SNAPSHOT_JS.replace("%CONTROLS%", CONTROL_SELECTOR), cell)
 
-    def _wait_for_change(self, page: Any, cell: int, before: dict) -> bool:
-        deadline = time.monotonic() + CONTROL_TIMEOUT_S
+    def _wait_for_change(self, page: Any, cell: int, before: dict, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
         changed_at, last = None, None
         while time.monotonic() < deadline:
             now = self._snapshot(page, cell)
