@@ -19,10 +19,24 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 _TIMES: list[str] = []
 
 
+_NOT_RUN: list[str] = []
+
+
+def _is_browser_test(item) -> bool:
+    return "tests/browser/" in item.nodeid.replace("\\", "/")
+
+
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if "tests/browser/" in item.nodeid.replace("\\", "/"):
-            item.add_marker(pytest.mark.browser)
+    """Without chromium or playwright, leave the browser tests out and say so in one line (not one per test)."""
+    browser_items = [item for item in items if _is_browser_test(item)]
+    for item in browser_items:
+        item.add_marker(pytest.mark.browser)
+    reason = missing_requirements()
+    if browser_items and reason and os.environ.get("PEACH_REQUIRE_BROWSER") != "1":
+        items[:] = [item for item in items if not _is_browser_test(item)]
+        config.hook.pytest_deselected(items=browser_items)
+        _NOT_RUN.append(f"browser test did not run ({len(browser_items)} tests): {reason}; then `make test` runs it "
+                        "(alone: `.venv/bin/python -m pytest tests/browser -m browser`)")
 
 
 def _require_browser():
@@ -72,6 +86,8 @@ def lesson_times():
 
 
 def pytest_terminal_summary(terminalreporter):
+    for line in _NOT_RUN:
+        terminalreporter.write_line(line, yellow=True)
     if _TIMES:
         terminalreporter.section("lessons in JupyterLab + headless Chromium (fast mode)")
         for line in _TIMES:
