@@ -518,7 +518,7 @@ class LessonRunner:
             state = page.evaluate(_STATE_JS)
             if now != before and state["status"] == "idle" and state["running"] == 0:
                 if now == last:
-                    if time.monotonic() - changed_at > 1.0:  # settled: unchanged for a second
+                    if time.monotonic() - changed_at > 0.6:  # settled: unchanged for 0.6 s
                         return True
                 else:
                     changed_at, last = time.monotonic(), now
