@@ -109,7 +109,9 @@ slider_env = gym.make("HalfCheetah-v5", render_mode="rgb_array", width=240, heig
 def show_scaled_rollout(scale: float) -> None:
     rng = np.random.default_rng(0)
     policy = lambda obs: scale * rng.uniform(-1, 1, size=slider_env.action_space.shape)  # noqa: E731
-    scaled_frames, scaled_return = rollout_frames(slider_env, policy, num_steps=num_rollout_steps, seed=0)
+    # every=num_rollout_steps: render only the first and the last frame (the one shown)
+    scaled_frames, scaled_return = rollout_frames(slider_env, policy, num_steps=num_rollout_steps, seed=0,
+                                                  every=num_rollout_steps)
     fig, ax = plt.subplots(figsize=(3, 3))
     ax.imshow(scaled_frames[-1])
     ax.set_title(f"scale {scale:.1f}: return {scaled_return:.1f}")
