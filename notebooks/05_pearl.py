@@ -360,7 +360,7 @@ show_source(meta_test)
 
 # %%
 pretrained, payload = load_agent(data_dir() / "checkpoints" / "pearl_point_robot.pt")
-print("trained with:", payload["meta"].get("command") or payload["meta"].get("settings"))
+print(f"trained with: python -m peach_lite train pearl --preset {payload['meta']['preset']} --seed {payload['meta']['seed']}")
 print(f"meta-training: {payload['meta']['iterations']} iterations, {payload['meta']['train_seconds'] / 60:.1f} min")
 result = meta_test(pretrained, envs, test_tasks, seed=0, record_paths=True)
 print(f"final-trajectory return {result.final_return:.2f}  =  {result.final_return / oracle:.0%} of the oracle {oracle:.2f}")
@@ -544,7 +544,7 @@ from peach_lite.render import rollout_frames, show_frames
 cheetah, cheetah_payload = load_agent(data_dir() / "checkpoints" / "pearl_cheetah_vel.pt")
 cheetah_envs = GymTaskEnvs("peach_lite/HalfCheetahVel-v0", seed=0)
 curve = cheetah_payload["meta"]["history"]
-curve_values = curve.get("eval_values", curve.get("eval_returns"))  # "eval_returns" in files saved before the shared History
+curve_values = curve["eval_values"]  # the final-trajectory meta-test return at each evaluation
 velocities = np.array([task.velocity for task in cheetah_envs.unwrapped.test_tasks()])
 do_nothing = np.mean([cheetah_vel_zero_action_return(v) for v in velocities[: budget.pick(full=30, fast=3)]])
 fig, ax = plt.subplots(figsize=(6, 3))

@@ -42,7 +42,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from peach_lite.buffers import MultiTaskReplayBuffer, transition_fields
-from peach_lite.checkpoints import evaluate_checkpoint  # re-exported: data/MANIFEST.json names peach_lite.pearl:evaluate_checkpoint
 from peach_lite.cli import TrainSpec
 from peach_lite.device import get_device
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Runner, Step, TaskBatch, TrainConfig, train
@@ -63,7 +62,6 @@ __all__ = [
     "EVAL_SEED",
     "train_for_cli",
     "CLI",
-    "evaluate_checkpoint",
 ]
 
 EVAL_SEED = 12_345
