@@ -10,6 +10,9 @@ main thread) and breaks when a student moves it:
   goes through ``peach_lite.gl.on_render_thread`` (the ``gl_thread_fixed`` notebook, which must pass);
 - ``dead``: moving the slider changes nothing;
 - ``no_kernelspec``: the file names no kernel, so JupyterLab would ask to "Select Kernel".
+
+And one that must pass: ``rerun_next_cell``, toggle buttons that only set a value for the next cell,
+in a cell tagged ``rerun-next-cell`` (lesson 04's train/load toggle): the harness re-runs the next cell.
 """
 from __future__ import annotations
 
@@ -87,7 +90,15 @@ with out:
 display(slider, out)
 """,
     "no_kernelspec": """print("hello")""",
+    "rerun_next_cell": """
+import ipywidgets as widgets
+from IPython.display import display
+mode = widgets.ToggleButtons(options=["train now (small)", "load pretrained"], description="agent")
+display(mode)
+""",
 }
+NEXT_CELL = {"rerun_next_cell": 'print("the next cell uses:", mode.value)'}
+TAGS = {"rerun_next_cell": ["rerun-next-cell"]}
 
 EXPECTED = {
     "raises": "widget traceback",
@@ -100,7 +111,10 @@ EXPECTED = {
 
 
 def _write(root, name, source):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source.strip())])
+    cells = [nbformat.v4.new_code_cell(source.strip(), metadata={"tags": TAGS.get(name, [])})]
+    if name in NEXT_CELL:
+        cells.append(nbformat.v4.new_code_cell(NEXT_CELL[name]))
+    notebook = nbformat.v4.new_notebook(cells=cells)
     if name != "no_kernelspec":
         notebook.metadata["kernelspec"] = KERNELSPEC
     path = root / f"zz_break_{name}.ipynb"
@@ -109,13 +123,13 @@ def _write(root, name, source):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("name", list(EXPECTED) + ["gl_thread_fixed"])
+@pytest.mark.parametrize("name", list(EXPECTED) + ["gl_thread_fixed", "rerun_next_cell"])
 def test_harness_fails_on_a_deliberate_break(name, browser, lab_server, lab_root, monkeypatch):
     monkeypatch.setattr(lab_harness, "CONTROL_TIMEOUT_S", 8.0)  # "changed nothing" needs no 2-minute wait here
     notebook = _write(lab_root, name, NOTEBOOKS[name])
     report = LessonRunner(browser, lab_server).run(notebook)
     print(report.summary(), report.problems)
-    if name == "gl_thread_fixed":
+    if name in ("gl_thread_fixed", "rerun_next_cell"):  # these must pass
         assert not report.problems, report.problems
         assert report.controls and report.controls[0].changed
     else:
