@@ -64,8 +64,9 @@ def missing_requirements() -> str | None:
     """Why the browser test cannot run here, or None."""
     try:
         import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed (`.venv/bin/pip install playwright`; never `playwright install`)"
+    except ImportError as error:  # playwright itself, or pyee, which some playwright wheels do not declare
+        return (f"playwright cannot be imported ({error}; `.venv/bin/pip install playwright pyee`, "
+                "never `playwright install`)")
     if find_chromium() is None:
         return "no chromium found (`sudo apt-get install chromium`, or set PEACH_CHROMIUM=/path/to/chromium)"
     return None
