@@ -437,6 +437,8 @@ def evaluate_success(agent: HAC, envs: str | TaskEnvs | gym.Env, tasks: Sequence
     tasks = list(tasks) if tasks is not None else _tasks(envs, "test_tasks")
     if not tasks:
         raise ValueError("tasks must list at least one task (the env has no test_tasks())")
+    if isinstance(envs, gym.Env):  # one env: the goals one after another, episode i reset with seed + i
+        return float(np.mean([evaluate(agent, envs, [task], num_episodes=1, seed=seed + i).success[0] for i, task in enumerate(tasks)]))
     return float(evaluate(agent, envs, tasks, num_episodes=1, seed=seed).success.mean())
 
 

@@ -207,6 +207,8 @@ def test_lockstep_envs_run_independent_hierarchies():
     assert episodes.success.tolist() == [bool(s) for s in one]  # greedy: the same as one env at a time
     assert [t.success for t in agent.traces] == episodes.success.tolist()
     assert [len(t.actions) for t in agent.traces] == episodes.lengths.tolist()
+    agent.record = False
+    assert evaluate_success(agent, ToyGoalEnv(), goals, seed=5) == np.mean(one)  # one gym env: goal after goal
 
 
 def test_transition_helpers():
