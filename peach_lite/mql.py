@@ -44,7 +44,7 @@ from peach_lite.td3 import TD3, TD3Config
 from peach_lite.validation import as_obs_tensor, check_choice, check_int, check_int_sequence, check_range
 
 __all__ = ["MQLConfig", "HistoryEncoder", "MQL", "fit_logistic", "propensity_weights", "effective_sample_size",
-           "AdaptResult", "train_mql", "CLI"]
+           "AdaptResult", "normalised_score", "context_probe", "train_mql", "CLI"]
 
 
 @dataclass
@@ -555,6 +555,42 @@ def normalised_score(agent: Any, envs: Any, tasks: list[Any], blind_target: np.n
                          ("blind", PolicyAgent(lambda obs: point_robot_oracle_action(obs, blind), batched=True))]:
         scores[name] = evaluate(player, envs, batch, num_episodes=num_episodes, seed=seed).returns.mean()
     return float((scores["agent"] - scores["blind"]) / (scores["oracle"] - scores["blind"]))
+
+
+def context_probe(agent: MQL, envs: Any, tasks: list[Any], *, min_steps: tuple[int, ...] = (0, 3, 10), seed: int = EVAL_SEED) -> dict[str, float]:
+    """Does the history context carry the task? A least-squares linear probe from the actor's GRU context to
+    the goal, fit on one greedy episode per task, reported as R^2 over the steps t >= each of ``min_steps``.
+
+    High R^2 with a poor return means inference works and the policy does not exploit it yet (RL is the
+    bottleneck); low R^2 means the context has not learned to identify the task (inference is).
+
+    Returns:
+        ``{"r2_t>=k": value, ..., "final_distance": mean distance to the goal at the episode's end}``.
+
+    Taught in notebooks/08_mql.py (section "Does the context carry the task?").
+    """
+    from peach_lite.runner import run_episodes
+
+    goals = np.array([t.goal for t in tasks])
+    result = run_episodes(agent, envs, TaskBatch.from_list(tasks, split="other"), explore=False, record=True, seed=seed)
+    history = torch.zeros(len(tasks), agent.config.history_length * agent.tuple_dim, device=agent.device)
+    features, steps = [], []
+    for t, step in enumerate(result.steps):
+        features.append(agent.context_features(history).cpu().numpy())
+        steps.append(np.full(len(tasks), t))
+        new = torch.cat([agent.td3.action_scale.from_env(step.action), step.reward[:, None], step.obs], 1).to(agent.device)
+        history = torch.cat([history[:, agent.tuple_dim:], new], 1)
+    x, t_index = np.concatenate(features), np.concatenate(steps)
+    y = np.tile(goals, (len(result.steps), 1))
+    out = {}
+    for k in min_steps:
+        keep = t_index >= k
+        design = np.c_[x[keep], np.ones(keep.sum())]
+        weights, *_ = np.linalg.lstsq(design, y[keep], rcond=None)
+        residual = ((design @ weights - y[keep]) ** 2).sum()
+        out[f"r2_t>={k}"] = float(1 - residual / ((y[keep] - y[keep].mean(0)) ** 2).sum())
+    out["final_distance"] = float(np.linalg.norm(result.positions()[:, -1] - goals, axis=1).mean())
+    return out
 
 
 def _lockstep(env_id: str, n: int):

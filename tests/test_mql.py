@@ -140,3 +140,12 @@ def test_mql_trains_through_the_shared_loop_and_round_trips_a_checkpoint(tmp_pat
     for a in (agent, loaded):
         a.begin_episode(TaskBatch.from_list(env.unwrapped.test_tasks()[:3], split="test"), explore=False)
     assert torch.equal(agent.act(obs), loaded.act(obs))
+
+
+def test_context_probe_reports_r2_per_step_window():
+    from peach_lite.mql import context_probe
+
+    agent, env = _filled_agent()
+    probe = context_probe(agent, GymTaskEnvs(ENV_ID, 4), env.unwrapped.test_tasks()[:4], min_steps=(0, 5))
+    assert set(probe) == {"r2_t>=0", "r2_t>=5", "final_distance"}
+    assert all(v <= 1.0 + 1e-9 for k, v in probe.items() if k.startswith("r2")) and probe["final_distance"] >= 0
