@@ -48,6 +48,8 @@ class TrainSpec:
     """How far a re-evaluation may fall short of the recorded score (manifest)."""
     higher_is_better: bool = True
     """Direction of the score."""
+    preset_tolerances: dict[str, float] = field(default_factory=dict)
+    """Per-preset tolerance where a preset's score is noisier (e.g. HalfCheetahVel's returns); else ``tolerance``."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Anything else a module wants to note (unused by the CLI)."""
 
@@ -124,7 +126,8 @@ def _train(args: argparse.Namespace, argv: Sequence[str] | None) -> float:
     if not args.no_record:
         command = "python -m peach_lite " + shlex.join(sys.argv[1:] if argv is None else list(argv))
         record_in_manifest(path, command=command, seed=args.seed, score_name=spec.score_name, score=score,
-                           evaluate="peach_lite.checkpoints:evaluate_checkpoint", tolerance=spec.tolerance,
+                           evaluate="peach_lite.checkpoints:evaluate_checkpoint",
+                           tolerance=spec.preset_tolerances.get(preset, spec.tolerance),
                            higher_is_better=spec.higher_is_better)
     return score
 

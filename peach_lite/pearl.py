@@ -612,7 +612,7 @@ CLI = TrainSpec(
     },
     score_name="final_trajectory_return",
     tolerance=1.0,
-    extra={"cheetah_tolerance": 15.0},
+    preset_tolerances={"cheetah-vel": 15.0},
 )
 """How ``python -m peach_lite train pearl --preset point-robot`` trains (see :mod:`peach_lite.cli`)."""
 
