@@ -15,17 +15,29 @@ Headline (``data/results/belief_vs_lstm.json``):
   (``THRESHOLD_FRACTION`` of Bayes-optimal) divided by the steps B needs, mean over seeds; a seed where A
   never gets there counts with A's whole budget (a lower bound), ``lstm_censored_seeds`` says how often;
 * ``aux_...`` the same for C; ``movement_...``: B and A once each (seed 0) on the 2-goal navigation task
-  ``peach_lite/MovementBandits-v0``, as a fraction of its exact (DP) Bayes-optimal return.
+  ``peach_lite/MovementBandits-v0``, as a fraction of its exact (DP) Bayes-optimal return;
+* ``<metric>_iqm`` / ``_ci_low`` / ``_ci_high`` / ``_mean`` for ``belief_``, ``lstm_`` and ``aux_fraction_of_bayes``
+  and the two steps ratios: the interquartile mean over seeds with its 95% stratified bootstrap interval
+  (``peach_lite.stats``); ``belief_over_lstm_prob_improvement`` (with its interval): P(a seed of B ends with a
+  higher held-out return than a seed of A).
 
 Also trained once (seed 0), for notebooks/03_task_inference.py's widget: B with information-bottleneck
 strengths ``IB_WEIGHTS``, C with supervision weights ``AUX_WEIGHTS``, and B with its belief module trained
-off-policy from a replay of old episodes. Every learning curve is stored in ``details["runs"]``.
+off-policy from a replay of old episodes. Every learning curve is stored in ``details["runs"]``, and the figure
+``data/results/belief_vs_lstm.png`` (shown by the lesson) is drawn from them.
 
-Usage: ``python benchmarks/belief_vs_lstm.py`` (two worker processes, one per core; about 10 minutes
-on 2 idle cores); ``--quick`` runs a tiny version to test the script. A partial run prints its runs'
-scores and writes nothing under ``data/``, e.g. the K-goal belief agent alone, seed 0::
+Each (configuration, seed) is one task of a Ray sweep (``peach_lite.sweep``, one CPU and one torch thread each;
+``--num-cpus`` limits a local Ray, ``--address`` or ``RAY_ADDRESS`` names a cluster). Finished runs are kept under
+``runs/belief_vs_lstm/`` (``runs/belief_vs_lstm_quick/`` for ``--quick``), so an interrupted run resumes where it
+stopped; ``--fresh`` redoes them.
 
-    python benchmarks/belief_vs_lstm.py --only belief --seeds 0 --workers 1
+Usage: ``python benchmarks/belief_vs_lstm.py`` (about 40 minutes on 2 idle cores); ``--quick`` (or
+``PEACH_FAST=1``) runs a tiny version to test the script. A quick or partial run prints its runs' scores and
+writes nothing under ``data/`` unless ``--out DIR`` names a folder for the results file and figure, e.g. the
+K-goal belief agent alone, seed 0, or a smoke test::
+
+    python benchmarks/belief_vs_lstm.py --only belief --seeds 0 --num-cpus 1
+    PEACH_FAST=1 python benchmarks/belief_vs_lstm.py --seeds 0 --out /tmp/smoke --runs-dir /tmp/smoke/runs
 
 Each run's ``history`` in the results file is the learning curve as plain lists (``env_steps``,
 ``train_return`` and ``belief_loss`` per update, ``eval_steps``/``eval_return`` per evaluation), taken
@@ -36,7 +48,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -62,74 +73,111 @@ FINAL_EPISODES = 2000
 OFFLINE_BEHAVIOURS = ["random", "trained agent"]
 """Behaviour policies whose K-goal episodes train a belief module offline: uniform random goals, and the pretrained
 belief agent ``data/checkpoints/belief_kgoal.pt`` (which tries every goal once, then stays)."""
+OFFLINE_NAMES = {"offline_random": "random", "offline_agent": "trained agent"}
+"""The sweep's names of the offline runs (``--only`` takes them), and the behaviour each is trained on."""
 OFFLINE_UPDATES = 800
 """Supervised updates (batch 64) of each offline belief module."""
 OFFLINE_LR = 1e-2
 """Adam learning rate of the offline belief modules (supervised only, so the RL-stability reason for 3e-3 is moot)."""
 
 
+def train_one(seed: int, kind: str, overrides: dict, final_episodes: int = 0, num_updates: int = 0,
+              behaviour: str = "") -> dict:
+    """One sweep run (a Ray task, one torch thread): ``kind`` "run" trains and scores one agent configuration
+    (``overrides`` of :class:`~peach_lite.belief_agents.BeliefAgentConfig`, with this seed); ``kind`` "offline"
+    trains a belief module offline on episodes of ``behaviour`` (``num_updates`` supervised updates)."""
+    if kind == "offline":
+        return _run_offline((behaviour, num_updates))[2]
+    if kind != "run":
+        raise ValueError(f"kind must be 'run' or 'offline', got {kind!r}")
+    return _run(("", dict(overrides, seed=seed), final_episodes))[2]
+
+
+def configs(kgoal: dict, movement: dict, final_episodes: int, offline_updates: int) -> tuple[dict, dict]:
+    """The sweep's configurations: those trained with every seed, and those trained once (seed 0)."""
+    multi = {"belief": dict(kind="run", overrides=dict(kgoal, agent="belief"), final_episodes=final_episodes),
+             "lstm": dict(kind="run", overrides=dict(kgoal, agent="lstm"), final_episodes=final_episodes),
+             "aux_w1": dict(kind="run", overrides=dict(kgoal, agent="aux", belief_weight=1.0), final_episodes=final_episodes)}
+    single = {  # the long MovementBandits runs first, for load balance
+        "movement_belief": dict(kind="run", overrides=dict(movement, agent="belief"), final_episodes=final_episodes),
+        "movement_lstm": dict(kind="run", overrides=dict(movement, agent="lstm"), final_episodes=final_episodes)}
+    single |= {f"belief_ib{w:g}": dict(kind="run", overrides=dict(kgoal, agent="belief", ib_weight=w),
+                                       final_episodes=final_episodes) for w in IB_WEIGHTS}
+    single |= {f"aux_w{w:g}": dict(kind="run", overrides=dict(kgoal, agent="aux", belief_weight=w),
+                                   final_episodes=final_episodes) for w in AUX_WEIGHTS if w != 1.0}
+    single["belief_replay"] = dict(kind="run", overrides=dict(kgoal, agent="belief", belief_data="replay"),
+                                   final_episodes=final_episodes)
+    single |= {name: dict(kind="offline", overrides={}, num_updates=offline_updates, behaviour=behaviour)
+               for name, behaviour in OFFLINE_NAMES.items()}
+    return multi, single
+
+
 def main() -> None:
+    from peach_lite.budget import Budget
+    from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+
+    fast = Budget.from_env().fast
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets, to test the script (results not meaningful)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel training processes (one thread each)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny budgets, to test the script (results not meaningful; also on with PEACH_FAST=1)")
     parser.add_argument("--only", nargs="+", default=None, metavar="RUN",
                         help="partial run: only these runs (names without '/seedN', e.g. belief lstm movement_belief); "
                              "prints their scores, writes no results file")
     parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS, help="seeds of the multi-seed runs (partial run if not all)")
+    add_sweep_arguments(parser)
+    parser.add_argument("--workers", dest="num_cpus", type=int, help="old name of --num-cpus")
     args = parser.parse_args()
     from peach_lite.validation import check_int
 
-    check_int("workers", args.workers, 1, 64)
+    if args.num_cpus is not None:
+        check_int("num_cpus", args.num_cpus, 1, 64)
     for seed in args.seeds:
         check_int("seeds", seed, 0)
     seeds = list(args.seeds)
+    quick = bool(args.quick or fast)
     partial = args.only is not None or seeds != SEEDS
     kgoal, movement, final_episodes = dict(KGOAL), dict(MOVEMENT), FINAL_EPISODES
-    if args.quick:
+    if quick:
         kgoal.update(num_updates=4, eval_every=2, eval_episodes=20, batch_size=8)
         movement.update(num_updates=2, eval_every=1, eval_episodes=8, batch_size=8)
         final_episodes = 40
+    offline_updates = 4 if quick else OFFLINE_UPDATES
     start = time.perf_counter()
-    jobs = []
-    for seed in seeds:
-        jobs += [(f"belief/seed{seed}", dict(kgoal, agent="belief", seed=seed)),
-                 (f"lstm/seed{seed}", dict(kgoal, agent="lstm", seed=seed)),
-                 (f"aux_w1/seed{seed}", dict(kgoal, agent="aux", belief_weight=1.0, seed=seed))]
-    jobs += [(f"belief_ib{w:g}/seed0", dict(kgoal, agent="belief", ib_weight=w, seed=0)) for w in IB_WEIGHTS]
-    jobs += [(f"aux_w{w:g}/seed0", dict(kgoal, agent="aux", belief_weight=w, seed=0)) for w in AUX_WEIGHTS if w != 1.0]
-    jobs += [("belief_replay/seed0", dict(kgoal, agent="belief", belief_data="replay", seed=0)),
-             ("movement_belief/seed0", dict(movement, agent="belief", seed=0)),
-             ("movement_lstm/seed0", dict(movement, agent="lstm", seed=0))]
-    jobs.sort(key=lambda job: job[1]["family"] != "movement")  # the long runs first, for load balance
-    offline_updates = 4 if args.quick else OFFLINE_UPDATES
-    behaviours = OFFLINE_BEHAVIOURS
+    multi, single = configs(kgoal, movement, final_episodes, offline_updates)
     if args.only is not None:
-        offline_names = {"offline_random": "random", "offline_agent": "trained agent"}
-        known = sorted({name.split("/")[0] for name, _ in jobs} | set(offline_names))
+        known = sorted(multi) + sorted(single)
         for name in args.only:
             if name not in known:
                 raise ValueError(f"--only must name runs among {known}, got {name!r}")
-        jobs = [job for job in jobs if job[0].split("/")[0] in args.only]
-        behaviours = [b for key, b in offline_names.items() if key in args.only]
-    tasks = [(_run, (name, overrides, final_episodes)) for name, overrides in jobs]
-    tasks += [(_run_offline, (behaviour, offline_updates)) for behaviour in behaviours]
-    runs, offline = {}, {}
-    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        for kind, name, record in pool.imap_unordered(_dispatch, tasks):
-            (runs if kind == "run" else offline)[name] = record
-            print(f"done: {name} [{record['elapsed']:.0f} s]", flush=True)
-    for name in sorted(runs):
-        run = runs[name]
-        print(f"{name:24s} final {run['final_return']:7.3f} ({run['fraction_of_bayes']:.4f} of Bayes-optimal) "
+        multi = {name: config for name, config in multi.items() if name in args.only}
+        single = {name: config for name, config in single.items() if name in args.only}
+    # quick runs keep their files apart, so that they never replace a full run's under runs/belief_vs_lstm/
+    name = "belief_vs_lstm_quick" if quick else "belief_vs_lstm"
+    sweeps = []
+    if single:
+        sweeps.append(run_sweep(train_one, single, [0], name=name, **sweep_options(args)).check())
+    if multi:
+        sweeps.append(run_sweep(train_one, multi, seeds, name=name, **sweep_options(args)).check())
+    every = [record for sweep in sweeps for record in sweep.runs]
+    runs = {f"{r.config_name}/seed{r.seed}": r.result for r in every if r.config_name not in OFFLINE_NAMES}
+    offline = {r.result["behaviour"]: r.result for r in every if r.config_name in OFFLINE_NAMES}
+    for key in sorted(runs):
+        run = runs[key]
+        print(f"{key:24s} final {run['final_return']:7.3f} ({run['fraction_of_bayes']:.4f} of Bayes-optimal) "
               f"[{run['history']['elapsed']:.0f} s]")
+    for behaviour, record in offline.items():
+        print(f"offline belief on {behaviour} episodes: excess cross-entropy "
+              f"{ {k: round(v[-1], 4) for k, v in record['excess'].items()} } [{record['elapsed']:.0f} s]")
     if args.only is not None:
         print(f"partial run (--only {' '.join(args.only)} --seeds {' '.join(map(str, seeds))}): wall time "
               f"{time.perf_counter() - start:.0f} s; data/results/belief_vs_lstm.json left unchanged")
         return
+    sweep_multi = sweeps[-1]
 
     from peach_lite.envs.task_families import make_family
     from peach_lite.loop import History
     from peach_lite.results import write_results
+    from peach_lite.stats import headline_stats, improvement_stats
 
     bayes = make_family("kgoal").bayes_optimal_return()
     threshold = THRESHOLD_FRACTION * bayes
@@ -148,7 +196,7 @@ def main() -> None:
             values.append(other / belief if math.isfinite(belief) else math.nan)
         return np.array(values), censored
 
-    final = {kind: np.array([runs[f"{kind}/seed{s}"]["final_return"] for s in seeds]) for kind in ("belief", "lstm", "aux_w1")}
+    final = {kind: sweep_multi.values(kind, "final_return") for kind in ("belief", "lstm", "aux_w1")}
     lstm_ratio, lstm_censored = ratios("lstm")
     aux_ratio, aux_censored = ratios("aux_w1")
     wall = time.perf_counter() - start
@@ -176,6 +224,13 @@ def main() -> None:
         "offline_agent_excess_ce_on_random_data": offline["trained agent"]["excess"]["random"][-1],
         "wall_time_s": wall,
     }
+    # IQM over seeds with a 95% stratified bootstrap interval beside each mean, and P(B beats A) (peach_lite.stats)
+    for kind, key in (("belief", "belief"), ("lstm", "lstm"), ("aux_w1", "aux")):
+        headline |= headline_stats(f"{key}_fraction_of_bayes", final[kind] / bayes)
+    for key, values in (("steps_ratio_lstm_over_belief", lstm_ratio), ("steps_ratio_aux_over_belief", aux_ratio)):
+        if np.isfinite(values).any():  # seeds where the belief agent never reached the threshold have no ratio
+            headline |= headline_stats(key, values[np.isfinite(values)])
+    headline |= improvement_stats("belief_over_lstm", final["belief"] / bayes, final["lstm"] / bayes)
     details = {
         "family": "kgoal",
         "num_goals": make_family("kgoal").num_actions,
@@ -190,22 +245,27 @@ def main() -> None:
         "ib_weights": IB_WEIGHTS,
         "aux_weights": AUX_WEIGHTS,
         "offline": offline,
-        "workers": args.workers,
-        "quick": bool(args.quick),
+        "num_cpus": args.num_cpus,
+        "quick": quick,
         "runs": runs,
+        "definitions": {
+            "*_iqm, *_ci_low, *_ci_high, *_mean": "interquartile mean over seeds and its 95% stratified bootstrap "
+                                                  "interval, and the plain mean (peach_lite.stats, rliable)",
+            "steps_ratio_*_iqm": "over the seeds where the belief agent reached the threshold",
+            "belief_over_lstm_prob_improvement": "P(a seed of B ends with a higher held-out return than a seed of A), "
+                                                 "with its 95% interval"},
+        "sweep": {"runs_dir": str(sweeps[0].runs_dir), "wall_s": sum(s.wall_s for s in sweeps),
+                  "resumed_runs": sum(r.resumed for r in every)},
     }
     print(f"per seed: belief {np.round(final['belief'], 2).tolist()}, lstm {np.round(final['lstm'], 2).tolist()}, "
           f"aux {np.round(final['aux_w1'], 2).tolist()}; steps ratio lstm/belief {np.round(lstm_ratio, 2).tolist()}, "
           f"aux/belief {np.round(aux_ratio, 2).tolist()}; wall time {wall:.0f} s")
-    if partial or args.quick:
-        print(f"{'quick' if args.quick else 'partial'} run: headline {headline}; data/results/belief_vs_lstm.json left unchanged")
+    if (partial or quick) and args.out is None:
+        print(f"{'quick' if quick else 'partial'} run: headline {headline}; data/results/belief_vs_lstm.json left "
+              "unchanged (give --out DIR to write one there)")
         return
-    write_results("belief_vs_lstm", headline, seeds=SEEDS, details=details)
-
-
-def _dispatch(task):
-    function, arguments = task
-    return function(arguments)
+    write_results("belief_vs_lstm", headline, seeds=seeds, details=details,
+                  out_dir=args.out)  # draws belief_vs_lstm.png too, and prints the headline last
 
 
 def _run_offline(job: tuple[str, int]) -> tuple[str, str, dict]:
