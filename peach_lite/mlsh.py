@@ -59,8 +59,9 @@ class MLSHConfig:
     """W, iterations per task that train the master only (reference ``--warmup_time 9``)."""
     joint: int = 1
     """U, iterations per task that train master and sub-policies (reference ``--train_time 1``)."""
-    episodes_per_iteration: int = 20
-    """Episodes per group per iteration, D / T (reference ``--num_rollouts 1000`` steps = 20 MovementBandits episodes)."""
+    episodes_per_iteration: int = 120
+    """Episodes per group per iteration (D / T): 6,000 MovementBandits steps, half of what one reference task group
+    collects (12 workers share a task, each ``--num_rollouts 1000``); 20 (one worker) learns several times slower."""
     num_groups: int = 10
     """Task groups trained side by side, one task and one master each (the reference's ``rank % 10`` task groups)."""
     stagger: bool = True
@@ -288,6 +289,8 @@ class AdaptResult:
     """Mean entropy (nats) of the master's distribution at its choices in the greedy episodes."""
     per_task_returns: list[float]
     """Greedy return per task."""
+    oracle_return: float
+    """The task-known optimum on the same greedy episodes (MovementBandits: same goal pairs), mean."""
     agent: "MLSH"
     """The adapted agent (its masters; sub-policies shared with the meta-trained one)."""
 
@@ -520,16 +523,20 @@ class MLSH:
         entropy = float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
         accuracy = float("nan")
         if self.tasks.name == "movement":
-            best = sub_policy_outcomes(self.subs, self.tasks, num_starts=100, seed=seed).argmax(0)  # (2,) best sub per goal
+            ends = sub_policy_outcomes(self.subs, self.tasks, num_starts=100, seed=seed, kind="goal")  # (K, starts)
+            share = torch.stack([(ends == goal).float().mean(1) for goal in (0, 1)])  # (2, K) P(end at goal | sub)
+            best = share.argmax(1)  # the sub-policy that ends most often at each goal
             real = torch.as_tensor([int(t) for t in tasks]).repeat_interleave(eval_episodes)
             accuracy = float(probs[torch.arange(len(real)), :, best[real]].mean())
         per_task = episodes.returns.reshape(len(tasks), eval_episodes).mean(1)
+        oracle = float(np.mean(self.tasks.episode_oracle(eval_envs, list(agent.group_batch(eval_episodes).values))))
         return AdaptResult(curve, float(episodes.returns.mean()), float(episodes.success.mean()), accuracy, entropy,
-                           per_task.tolist(), agent)
+                           per_task.tolist(), oracle, agent)
 
-    def collapse(self, num_starts: int = 200, seed: int = 0) -> float:
-        """The detector's S for the current sub-policies (:func:`~peach_lite.mlsh_tasks.collapse_score`)."""
-        return collapse_score(sub_policy_outcomes(self.subs, self.tasks, num_starts=num_starts, seed=seed))
+    def collapse(self, num_starts: int = 200, seed: int = 0, kind: str = "move") -> float:
+        """The detector's S for the current sub-policies (:func:`~peach_lite.mlsh_tasks.collapse_score`); ``kind``
+        "move" (what they do in one macro step) or "goal" (where they end an episode, MovementBandits)."""
+        return collapse_score(sub_policy_outcomes(self.subs, self.tasks, num_starts=num_starts, seed=seed, kind=kind))
 
     # --------------------------------------------------------------------------- checkpoints
     def arch(self) -> dict[str, Any]:
@@ -567,9 +574,9 @@ EVAL_SEED = 4_242
 
 # ============================================================================================ training
 PRESETS: dict[str, dict[str, Any]] = {
-    "movement": {"tasks": "movement", "iterations": 1000},
-    "fourrooms": {"tasks": "fourrooms", "iterations": 600, "num_subs": 4, "macro_duration": 5, "warmup": 10, "joint": 2,
-                  "episodes_per_iteration": 20},
+    "movement": {"tasks": "movement", "iterations": 200},
+    "fourrooms": {"tasks": "fourrooms", "iterations": 100, "num_subs": 4, "macro_duration": 5, "warmup": 10, "joint": 2,
+                  "episodes_per_iteration": 40},
 }
 """Named settings of :func:`train_mlsh` (design-08-11 §2: MovementBandits K=2, N=10, W=9, U=1; four rooms K=4, N=5,
 W=10, U=2)."""
@@ -579,7 +586,8 @@ def train_mlsh(*, seed: int, progress: bool = True, tasks: str = "movement", ite
                detector_every: int = 50, **config: Any) -> tuple[MLSH, dict[str, Any]]:
     """Meta-train MLSH with the shared loop: ``iterations`` rounds, each one iteration of every task group.
 
-    A callback runs the collapse detector every ``detector_every`` rounds (``history.extra["collapse_S"]``).
+    A callback runs the collapse detector every ``detector_every`` rounds (``history.extra["collapse_S"]``, and the
+    goal detector ``history.extra["goal_S"]`` on MovementBandits).
 
     Returns:
         (agent, meta) with the History, the detector's trace and the CPU seconds.
@@ -599,12 +607,15 @@ def train_mlsh(*, seed: int, progress: bool = True, tasks: str = "movement", ite
         if agent.config.num_subs > 1 and (round_index % detector_every == 0 or round_index == iterations):
             history.extra.setdefault("collapse_round", []).append(float(round_index))
             history.extra.setdefault("collapse_S", []).append(agent.collapse(num_starts=100, seed=1))
+            if agent.tasks.goal_outcome is not None:
+                history.extra.setdefault("goal_S", []).append(agent.collapse(num_starts=100, seed=1, kind="goal"))
 
     start = time.process_time()
     history = train(agent, runner, TrainConfig(rounds=iterations, episodes_per_round=1, warmup_steps=0, eval_episodes=0,
                                                log_every=1, seed=seed, progress=progress), callbacks=[detector])
     return agent, {"iterations": iterations, "history": history.to_dict(), "cpu_s": time.process_time() - start,
                    "collapse_S": (history.extra.get("collapse_S") or [float("nan")])[-1],
+                   "goal_S": (history.extra.get("goal_S") or [float("nan")])[-1],
                    "collapsed": bool(history.extra["collapse_S"][-1] < COLLAPSE_THRESHOLD) if agent.config.num_subs > 1 else None}
 
 

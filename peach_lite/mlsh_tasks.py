@@ -62,11 +62,19 @@ class MLSHTasks:
     detector_starts: Callable[[int, int], tuple[Tensor, object]]
     """``detector_starts(n, seed)`` -> (first observations (n, obs_dim), the envs positioned there) for the detector."""
     detector_steps: int
-    """How many steps each sub-policy runs alone in the detector."""
+    """How many steps each sub-policy runs alone in the behaviour detector (one macro step N)."""
     outcome: Callable[[object, Tensor, Tensor], Tensor]
-    """``outcome(envs, first_obs, last_obs)`` -> (n,) int64 class of where a sub-policy's run ended."""
+    """``outcome(envs, first_obs, last_obs)`` -> (n,) int64: the direction of the net move (stay, then one class
+    per primitive direction), the behaviour the detector compares."""
     num_outcomes: int
     """Number of outcome classes."""
+    episode_oracle: Callable[[object, list], np.ndarray] | None = None
+    """``episode_oracle(envs, row_tasks)`` -> (n,) the task-known optimum of each episode the envs just ran (MovementBandits:
+    exact DP on that episode's goal pair; four rooms: the goal's success probability)."""
+    goal_steps: int = 0
+    """Steps of the goal detector (MovementBandits: a whole episode, 50); 0: no goal detector."""
+    goal_outcome: Callable[[object, Tensor, Tensor], Tensor] | None = None
+    """``goal_outcome(envs, first_obs, last_obs)`` -> (n,) index of the goal nearest to the end (MovementBandits)."""
 
 
 def mlsh_tasks(name: str) -> MLSHTasks:
@@ -168,54 +176,61 @@ class OracleMovementSubPolicies(nn.Module):
 
 @torch.no_grad()
 def sub_policy_outcomes(subs: nn.Module, tasks: MLSHTasks, *, num_starts: int = 200, seed: int = 0,
-                        greedy: bool = False) -> Tensor:
-    """Run each sub-policy alone from the same ``num_starts`` fixed starts; the distribution of where it ended.
+                        greedy: bool = False, kind: str = "move") -> Tensor:
+    """Run each sub-policy alone from the same ``num_starts`` fixed starts; the distribution of what it did.
 
+    ``kind="move"``: N steps (one macro step), outcome = the direction of the net move (stay, +x, -x, +y, -y in
+    MovementBandits; up, down, left, right in four rooms). ``kind="goal"`` (MovementBandits): a whole episode
+    from the start, outcome = the goal nearest to where it ended (design-08-11's P(end at g0 | sub k)).
     Every sub-policy sees the same starts and the same random numbers (one generator per sub, same seed), so
     two identical sub-policies give identical distributions.
 
     Args:
         subs: obs (n, obs_dim) -> (logits (K, n, A), values (K, n)).
-        tasks: the task distribution (its ``detector_starts``, ``detector_steps``, ``outcome``).
+        tasks: the task distribution (its ``detector_starts`` and the outcome of ``kind``).
         greedy: argmax actions instead of samples.
     Returns:
-        (K, num_outcomes) probabilities: row k = P(outcome | sub-policy k alone).
+        (K, num_starts) int64 outcome classes: entry (k, i) is what sub-policy k did alone from start i.
 
     Taught in notebooks/10_mlsh.py (section "Collapse").
     """
     check_int("num_starts", num_starts, 1)
+    check_choice("kind", kind, ["move", "goal"] if tasks.goal_outcome is not None else ["move"])
+    steps, outcome, classes = ((tasks.detector_steps, tasks.outcome, tasks.num_outcomes) if kind == "move"
+                               else (tasks.goal_steps, tasks.goal_outcome, 2))
     rows = []
     probe = subs(tasks.detector_starts(1, seed)[0])[0]
     for k in range(probe.shape[0]):
         first, envs = tasks.detector_starts(num_starts, seed)
         generator = torch.Generator().manual_seed(seed + 1)
         obs, active = first, np.ones(num_starts, bool)
-        for _ in range(tasks.detector_steps):
+        for _ in range(steps):
             logits = subs(obs)[0][k]
             action = logits.argmax(-1) if greedy else torch.multinomial(torch.softmax(logits, -1), 1, generator=generator).squeeze(1)
             obs = envs.step(action[:, None].float().numpy(), active)[0]
-        rows.append(torch.bincount(tasks.outcome(envs, first, obs), minlength=tasks.num_outcomes).float() / num_starts)
+        rows.append(outcome(envs, first, obs))
     return torch.stack(rows)
 
 
 def collapse_score(outcomes: Tensor) -> float:
-    """S = the smallest total-variation distance between two sub-policies' outcome distributions.
+    """S = over pairs of sub-policies, the smallest fraction of starts from which the two did different things.
 
-    For two sub-policies and two outcomes this is ``|P(end at g0 | sub 0) - P(end at g0 | sub 1)|``: 0 when
-    they behave alike (collapse), 1 when they always end at different goals. Collapse: S < :data:`COLLAPSE_THRESHOLD`.
+    0 when two sub-policies behave alike (collapse), 1 when they never do the same thing from the same start.
+    Comparing start by start (not the two marginal distributions) keeps "go right" and "go up" apart even where
+    both end near goal 0 equally often. For the goal outcome and two sub-policies S is at least
+    ``|P(end at g0 | sub 0) - P(end at g0 | sub 1)|`` (design-08-11's measure). Collapse: S < :data:`COLLAPSE_THRESHOLD`.
 
     Args:
-        outcomes: (K, num_outcomes) rows of probabilities (:func:`sub_policy_outcomes`), K >= 2.
+        outcomes: (K, num_starts) outcome classes (:func:`sub_policy_outcomes`), K >= 2.
     Returns:
         S in [0, 1].
 
     Taught in notebooks/10_mlsh.py (section "Collapse").
     """
     if outcomes.ndim != 2 or outcomes.shape[0] < 2:
-        raise ValueError(f"outcomes must be (K >= 2, num_outcomes), got {tuple(outcomes.shape)}")
+        raise ValueError(f"outcomes must be (K >= 2, num_starts), got {tuple(outcomes.shape)}")
     k = outcomes.shape[0]
-    distances = [0.5 * float((outcomes[i] - outcomes[j]).abs().sum()) for i in range(k) for j in range(i + 1, k)]
-    return min(distances)
+    return min(float((outcomes[i] != outcomes[j]).float().mean()) for i in range(k) for j in range(i + 1, k))
 
 
 # ============================================================================================ helpers
@@ -240,11 +255,21 @@ def _movement() -> MLSHTasks:
         return first, envs
 
     def outcome(envs, first: Tensor, last: Tensor) -> Tensor:
+        return _direction((last[:, :2] - first[:, :2]) * ARENA)
+
+    def goal_outcome(envs, first: Tensor, last: Tensor) -> Tensor:
         position, goals = last[:, :2] * ARENA, envs.sim.goals.float()
         distance = ((position[:, None, :] - goals) ** 2).sum(-1)  # (n, 2)
         return distance.argmin(1)
 
-    return MLSHTasks("movement", 50, 6, 5, [0, 1], make_envs, fresh_tasks, oracle_value, detector_starts, 50, outcome, 2)
+    def episode_oracle(envs, row_tasks: list) -> np.ndarray:
+        from peach_lite.envs.oracles import movement_bandits_values_for_goals
+
+        oracle = movement_bandits_values_for_goals(envs.sim.goals.numpy())["oracle"]
+        return oracle[np.arange(len(oracle)), np.asarray([int(t) for t in row_tasks])]
+
+    return MLSHTasks("movement", 50, 6, 5, [0, 1], make_envs, fresh_tasks, oracle_value, detector_starts, 10, outcome, 5,
+                     episode_oracle, 50, goal_outcome)
 
 
 def _fourrooms() -> MLSHTasks:
@@ -275,8 +300,20 @@ def _fourrooms() -> MLSHTasks:
 
     def outcome(envs, first: Tensor, last: Tensor) -> Tensor:
         cells = torch.as_tensor(FREE_CELLS, dtype=torch.float32)
-        delta = last @ cells - first @ cells  # (n, 2) (row, col) displacement
-        vertical = delta[:, 0].abs() >= delta[:, 1].abs()
-        return torch.where(vertical, (delta[:, 0] > 0).long(), 2 + (delta[:, 1] > 0).long())  # up, down, left, right
+        row_col = last @ cells - first @ cells  # (n, 2) (row, col) displacement
+        return _direction(torch.stack([row_col[:, 1], -row_col[:, 0]], 1))  # as (x, y): stay, right, left, up, down
 
-    return MLSHTasks("fourrooms", 100, 104, 4, train, make_envs, fresh_tasks, oracle_value, detector_starts, 5, outcome, 4)
+    def episode_oracle(envs, row_tasks: list) -> np.ndarray:
+        from peach_lite.envs.oracles import four_rooms_values
+
+        return np.array([four_rooms_values(int(g))["oracle"] for g in row_tasks])
+
+    return MLSHTasks("fourrooms", 100, 104, 4, train, make_envs, fresh_tasks, oracle_value, detector_starts, 5, outcome, 5,
+                     episode_oracle)
+
+
+def _direction(delta: Tensor) -> Tensor:
+    """(n, 2) net (x, y) moves -> (n,) class: 0 stay, 1 +x, 2 -x, 3 +y, 4 -y (the dominant axis; ties go to x)."""
+    horizontal = delta[:, 0].abs() >= delta[:, 1].abs()
+    cls = torch.where(horizontal, torch.where(delta[:, 0] > 0, 1, 2), torch.where(delta[:, 1] > 0, 3, 4))
+    return torch.where(delta.abs().sum(1) == 0, 0, cls).long()

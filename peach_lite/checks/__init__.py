@@ -11,3 +11,4 @@ from peach_lite.checks.hac import *  # noqa: F401,F403
 from peach_lite.checks.belief import *  # noqa: F401,F403
 from peach_lite.checks.envs import *  # noqa: F401,F403
 from peach_lite.checks.mql import *  # noqa: F401,F403
+from peach_lite.checks.mlsh import *  # noqa: F401,F403

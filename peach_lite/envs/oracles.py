@@ -474,20 +474,20 @@ def movement_bandits_oracle_actions(obs: np.ndarray, real_goal: np.ndarray | int
         raise ValueError(f"real_goal must be 0 or 1, got {np.unique(real).tolist()}")
     position = obs[:, :2]
     goal = obs[np.arange(n)[:, None], 2 + 2 * real[:, None] + np.arange(2)[None, :]]
-    offsets = np.arange(-60, 61)
-    grid = MOVE * np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)  # same order as the scalar
-    moves = np.abs(np.round(grid / MOVE)).sum(axis=1)
-    actions = np.zeros(n, dtype=np.int64)
-    for start in range(0, n, 64):
-        rows = slice(start, start + 64)
-        cells = position[rows, None, :] + grid[None]
-        ok = np.sum((cells - goal[rows, None, :]) ** 2, axis=-1) < REWARD_RADIUS**2
-        inside = np.sum((position[rows] - goal[rows]) ** 2, axis=-1) < REWARD_RADIUS**2
-        best = np.argmin(np.where(ok, moves[None], np.inf), axis=1)
-        delta = np.round((cells[np.arange(len(best)), best] - position[rows]) / MOVE)
-        horizontal = np.abs(delta[:, 0]) >= np.abs(delta[:, 1])
-        step = np.where(horizontal, np.where(delta[:, 0] > 0, 1, 2), np.where(delta[:, 1] > 0, 3, 4))
-        actions[rows] = np.where(inside | ~delta.any(axis=1), 0, step)
+    # lattice cells position + MOVE * (i, j) near the disc, in the scalar version's order (i, then j, ascending)
+    low = np.ceil((goal - REWARD_RADIUS - position) / MOVE) - 1  # (n, 2)
+    steps = np.arange(int(2 * REWARD_RADIUS / MOVE) + 3)
+    ij = np.stack(np.meshgrid(steps, steps, indexing="ij"), axis=-1).reshape(-1, 2)  # (C, 2)
+    offsets = low[:, None, :] + ij[None]  # (n, C, 2)
+    cells = position[:, None, :] + MOVE * offsets
+    ok = np.sum((cells - goal[:, None, :]) ** 2, axis=-1) < REWARD_RADIUS**2
+    moves = np.abs(offsets).sum(axis=-1)
+    best = np.argmin(np.where(ok, moves, np.inf), axis=1)
+    delta = offsets[np.arange(n), best]
+    inside = np.sum((position - goal) ** 2, axis=-1) < REWARD_RADIUS**2
+    horizontal = np.abs(delta[:, 0]) >= np.abs(delta[:, 1])
+    step = np.where(horizontal, np.where(delta[:, 0] > 0, 1, 2), np.where(delta[:, 1] > 0, 3, 4))
+    actions = np.where(inside | ~delta.any(axis=1), 0, step).astype(np.int64)
     return actions
 
 

@@ -1,0 +1,198 @@
+"""MLSH on MovementBandits and four rooms: fresh-task return after warm-up, sub-policy collapse, ablations, baselines.
+
+Per run (each a Ray task through peach_lite.sweep):
+
+* ``mlsh`` (3 seeds): meta-train on MovementBandits (K=2, N=10, W=9, U=1, 10 staggered groups of 20 episodes),
+  then meta-test: 20 fresh tasks (balanced real goals), a fresh master each, W master-only iterations, then
+  10 greedy episodes per task. The collapse detector S (each sub-policy alone on 100 fixed goal pairs) is traced
+  during training; collapse = S < 0.3 at the end.
+* ablations (1 seed each, collapse counted): ``no_warmup`` (W = 0, U = 10), ``no_stagger``, ``code_lr`` (the
+  reference code's sub-policy lr 3e-5 instead of the paper's 3e-4).
+* ``shared``: a single shared reactive policy (K = 1, trained every iteration) on the same number of steps.
+* ``fourrooms`` (3 seeds): K=4, N=5, W=10, U=2 on the 80 training goals; meta-test on held-out goals (success
+  after W master-only iterations against the exact oracle), and a fresh flat PPO per held-out goal trained on the
+  same W iterations of steps.
+
+Headline: ``movement_fraction_of_bayes`` (adapted greedy return / Bayes-optimal 41.0), ``collapsed_seeds``,
+``shared_policy_return``, ``fourrooms_fraction_of_oracle``, ``flat_ppo_success``, ``wall_minutes_per_seed``, with
+IQM and 95% bootstrap intervals over seeds.
+
+Run (about 2 CPU-minutes per MovementBandits run and 3 per four-rooms run, about 25 in all; needs the sweep extra)::
+
+    python benchmarks/mlsh.py --num-cpus 1
+
+Writes data/results/mlsh.json and mlsh.png (read by notebooks/10_mlsh.py); in fast mode a smoke run that writes
+nothing unless --out is given.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from peach_lite.budget import Budget
+from peach_lite.results import bars_panel, curves_panel, figure_spec, write_results
+from peach_lite.stats import headline_stats
+from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+
+FOURROOMS = {"num_subs": 4, "macro_duration": 5, "warmup": 10, "joint": 2}
+"""design-08-11 §2's four-rooms setting."""
+
+
+def train_one(seed: int, tasks: str, iterations: int, eval_tasks: int, eval_episodes: int, overrides: dict,
+              flat_tasks: int = 0, flat_lr: float = 3e-3) -> dict:
+    """One seed of one configuration: meta-train, trace the detector, meta-test on fresh tasks (and, for four rooms,
+    a fresh flat PPO per task)."""
+    from peach_lite.device import set_threads
+    from peach_lite.mlsh import MLSH, MLSHConfig, train_mlsh
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    agent, meta = train_mlsh(seed=seed, progress=False, tasks=tasks, iterations=iterations, detector_every=max(1, iterations // 20),
+                             **overrides)
+    history = meta["history"]
+    per_round = agent.config.num_groups * agent.config.episodes_per_iteration
+    returns = np.asarray(history["returns"]).reshape(iterations, per_round).mean(1)
+    window = max(1, iterations // 50)
+    curve_x = [int(agent.config.num_groups * agent.config.episodes_per_iteration * agent.tasks.horizon * (i + window))
+               for i in range(0, iterations, window)]
+    curve_y = [float(returns[i:i + window].mean()) for i in range(0, iterations, window)]
+    fresh = agent.tasks.fresh_tasks(eval_tasks, 1000 + seed)
+    result = agent.adapt(fresh, eval_episodes=eval_episodes, seed=1000 + seed)
+    oracle = result.oracle_return
+    out = {"train_cpu_s": meta["cpu_s"], "curve_steps": curve_x, "curve_returns": curve_y,
+           "collapse_rounds": history["extra"].get("collapse_round", []), "collapse_S": history["extra"].get("collapse_S", []),
+           "final_S": meta["collapse_S"], "collapsed": meta["collapsed"], "adapt_curve": result.iteration_returns,
+           "adapted_return": result.final_return, "adapted_success": result.final_success,
+           "master_accuracy": result.master_accuracy, "master_entropy": result.master_entropy, "oracle": oracle}
+    if flat_tasks:
+        successes = []
+        for i, task in enumerate(fresh[:flat_tasks]):
+            config = MLSHConfig(**{**agent.config.__dict__, "num_subs": 1, "warmup": 0, "joint": agent.config.warmup,
+                                   "num_groups": 1, "stagger": False, "sub_lr": flat_lr, "seed": seed})
+            flat = MLSH(agent.tasks, config)
+            flat.group_tasks = [task]
+            from peach_lite.loop import TrainConfig, evaluate, train
+            from peach_lite.runner import Runner
+
+            runner = Runner(agent.tasks.make_envs(config.episodes_per_iteration, seed + i), [task], seed=seed + i)
+            train(flat, runner, TrainConfig(rounds=config.joint, episodes_per_round=1, warmup_steps=0, eval_episodes=0, progress=False))
+            envs = agent.tasks.make_envs(eval_episodes, 2000 + i)
+            successes.append(float(evaluate(flat, envs, flat.group_batch(eval_episodes, "test"), num_episodes=1, seed=2000 + i).success.mean()))
+        out["flat_ppo_success"] = float(np.mean(successes))
+        out["flat_oracle"] = agent.tasks.oracle_value(fresh[:flat_tasks])
+        out["adapted_success_flat_tasks"] = float(np.mean(result.per_task_returns[:flat_tasks]))
+    out["wall_s"] = time.perf_counter() - wall
+    out["cpu_s"] = time.process_time() - cpu
+    return out
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--iterations", type=int, default=budget.pick(full=150, fast=3), help="MovementBandits meta-training iterations")
+    parser.add_argument("--fourrooms-iterations", type=int, default=budget.pick(full=80, fast=2))
+    parser.add_argument("--eval-tasks", type=int, default=budget.pick(full=20, fast=2))
+    parser.add_argument("--eval-episodes", type=int, default=budget.pick(full=10, fast=2))
+    parser.add_argument("--flat-tasks", type=int, default=budget.pick(full=10, fast=1), help="four-rooms goals for the flat PPO")
+    parser.add_argument("--skip", nargs="*", default=[], help="configurations to leave out")
+    add_sweep_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    small = {} if not budget.fast else {"num_groups": 2, "episodes_per_iteration": 2}
+    movement = {"tasks": "movement", "iterations": args.iterations, "eval_tasks": args.eval_tasks, "eval_episodes": args.eval_episodes}
+    configs = {
+        "mlsh": {**movement, "overrides": dict(small)},
+        "fourrooms": {"tasks": "fourrooms", "iterations": args.fourrooms_iterations, "eval_tasks": args.eval_tasks,
+                      "eval_episodes": args.eval_episodes, "overrides": {**FOURROOMS, **small}, "flat_tasks": args.flat_tasks},
+        "shared": {**movement, "overrides": {**small, "num_subs": 1, "warmup": 0, "joint": 1, "stagger": False}},
+        "no_warmup": {**movement, "overrides": {**small, "warmup": 0, "joint": 10}},
+        "no_stagger": {**movement, "overrides": {**small, "stagger": False}},
+        "code_lr": {**movement, "overrides": {**small, "sub_lr": 3e-5}},
+    }
+    configs = {k: v for k, v in configs.items() if k not in args.skip}
+    multi = [k for k in ("mlsh", "fourrooms") if k in configs]
+    sweep_main = run_sweep(train_one, {k: configs[k] for k in multi}, args.seeds, name="mlsh", **sweep_options(args)).check()
+    single = {k: v for k, v in configs.items() if k not in multi}
+    sweep_one = run_sweep(train_one, single, args.seeds[:1], name="mlsh", **sweep_options(args)).check() if single else None
+
+    from peach_lite.envs.oracles import movement_bandits_values
+
+    values = movement_bandits_values()
+    rows = sweep_main.results("mlsh")
+    four = sweep_main.results("fourrooms") if "fourrooms" in configs else []
+    ablations = {k: sweep_one.results(k)[0] for k in single} if sweep_one else {}
+
+    def col(items, key):
+        return np.array([r[key] for r in items], dtype=float)
+
+    movement_fraction = col(rows, "adapted_return") / values["bayes_optimal"]
+    headline = {
+        "movement_fraction_of_bayes": float(movement_fraction.mean()),
+        "movement_adapted_return": float(col(rows, "adapted_return").mean()),
+        "movement_fraction_of_oracle": float(col(rows, "adapted_return").mean() / values["oracle"]),
+        "bayes_optimal_return": values["bayes_optimal"],
+        "oracle_return": values["oracle"],
+        "collapsed_seeds": int(sum(bool(r["collapsed"]) for r in rows)),
+        "collapse_S_min": float(col(rows, "final_S").min()),
+        "master_accuracy": float(col(rows, "master_accuracy").mean()),
+        "master_entropy": float(col(rows, "master_entropy").mean()),
+        "wall_minutes_per_seed": float(col(rows, "wall_s").mean() / 60),
+        "cpu_minutes_per_seed": float(col(rows, "cpu_s").mean() / 60),
+    }
+    if "shared" in ablations:
+        headline["shared_policy_return"] = ablations["shared"]["adapted_return"]
+        headline["ratio_over_shared"] = headline["movement_adapted_return"] / max(ablations["shared"]["adapted_return"], 1e-9)
+    for name in ("no_warmup", "no_stagger", "code_lr"):
+        if name in ablations:
+            headline[f"{name}_return"] = ablations[name]["adapted_return"]
+            headline[f"{name}_collapsed"] = int(bool(ablations[name]["collapsed"]))
+            headline[f"{name}_S"] = ablations[name]["final_S"]
+    if four:
+        headline["fourrooms_fraction_of_oracle"] = float((col(four, "adapted_success") / col(four, "oracle")).mean())
+        headline["fourrooms_success"] = float(col(four, "adapted_success").mean())
+        headline["fourrooms_oracle_success"] = float(col(four, "oracle").mean())
+        headline["flat_ppo_success"] = float(col(four, "flat_ppo_success").mean())
+        headline["fourrooms_collapsed_seeds"] = int(sum(bool(r["collapsed"]) for r in four))
+        headline["fourrooms_wall_minutes_per_seed"] = float(col(four, "wall_s").mean() / 60)
+        headline |= headline_stats("fourrooms_fraction_of_oracle", col(four, "adapted_success") / col(four, "oracle"))
+    headline |= headline_stats("movement_fraction_of_bayes", movement_fraction)
+    for key, value in headline.items():
+        print(f"{key:40s} {value:10.3f}")
+    if budget.fast and args.out is None:
+        print("fast mode: smoke run only, data/results/mlsh.json not written (give --out to write one)")
+        return
+    series = [{"label": "MLSH (K=2)", "x": [r["curve_steps"] for r in rows], "y": [r["curve_returns"] for r in rows]}]
+    for name, label in (("shared", "shared reactive policy"), ("no_warmup", "no warm-up"), ("no_stagger", "no stagger"),
+                        ("code_lr", "sub lr 3e-5 (code)")):
+        if name in ablations:
+            series.append({"label": label, "x": [ablations[name]["curve_steps"]], "y": [ablations[name]["curve_returns"]]})
+    panels = [curves_panel("MovementBandits meta-training (exploring, 10% random master choices)", "environment steps",
+                           "episode return", series, hlines=[{"label": "oracle 43.7", "y": values["oracle"]},
+                                                            {"label": "Bayes-optimal 41.0", "y": values["bayes_optimal"]}]),
+              bars_panel("after W master-only iterations on fresh tasks", "configuration", "greedy return",
+                         ["MLSH", *ablations], [{"label": "return", "values": [list(col(rows, "adapted_return")),
+                                                                                 *[[a["adapted_return"]] for a in ablations.values()]]}],
+                         hlines=[{"label": "0.9 x Bayes-optimal", "y": 0.9 * values["bayes_optimal"]}])]
+    if four:
+        panels.append(bars_panel("four rooms, held-out goals", "agent", "success rate (fraction)", ["MLSH after W", "flat PPO, same steps"],
+                                 [{"label": "success", "values": [list(col(four, "adapted_success")), list(col(four, "flat_ppo_success"))]}],
+                                 hlines=[{"label": "oracle", "y": float(col(four, "oracle").mean())}]))
+    details = {"per_seed": {"mlsh": rows, "fourrooms": four}, "ablations": ablations, "configs": configs,
+               "definitions": {"movement_fraction_of_bayes": "greedy return on fresh tasks after W master-only iterations / 41.0",
+                               "collapsed": "detector S < 0.3 at the end of meta-training (S: |P(end near g0 | sub 0) - P(end near g0 | sub 1)|)",
+                               "wall_minutes_per_seed": "wall time of one MovementBandits seed (train + meta-test) on the shared 2-core machine",
+                               "flat_ppo_success": "a fresh flat PPO per held-out goal, W iterations of the same steps, greedy success"},
+               "sweep": {"runs_dir": str(sweep_main.runs_dir), "wall_s": sweep_main.wall_s + (sweep_one.wall_s if sweep_one else 0)}}
+    write_results("mlsh", headline, seeds=list(args.seeds), details=details,
+                  figure=figure_spec("MLSH: MovementBandits and four rooms", panels), out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
