@@ -376,6 +376,19 @@ task_index = widgets.IntSlider(value=0, min=0, max=19, description="test task")
 _picker_envs: dict = {}
 
 
+def rounded(task) -> str:
+    """``Task(field=value, ...)`` with floats to 2 decimals, for a readable title."""
+    def short(value):
+        if isinstance(value, (bool, int, str)) or value is None:
+            return value
+        try:
+            return np.round(np.asarray(value, dtype=float), 2).tolist()
+        except (TypeError, ValueError):
+            return value
+
+    return f"{type(task).__name__}(" + ", ".join(f"{k}={short(v)}" for k, v in task.to_dict().items()) + ")"
+
+
 def show_task(env_id: str, index: int) -> None:
     if env_id not in _picker_envs:
         _picker_envs[env_id] = envs.make(env_id, render_mode="rgb_array", width=240, height=240)
@@ -395,7 +408,7 @@ def show_task(env_id: str, index: int) -> None:
             break
     fig, ax = plt.subplots(figsize=(3.2, 3.2))
     ax.imshow(picked.render())
-    ax.set_title(f"{chosen}"[:60] + f"\nreturn after {num_gallery_steps} steps: {total:.2f}", fontsize=7)
+    ax.set_title(rounded(chosen)[:60] + f"\nreturn after {num_gallery_steps} steps: {total:.2f}", fontsize=7)
     ax.axis("off")
     plt.show()
 

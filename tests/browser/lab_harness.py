@@ -357,6 +357,11 @@ class LessonRunner:
                 report.problems.append(f"kernel log: {match.group(1)} ... {match.group(2)[:200]}")
             if self.screenshot_dir is not None:
                 self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+                if report.controls:  # show the last control moved and what it drew
+                    try:
+                        page.locator(f'[data-peach-control="{len(report.controls) - 1}"]').scroll_into_view_if_needed(timeout=5000)
+                    except Exception:  # noqa: BLE001
+                        pass
                 path = self.screenshot_dir / f"{Path(notebook).stem}.png"
                 try:
                     page.screenshot(path=str(path))
@@ -366,6 +371,7 @@ class LessonRunner:
             context.close()
             self.server.shutdown_kernels()
             report.total_s = time.monotonic() - start
+            report.problems = list(dict.fromkeys(report.problems))  # each finding once
         return report
 
     # ---------------------------------------------------------------------------------- steps
@@ -404,8 +410,9 @@ class LessonRunner:
             report.problems.append(f"Run All did not finish within {RUN_ALL_TIMEOUT_S:.0f} s ({state})")
         report.run_all_s = time.monotonic() - began
         report.problems += [f"cell error on Run All: {e}" for e in state["errors"]]
-        ran = not report.problems
         self._wait_widgets_rendered(page)
+        report.problems += [f"widget traceback in the page: {t}" for t in page.evaluate(_TRACEBACK_JS)]
+        ran = not report.problems
         for index in range(page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets.length")):
             report.problems += self._bad_images(page, index, "after Run All")
         return ran
