@@ -45,7 +45,7 @@ CONTROL_SELECTOR = (
     ".widget-radio-box, .widget-toggle-button"
 )
 RUN_ALL_TIMEOUT_S = float(os.environ.get("PEACH_BROWSER_RUN_ALL_TIMEOUT", "300"))
-CONTROL_TIMEOUT_S = float(os.environ.get("PEACH_BROWSER_CONTROL_TIMEOUT", "120"))
+CONTROL_TIMEOUT_S = float(os.environ.get("PEACH_BROWSER_CONTROL_TIMEOUT", "60"))
 
 
 def find_chromium() -> str | None:
