@@ -386,6 +386,7 @@ class LessonRunner:
                 return
             state = page.evaluate(_STATE_JS)
             if state.get("ready") and state.get("status") == "idle":
+                page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # the lesson's full width
                 return
             page.wait_for_timeout(250)
         report.problems.append(f"the notebook's kernel was not idle within 120 s (state {page.evaluate(_STATE_JS)})")
