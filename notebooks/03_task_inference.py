@@ -256,6 +256,15 @@ for name, run in runs.items():
 assert headline["steps_ratio_lstm_over_belief"] > 1.0
 
 # %% [markdown]
+# The same runs as the benchmark drew them (`data/results/belief_vs_lstm.png`, the README's figure; mean and
+# min-max band over seeds, MovementBandits beside the K-goal trials):
+
+# %%
+from peach_lite.results import show_figure
+
+show_figure("belief_vs_lstm")
+
+# %% [markdown]
 # On the K-goal trials the belief module is told, at every step, which goals are still possible; the RL² agent has
 # to discover from reward alone that remembering the goals it tried is worth it, and within the same budget it does
 # not always get there. The auxiliary head (C) learns as fast as the belief network here: what matters is that the

@@ -616,6 +616,15 @@ if "dense_context_fraction_of_oracle" in headline:
           f"{headline['dense_context_fraction_of_oracle']:.0%} of the oracle")
 
 # %% [markdown]
+# The benchmark's figure (`data/results/pearl_point_robot.png`, the README's): the in-training meta-test return of
+# every seed and of the ablations against environment steps, with the oracle dashed:
+
+# %%
+from peach_lite.results import show_figure
+
+show_figure("pearl_point_robot")
+
+# %% [markdown]
 # **Reading these numbers honestly.** On a 2-core CPU, a 20-30 minute meta-training run is a few percent of the
 # reference's half a million gradient steps, and the numbers above show what that buys. Where the target is not
 # reached, the pictures show why: an agent that does not yet know the goal *hedges* (it stops inside the circle,
