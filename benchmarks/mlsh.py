@@ -3,13 +3,14 @@
 Per run (each a Ray task through peach_lite.sweep):
 
 * ``mlsh`` (3 seeds): meta-train on MovementBandits (K=2, N=10, W=9, U=1, 10 staggered groups of 20 episodes),
-  then meta-test: 20 fresh tasks (balanced real goals), a fresh master each, W master-only iterations, then
+  then meta-test: 10 fresh tasks (balanced real goals), a fresh master each, W master-only iterations, then
   10 greedy episodes per task. The collapse detector S (each sub-policy alone on 100 fixed goal pairs) is traced
   during training; collapse = S < 0.3 at the end.
 * ablations (1 seed each, collapse counted): ``no_warmup`` (W = 0, U = 10), ``no_stagger``, ``code_lr`` (the
   reference code's sub-policy lr 3e-5 instead of the paper's 3e-4).
 * ``shared``: a single shared reactive policy (K = 1, trained every iteration) on the same number of steps.
-* ``fourrooms`` (3 seeds): K=4, N=5, W=10, U=2 on the 80 training goals; meta-test on held-out goals (success
+* ``fourrooms`` (3 seeds): K=4, N=5, W=10, U=2, 40 episodes per group per iteration, on the 80 training goals;
+  meta-test on held-out goals (success
   after W master-only iterations against the exact oracle), and a fresh flat PPO per held-out goal trained on the
   same W iterations of steps.
 
@@ -17,9 +18,9 @@ Headline: ``movement_fraction_of_bayes`` (adapted greedy return / Bayes-optimal 
 ``shared_policy_return``, ``fourrooms_fraction_of_oracle``, ``flat_ppo_success``, ``wall_minutes_per_seed``, with
 IQM and 95% bootstrap intervals over seeds.
 
-Run (about 2 CPU-minutes per MovementBandits run and 3 per four-rooms run, about 25 in all; needs the sweep extra)::
+Run (about 1.5 to 2 CPU-minutes per run, about 17 in all, three runs at a time; needs the sweep extra)::
 
-    python benchmarks/mlsh.py --num-cpus 1
+    python benchmarks/mlsh.py --num-cpus 3
 
 Writes data/results/mlsh.json and mlsh.png (read by notebooks/10_mlsh.py); in fast mode a smoke run that writes
 nothing unless --out is given.
@@ -95,11 +96,11 @@ def main() -> None:
     budget = Budget.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
-    parser.add_argument("--iterations", type=int, default=budget.pick(full=150, fast=3), help="MovementBandits meta-training iterations")
-    parser.add_argument("--fourrooms-iterations", type=int, default=budget.pick(full=80, fast=2))
-    parser.add_argument("--eval-tasks", type=int, default=budget.pick(full=20, fast=2))
+    parser.add_argument("--iterations", type=int, default=budget.pick(full=100, fast=3), help="MovementBandits meta-training iterations")
+    parser.add_argument("--fourrooms-iterations", type=int, default=budget.pick(full=40, fast=2))
+    parser.add_argument("--eval-tasks", type=int, default=budget.pick(full=10, fast=2))
     parser.add_argument("--eval-episodes", type=int, default=budget.pick(full=10, fast=2))
-    parser.add_argument("--flat-tasks", type=int, default=budget.pick(full=10, fast=1), help="four-rooms goals for the flat PPO")
+    parser.add_argument("--flat-tasks", type=int, default=budget.pick(full=5, fast=1), help="four-rooms goals for the flat PPO")
     parser.add_argument("--skip", nargs="*", default=[], help="configurations to leave out")
     add_sweep_arguments(parser)
     args = parser.parse_args()
@@ -110,7 +111,8 @@ def main() -> None:
     configs = {
         "mlsh": {**movement, "overrides": dict(small)},
         "fourrooms": {"tasks": "fourrooms", "iterations": args.fourrooms_iterations, "eval_tasks": args.eval_tasks,
-                      "eval_episodes": args.eval_episodes, "overrides": {**FOURROOMS, **small}, "flat_tasks": args.flat_tasks},
+                      "eval_episodes": args.eval_episodes, "overrides": {**FOURROOMS, "episodes_per_iteration": 40, **small},
+                      "flat_tasks": args.flat_tasks},
         "shared": {**movement, "overrides": {**small, "num_subs": 1, "warmup": 0, "joint": 1, "stagger": False}},
         "no_warmup": {**movement, "overrides": {**small, "warmup": 0, "joint": 10}},
         "no_stagger": {**movement, "overrides": {**small, "stagger": False}},

@@ -31,7 +31,7 @@ from peach_lite.mlsh_tasks import COLLAPSE_THRESHOLD, MLSHTasks, collapse_score,
 from peach_lite.nets import EnsembleMLP, mlp
 from peach_lite.ppo import PPO, PPOBatch, PPOConfig, PolicyOutput, gae_advantages, normalize_advantages
 from peach_lite.runner import Episodes, Runner, Step, TaskBatch, run_episodes
-from peach_lite.validation import check_int, check_range
+from peach_lite.validation import check_choice, check_int, check_range
 
 __all__ = ["MLSHConfig", "macro_rewards", "macro_advantages", "ppo_minibatch_update", "SubPolicies", "Masters", "MLSH",
            "AdaptResult", "train_mlsh", "PRESETS", "CLI"]
@@ -574,8 +574,8 @@ EVAL_SEED = 4_242
 
 # ============================================================================================ training
 PRESETS: dict[str, dict[str, Any]] = {
-    "movement": {"tasks": "movement", "iterations": 200},
-    "fourrooms": {"tasks": "fourrooms", "iterations": 100, "num_subs": 4, "macro_duration": 5, "warmup": 10, "joint": 2,
+    "movement": {"tasks": "movement", "iterations": 200, "history_detail": "rounds"},
+    "fourrooms": {"tasks": "fourrooms", "iterations": 100, "history_detail": "rounds", "num_subs": 4, "macro_duration": 5, "warmup": 10, "joint": 2,
                   "episodes_per_iteration": 40},
 }
 """Named settings of :func:`train_mlsh` (design-08-11 §2: MovementBandits K=2, N=10, W=9, U=1; four rooms K=4, N=5,
@@ -583,12 +583,15 @@ W=10, U=2)."""
 
 
 def train_mlsh(*, seed: int, progress: bool = True, tasks: str = "movement", iterations: int = 1000,
-               detector_every: int = 50, **config: Any) -> tuple[MLSH, dict[str, Any]]:
+               detector_every: int = 50, history_detail: str = "episodes", **config: Any) -> tuple[MLSH, dict[str, Any]]:
     """Meta-train MLSH with the shared loop: ``iterations`` rounds, each one iteration of every task group.
 
     A callback runs the collapse detector every ``detector_every`` rounds (``history.extra["collapse_S"]``, and the
     goal detector ``history.extra["goal_S"]`` on MovementBandits).
 
+    Args:
+        history_detail: "episodes" keeps every episode's return in ``meta["history"]``; "rounds" keeps one entry
+            per round (the mean return of its episodes), small enough for a checkpoint.
     Returns:
         (agent, meta) with the History, the detector's trace and the CPU seconds.
 
@@ -610,10 +613,18 @@ def train_mlsh(*, seed: int, progress: bool = True, tasks: str = "movement", ite
             if agent.tasks.goal_outcome is not None:
                 history.extra.setdefault("goal_S", []).append(agent.collapse(num_starts=100, seed=1, kind="goal"))
 
+    check_choice("history_detail", history_detail, ["episodes", "rounds"])
     start = time.process_time()
     history = train(agent, runner, TrainConfig(rounds=iterations, episodes_per_round=1, warmup_steps=0, eval_episodes=0,
                                                log_every=1, seed=seed, progress=progress), callbacks=[detector])
-    return agent, {"iterations": iterations, "history": history.to_dict(), "cpu_s": time.process_time() - start,
+    saved = history.to_dict()
+    if history_detail == "rounds":
+        per_round = cfg.num_groups * cfg.episodes_per_iteration
+        for name in ("steps", "returns", "wall_time"):
+            values = saved[name][: iterations * per_round]
+            saved[name] = [values[(i + 1) * per_round - 1] if name != "returns" else float(np.mean(values[i * per_round:(i + 1) * per_round]))
+                           for i in range(len(values) // per_round)]
+    return agent, {"iterations": iterations, "history": saved, "history_detail": history_detail, "cpu_s": time.process_time() - start,
                    "collapse_S": (history.extra.get("collapse_S") or [float("nan")])[-1],
                    "goal_S": (history.extra.get("goal_S") or [float("nan")])[-1],
                    "collapsed": bool(history.extra["collapse_S"][-1] < COLLAPSE_THRESHOLD) if agent.config.num_subs > 1 else None}

@@ -284,3 +284,50 @@ def test_four_rooms_trains_end_to_end():
                              warmup=1, joint=1, **SMALL)
     result = agent.adapt(agent.tasks.fresh_tasks(2, 0), iterations=1, eval_episodes=2, seed=0)
     assert 0 <= result.final_success <= 1 and math.isnan(result.master_accuracy)
+
+
+# ------------------------------------------------------------------------------------------------ benchmark targets
+def _headline():
+    from peach_lite.results import read_results
+
+    try:
+        return read_results("mlsh")["headline"]
+    except FileNotFoundError:
+        pytest.skip("data/results/mlsh.json not written yet (python benchmarks/mlsh.py --num-cpus 1)")
+
+
+def test_benchmark_figures_respect_the_oracles():
+    h = _headline()
+    assert 0 <= h["movement_adapted_return"] <= h["oracle_return"] + 1e-6
+    assert h["bayes_optimal_return"] == pytest.approx(41.0, abs=0.2) and h["oracle_return"] == pytest.approx(43.7, abs=0.2)
+    assert 0 <= h["fourrooms_success"] <= h["fourrooms_oracle_success"] + 1e-6
+
+
+TARGETS_UNMET = ("issue 13: with the CPU budget of data/results/mlsh.json (150 iterations per seed on the shared 2-core "
+                 "machine) the sub-policies are still far from goal primitives; see the headline and the detector traces")
+
+
+@pytest.mark.xfail(reason=TARGETS_UNMET, strict=False)
+def test_movement_bandits_reaches_ninety_percent_of_bayes_optimal():
+    assert _headline()["movement_fraction_of_bayes"] >= 0.9
+
+
+@pytest.mark.xfail(reason=TARGETS_UNMET, strict=False)
+def test_movement_bandits_beats_a_shared_reactive_policy_by_half():
+    h = _headline()
+    assert h["movement_adapted_return"] >= 1.5 * h["shared_policy_return"]
+
+
+@pytest.mark.xfail(reason=TARGETS_UNMET, strict=False)
+def test_no_seed_collapses():
+    assert _headline()["collapsed_seeds"] == 0
+
+
+@pytest.mark.xfail(reason=TARGETS_UNMET, strict=False)
+def test_four_rooms_reaches_ninety_percent_of_the_oracle_and_beats_flat_ppo():
+    h = _headline()
+    assert h["fourrooms_fraction_of_oracle"] >= 0.9 and h["fourrooms_success"] > h["flat_ppo_success"]
+
+
+def test_a_seed_takes_at_most_twenty_cpu_minutes():
+    assert _headline()["cpu_minutes_per_seed"] <= 20
