@@ -43,10 +43,14 @@ class MLSHConfig:
     """Settings of :class:`MLSH`; defaults are the reference's MovementBandits run (openai/mlsh, issue #9 command).
 
     Deviations from the reference, each deliberate: ``sub_lr`` is the paper's 3e-4 (the code's 3e-5 is an
-    ablation); ``num_groups`` task groups in one process replace 120 MPI workers; the value loss is not
-    clipped and observations are not normalised by a running mean (MovementBandits' are already in [0, 1],
-    four rooms' are one-hot); the master's Adam state is reset with its weights; warm-up is exactly W
-    iterations (the reference's ``mini_ep >= warmup_time`` after ``mini_ep += 1`` makes it W - 1).
+    ablation); ``num_groups`` task groups in one process replace 120 MPI workers (one group = the 12 workers
+    that share a task, ``episodes_per_iteration`` its data); the value loss is not clipped and observations
+    are not normalised by a running mean (MovementBandits' are already in [0, 1], four rooms' are one-hot);
+    no gradient-norm clipping (as the reference's Adam); a sub-policy with no active step in a batch takes
+    no Adam step (the reference's ``MpiAdam`` would still move it by momentum); warm-up is exactly W
+    iterations (the reference's ``mini_ep >= warmup_time`` after ``mini_ep += 1`` makes it W - 1); the
+    stagger spreads the groups evenly (the reference's ``int(warmup_time+train_time / 10)`` is, by operator
+    precedence, W + int(U / 10)). As in the reference, a re-initialised master keeps its Adam moments.
 
     Taught in notebooks/10_mlsh.py (section "The two phases").
     """
