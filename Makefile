@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.peach_lite-installed
 SWEEP_STAMP := $(VENV)/.peach_lite-sweep-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
-.PHONY: install lab test unit lessons sync bench doctor clean
+.PHONY: install lab test unit browser lessons sync bench doctor clean
 
 install: $(STAMP)
 
@@ -41,7 +41,11 @@ test: $(SWEEP_STAMP)
 	PEACH_FAST=1 $(PY) -m pytest
 
 unit: $(SWEEP_STAMP)
-	PEACH_FAST=1 $(PY) -m pytest tests
+	PEACH_FAST=1 $(PY) -m pytest tests -m "not browser"
+
+# The lessons in JupyterLab in headless Chromium (needs Debian's chromium; .ci/run installs it).
+browser: install
+	PEACH_FAST=1 $(PY) -m pytest tests/browser -m browser
 
 lessons: install
 	PEACH_FAST=1 $(PY) -m pytest notebooks
