@@ -809,8 +809,9 @@ def make_oracle_policy(env: Any) -> Callable[[Any], Any]:
     from peach_lite.envs.point_robot import PointRobotEnv
 
     base = env.unwrapped
-    if isinstance(base, PointRobotEnv):
-        return lambda obs: point_robot_oracle_action(obs, np.asarray(base.get_task().goal)).astype(np.float32)
+    if isinstance(base, PointRobotEnv):  # also the point mass; goal-conditioned variants observe a dict
+        return lambda obs: point_robot_oracle_action(obs["achieved_goal"] if isinstance(obs, dict) else obs,
+                                                     np.asarray(base.get_task().goal)).astype(np.float32)
     if isinstance(base, BernoulliBanditEnv):
         return lambda obs: int(np.argmax(base.get_task().probs))
     if isinstance(base, KGoalBanditEnv):
