@@ -266,7 +266,7 @@ assert resumed.total_steps == 150 and len(demo.buffer) == 150 and demo.num_updat
 # below). Choose whether to **train now (small)** or **load the pretrained checkpoint**
 # (`data/checkpoints/sac_pendulum.pt`, 15k steps, made by the command recorded in `data/MANIFEST.json`).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "rerun-next-cell"]
 import ipywidgets as widgets
 from IPython.display import display
 

@@ -123,7 +123,7 @@ plt.show()
 # pretrained agent (`data/checkpoints/mql_point_robot.pt`, command in `data/MANIFEST.json`) trained for 40k
 # steps. "Train now (small)" runs the same code for a few hundred steps: enough to see the loop, not to learn.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "rerun-next-cell"]
 import ipywidgets as widgets
 from IPython.display import display
 
