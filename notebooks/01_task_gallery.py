@@ -325,6 +325,12 @@ try:
 except FileNotFoundError as missing:
     print(missing)
 
+# %%
+from peach_lite.results import show_figure
+
+show_figure("env_speed")  # the benchmark's figure, data/results/env_speed.png
+
+# %%
 num_robots = budget.pick(full=4096, fast=256)
 vec = envs.make_vec("peach_lite/PointRobotSparse-v0", num_envs=num_robots)
 envs.set_tasks(vec, [sparse.test_tasks()[i % 20] for i in range(num_robots)])

@@ -426,6 +426,14 @@ else:
     plt.show()
 
 # %% [markdown]
+# The benchmark's own figure (learning curves of every seed of both libraries), from `data/results/sac_vs_sb3.png`:
+
+# %%
+from peach_lite.results import show_figure
+
+show_figure("sac_vs_sb3")
+
+# %% [markdown]
 # Where does the speed come from? Not from doing fewer updates: both take exactly one gradient step per
 # environment step, in the same order, with networks of the same size. On a CPU the update is mostly
 # matrix products, and both libraries need nearly the same ones, so the gap can only come from the work
