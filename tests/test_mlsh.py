@@ -293,7 +293,7 @@ def _headline():
     try:
         return read_results("mlsh")["headline"]
     except FileNotFoundError:
-        pytest.skip("data/results/mlsh.json not written yet (python benchmarks/mlsh.py --num-cpus 1)")
+        pytest.skip("data/results/mlsh.json not written yet (python benchmarks/mlsh.py --num-cpus 3)")
 
 
 def test_benchmark_figures_respect_the_oracles():
@@ -303,8 +303,10 @@ def test_benchmark_figures_respect_the_oracles():
     assert 0 <= h["fourrooms_success"] <= h["fourrooms_oracle_success"] + 1e-6
 
 
-TARGETS_UNMET = ("issue 13: with the CPU budget of data/results/mlsh.json (150 iterations per seed on the shared 2-core "
-                 "machine) the sub-policies are still far from goal primitives; see the headline and the detector traces")
+TARGETS_UNMET = ("issue 13: with the CPU budget of data/results/mlsh.json (100 iterations per seed, about 1.3 CPU-minutes, "
+                 "on the shared 2-core machine) the sub-policies are still far from goal primitives, and longer runs plateau "
+                 "near commit-to-one (23.6 after 200 iterations, the checkpoint; 23.5 after 400): one sub-policy walks to a "
+                 "goal, the other barely moves; see the headline, the detector traces and the closing note of issue 13")
 
 
 @pytest.mark.xfail(reason=TARGETS_UNMET, strict=False)
