@@ -312,6 +312,14 @@ assert headline["best_success"] >= 0.9, "the best hierarchy reaches 90% of the h
 assert headline["best_success"] > headline["flat_success"]
 
 # %% [markdown]
+# The benchmark's own figure (test success of every seed of each level count), from `data/results/hac_maze.png`:
+
+# %%
+from peach_lite.results import show_figure
+
+show_figure("hac_maze")
+
+# %% [markdown]
 # ## Watching a trained hierarchy
 #
 # `data/checkpoints/hac_maze.pt` is a 2-level agent trained by
