@@ -320,12 +320,13 @@ def test_movement_bandits_beats_a_shared_reactive_policy_by_half():
     assert h["movement_adapted_return"] >= 1.5 * h["shared_policy_return"]
 
 
-@pytest.mark.xfail(reason=TARGETS_UNMET, strict=False)
 def test_no_seed_collapses():
     assert _headline()["collapsed_seeds"] == 0
 
 
-@pytest.mark.xfail(reason=TARGETS_UNMET, strict=False)
+@pytest.mark.xfail(reason="issue 13: after 40 meta-training iterations (data/results/mlsh.json) four-rooms MLSH reaches 0.22 "
+                          "of the oracle's success on held-out goals, a fresh flat PPO per goal 0.98 with the same steps",
+                   strict=False)
 def test_four_rooms_reaches_ninety_percent_of_the_oracle_and_beats_flat_ppo():
     h = _headline()
     assert h["fourrooms_fraction_of_oracle"] >= 0.9 and h["fourrooms_success"] > h["flat_ppo_success"]
