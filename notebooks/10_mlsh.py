@@ -312,6 +312,9 @@ if trace:
 # **What prevents it, measured.** `benchmarks/mlsh.py` trains 3 seeds with the reference's schedule and one seed
 # of each ablation: no warm-up (W = 0, U = 10), no stagger, and the reference code's sub-policy learning rate
 # 3e-5 instead of the paper's 3e-4, and counts collapses. The numbers are read from `data/results/mlsh.json`.
+# Read them with the budget in mind: about 1.3 CPU-minutes per seed (100 iterations) is far less than the
+# reference's 120 workers, so "not collapsed" here also includes sub-policies that have not learned much yet;
+# the returns say how far each run got, against the targets of issue 13.
 
 # %%
 from peach_lite.results import read_results
@@ -328,6 +331,13 @@ else:
     assert h["movement_adapted_return"] <= h["oracle_return"] + 1e-6
     if "fourrooms_fraction_of_oracle" in h:
         assert h["fourrooms_success"] <= h["fourrooms_oracle_success"] + 1e-6
+    print(f"\nMLSH: {h['collapsed_seeds']} of {len(record['seeds'])} seeds collapsed (smallest S {h['collapse_S_min']:.2f}); "
+          f"return after W on fresh tasks {h['movement_adapted_return']:.1f} = {h['movement_fraction_of_bayes']:.2f} x Bayes-optimal "
+          f"(target 0.9), shared reactive policy {h.get('shared_policy_return', float('nan')):.1f}")
+    for name, label in (("no_warmup", "no warm-up (W = 0)"), ("no_stagger", "no stagger"), ("code_lr", "sub-policy lr 3e-5 (code)")):
+        if f"{name}_S" in h:
+            print(f"{label:28s} S = {h[f'{name}_S']:.2f} ({'collapsed' if h[f'{name}_collapsed'] else 'not collapsed'}), "
+                  f"return after W {h[f'{name}_return']:.1f}")
 
 # %% [markdown]
 # ## Explore: iterations x sub-policy sets
