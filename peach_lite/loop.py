@@ -305,10 +305,9 @@ def interrupts_deferred() -> Iterator[None]:
 # ============================================================================================ helpers
 def _default_evaluation(agent: Agent, runner: Runner, config: TrainConfig) -> tuple[float, float]:
     tasks = runner.draw_tasks(1) if runner.tasks is None else TaskBatch.from_list(runner.tasks)
-    eval_envs = getattr(runner, "eval_envs", None)
-    if eval_envs is None:
-        eval_envs = runner.eval_envs = _eval_copy(runner.envs, config.seed)
-    result = evaluate(agent, eval_envs, tasks, num_episodes=config.eval_episodes, seed=config.seed + 10_000)
+    if runner.eval_envs is None:
+        runner.eval_envs = _eval_copy(runner.envs, config.seed)
+    result = evaluate(agent, runner.eval_envs, tasks, num_episodes=config.eval_episodes, seed=config.seed + 10_000)
     return float(result.returns.mean()), float(result.returns.std())
 
 

@@ -408,6 +408,8 @@ class Runner:
         self._success = np.zeros(0, bool)
         self.finished: list[Episodes] = []
         """Episodes that ended since :meth:`pop_finished` was last called."""
+        self.eval_envs: TaskEnvs | None = None
+        """Separate envs for the default evaluation of :func:`peach_lite.loop.train` (made on first use)."""
 
     def draw_tasks(self, n: int | None = None) -> TaskBatch:
         """``n`` (default: one per env) training tasks drawn uniformly with replacement."""
