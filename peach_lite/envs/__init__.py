@@ -19,6 +19,10 @@ peach_lite/PointMassSparse-v0          same task, MuJoCo point mass (point_mass)
 peach_lite/PointMassDense-v0           same task, MuJoCo point mass (point_mass)   20
 peach_lite/PointMaze-v0                four-rooms point-mass maze, sparse (HAC)    200
 peach_lite/PointMazeDense-v0           same maze, reward -distance                 200
+peach_lite/PointMazeHidden-v0          same maze, goal hidden: one of 3 sites      50
+                                       (maze_hidden; PEACH)
+peach_lite/PointMazeHiddenRegion-v0    hidden goal along a band through rooms      50
+                                       1-3 (maze_hidden)
 peach_lite/HalfCheetahVel-v0           target velocity (locomotion)                200
 peach_lite/HalfCheetahDir-v0           forward / backward (locomotion)             200
 peach_lite/AntDir-v0                   direction, forward/backward (locomotion)    200
@@ -58,6 +62,8 @@ _REGISTRY: dict[str, tuple[str, int, dict[str, Any], bool]] = {
     "peach_lite/PointMassDense-v0": ("peach_lite.envs.point_mass:DensePointMassEnv", 20, {}, True),
     "peach_lite/PointMaze-v0": ("peach_lite.envs.point_mass:PointMazeEnv", 200, {}, True),
     "peach_lite/PointMazeDense-v0": ("peach_lite.envs.point_mass:PointMazeEnv", 200, {"reward_type": "dense"}, True),
+    "peach_lite/PointMazeHidden-v0": ("peach_lite.envs.maze_hidden:PointMazeHiddenEnv", 50, {}, True),
+    "peach_lite/PointMazeHiddenRegion-v0": ("peach_lite.envs.maze_hidden:PointMazeHiddenEnv", 50, {"goal_mode": "region"}, True),
     "peach_lite/HalfCheetahVel-v0": ("peach_lite.envs.locomotion:HalfCheetahVelEnv", 200, {}, True),
     "peach_lite/HalfCheetahDir-v0": ("peach_lite.envs.locomotion:HalfCheetahDirEnv", 200, {}, True),
     "peach_lite/AntDir-v0": ("peach_lite.envs.locomotion:AntDirEnv", 200, {}, True),
