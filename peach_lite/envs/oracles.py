@@ -11,7 +11,8 @@ Every number here is *computed* from the environment definitions (nothing is pas
 * **random**: uniformly random actions (exact where a small DP allows, else averaged rollouts).
 
 The discrete families (bandits, K-goal, MovementBandits, four rooms) live in
-:mod:`peach_lite.envs.oracles_discrete` and are re-exported here. Later lessons call these to check that no
+:mod:`peach_lite.envs.oracles_discrete`, the hidden-goal maze of PEACH in
+:mod:`peach_lite.envs.oracles_maze`; both are re-exported here. Later lessons call these to check that no
 learned agent exceeds its oracle. The command
 ``python -m peach_lite.envs.oracles`` prints every value.
 
@@ -37,6 +38,13 @@ from peach_lite.envs.oracles_discrete import (  # the discrete families' values,
     movement_bandits_random_return,
     movement_bandits_values,
     movement_bandits_values_for_goals,
+)
+from peach_lite.envs.oracles_maze import (  # the hidden-goal maze's values (PEACH), re-exported here
+    MazeSitesValues,
+    MazeTourPolicy,
+    maze_hidden_oracle_policy,
+    maze_sites_values,
+    posterior_sampling_curves,
 )
 from peach_lite.envs.point_robot import GOAL_RADIUS, HORIZON, MAX_STEP, point_robot_rewards
 from peach_lite.validation import check_choice, check_range
@@ -67,6 +75,12 @@ __all__ = [
     # maze
     "maze_waypoint_policy",
     "maze_reference_return",
+    # hidden-goal maze (oracles_maze)
+    "MazeSitesValues",
+    "MazeTourPolicy",
+    "maze_hidden_oracle_policy",
+    "maze_sites_values",
+    "posterior_sampling_curves",
     # locomotion
     "cheetah_vel_zero_action_return",
     # generic
@@ -466,6 +480,8 @@ def make_oracle_policy(env: Any) -> Callable[[Any], Any]:
         return lambda obs: four_rooms_oracle_action(base._cell, base.get_task().goal, base.slip_prob)
     if type(base).__name__ == "PointMazeEnv":
         return maze_waypoint_policy
+    if type(base).__name__ == "PointMazeHiddenEnv":
+        return maze_hidden_oracle_policy(base)
     raise ValueError(f"no oracle policy for {type(base).__name__}; known for point robot/mass, bandits, MovementBandits, four rooms, maze")
 
 
