@@ -47,6 +47,7 @@ from peach_lite.device import get_device
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Runner, Step, TaskBatch, TrainConfig, train
 from peach_lite.nets import ActionScale, EnsembleCritic, PolicyOutput, TanhGaussianPolicy, frozen, hard_update_, init_pearl_, mlp, polyak_update_
 from peach_lite.pearl_config import CONTEXT_SAMPLING, PRESETS, PearlConfig
+from peach_lite.pearl_relabel import HindsightStore, curriculum_context, relabel_meta_batch
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, kl_to_prior, meta_test
 from peach_lite.validation import check_int
 
@@ -214,6 +215,8 @@ class PEARL:
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.schedule = cfg.schedule()
         self.num_updates = 0
+        self.hindsight: HindsightStore | None = None
+        """Hindsight task relabelling's store (:mod:`peach_lite.pearl_relabel`); :meth:`for_env` builds it when relabel_prob > 0."""
         self.belief: Belief | None = None
         self.store_to_encoder = True
         """Whether exploring episodes on train tasks also go to the encoder buffer (``collect`` sets it per phase)."""
@@ -233,8 +236,11 @@ class PEARL:
         if not hasattr(unwrapped, "train_tasks"):
             raise ValueError(f"envs must run a task distribution with train_tasks()/test_tasks(), got {envs.env_id or unwrapped}")
         space = envs.action_space
-        return cls(int(np.prod(envs.observation_space.shape)), int(np.prod(space.shape)), len(unwrapped.train_tasks()), config,
-                   action_low=space.low, action_high=space.high, device=device, env_id=envs.env_id)
+        agent = cls(int(np.prod(envs.observation_space.shape)), int(np.prod(space.shape)), len(unwrapped.train_tasks()), config,
+                    action_low=space.low, action_high=space.high, device=device, env_id=envs.env_id)
+        if agent.config.relabel_prob > 0:
+            agent.hindsight = HindsightStore.for_env(envs, agent.obs_dim, agent.action_dim, agent.config.relabel_buffer_size, agent.device)
+        return agent
 
     # --- the belief over z (the PosteriorAgent protocol) -------------------------------------------
 
@@ -285,9 +291,10 @@ class PEARL:
         """
         mode = self.config.context_sampling
         if mode == "same_batch" and rl_batch is not None:
-            return self.make_context(rl_batch)
+            return curriculum_context(self, rl_batch, self.make_context(rl_batch))
         buffer = self.enc_buffer if mode == "recent" else self.rl_buffer
-        return self.make_context(buffer.sample(self.config.context_batch, tasks, self.generator))
+        rows = buffer.sample(self.config.context_batch, tasks, self.generator)
+        return curriculum_context(self, rows, self.make_context(rows))  # the curriculum's dense rows, if on
 
     # --- the Agent protocol ------------------------------------------------------------------------
 
@@ -324,6 +331,8 @@ class PEARL:
             self.rl_buffer.add_batch(task, **rows)
             if self.store_to_encoder:
                 self.enc_buffer.add_batch(task, **rows)
+            if self.hindsight is not None:
+                self.hindsight.add_trajectory(rows["obs"], rows["action"], rows["next_obs"], rows["done"])
 
     def learn(self, num_updates: int) -> dict[str, Tensor]:
         """``num_updates`` calls of :meth:`update`; returns the last one's detached losses."""
@@ -410,7 +419,10 @@ class PEARL:
             tasks = torch.randint(0, self.num_train_tasks, (self.config.meta_batch,), generator=self.generator, device=self.device)
         tasks = torch.as_tensor(tasks, dtype=torch.long, device=self.device).flatten()
         batch = self.rl_buffer.sample(self.config.batch_size, tasks, self.generator)  # (T, B, ...), dense reward
-        return {**batch, "context": self.sample_context(tasks, batch), "tasks": tasks}
+        context = self.sample_context(tasks, batch)
+        if self.hindsight is not None and self.config.relabel_prob > 0:  # HTR: some slots get relabelled trajectories
+            batch, context = relabel_meta_batch(self, tasks, batch, context)
+        return {**batch, "context": context, "tasks": tasks}
 
     def critic_terms(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> CriticTerms:
         """Infer q(z | c) per task, draw z, and compute the Q loss and the KL (and pi, V(s, z) for the actor losses).
