@@ -63,6 +63,9 @@ ALGORITHMS: dict[str, str] = {
     "hac": "peach_lite.hac:HAC",
     "belief": "peach_lite.belief_agents:BeliefAgent",
     "mlsh": "peach_lite.mlsh:MLSH",
+    "peach": "peach_lite.peach:PEACH",
+    "hiro": "peach_lite.hiro:HIRO",
+    "fun": "peach_lite.fun:FuN",
 }
 """Algorithm name (``arch["algorithm"]`` in every file) -> the class that rebuilds it. New algorithms add a line."""
 
