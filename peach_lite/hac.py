@@ -29,7 +29,7 @@ Taught in notebooks/07_hac.py; the k = 1 agent in notebooks/06_her.py.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -94,7 +94,11 @@ class HAC(nn.Module):
     Attributes: ``levels`` (level i = ``levels[i]``), ``buffer`` (``MultiTaskReplayBuffer``, key
     ``task * k + level``), ``horizons`` (attempts per level), ``thresholds`` ((k, goal_dim) tolerances),
     ``record`` (keep an :class:`EpisodeTrace` per env in ``traces``), ``last_success`` ((n,) bool,
-    the end-goal test after the last episode; ``last_train_success``: after the last exploring one), ``top_cond`` ((n, top_cond_dim) task variable or None).
+    the end-goal test after the last episode; ``last_train_success``: after the last exploring one), ``top_cond`` ((n, top_cond_dim) task variable or None),
+    ``top_attempt_hook`` (None, or ``hook(env_index, transition, penalty)`` called whenever a top-level attempt
+    ends, in training and test episodes: its hindsight-action transition (a) and its penalty (c) or None;
+    PEACH builds its context and its per-task top replay from these), ``random_top`` (the top level proposes
+    uniformly random subgoals, exploring or not: the random-subgoal baseline).
 
     Taught in notebooks/07_hac.py (section "The agent").
     """
@@ -135,6 +139,8 @@ class HAC(nn.Module):
         self.last_success = np.zeros(0, bool)
         self.last_train_success = np.zeros(0, bool)
         self.top_cond: np.ndarray | None = None
+        self.top_attempt_hook: Callable[[int, Transitions, Transitions | None], None] | None = None
+        self.random_top = False
         self._policy: list[Any] | None = None
         self._envs: list[_EnvState] = []
         self._explore = self._store = False
@@ -223,6 +229,7 @@ class HAC(nn.Module):
         states, achieved = (_rows(step.next_obs, key, len(self._envs)) for key in ("observation", "achieved_goal"))
         top = self.num_levels - 1
         ended = (step.terminated | step.truncated).numpy()
+        env_success = step.success.numpy()
         for e in np.flatnonzero(step.mask.numpy()):
             env = self._envs[e]
             if env.over or env.state is None:
@@ -233,6 +240,8 @@ class HAC(nn.Module):
             gap = np.abs(env.goals - env.achieved)  # every level's goal test at once (as peach_lite.her.goal_reached)
             reached = env.reached = (np.all(gap <= self.thresholds, axis=1) if self.norm == "box"
                                      else np.sum(np.square(gap / self.thresholds), axis=1) <= 1.0)
+            if self.config.top_goal_hidden:  # the hidden end goal: only the env knows whether it was reached
+                reached[top] = bool(env_success[e])
             hits = np.flatnonzero(reached)
             highest = int(hits[-1]) if hits.size else -1
             level = 0
@@ -242,17 +251,24 @@ class HAC(nn.Module):
                 lower_reached = bool(reached[level - 1]) if level > 0 else True
                 lower_missed = level > 0 and env.maxed_out[level - 1]
                 stored = penalty = None
-                if self._explore:
+                hooked = level == top and self.top_attempt_hook is not None
+                if self._explore or hooked:
                     if level > 0:  # (a) hindsight action transition, with the original goal
                         stored = hindsight_action_transition(run.obs, run.action, env.state, env.achieved, run.goal,
                                                              lower_reached=lower_reached, threshold=self.thresholds[level],
                                                              norm=self.norm)
+                        if level == top and self.config.top_goal_hidden:  # reward and terminal from the env's success
+                            stored = stored._replace(reward=np.float32(0.0 if reached[top] else -1.0),
+                                                     done=np.float32(1.0 if reached[top] else 0.0))
                         penalty = subgoal_test_transition(run.obs, run.action, env.state, run.goal, tested=run.test_next,
                                                           lower_missed=lower_missed, subgoal_horizon=self.horizons[level])
                     else:
                         stored = Transitions(run.obs, run.action, np.float32(0.0 if reached[0] else -1.0), env.state, run.goal,
                                              np.float32(1.0 if reached[0] else 0.0))
-                    run.add(stored, env.achieved, penalty)  # (c) the penalty, if any, is kept with the sequence
+                    if hooked:
+                        self.top_attempt_hook(int(e), stored, penalty)
+                    if self._explore:
+                        run.add(stored, env.achieved, penalty)  # (c) the penalty, if any, is kept with the sequence
                 if self.traces:
                     self.traces[e].attempts.append(AttemptRecord(
                         level, run.first_step, env.steps - run.first_step, run.obs, run.goal, run.action,
@@ -310,23 +326,33 @@ class HAC(nn.Module):
         Taught in notebooks/07_hac.py (section "Bounded critics").
         """
         check_int("num_updates", num_updates, 0)
-        if self.config.top_cond_dim:
-            raise ValueError("a hierarchy with top_cond_dim > 0 learns through its caller (PEACH), not HAC.learn")
-        if num_updates == 0 or min(self.buffer.size(key) for key in range(self.buffer.num_tasks)) < self.config.batch_size:
+        k = self.num_levels
+        learned = k - 1 if self.config.top_cond_dim else k  # a task-conditioned top level learns through its owner (PEACH)
+        keys = [key for key in range(self.buffer.num_tasks) if key % k < learned]
+        if num_updates == 0 or not keys or min(self.buffer.size(key) for key in keys) < self.config.batch_size:
             return {}
         out: dict[str, Tensor] = {}
         self._policy = None  # the numpy copy of the actors goes stale with the first step
         with torch_threads(self.config.torch_threads):
             for _ in range(num_updates):
-                batch = self.buffer.sample(self.config.batch_size, generator=self.generator)  # (tasks * k, B, ...)
-                for i, level in enumerate(self.levels):
-                    losses = level.update(self.level_batch(batch, i))
+                batch = self.buffer.sample(self.config.batch_size, keys, generator=self.generator)  # (len(keys), B, ...)
+                for i, level in enumerate(self.levels[:learned]):
+                    rows = [j for j, key in enumerate(keys) if key % k == i]
+                    losses = level.update(self.level_batch(batch, i, rows if self.config.replay_tasks > 1 else rows[0]))
                     out.update({f"{name}/level{i}": value for name, value in losses.items()})
         return out
 
-    def level_batch(self, batch: dict[str, Tensor], level: int) -> dict[str, Tensor]:
-        """Level ``level``'s rows of a replay sample: (tasks * k, B, ...) -> (B, ...) (or (tasks, B, ...))."""
-        rows = slice(level, None, self.num_levels) if self.config.replay_tasks > 1 else level
+    def actors_changed(self) -> None:
+        """Call after training any level's actor outside :meth:`learn` (PEACH's top level): drops the numpy copy."""
+        self._policy = None
+
+    def level_batch(self, batch: dict[str, Tensor], level: int, rows: Any = None) -> dict[str, Tensor]:
+        """Level ``level``'s rows of a replay sample, with the action cut to the level's width.
+
+        ``rows`` index the sample's leading (key) dim; default: HAC's layout of every key, (tasks * k, B, ...)
+        -> (B, ...) (or (tasks, B, ...) with ``replay_tasks > 1``)."""
+        if rows is None:
+            rows = slice(level, None, self.num_levels) if self.config.replay_tasks > 1 else level
         out = {name: value[rows] for name, value in batch.items()}
         out["action"] = out["action"][..., : len(self.action_lows[level])]
         return out
@@ -344,6 +370,8 @@ class HAC(nn.Module):
         """
         check_int("level", level, 0, self.num_levels - 1)
         low, high = self.action_lows[level], self.action_highs[level]
+        if self.random_top and level == self.num_levels - 1:
+            return self.rng.uniform(low, high).astype(np.float32)
         if explore and self.rng.random() < self.config.random_action_rate:
             return self.rng.uniform(low, high).astype(np.float32)
         if self._policy is None:
@@ -391,7 +419,8 @@ class HAC(nn.Module):
             return
         action_replay = Transitions.concatenate(run.transitions)
         parts, goal_replay = [action_replay], None
-        if self.config.num_hindsight_goals > 0:
+        top = level == self.num_levels - 1
+        if self.config.num_hindsight_goals > 0 and not (top and self.config.top_goal_hidden):
             goal_replay = hindsight_goal_transitions(
                 action_replay.obs, action_replay.action, action_replay.next_obs, np.stack(run.next_achieved),
                 self.thresholds[level], self.config.num_hindsight_goals, self.rng, self.norm)
@@ -399,7 +428,7 @@ class HAC(nn.Module):
         penalties = Transitions.concatenate(run.penalties) if run.penalties else None
         if penalties is not None:
             parts.append(penalties)
-        if self._store:
+        if self._store and not (top and self.config.top_cond_dim):  # a task-conditioned top level: the hook's owner stores
             rows = Transitions.concatenate(parts)
             pad = self.max_action_dim - rows.action.shape[1]
             action = np.pad(rows.action, ((0, 0), (0, pad))) if pad else rows.action

@@ -82,6 +82,11 @@ class HacConfig:
     top_cond_dim: int = 0
     """Size of a task variable c the top level reads next to its goal (0 for HAC; PEACH: the posterior's
     latent_dim). Set ``agent.top_cond`` (n, top_cond_dim) after ``begin_episode``."""
+    top_goal_hidden: bool = False
+    """The end goal is hidden from the agent (PEACH's maze: ``desired_goal`` carries no information). The top
+    level's goal test is then the env's own success signal (``Step.success``): its attempts get reward 0 and a
+    terminal flag iff the env reported success during them, else -1, and it gets no hindsight-goal copies
+    (a goal it never sees cannot be relabelled). Deviation from HAC, which always sees its end goal."""
     torch_threads: int = 1
     """torch intra-op threads during updates (``device.torch_threads``); 64-unit networks gain nothing from
     more, and on a shared 2-core machine 2 threads made an update ~10x slower (measured)."""
@@ -93,6 +98,8 @@ class HacConfig:
                                 ("batch_size", 1, None), ("updates_per_episode", 0, None), ("buffer_size", 1, None),
                                 ("torch_threads", 1, 256), ("top_cond_dim", 0, 4096), ("replay_tasks", 1, 100_000), ("seed", 0, 2**32 - 1)]:
             check_int(name, getattr(self, name), low, high)
+        if not isinstance(self.top_goal_hidden, bool):
+            raise ValueError(f"top_goal_hidden must be True or False, got {self.top_goal_hidden!r}")
         if self.max_actions is not None:
             check_int("max_actions", self.max_actions, 1, None)
         check_range("subgoal_test_rate", self.subgoal_test_rate, 0.0, 1.0)

@@ -303,6 +303,8 @@ class MetaTestResult:
     """(num_tasks, num_trajectories, T + 1, obs_dim) visited observations, when ``record_paths=True``."""
     num_exploration: int = 0
     """How many leading trajectories used prior samples of z."""
+    success: np.ndarray | None = None
+    """(num_tasks, num_trajectories) bool: the env reported success during the trajectory (PEACH's maze)."""
 
     @property
     def per_trajectory(self) -> np.ndarray:
@@ -345,7 +347,7 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
         raise ValueError("tasks must list at least one task")
     saved_generator = agent.generator
     agent.generator = torch.Generator(device=saved_generator.device).manual_seed(int(seed))
-    returns, means, variances, paths = [], [], [], []
+    returns, means, variances, paths, successes = [], [], [], [], []
     try:
         with torch.no_grad():
             agent.reset_belief(len(tasks))
@@ -354,6 +356,7 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
                 variances.append(agent.belief.var.cpu().numpy())
                 episodes = run_episodes(agent, envs, tasks, explore=False, record=True)  # add_context may read the steps
                 returns.append(episodes.returns)
+                successes.append(episodes.success)
                 if record_paths:
                     paths.append(episodes.positions())
                 agent.add_context(episodes)
@@ -362,7 +365,8 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
     finally:
         agent.generator = saved_generator
     return MetaTestResult(returns=np.stack(returns, axis=1), z_mean=np.stack(means, axis=1), z_var=np.stack(variances, axis=1),
-                          paths=np.stack(paths, axis=1) if record_paths else None, num_exploration=schedule.num_exploration)
+                          paths=np.stack(paths, axis=1) if record_paths else None, num_exploration=schedule.num_exploration,
+                          success=np.stack(successes, axis=1))
 
 
 def act_on_belief(agent: PosteriorAgent, envs: TaskEnvs, task: Any, belief: Belief, *, num_samples: int = 40, seed: int = 0) -> Episodes:

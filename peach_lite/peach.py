@@ -1,0 +1,482 @@
+"""PEACH (McClinton, Levy & Konidaris): a PEARL context variable z that drives the top level of a HAC hierarchy.
+
+A posterior q_φ(z | c) over the task, as in PEARL (``peach_lite.posterior``), feeds the **top level** of a
+Hierarchical Actor-Critic (``peach_lite.hac``). The top level proposes subgoals for the task it infers; the
+lower levels are goal-conditioned, task-agnostic, trained off-policy with hindsight, and never see z.
+
+This module holds the composition and PEACH's own losses only:
+
+* the hierarchy is a :class:`~peach_lite.hac.HAC` with ``top_cond_dim = latent_dim`` and a hidden end goal
+  (``top_goal_hidden``: the top level's goal test is the env's success signal); it hands every top-level
+  attempt to :meth:`PEACH.record_attempt`, which builds the top level's per-task replay and the context;
+* the posterior is PEARL's :class:`~peach_lite.posterior.ContextPosterior` with its KL (``pearl_kl_loss``);
+* :meth:`PEACH.collect_round` is Algorithm 1's collection, :meth:`PEACH.update` its gradient step
+  (:func:`peach_losses`), and :func:`~peach_lite.posterior.meta_test` (Algorithm 2) works unchanged, since
+  PEACH is a ``PosteriorAgent``.
+
+Training: :func:`train_peach` (the shared ``loop.train``), ``python -m peach_lite train peach --preset maze``.
+
+Taught in notebooks/11_peach.py.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from peach_lite.buffers import MultiTaskReplayBuffer
+from peach_lite.cli import TrainSpec
+from peach_lite.device import torch_threads
+from peach_lite.goal_levels import GoalLevel
+from peach_lite.hac import HAC
+from peach_lite.hac_config import HacSpec, maze_config
+from peach_lite.her import Transitions
+from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TrainConfig, train
+from peach_lite.peach_config import HIDDEN_MAZE_ID, TASK_INFERENCE, PeachConfig
+from peach_lite.pearl import _waves as distinct_waves  # PEARL's split of drawn tasks into lockstep waves
+from peach_lite.pearl import pearl_kl_loss
+from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test
+from peach_lite.validation import check_int
+
+__all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success", "train_peach", "CLI",
+           "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
+
+EVAL_SEED = 20_000
+"""Meta-tests during training and of checkpoints use this seed (training uses the config's seed)."""
+ORACLE_SCALE = 4.0
+"""The oracle's task code is the goal (x, y) divided by this (the maze's half-width)."""
+
+
+def top_context_row(transition: Transitions, context_reward: float) -> np.ndarray:
+    """One context row from a top-level attempt: [s, ã, r, s'] (obs_dim + goal_dim + 1 + obs_dim,).
+
+    ``transition`` is the attempt's hindsight-action transition (a): s where the attempt began, ã the
+    subgoal (or where the lower level actually got), s' where the attempt ended; r is ``context_reward``
+    (the attempt's sparse reward 0/-1, or the dense diagnostic).
+
+    Taught in notebooks/11_peach.py (section "What the encoder reads"); an exercise re-implements it.
+    """
+    return np.concatenate([np.ravel(transition.obs), np.ravel(transition.action), [context_reward], np.ravel(transition.next_obs)]).astype(np.float32)
+
+
+def oracle_code(task: Any) -> np.ndarray:
+    """The oracle baseline's task variable: the true goal (x, y) / 4, (2,) float32.
+
+    Taught in notebooks/11_peach.py (section "Baselines").
+    """
+    return (np.asarray(task.goal, np.float32) / ORACLE_SCALE).astype(np.float32)
+
+
+def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, Tensor], context: Tensor, *, kl_lambda: float,
+                 generator: torch.Generator | None = None, z: Tensor | None = None) -> dict[str, Tensor]:
+    """Algorithm 1's losses for one meta-batch, with PEARL's routing of z.
+
+    Args:
+        top: the top :class:`~peach_lite.goal_levels.GoalLevel` (cond_dim = latent_dim).
+        posterior: q_φ(z | c).
+        batch: top-level rows, fields (T, B, ...) (:data:`~peach_lite.goal_levels.LEVEL_FIELDS`).
+        context: (T, C, context_dim) context rows of the same T tasks.
+        kl_lambda: β.
+        z: (T, cond_dim) a fixed task variable instead of a posterior sample (baselines: no KL, no φ).
+    Returns:
+        ``critic_loss`` (its gradient reaches the top critic and, through z, φ), ``kl`` (reaches φ),
+        ``actor_loss`` (z detached: reaches the top actor only), ``q`` (T, B).
+
+    Taught in notebooks/11_peach.py (section "Algorithm 1, line by line").
+    """
+    num_tasks, batch_size = batch["reward"].shape
+    if z is None:
+        belief = posterior.infer(context)  # Alg. 1: z ~ q_φ(z | c^i), reparameterised
+        z = posterior.sample(belief, generator)
+        kl = pearl_kl_loss(belief.mean, belief.var, kl_lambda) if posterior.probabilistic else z.new_zeros(())
+    else:
+        kl = z.new_zeros(())
+    cond = z.unsqueeze(1).expand(num_tasks, batch_size, z.shape[-1])
+    critic_loss, q = top.critic_loss(batch, cond)  # Alg. 1: top critic loss; z NOT detached, so it trains φ
+    actor_loss = top.actor_loss(batch, cond.detach())  # Alg. 1: top actor loss; z detached
+    return {"critic_loss": critic_loss, "kl": kl, "actor_loss": actor_loss, "q": q}
+
+
+class PEACH(nn.Module):
+    """PEACH as a ``loop.Agent`` and a ``posterior.PosteriorAgent``: a HAC hierarchy whose top level reads z.
+
+    Args:
+        spec: the hierarchy's :class:`~peach_lite.hac_config.HacSpec` (``HacSpec.from_env``).
+        num_train_tasks: train tasks (the ids of the top level's replay and context buffers).
+        config: :class:`PeachConfig`.
+
+    Attributes: ``hierarchy`` (the :class:`HAC`; its top level is ``top``), ``posterior``, ``rl_buffer``
+    (top-level rows per train task: hindsight actions and penalties), ``context_buffer`` (the context rows of
+    the task's latest collection), ``belief`` ((n, latent_dim) per env), ``schedule`` (meta-test: 1 prior
+    episode, then posterior), ``generator``.
+
+    Taught in notebooks/11_peach.py (section "The agent").
+    """
+
+    algorithm: ClassVar[str] = "peach"
+    """Its key in ``peach_lite.checkpoints.ALGORITHMS``."""
+
+    def __init__(self, spec: HacSpec, num_train_tasks: int, config: PeachConfig | None = None):
+        super().__init__()
+        config = config or PeachConfig()
+        check_int("num_train_tasks", num_train_tasks, 1)
+        self.spec, self.config, self.num_train_tasks = spec, config, int(num_train_tasks)
+        self.cond_dim = 2 if config.task_inference == "oracle" else config.latent_dim
+        hac_config = maze_config(config.num_levels, subgoal_horizon=config.subgoal_horizon, top_goal_hidden=True,
+                                 top_cond_dim=self.cond_dim, batch_size=config.lower_batch_size, buffer_size=config.buffer_size,
+                                 gamma=config.gamma, subgoal_test_rate=config.subgoal_test_rate,
+                                 random_action_rate=config.random_action_rate, updates_per_episode=config.lower_updates_per_episode,
+                                 max_actions=spec.max_actions, seed=config.seed)
+        self.hierarchy = HAC(spec, hac_config)
+        self.hierarchy.top_attempt_hook = self.record_attempt
+        self.hierarchy.random_top = config.random_subgoals
+        self.top: GoalLevel = self.hierarchy.levels[-1]
+        self.context_dim = 2 * spec.obs_dim + spec.goal_dim + 1
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed + 1)
+            encoder = ContextEncoder(self.context_dim, config.latent_dim, config.encoder_hidden, probabilistic=not config.deterministic_z)
+        self.posterior = ContextPosterior(encoder)
+        self.encoder_optimizer = torch.optim.Adam(self.posterior.parameters(), lr=config.encoder_lr)
+        fields = {"obs": (spec.obs_dim,), "action": (spec.goal_dim,), "reward": (), "next_obs": (spec.obs_dim,), "goal": (spec.goal_dim,),
+                  "done": (), "next_achieved": (spec.goal_dim,), "context_reward": ()}
+        self.rl_buffer = MultiTaskReplayBuffer(self.num_train_tasks, config.buffer_size, fields)
+        self.context_buffer = MultiTaskReplayBuffer(self.num_train_tasks, config.buffer_size, fields)
+        self.schedule = PosteriorSchedule(num_exploration=1, num_trajectories=config.meta_test_episodes)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.belief: Belief | None = None
+        self.train_tasks: list[Any] | None = None
+        self.reward_fn: Any = None
+        self._tasks: TaskBatch | None = None
+        self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
+        self._context: list[list[np.ndarray]] = []
+        self._explore = False
+        self._dense = np.zeros(0, np.float32)
+
+    @classmethod
+    def from_env(cls, envs: Any, num_train_tasks: int, config: PeachConfig | None = None) -> "PEACH":
+        """``PEACH(HacSpec.from_env(envs, ...), num_train_tasks, config)`` (the env's time limit is max_actions).
+
+        Taught in notebooks/11_peach.py (section "The agent")."""
+        config = config or PeachConfig()
+        return cls(HacSpec.from_env(envs, maze_config(config.num_levels, subgoal_horizon=config.subgoal_horizon)), num_train_tasks, config)
+
+    # ------------------------------------------------------------------------- the Agent protocol
+    def begin_episode(self, tasks: TaskBatch, *, explore: bool) -> None:
+        """Draw one z per env from :attr:`belief` (the prior if it has another size) and hold it for the episode.
+
+        Taught in notebooks/11_peach.py (section "Algorithm 1, line by line")."""
+        if self.belief is None or len(self.belief) != len(tasks):
+            self.reset_belief(len(tasks))
+        self.hierarchy.begin_episode(tasks, explore=explore)
+        self.hierarchy.top_cond = self.task_variable(tasks).numpy()
+        self._tasks, self._explore = tasks, bool(explore)
+        self._attempts = [[] for _ in range(len(tasks))]
+        self._dense = np.zeros(len(tasks), np.float32)
+
+    def task_variable(self, tasks: TaskBatch) -> Tensor:
+        """(n, cond_dim) what the top level reads this episode: z ~ belief (PEACH), zeros (no z) or the oracle code."""
+        if self.config.task_inference == "oracle":
+            return torch.as_tensor(np.stack([oracle_code(task) for task in tasks.values]))
+        if self.config.task_inference == "none":
+            return torch.zeros(len(tasks), self.cond_dim)
+        with torch.no_grad():
+            return self.posterior.sample(self.belief, self.generator).float()  # fresh z every episode, held for it
+
+    def act(self, obs: Obs) -> Tensor:
+        """(n, ...) observations -> (n, action_dim) env actions (HAC's descent; the top level reads z)."""
+        return self.hierarchy.act(obs)
+
+    def observe(self, step: Step) -> None:
+        """Hand the step to the hierarchy (which calls :meth:`record_attempt` when a top attempt ends)."""
+        self._dense = step.dense_reward.numpy().astype(np.float32)
+        self.hierarchy.observe(step)
+
+    def record_attempt(self, env_index: int, transition: Transitions, penalty: Transitions | None) -> None:
+        """The hierarchy's hook: a top-level attempt of env ``env_index`` ended (its (a) row and its (c) penalty)."""
+        self._attempts[env_index].append((transition, penalty, float(self._dense[env_index])))
+
+    def end_episode(self) -> None:
+        """Finish the hierarchy's episode; exploring on train tasks, store the top rows (Alg. 1: add to B^i).
+
+        Every attempt goes to the task's RL buffer (with its penalty row, if any); the context buffer gets the
+        same attempts without penalties (unless ``penalties_in_context``)."""
+        self.hierarchy.end_episode()
+        if not (self._explore and self._tasks is not None and self._tasks.split == "train"):
+            return
+        for e, task in enumerate(self._tasks.ids.tolist()):
+            rows, context_rows = [], []
+            for transition, penalty, dense in self._attempts[e]:
+                rows.append((transition, dense))
+                context_rows.append((transition, dense))
+                if penalty is not None:
+                    rows.append((penalty, dense))
+                    if self.config.penalties_in_context:
+                        context_rows.append((penalty, dense))
+            if rows:
+                self.rl_buffer.add_batch(task, **self._columns(rows))
+                self.context_buffer.add_batch(task, **self._columns(context_rows))
+
+    def episode_over(self) -> np.ndarray:
+        """(n,) bool: the top level has finished."""
+        return self.hierarchy.episode_over()
+
+    def learn(self, num_updates: int) -> dict[str, Tensor]:
+        """``num_updates`` calls of :meth:`update` (the top level and the encoder); returns the last one's losses."""
+        check_int("num_updates", num_updates, 0)
+        steps = [self.update() for _ in range(num_updates)]
+        return steps[-1] if steps else {}
+
+    # ------------------------------------------------------------------------- Algorithm 1
+    def collect_round(self, runner: Runner, round_index: int) -> Episodes:
+        """Algorithm 1's collection for ``num_tasks_sample`` train tasks (drawn with replacement, distinct ones in lockstep).
+
+        Before the first round: ``num_initial_episodes`` prior episodes per train task. Then per drawn task:
+        clear its context buffer ("recent" context); ``episodes_per_task`` episodes, the first with z from the
+        prior (empty context), each later one with z ~ q(z | c^i) refreshed from the context buffer; after each
+        episode the lower levels learn (``lower_updates_per_episode`` HAC steps).
+
+        Taught in notebooks/11_peach.py (section "Algorithm 1, line by line").
+        """
+        cfg = self.config
+        if runner.tasks is None or len(runner.tasks) != self.num_train_tasks:
+            raise ValueError(f"runner.tasks must be the {self.num_train_tasks} train tasks, got {None if runner.tasks is None else len(runner.tasks)}")
+        self.train_tasks = list(runner.tasks)
+        if self.reward_fn is None and hasattr(runner.envs, "envs"):
+            self.reward_fn = runner.envs.envs[0].unwrapped.compute_reward
+        parts = []
+        if len(self.rl_buffer) == 0:
+            for _ in range(cfg.num_initial_episodes):
+                self.belief = self.posterior.prior(self.num_train_tasks)
+                parts.append(runner.run_episodes(self, TaskBatch.from_list(runner.tasks), explore=True))
+                self.hierarchy.learn(cfg.lower_updates_per_episode)
+        drawn = torch.randint(0, self.num_train_tasks, (cfg.num_tasks_sample,), generator=self.generator).tolist()
+        for wave in distinct_waves(drawn):
+            for task in wave:
+                self.context_buffer.clear(task)  # "recent" context: only this collection's attempts
+            self.belief = self.posterior.prior(len(wave))  # Alg. 1: an empty context gives the prior
+            for _ in range(cfg.episodes_per_task):
+                # Alg. 1: run TRAIN-LEVEL with z at the top; add every transition to B^i
+                parts.append(runner.run_episodes(self, TaskBatch.from_list(runner.tasks, wave), explore=True))
+                self.hierarchy.learn(cfg.lower_updates_per_episode)  # Alg. 1: update the lower levels (HER)
+                with torch.no_grad():  # Alg. 1: refresh c^i from B^i; the next z ~ q(z | c^i)
+                    self.belief = self.posterior.infer(self.sample_context(wave, relabel=False)[0])
+        return Episodes.concatenate(parts)
+
+    def sample_context(self, tasks: Sequence[int], rows: int | None = None, *, relabel: bool = True) -> tuple[Tensor, Tensor]:
+        """Context for each listed train task from its context buffer, with hindsight task relabelling if ``relabel``.
+
+        Returns:
+            (context (len(tasks), rows, context_dim), source (len(tasks),) the task whose buffer gave the rows).
+        """
+        rows = rows or self.config.context_batch
+        source = self._relabel_sources(tasks, self.context_buffer) if relabel else list(tasks)
+        batch = self.context_buffer.sample(rows, source, self.generator)
+        batch = self._relabelled(batch, tasks, source)
+        return self.make_context(batch), source
+
+    def make_context(self, batch: dict[str, Tensor]) -> Tensor:
+        """Context rows [s, ã, r, s'] from buffer fields (*lead, ...) -> (*lead, context_dim) (see :func:`top_context_row`)."""
+        reward = batch["context_reward"] if self.config.dense_context else batch["reward"]
+        return torch.cat([batch["obs"], batch["action"], reward.unsqueeze(-1), batch["next_obs"]], dim=-1)
+
+    def update(self) -> dict[str, Tensor]:
+        """One gradient step of Algorithm 1 on a meta-batch of train tasks.
+
+        Per task: c^i ~ S_c(B^i), b^i ~ B^i, z ~ q_φ(z | c^i); then φ <- ∇(L_critic + β KL), the top critic <-
+        ∇L_critic, the top actor <- ∇L_actor (z detached). Skipped ({}) until every task has data.
+
+        Taught in notebooks/11_peach.py (section "Algorithm 1, line by line").
+        """
+        cfg = self.config
+        if cfg.random_subgoals or min(self.rl_buffer.size(t) for t in range(self.num_train_tasks)) == 0:
+            return {}
+        with torch_threads(1):
+            tasks = torch.randint(0, self.num_train_tasks, (cfg.meta_batch,), generator=self.generator).tolist()
+            source = self._relabel_sources(tasks, self.rl_buffer)
+            batch = self._relabelled(self.rl_buffer.sample(cfg.batch_size, source, self.generator), tasks, source)
+            context, _ = self.sample_context(tasks)  # Alg. 1: c^i ~ S_c(B^i)
+            fixed = None
+            if cfg.task_inference == "oracle":
+                fixed = torch.as_tensor(np.stack([oracle_code(self.train_tasks[t]) for t in tasks]))
+            elif cfg.task_inference == "none":
+                fixed = torch.zeros(len(tasks), self.cond_dim)
+            losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed)
+            self.encoder_optimizer.zero_grad(set_to_none=True)
+            self.top.critic_optimizer.zero_grad(set_to_none=True)
+            (losses["critic_loss"] + losses["kl"]).backward()  # Alg. 1: φ <- critic + KL; θ_QH <- critic
+            self.top.critic_optimizer.step()
+            if fixed is None:
+                self.encoder_optimizer.step()
+            self.top.actor_optimizer.zero_grad(set_to_none=True)
+            losses["actor_loss"].backward()  # Alg. 1: θ_πH <- actor loss (computed with the critic frozen)
+            self.top.actor_optimizer.step()
+        self.hierarchy.actors_changed()
+        return {"critic_loss": losses["critic_loss"].detach(), "kl": losses["kl"].detach(), "actor_loss": losses["actor_loss"].detach(),
+                "q_mean": losses["q"].detach().mean()}
+
+    # ------------------------------------------------------------------------- Algorithm 2 (meta-test)
+    def reset_belief(self, num_tasks: int) -> Belief:
+        """Belief <- the prior for ``num_tasks`` envs; the meta-test context is emptied."""
+        self.belief = self.posterior.prior(num_tasks)
+        self._context = [[] for _ in range(num_tasks)]
+        return self.belief
+
+    def add_context(self, episodes: Episodes) -> None:
+        """Append every top-level attempt of the episode just run (no penalties: none arise without exploring)."""
+        if len(self._attempts) != len(episodes.lengths):
+            raise ValueError(f"episodes must be the episode this agent just ran ({len(self._attempts)} envs)")
+        if len(self._context) != len(self._attempts):
+            self._context = [[] for _ in self._attempts]
+        for e, attempts in enumerate(self._attempts):
+            for transition, _, dense in attempts:
+                self._context[e].append(top_context_row(transition, dense if self.config.dense_context else float(transition.reward)))
+
+    def infer_belief(self) -> Belief:
+        """Belief <- q(z | all context since :meth:`reset_belief`) (rows padded per env and masked)."""
+        longest = max(1, max(len(rows) for rows in self._context))
+        context = torch.zeros(len(self._context), longest, self.context_dim)
+        mask = torch.zeros(len(self._context), longest, dtype=torch.bool)
+        for e, rows in enumerate(self._context):
+            if rows:
+                context[e, : len(rows)] = torch.as_tensor(np.stack(rows))
+                mask[e, : len(rows)] = True
+        prior = self.posterior.prior(len(self._context))
+        with torch.no_grad():
+            belief = self.posterior.infer(context, mask)
+        empty = ~mask.any(dim=1)
+        self.belief = Belief(torch.where(empty[:, None], prior.mean, belief.mean), torch.where(empty[:, None], prior.var, belief.var))
+        return self.belief
+
+    # ------------------------------------------------------------------------- checkpoints
+    def arch(self) -> dict[str, Any]:
+        """Plain data that rebuilds the agent."""
+        return {"env_id": self.spec.env_id, "spec": self.spec.to_dict(), "config": self.config.to_dict(), "num_train_tasks": self.num_train_tasks}
+
+    def checkpoint_state(self) -> dict[str, dict[str, Tensor]]:
+        """The hierarchy's levels and the posterior; no buffers, no optimisers."""
+        return {**self.hierarchy.checkpoint_state(), "posterior": self.posterior.state_dict()}
+
+    @classmethod
+    def from_checkpoint(cls, payload: dict[str, Any], device: torch.device | str | None = None) -> "PEACH":
+        """Rebuild from ``payload["arch"]`` and load ``payload["state"]`` (CPU)."""
+        arch = payload["arch"]
+        agent = cls(HacSpec.from_dict(arch["spec"]), int(arch["num_train_tasks"]), PeachConfig.from_dict({**arch["config"], "buffer_size": 1}))
+        state = payload["state"]
+        for i, level in enumerate(agent.hierarchy.levels):
+            level.load_state_dict(state[f"level{i}"])
+        agent.posterior.load_state_dict(state["posterior"])
+        return agent
+
+    def checkpoint_score(self, payload: dict[str, Any] | None = None) -> float:
+        """Final-episode meta-test success on the env's held-out tasks (seed :data:`EVAL_SEED`)."""
+        if not self.spec.env_id:
+            raise ValueError("the checkpoint records no env_id")
+        envs = GymTaskEnvs(self.spec.env_id, seed=EVAL_SEED)
+        try:
+            return float(meta_test_success(self, envs, envs.unwrapped.test_tasks()).success[:, -1].mean())
+        finally:
+            envs.close()
+
+    # ------------------------------------------------------------------------- helpers
+    def _columns(self, rows: list[tuple[Transitions, float]]) -> dict[str, np.ndarray]:
+        stacked = Transitions.concatenate([row for row, _ in rows])
+        goal_dim = self.spec.goal_dim
+        return {"obs": stacked.obs, "action": stacked.action, "reward": stacked.reward, "next_obs": stacked.next_obs,
+                "goal": stacked.goal, "done": stacked.done, "next_achieved": stacked.next_obs[:, :goal_dim],
+                "context_reward": np.array([dense for _, dense in rows], np.float32)}
+
+    def _relabel_sources(self, tasks: Sequence[int], buffer: MultiTaskReplayBuffer) -> list[int]:
+        """Hindsight task relabelling: each task's rows come from another train task with prob. ``relabel_prob``."""
+        p = self.config.relabel_prob
+        if p == 0.0:
+            return list(tasks)
+        draws = torch.rand(len(tasks), generator=self.generator).tolist()
+        others = torch.randint(0, self.num_train_tasks, (len(tasks),), generator=self.generator).tolist()
+        return [int(o) if d < p and buffer.size(int(o)) > 0 else int(t) for t, d, o in zip(tasks, draws, others)]
+
+    def _relabelled(self, batch: dict[str, Tensor], tasks: Sequence[int], source: Sequence[int]) -> dict[str, Tensor]:
+        """Recompute reward and terminal of rows drawn from another task's buffer for the drawn task's goal
+        (the env's own reward function on where each attempt ended); penalty rows (reward -H) are kept."""
+        moved = [i for i, (t, s) in enumerate(zip(tasks, source)) if t != s]
+        if not moved:
+            return batch
+        if self.reward_fn is None or self.train_tasks is None:
+            raise ValueError("relabelling needs the env's reward function: collect a round first")
+        batch = {name: value.clone() for name, value in batch.items()}
+        for i in moved:
+            goal = np.asarray(self.train_tasks[tasks[i]].goal, np.float32)
+            reward = torch.as_tensor(self.reward_fn(batch["next_achieved"][i].numpy(), goal), dtype=torch.float32)
+            keep = batch["reward"][i] < -1.0  # subgoal-test penalties describe the lower level: unchanged
+            batch["reward"][i] = torch.where(keep, batch["reward"][i], reward)
+            batch["done"][i] = torch.where(keep, batch["done"][i], (reward == 0.0).float())
+        return batch
+
+
+# ==================================================================================== meta-test and training
+def meta_test_success(agent: PEACH, envs: Any, tasks: Sequence[Any], *, seed: int = EVAL_SEED, record_paths: bool = False) -> MetaTestResult:
+    """Algorithm 2 with a hierarchy: :func:`~peach_lite.posterior.meta_test` with the agent's schedule (episode 1 on
+    the prior, each later one on a fresh z from the posterior over all context so far; lower levels greedy).
+
+    Returns:
+        the :class:`~peach_lite.posterior.MetaTestResult`; ``success`` (num_tasks, meta_test_episodes).
+
+    Taught in notebooks/11_peach.py (section "Meta-testing").
+    """
+    return meta_test(agent, envs, TaskBatch.from_list(list(tasks), split="test"), agent.schedule, seed=seed, record_paths=record_paths)
+
+
+def train_peach(*, seed: int, progress: bool = True, env_id: str = HIDDEN_MAZE_ID, rounds: int = 150, eval_every: int = 25,
+                env_kwargs: dict[str, Any] | None = None, agent: PEACH | None = None, history: History | None = None,
+                **overrides: Any) -> tuple[PEACH, dict[str, Any]]:
+    """Meta-train PEACH with the shared ``loop.train``: each round is :meth:`PEACH.collect_round` then
+    ``top_updates_per_round`` calls of :meth:`PEACH.update`; every ``eval_every`` rounds (and at the end) the
+    final-episode meta-test success on the held-out tasks.
+
+    Args:
+        rounds: training rounds in this call.
+        env_kwargs: keyword arguments of the env (e.g. the transfer variant's ``start_room``, ``sites``).
+        agent, history: continue an agent (e.g. one whose lower levels were loaded and frozen).
+        **overrides: :class:`PeachConfig` fields.
+    Returns:
+        (agent, meta) with ``history`` (``eval_values``: meta-test success), steps, episodes and wall time.
+
+    Taught in notebooks/11_peach.py (section "Training").
+    """
+    check_int("rounds", rounds, 1)
+    envs = GymTaskEnvs(env_id, seed=seed, **(env_kwargs or {}))
+    train_tasks, test_tasks = envs.unwrapped.train_tasks(), envs.unwrapped.test_tasks()
+    agent = agent or PEACH.from_env(envs, len(train_tasks), PeachConfig(**{"seed": seed, **overrides}))
+    eval_envs = GymTaskEnvs(env_id, seed=EVAL_SEED, **(env_kwargs or {}))
+    curves: list[list[float]] = []
+
+    def evaluator(agent_: PEACH) -> tuple[float, float]:
+        result = meta_test_success(agent_, eval_envs, test_tasks, seed=EVAL_SEED + len(curves))
+        curves.append(result.success.mean(axis=0).tolist())
+        final = result.success[:, -1].astype(float)
+        return float(final.mean()), float(final.std() / np.sqrt(len(final)))
+
+    config = TrainConfig(rounds=rounds, updates_per_round=agent.config.top_updates_per_round, warmup_steps=0, eval_every=eval_every,
+                         eval_episodes=1, log_every=max(agent.config.top_updates_per_round, 1), seed=seed, progress=progress)
+    history = train(agent, Runner(envs, train_tasks, seed=seed), config, evaluator=evaluator, eval_metric="meta-test success",
+                    history=history)
+    history.extra["success_per_episode"] = curves
+    envs.close()
+    eval_envs.close()
+    return agent, {"env_id": env_id, "env_kwargs": env_kwargs or {}, "steps": history.total_steps, "episodes": history.episodes,
+                   "rounds": history.rounds, "wall_time_s": round(history.elapsed, 1), "history": history.to_dict()}
+
+
+CLI = TrainSpec(
+    train=train_peach,
+    presets={
+        "maze": {"env_id": HIDDEN_MAZE_ID, "rounds": 150},
+        "maze-no-z": {"env_id": HIDDEN_MAZE_ID, "rounds": 150, "task_inference": "none"},
+        "maze-oracle": {"env_id": HIDDEN_MAZE_ID, "rounds": 150, "task_inference": "oracle"},
+    },
+    score_name="meta_test_success",
+    tolerance=0.1,
+)
+"""``python -m peach_lite train peach --preset maze --seed 0 --out data/checkpoints/peach_maze.pt``."""

@@ -1,0 +1,133 @@
+"""PEACH's configuration: :class:`PeachConfig` and the presets of the command line.
+
+Taught in notebooks/11_peach.py (section "The agent").
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from peach_lite.validation import check_choice, check_int, check_range
+
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HIDDEN_MAZE_ID"]
+
+HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
+"""The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
+
+TASK_INFERENCE = ("posterior", "none", "oracle")
+"""What the top level reads as its task variable: PEACH's z ~ q(z | c); nothing (z = 0, HAC without z);
+the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
+
+
+@dataclass
+class PeachConfig:
+    """Hyperparameters of PEACH (poster Algorithm 1). The hierarchy follows HAC (``HacConfig``), the posterior
+    and its schedule follow PEARL (oyster); the values are this course's CPU choices, each stated.
+
+    Deviations from the poster and its parents, all stated here:
+
+    * The top level is a HAC level (DDPG-style, bounded critic in [-H, 0], no target networks), not SAC:
+      its -H subgoal-test penalty and -1/0 reward need the bounded critic, and z sampling already explores.
+    * The top level's reward is the env's success signal over an attempt (the goal is hidden), and it gets
+      no hindsight-goal transitions (it never sees its goal); its hindsight-action and subgoal-test
+      transitions are HAC's.
+    * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
+      penalties are left out by default (they describe the lower level, not the task).
+    * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
+      episode (Algorithm 1's "update lower levels").
+
+    Taught in notebooks/11_peach.py (section "The agent").
+    """
+
+    num_levels: int = 2
+    """k, levels of the hierarchy (the top one reads z)."""
+    subgoal_horizon: int = 8
+    """H, attempts per level (8^2 = 64 >= the hidden maze's 60 steps)."""
+    latent_dim: int = 5
+    """Size of z (PEARL: 5)."""
+    task_inference: str = "posterior"
+    """One of :data:`TASK_INFERENCE`: ``"posterior"`` is PEACH; ``"none"`` and ``"oracle"`` are its baselines."""
+    deterministic_z: bool = False
+    """Point beliefs (no KL, z = the encoder's mean): PEARL's deterministic-z ablation."""
+    random_subgoals: bool = False
+    """Baseline: the top level proposes uniformly random subgoals (it never learns); lower levels as usual."""
+    kl_lambda: float = 0.1
+    """β, weight of KL(q(z | c) || N(0, I)), summed over the meta-batch (design-08-11 §1: 0.1)."""
+    encoder_hidden: tuple[int, ...] = (64, 64, 64)
+    """Hidden layers of the context encoder (design: 3 x 64; PEARL's 3 x 200 is 10x slower here)."""
+    encoder_lr: float = 3e-4
+    """Adam learning rate of the encoder (oyster's context_lr)."""
+    meta_batch: int = 8
+    """Train tasks per top-level gradient step (drawn with replacement among tasks with data)."""
+    batch_size: int = 128
+    """Top-level RL rows per task and gradient step."""
+    context_batch: int = 32
+    """Context rows per task and gradient step (an episode has at most H top-level attempts)."""
+    num_tasks_sample: int = 4
+    """Train tasks collected per round (PEARL's num_tasks_sample)."""
+    episodes_per_task: int = 3
+    """Episodes per collected task and round: the first on the prior (empty context), then z ~ q(z | c)."""
+    num_initial_episodes: int = 1
+    """Prior episodes per train task before the first round (PEARL's num_initial_steps)."""
+    top_updates_per_round: int = 60
+    """Top-level and encoder gradient steps after each round (Algorithm 1's gradient steps)."""
+    lower_updates_per_episode: int = 40
+    """Lower-level gradient steps after each collection episode (HAC: 40 per episode)."""
+    lower_batch_size: int = 256
+    """Rows per lower level and gradient step (HacConfig.batch_size)."""
+    buffer_size: int = 100_000
+    """Rows kept per train task (top level) and per lower level."""
+    penalties_in_context: bool = False
+    """Ablation: put the -H subgoal-test penalty rows in the context too."""
+    dense_context: bool = False
+    """Diagnostic: the context's reward column is -distance of s' to the hidden goal (the RL reward stays sparse)."""
+    relabel_prob: float = 0.0
+    """Hindsight task relabelling (Packer et al. 2021, adapted): each meta-batch task's rows come, with this
+    probability, from another train task's buffer, rewards and terminals recomputed for the drawn task's goal
+    by the env's own reward function. Row-level, not trajectory-level as the paper (a deviation)."""
+    meta_test_episodes: int = 6
+    """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
+    gamma: float = 0.98
+    """Discount of every level (HAC)."""
+    subgoal_test_rate: float = 0.3
+    """λ, subgoal-testing rate of every level (HAC)."""
+    random_action_rate: float = 0.2
+    """Uniformly random actions and subgoals while exploring (HAC)."""
+    seed: int = 0
+    """Seeds the networks, the hierarchy's exploration, task draws, batches and z samples."""
+
+    def __post_init__(self):
+        for name, low, high in [("num_levels", 2, 3), ("subgoal_horizon", 2, 1000), ("latent_dim", 1, 256), ("meta_batch", 1, 1024),
+                                ("batch_size", 1, None), ("context_batch", 1, None), ("num_tasks_sample", 1, 1024),
+                                ("episodes_per_task", 1, 100), ("num_initial_episodes", 0, 100), ("top_updates_per_round", 0, None),
+                                ("lower_updates_per_episode", 0, None), ("lower_batch_size", 1, None), ("buffer_size", 1, None),
+                                ("meta_test_episodes", 1, 100), ("seed", 0, 2**32 - 1)]:
+            check_int(name, getattr(self, name), low, high)
+        check_choice("task_inference", self.task_inference, TASK_INFERENCE)
+        for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_range("kl_lambda", self.kl_lambda, 0.0, 1e3)
+        check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
+        check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
+        check_range("gamma", self.gamma, 0.0, 1.0)
+        check_range("subgoal_test_rate", self.subgoal_test_rate, 0.0, 1.0)
+        check_range("random_action_rate", self.random_action_rate, 0.0, 1.0)
+        self.encoder_hidden = tuple(int(h) for h in self.encoder_hidden)
+        if not self.encoder_hidden or min(self.encoder_hidden) < 1:
+            raise ValueError(f"encoder_hidden must be a non-empty sequence of positive integers, got {self.encoder_hidden}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (tuples as lists), e.g. for a checkpoint's ``arch``."""
+        data = asdict(self)
+        data["encoder_hidden"] = list(self.encoder_hidden)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PeachConfig":
+        """Inverse of :meth:`to_dict`; an unknown key is a ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown PeachConfig field {unknown[0]!r}; known fields: {sorted(known)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

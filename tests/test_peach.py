@@ -1,0 +1,243 @@
+"""PEACH (peach_lite/peach.py): gradient routing, buffers, the meta-test protocol, relabelling, determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from peach_lite.checkpoints import load_agent, save_agent
+from peach_lite.envs import make
+from peach_lite.loop import GymTaskEnvs, Runner, TaskBatch, run_episodes
+from peach_lite.peach import PEACH, PeachConfig, meta_test_success, peach_losses, top_context_row, train_peach
+from peach_lite.posterior import Belief
+
+MAZE = "peach_lite/PointMazeHidden-v0"
+SMALL = dict(top_updates_per_round=2, lower_updates_per_episode=2, batch_size=8, context_batch=4, lower_batch_size=8,
+             meta_batch=4, num_tasks_sample=2, episodes_per_task=2, buffer_size=5_000)
+
+
+def _agent(**overrides) -> tuple[PEACH, GymTaskEnvs, Runner]:
+    envs = GymTaskEnvs(MAZE, seed=0)
+    tasks = envs.unwrapped.train_tasks()
+    agent = PEACH.from_env(envs, len(tasks), PeachConfig(**{**SMALL, **overrides}))
+    return agent, envs, Runner(envs, tasks, seed=0)
+
+
+@pytest.fixture(scope="module")
+def collected() -> tuple[PEACH, GymTaskEnvs, Runner]:
+    agent, envs, runner = _agent()
+    agent.collect_round(runner, 0)
+    return agent, envs, runner
+
+
+def _grads(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in module.parameters()]
+
+
+def _batch(agent: PEACH, tasks=(0, 1, 2)):
+    batch = agent.rl_buffer.sample(8, list(tasks), agent.generator)
+    context, _ = agent.sample_context(list(tasks))
+    return batch, context
+
+
+def test_the_encoder_learns_from_the_critic_and_the_kl_and_never_from_the_actor(collected):
+    agent, *_ = collected
+    batch, context = _batch(agent)
+    for name, expect_encoder in [("critic_loss", True), ("kl", True), ("actor_loss", False)]:
+        agent.zero_grad(set_to_none=True)
+        losses = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1, generator=torch.Generator().manual_seed(0))
+        losses[name].backward()
+        encoder = _grads(agent.posterior)
+        assert any(g.abs().sum() > 0 for g in encoder) == expect_encoder, name
+        if not expect_encoder:
+            assert all(torch.equal(g, torch.zeros_like(g)) for g in encoder)  # exactly zero, not small
+        for lower in agent.hierarchy.levels[:-1]:  # no top loss reaches a lower level
+            assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(lower))
+    agent.zero_grad(set_to_none=True)
+    peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1)["actor_loss"].backward()
+    assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(agent.top.critic))  # the actor loss trains no critic
+    assert any(g.abs().sum() > 0 for g in _grads(agent.top.actor))
+
+
+def test_lower_level_updates_leave_the_encoder_and_the_top_level_alone(collected):
+    agent, *_ = collected
+    before = [p.clone() for p in [*agent.posterior.parameters(), *agent.top.parameters()]]
+    lower_before = [p.clone() for p in agent.hierarchy.levels[0].parameters()]
+    agent.zero_grad(set_to_none=True)
+    assert agent.hierarchy.learn(1)  # the lower levels learned ...
+    assert all(torch.equal(a, b) for a, b in zip(before, [*agent.posterior.parameters(), *agent.top.parameters()]))
+    assert all(p.grad is None for p in agent.posterior.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(lower_before, agent.hierarchy.levels[0].parameters()))
+
+
+def test_the_lower_levels_have_hacs_widths_and_never_see_z(collected):
+    agent, envs, _ = collected
+    assert agent.top.cond_dim == agent.config.latent_dim
+    assert [level.cond_dim for level in agent.hierarchy.levels[:-1]] == [0]
+    assert agent.hierarchy.levels[0].actor.net[0].in_features == 4 + 2  # s and its goal, nothing else
+
+
+def test_rows_go_to_their_own_tasks_buffer_with_the_stated_rewards(collected):
+    agent, envs, runner = collected
+    horizon = agent.config.subgoal_horizon
+    for task in range(agent.num_train_tasks):
+        if agent.rl_buffer.size(task) == 0:
+            continue
+        rows = agent.rl_buffer.sample(4 * agent.rl_buffer.size(task), [task])
+        reward, done = rows["reward"].flatten(), rows["done"].flatten()
+        assert set(reward.unique().tolist()) <= {-1.0, 0.0, -float(horizon)}
+        assert torch.equal(done == 1.0, reward != -1.0)  # terminal iff success (0) or penalty (-H)
+        goal = np.asarray(runner.tasks[task].goal)
+        ends = rows["next_achieved"].reshape(-1, 2).numpy()
+        success = reward.numpy() == 0.0
+        assert np.all(np.linalg.norm(ends[success] - goal, axis=1) <= 0.4 + 0.2)  # paid only near its own goal
+    context = agent.context_buffer.sample(64, [t for t in range(agent.num_train_tasks) if agent.context_buffer.size(t)][:1])
+    assert float(context["reward"].min()) >= -1.0  # no penalty rows in the context
+
+
+def test_each_collection_refreshes_the_tasks_context(collected):
+    agent, envs, runner = collected
+    agent.generator.manual_seed(123)
+    drawn = torch.randint(0, agent.num_train_tasks, (agent.config.num_tasks_sample,), generator=agent.generator.manual_seed(5)).tolist()
+    agent.generator.manual_seed(5)
+    sizes_rl = [agent.rl_buffer.size(t) for t in drawn]
+    agent.collect_round(runner, 1)
+    for t in set(drawn):
+        assert agent.rl_buffer.size(t) > sizes_rl[drawn.index(t)]  # RL rows accumulate ...
+        assert agent.context_buffer.size(t) <= agent.config.episodes_per_task * agent.config.subgoal_horizon * drawn.count(t)  # ... context is this round's only
+
+
+def test_critics_stay_within_their_bounds(collected):
+    agent, *_ = collected
+    batch, context = _batch(agent)
+    q = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1)["q"]
+    assert float(q.detach().max()) <= 0.0 and float(q.detach().min()) >= -agent.config.subgoal_horizon
+
+
+def test_meta_test_starts_on_the_prior_holds_z_per_episode_and_uses_all_context(collected):
+    agent, envs, _ = collected
+    seen = []
+    original = agent.hierarchy.act
+
+    def spy(obs):
+        seen.append(agent.hierarchy.top_cond.copy())
+        return original(obs)
+
+    agent.hierarchy.act = spy
+    try:
+        result = meta_test_success(agent, GymTaskEnvs(MAZE, seed=1), envs.unwrapped.test_tasks()[:2], seed=3)
+    finally:
+        del agent.hierarchy.act
+    assert result.success.shape == (2, agent.config.meta_test_episodes)
+    assert np.all(result.z_mean[:, 0] == 0.0) and np.all(result.z_var[:, 0] == 1.0)  # episode 1: the prior
+    assert np.any(result.z_var[:, 1] < 1.0)  # later: the posterior
+    # z is constant within an episode: consecutive act calls of one episode see the same top_cond
+    assert len({tuple(np.round(c[0], 6)) for c in seen[:3]}) == 1
+    # the belief after the meta-test is q(z | every attempt of every episode)
+    rows = sum(len(r) for r in agent._context[:1])
+    assert rows >= agent.config.meta_test_episodes  # at least one attempt per episode
+
+
+def test_infer_belief_reads_all_context_rows_and_the_prior_for_none():
+    agent, envs, _ = _agent()
+    agent.reset_belief(2)
+    row = np.ones(agent.context_dim, np.float32)
+    agent._context = [[row, 2 * row], []]
+    belief = agent.infer_belief()
+    direct = agent.posterior.infer(torch.as_tensor(np.stack([row, 2 * row]))[None])
+    assert torch.allclose(belief.mean[0], direct.mean[0]) and torch.allclose(belief.var[0], direct.var[0])
+    assert torch.equal(belief.mean[1], torch.zeros(agent.config.latent_dim)) and torch.equal(belief.var[1], torch.ones(agent.config.latent_dim))
+
+
+def test_top_context_row_layout():
+    from peach_lite.her import Transitions
+
+    t = Transitions(np.arange(4, dtype=np.float32), np.array([5, 6], np.float32), np.float32(-1), np.arange(7, 11, dtype=np.float32),
+                    np.zeros(2, np.float32), np.float32(0))
+    assert np.array_equal(top_context_row(t, -1.0), np.array([0, 1, 2, 3, 5, 6, -1, 7, 8, 9, 10], np.float32))
+
+
+def test_relabelled_rewards_come_from_the_envs_reward_function_and_train_goals_only(collected):
+    agent, envs, runner = collected
+    agent.config.relabel_prob = 1.0
+    try:
+        tasks = list(range(agent.num_train_tasks))
+        source = agent._relabel_sources(tasks, agent.rl_buffer)
+        batch = agent._relabelled(agent.rl_buffer.sample(16, source, agent.generator), tasks, source)
+    finally:
+        agent.config.relabel_prob = 0.0
+    env = make(MAZE).unwrapped
+    moved = [i for i, (t, s) in enumerate(zip(tasks, source)) if t != s]
+    assert moved
+    for i in moved:
+        goal = np.asarray(runner.tasks[tasks[i]].goal)  # a train goal: test goals are never used
+        expected = env.compute_reward(batch["next_achieved"][i].numpy(), goal)
+        penalty = batch["reward"][i].numpy() < -1
+        assert np.array_equal(batch["reward"][i].numpy()[~penalty], expected[~penalty])
+        assert np.array_equal(batch["done"][i].numpy()[~penalty], (expected[~penalty] == 0).astype(np.float32))
+    test_goals = {tuple(t.goal) for t in envs.unwrapped.test_tasks()}
+    assert not test_goals & {tuple(t.goal) for t in agent.train_tasks}
+
+
+def test_relabel_probability_zero_leaves_the_update_bit_for_bit_unchanged():
+    results = []
+    for prob in (None, 0.0):
+        torch.manual_seed(0)
+        agent, envs, runner = _agent(**({} if prob is None else {"relabel_prob": prob}))
+        agent.collect_round(runner, 0)
+        results.append(agent.update())
+    assert all(torch.equal(results[0][k], results[1][k]) for k in results[0])
+
+
+def test_the_same_seed_gives_bit_identical_first_updates():
+    runs = []
+    for _ in range(2):
+        agent, envs, runner = _agent(seed=7)
+        agent.collect_round(runner, 0)
+        runs.append((agent.update(), [p.clone() for p in agent.parameters()]))
+    assert all(torch.equal(runs[0][0][k], runs[1][0][k]) for k in runs[0][0])
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+def test_baselines_read_no_z_or_the_true_goal_and_random_subgoals_never_learn():
+    agent, envs, runner = _agent(task_inference="oracle")
+    tasks = TaskBatch.from_list(runner.tasks, [0, 1])
+    agent.begin_episode(tasks, explore=False)
+    assert np.allclose(agent.hierarchy.top_cond, np.stack([np.asarray(t.goal) / 4 for t in tasks.values]))
+    agent, envs, runner = _agent(task_inference="none")
+    agent.begin_episode(tasks, explore=True)
+    assert np.all(agent.hierarchy.top_cond == 0)
+    agent, envs, runner = _agent(random_subgoals=True)
+    agent.collect_round(runner, 0)
+    assert agent.update() == {}
+
+
+def test_bad_config_values_name_the_field():
+    for field, value in [("task_inference", "magic"), ("latent_dim", 0), ("relabel_prob", 1.5), ("num_levels", 1), ("meta_test_episodes", 0)]:
+        with pytest.raises(ValueError, match=field):
+            PeachConfig(**{field: value})
+
+
+def test_training_through_the_loop_and_a_checkpoint_round_trip(tmp_path):
+    agent, meta = train_peach(seed=0, progress=False, rounds=2, eval_every=2, meta_test_episodes=2, **SMALL)
+    assert meta["history"]["eval_metric"] == "meta-test success" and len(meta["history"]["eval_values"]) == 1
+    path = save_agent(agent, tmp_path / "peach.pt", meta={"note": "test"})
+    loaded, _ = load_agent(path, algorithm="peach")
+    for a, b in zip(agent.checkpoint_state()["posterior"].values(), loaded.checkpoint_state()["posterior"].values()):
+        assert torch.equal(a, b)
+    envs = GymTaskEnvs(MAZE, seed=0)
+    tasks = envs.unwrapped.test_tasks()[:2]
+    first = meta_test_success(agent, envs, tasks, seed=1)
+    second = meta_test_success(loaded, GymTaskEnvs(MAZE, seed=0), tasks, seed=1)
+    assert np.array_equal(first.success, second.success) and np.allclose(first.z_mean, second.z_mean)
+
+
+def test_the_top_level_reward_is_the_envs_success_not_the_zero_goal():
+    agent, envs, runner = _agent()
+    agent.hierarchy.random_top = False
+    tasks = TaskBatch.from_list(runner.tasks, [0])
+    episodes = run_episodes(agent, envs, tasks, explore=True, record=True)
+    attempts = agent._attempts[0]
+    paid = [t for t, _, _ in attempts if float(t.reward) == 0.0]
+    assert bool(episodes.success[0]) == bool(paid)  # an attempt is paid iff the env reported success in it
+    assert all(np.array_equal(t.goal, np.zeros(2, np.float32)) for t, _, _ in attempts)  # the goal input is blank
