@@ -32,6 +32,7 @@ Taught in notebooks/05_pearl.py.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,9 @@ __all__ = [
     "train_for_cli",
     "CLI",
 ]
+
+LITE_ITERATIONS = 20
+"""Iterations of the issue-11 presets (x 500 updates): sized so benchmarks/pearl_point_robot.py fits a loaded 2-core CPU."""
 
 EVAL_SEED = 12_345
 """Seed of the first meta-test run of a checkpoint's score (run r uses EVAL_SEED + r; the env pool too)."""
@@ -608,9 +612,11 @@ def train_for_cli(*, seed: int, progress: bool = True, env_id: str = "peach_lite
     config = PearlConfig.preset(preset, seed=seed, **overrides)
     envs = GymTaskEnvs(env_id, seed=seed)
     agent = PEARL.for_env(envs, config, device="cpu")
+    cpu_start = time.process_time()
     history = meta_train(agent, envs, iterations, eval_every=eval_every, progress=progress)
     envs.close()
     return agent, {"env_id": env_id, "pearl_preset": preset, "iterations": history.rounds, "train_seconds": history.elapsed,
+                   "train_cpu_seconds": time.process_time() - cpu_start,
                    "torch_threads": torch.get_num_threads(), "history": history.to_dict()}
 
 
@@ -621,6 +627,11 @@ CLI = TrainSpec(
         "point-robot-deterministic-z": {"env_id": "peach_lite/PointRobotSparse-v0", "preset": "sparse-point-robot-cpu",
                                         "iterations": 80, "probabilistic_z": False},
         "cheetah-vel": {"env_id": "peach_lite/HalfCheetahVel-v0", "preset": "cheetah-vel-cpu", "iterations": 30},
+        # issue 11 (benchmarks/pearl_point_robot.py): cheaper updates + kl 1.0; faithful, HTR, curriculum
+        **{f"point-robot-{name}": {"env_id": "peach_lite/PointRobotSparse-v0", "preset": f"sparse-point-robot-{name}",
+                                   "iterations": LITE_ITERATIONS} for name in ("lite", "htr", "curriculum")},
+        "point-robot-htr-deterministic-z": {"env_id": "peach_lite/PointRobotSparse-v0", "preset": "sparse-point-robot-htr",
+                                            "iterations": LITE_ITERATIONS, "probabilistic_z": False},
     },
     score_name="final_trajectory_return",
     tolerance=1.0,
