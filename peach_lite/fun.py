@@ -348,6 +348,22 @@ class FuN(nn.Module):
         cos = d_cos(positions[:, starts + c] - positions[:, starts], roll["goal"][:, starts])
         return float(cos[full].mean()) if full.any() else float("nan")
 
+    def oracle_cosine(self, episode: dict[str, Tensor] | None = None) -> float:
+        """Does the manager point the right way? Mean d_cos(g_t, the waypoint oracle's direction at s_t) over the
+        real macro steps of an episode (default: the last one).
+
+        Taught in notebooks/09_hiro_fun.py (section "Which level is the bottleneck?").
+        """
+        from peach_lite.envs.oracles import maze_waypoint_policy
+
+        roll = self.last_episode if episode is None else episode
+        c = self.config.horizon
+        real = roll["mask"][:, ::c]
+        state, end_goal, goal = roll["m_state"][real], roll["m_end_goal"][real], roll["goal"][:, ::c][real]
+        oracle = torch.as_tensor(np.stack([maze_waypoint_policy({"achieved_goal": s[:2].numpy(), "desired_goal": g.numpy()})
+                                           for s, g in zip(state, end_goal)]), dtype=torch.float32)
+        return float(d_cos(goal, oracle).mean()) if len(goal) else float("nan")
+
     # --- checkpoints -------------------------------------------------------------------------------
     def arch(self) -> dict[str, Any]:
         """Plain data that rebuilds the agent."""
@@ -406,10 +422,12 @@ def train_fun(*, seed: int, progress: bool = True, env_id: str = "peach_lite/Poi
     env.close()
     eval_envs = GymTaskEnvs(SUCCESS_ID, 20, seed=EVAL_SEED)
     cosines: list[float] = []
+    oracle_cosines: list[float] = []
 
     def evaluator(fun: FuN) -> tuple[float, float]:
         success = evaluate_success(fun, eval_envs, seed=EVAL_SEED)
         cosines.append(float("nan") if fun.config.flat else fun.direction_cosine())
+        oracle_cosines.append(float("nan") if fun.config.flat else fun.oracle_cosine())
         return success, float(np.sqrt(success * (1 - success) / 20))
 
     rounds_per_eval = max(1, eval_every_steps // (envs_in_lockstep * 150))
@@ -426,7 +444,8 @@ def train_fun(*, seed: int, progress: bool = True, env_id: str = "peach_lite/Poi
     return agent, {"steps": history.total_steps, "wall_time_s": round(time.perf_counter() - start, 1),
                    "eval_steps": history.eval_steps, "eval_success": history.eval_values, "eval_cosine": cosines,
                    "final_success": history.eval_values[-1] if history.eval_values else float("nan"),
-                   "direction_cosine": cosines[-1] if cosines else float("nan"),
+                   "direction_cosine": cosines[-1] if cosines else float("nan"), "eval_oracle_cosine": oracle_cosines,
+                   "oracle_cosine": oracle_cosines[-1] if oracle_cosines else float("nan"),
                    "history": {k: saved[k] for k in ("steps", "returns", "eval_steps", "eval_values", "total_steps", "episodes",
                                                      "num_updates", "elapsed")}}
 

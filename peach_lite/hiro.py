@@ -38,7 +38,7 @@ from peach_lite.td3 import TD3, TD3Config
 from peach_lite.validation import check_int, check_int_sequence, check_range
 
 __all__ = ["HiroConfig", "HIRO", "goal_transition", "lower_reward", "goal_candidates", "candidate_log_likelihood",
-           "relabel_goals", "relabel_accuracy", "train_hiro", "CLI", "MAZE_DENSE_ID", "SUCCESS_ID", "EVAL_SEED"]
+           "relabel_goals", "relabel_accuracy", "oracle_goals", "train_hiro", "CLI", "MAZE_DENSE_ID", "SUCCESS_ID", "EVAL_SEED"]
 
 MAZE_DENSE_ID = "peach_lite/PointMazeDense-v0"
 """HIRO's training env: HAC's four-rooms maze with the dense reward -distance."""
@@ -266,6 +266,9 @@ class HIRO:
         self.relabel_stats: dict[str, float] = {}
         self.lower_snapshots: list[dict[str, Tensor]] = []
         """Copies of the lower actor taken during training (:func:`train_hiro`), oldest first: the widget's ages."""
+        self.goal_override: Callable[[dict[str, Tensor]], Tensor] | None = None
+        """A diagnostic: a scripted upper level ``obs -> (n, goal_dim) goals`` (e.g. toward the waypoint oracle's
+        next doorway) used instead of the learned one, to tell a weak lower level from a weak upper level."""
         self.begin_episode(TaskBatch.single(), explore=False)
 
     @classmethod
@@ -295,7 +298,9 @@ class HIRO:
         (state, goal). (n, ...) Dict observation -> (n, action_dim) env actions."""
         state, end_goal = obs["observation"].to(self.device), obs["desired_goal"].to(self.device)
         if self._t % self.config.horizon == 0:
-            if self.explore and self.env_steps < self.config.random_goal_steps:
+            if self.goal_override is not None:
+                goal = self.goal_override(obs).to(self.device).clamp(-self.config.goal_range, self.config.goal_range)
+            elif self.explore and self.env_steps < self.config.random_goal_steps:
                 goal = (torch.rand(len(state), GOAL_DIMS, generator=self.generator, device=self.device) * 2 - 1) * self.config.goal_range
             else:
                 goal = self.upper.action_scale.to_env(self.upper.policy(state, end_goal, deterministic=not self.explore))
@@ -416,6 +421,18 @@ class HIRO:
 
 
 # ============================================================================================ measurements
+def oracle_goals(obs: dict[str, Tensor], goal_range: float) -> Tensor:
+    """A scripted upper level: goal_range times the waypoint oracle's action (toward the next doorway, then the end
+    goal), so a lower level that follows goals well reaches the end goal. (n, ...) Dict obs -> (n, 2).
+
+    Taught in notebooks/09_hiro_fun.py (section "Which level is the bottleneck?").
+    """
+    from peach_lite.envs.oracles import maze_waypoint_policy
+
+    rows = [maze_waypoint_policy({k: v[i].numpy() for k, v in obs.items()}) for i in range(len(obs["observation"]))]
+    return goal_range * torch.as_tensor(np.stack(rows), dtype=torch.float32)
+
+
 def relabel_accuracy(actor: LowerPolicy, goal_range: float, *, horizon: int = 10, num_goals: int = 1000,
                      num_candidates: int = 10, scale: float = 0.5, envs_per_batch: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
     """Does the correction recover the goal a lower policy was actually pursuing? ``num_goals`` random true goals

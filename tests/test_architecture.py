@@ -75,6 +75,17 @@ def test_mql_trains_through_the_shared_loop():
     _check_trained(agent, loop.History(**meta["history"]))
 
 
+
+def test_hiro_and_fun_train_through_the_shared_loop():
+    from peach_lite.fun import train_fun
+    from peach_lite.hiro import train_hiro
+
+    agent, meta = train_hiro(seed=0, progress=False, total_steps=48, envs_in_lockstep=2, eval_every_steps=10**6, hidden=(8,),
+                             batch_size=8, buffer_size=200, random_goal_steps=16, horizon=4)
+    _check_trained(agent, loop.History(**{**meta["history"], "eval_metric": "success"}))
+    agent, meta = train_fun(seed=0, progress=False, total_steps=300, envs_in_lockstep=2, eval_every_steps=10**6, hidden=(8,))
+    _check_trained(agent, loop.History(**meta["history"]))
+
 def _sources():
     return {path: path.read_text() for path in sorted(PACKAGE.rglob("*.py"))}
 
