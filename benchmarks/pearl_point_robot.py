@@ -30,9 +30,9 @@ recorded in data/MANIFEST.json, loaded by lesson 05); the other runs go to ``run
 ``--reuse`` evaluates checkpoints that exist instead of training them again. Finished runs are kept in
 ``runs/pearl_point_robot/<variant>/seed<k>.json``, so an interrupted benchmark resumes; ``--fresh`` redoes them.
 
-    nice -n 19 python benchmarks/pearl_point_robot.py --num-cpus 2     # 4 variants x 3 seeds, 20 iterations each
+    nice -n 19 python benchmarks/pearl_point_robot.py --num-cpus 2     # 4 variants x 3 seeds, 24 iterations each
 
-The default budget (20 iterations = 10k updates, about 3 CPU-minutes per seed) is sized so that the 12 runs fit in
+The default budget (24 iterations = 12k updates, about 3.6 CPU-minutes per seed) is sized so that the 12 runs fit in
 about 50 minutes on the project's 2-core machine while other jobs load it; the issue allows up to 30 CPU-minutes
 per seed (``--iterations``). Writes data/results/pearl_point_robot.json and pearl_point_robot.png (lesson 05).
 A fast (``PEACH_FAST=1``: 1 iteration, checkpoints under ``runs/pearl/fast/``) or partial (fewer than 3 seeds) run
@@ -227,7 +227,7 @@ def main() -> None:
         "protocol": "20 held-out goals x num_evals runs (seeds EVAL_SEED + r, not the training seed); 20 trajectories "
                     "each, the first 5 with z ~ prior; score = mean return of the final trajectory (sparse reward)",
         "target": {"fraction_of_oracle": 0.85, "train_minutes_per_seed": 30.0, "seeds": 3},
-        "budget": {"iterations": args.iterations, "updates": args.iterations * 500,
+        "budget": {"iterations": args.iterations, "updates": args.iterations * 500, "num_cpus": args.num_cpus,
                    "note": "the same for every variant; sized for ~50 wall-minutes for 12 runs on a loaded 2-core "
                            "machine, far below the issue's 30 CPU-minutes per seed"},
         "oracle_return": float(oracle),

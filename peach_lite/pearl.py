@@ -66,7 +66,7 @@ __all__ = [
     "CLI",
 ]
 
-LITE_ITERATIONS = 20
+LITE_ITERATIONS = 24
 """Iterations of the issue-11 presets (x 500 updates): sized so benchmarks/pearl_point_robot.py fits a loaded 2-core CPU."""
 
 EVAL_SEED = 12_345
