@@ -41,6 +41,8 @@ from peach_lite.versions import stack_versions
 __all__ = ["run_sweep", "SweepResult", "RunRecord", "RunFailure", "SweepError", "add_sweep_arguments",
            "sweep_options", "default_runs_dir"]
 
+SERIAL = "serial"
+"""``address=SERIAL`` (``--address serial``): no Ray; the runs go one after another in this process."""
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
 
@@ -73,7 +75,8 @@ def run_sweep(
         seeds: distinct integers; each config runs once per seed.
         name: the sweep's name, e.g. the benchmark's; runs go to ``<runs_dir>/<name>/<config>/seed<k>.json``.
         runs_dir: defaults to :func:`default_runs_dir` (``runs/``).
-        address: a Ray cluster (``"host:6379"``, ``"ray://host:10001"``, ``"auto"``); None reads
+        address: a Ray cluster (``"host:6379"``, ``"ray://host:10001"``, ``"auto"``), or ``"serial"`` (no Ray: the
+            runs one after another in this process, where Ray cannot start); None reads
             ``RAY_ADDRESS`` and, when that is unset too, starts Ray on this machine.
         num_cpus: CPUs a local Ray may use (default: all cores); ignored on a cluster.
         cpus_per_run: CPUs each run reserves (1: one run per core).
@@ -203,7 +206,8 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     """The sweep flags every benchmark shares: --address, --num-cpus, --runs-dir, --max-retries, --fresh, --out."""
     group = parser.add_argument_group("sweep (Ray)")
     group.add_argument("--address", default=None,
-                       help="Ray cluster to run on, e.g. head-node:6379 (default: $RAY_ADDRESS, else this machine)")
+                       help="Ray cluster to run on, e.g. head-node:6379 (default: $RAY_ADDRESS, else this machine); "
+                            "'serial': no Ray, the runs one after another in this process")
     group.add_argument("--num-cpus", type=int, default=None, help="CPUs a local Ray may use (default: all cores)")
     group.add_argument("--runs-dir", type=Path, default=None, help="where run files go (default: runs/)")
     group.add_argument("--max-retries", type=int, default=1, help="retries of a run that crashed (default: 1)")
@@ -290,9 +294,14 @@ def _load_finished(out: Path, config_name: str, seed: int, config: Mapping[str, 
 def _run_pending(train_fn, configs, pending, out, finished, failures, *, total, name, address, num_cpus,
                  cpus_per_run, max_retries, progress, command) -> None:
     """Submit every pending run, collect them as they finish, retry failures, write each file at once."""
+    from tqdm.auto import tqdm
+
+    if (address or os.environ.get("RAY_ADDRESS")) == SERIAL:
+        _run_serially(train_fn, configs, pending, out, finished, failures, total=total, name=name, max_retries=max_retries,
+                      progress=progress, command=command)
+        return
     import ray
     from ray.exceptions import RayError
-    from tqdm.auto import tqdm
 
     started_here = _connect(address, num_cpus)
     in_flight: dict[Any, tuple[str, int, int]] = {}  # ObjectRef -> (config name, seed, attempt)
@@ -345,6 +354,37 @@ def _run_pending(train_fn, configs, pending, out, finished, failures, *, total, 
         elif ray.is_initialized():  # interrupted on a Ray we did not start: stop our unfinished runs, keep it running
             for ref in in_flight:
                 ray.cancel(ref)  # interrupts the task; the worker process lives on
+
+
+def _run_serially(train_fn, configs, pending, out, finished, failures, *, total, name, max_retries, progress, command) -> None:
+    """``address="serial"``: the runs one after another in this process, no Ray (where Ray cannot start, e.g.
+    an overloaded machine); the same run files, retries and records as the Ray path."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, initial=total - len(pending), desc=f"sweep {name}", unit="run", disable=not progress) as bar:
+        for config_name, seed in pending:
+            for attempt in range(1, max_retries + 2):
+                try:
+                    value = _run_one(train_fn, dict(configs[config_name]), seed)
+                except Exception as error:  # noqa: BLE001 - any raise in train_fn is recorded, as on Ray
+                    if attempt <= max_retries:
+                        bar.write(f"retrying {config_name}/seed{seed} after: {_describe(error)}")
+                        continue
+                    failures[config_name, seed] = RunFailure(config_name, seed, _describe(error), attempt)
+                    _write_json(out / config_name / f"seed{seed}.error.json", {
+                        "sweep": name, "config_name": config_name, "seed": seed, "config": dict(configs[config_name]),
+                        "error": _describe(error), "attempts": attempt, "command": command, "date": _now()})
+                    break
+                path = _run_file(out, config_name, seed)
+                _write_json(path, {
+                    "sweep": name, "config_name": config_name, "seed": seed, "config": dict(configs[config_name]),
+                    "result": value["result"], "attempts": attempt, "elapsed_s": value["elapsed_s"],
+                    "node": value["node"], "versions": value["versions"], "command": command, "date": _now()})
+                path.with_name(f"seed{seed}.error.json").unlink(missing_ok=True)
+                finished[config_name, seed] = RunRecord(config_name, seed, dict(configs[config_name]), value["result"],
+                                                        attempt, value["elapsed_s"], path, resumed=False)
+                break
+            bar.update(1)
 
 
 def _run_one(train_fn, config: dict[str, Any], seed: int) -> dict[str, Any]:

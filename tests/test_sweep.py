@@ -164,3 +164,19 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(local_ray, t
     again = run_sweep(train_gated, changed, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
     assert [run.resumed for run in again.runs] == [False, False, True, True]
     assert again.values("small", "score").tolist() == [2.0, 4.0]
+
+
+def test_serial_mode_runs_without_ray_and_keeps_the_same_files(tmp_path):
+    """``address="serial"``: the same results, run files, retries and resume, in this process (no Ray started)."""
+    result = run_sweep(train_tiny, {"small": {"scale": 1.0, "duration": 0.0}}, [0, 1], name="serial", runs_dir=tmp_path,
+                       address="serial", progress=False).check()
+    assert [r.result["score"] for r in result.runs] == [1.0, 2.0]
+    assert {r.result["pid"] for r in result.runs} == {os.getpid()}  # in this process
+    stored = json.loads((tmp_path / "serial" / "small" / "seed1.json").read_text())
+    assert stored["result"]["score"] == 2.0 and stored["attempts"] == 1
+    again = run_sweep(train_tiny, {"small": {"scale": 1.0, "duration": 0.0}}, [0, 1], name="serial", runs_dir=tmp_path,
+                      address="serial", progress=False)
+    assert all(r.resumed for r in again.runs)
+    failing = run_sweep(train_flaky, {"raise": {"mode": "raise", "marker_dir": str(tmp_path)}}, [1], name="serial-retry",
+                        runs_dir=tmp_path, address="serial", progress=False).check()
+    assert failing.runs[0].attempts == 2
