@@ -17,8 +17,8 @@ Taught in notebooks/05_pearl.py (section "Diagnostics: does z carry the task?").
 """
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -178,11 +178,10 @@ def diagnose_checkpoints(paths: Sequence[str | os.PathLike] | None = None, *, nu
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m peach_lite.pearl_diagnostics [CHECKPOINT ...]``: print the diagnostics table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoints", nargs="*", help="PEARL point-robot checkpoints (default: data/checkpoints/pearl_point_robot*.pt)")
-    args = parser.parse_args(argv)
-    reports = diagnose_checkpoints(args.checkpoints or None)
+    """``python -m peach_lite.pearl_diagnostics [CHECKPOINT ...]``: print the diagnostics table (default: every
+    data/checkpoints/pearl_point_robot*.pt)."""
+    paths = list(sys.argv[1:] if argv is None else argv)
+    reports = diagnose_checkpoints(paths or None)
     print(f"{'checkpoint':42s} {'meta-test/oracle':>16s} {'probe dist':>10s} {'probe ret':>9s} {'arc cover':>9s} {'near arc':>8s}")
     for name, r in reports.items():
         print(f"{name:42s} {r['meta_test']['fraction_of_oracle']:16.3f} {r['probe']['final_distance']:10.3f} "

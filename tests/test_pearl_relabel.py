@@ -164,3 +164,65 @@ def test_new_presets_keep_the_reference_kl_and_differ_only_where_documented():
     assert lite.relabel_prob == 0.0 and htr.relabel_prob == 0.5 and cur.dense_to_sparse_updates > 0
     assert {k for k in PRESETS["sparse-point-robot-htr"]} - set(PRESETS["sparse-point-robot-lite"]) == {"relabel_prob"}
     assert PearlConfig().relabel_prob == 0.0 and PearlConfig().dense_to_sparse_updates == 0
+
+
+# ------------------------------------------------------------------------------ stored checkpoints and results
+
+STORED = ["pearl_point_robot.pt", "pearl_point_robot_faithful.pt", "pearl_point_robot_deterministic_z.pt"]
+
+
+@pytest.mark.parametrize("name", STORED)
+def test_the_lessons_meta_test_figure_is_the_manifests_score(name):
+    """Lesson 05 prints meta_test_curve(...)['final_return'] for a stored checkpoint: the same protocol and seeds as
+    the manifest's score (EVAL_SEED + r, r < num_evals), so the two numbers agree."""
+    from peach_lite.checkpoints import evaluate_checkpoint, load_agent, read_manifest
+    from peach_lite.paths import data_dir
+    from peach_lite.pearl import EVAL_SEED
+    from peach_lite.pearl_diagnostics import meta_test_curve
+
+    path = data_dir() / "checkpoints" / name
+    entry = next((a for a in read_manifest()["artifacts"] if a["file"] == f"checkpoints/{name}"), None)
+    if not path.exists() or entry is None:
+        pytest.skip(f"{name} not trained yet")
+    agent, payload = load_agent(path, algorithm="pearl")
+    envs = GymTaskEnvs(ENV_ID, seed=EVAL_SEED)
+    curve = meta_test_curve(agent, envs, envs.unwrapped.test_tasks(), num_evals=agent.config.num_evals)
+    envs.close()
+    assert payload["meta"]["seed"] != EVAL_SEED  # the meta-test seed is not the training seed
+    assert curve["final_return"] == pytest.approx(evaluate_checkpoint(path), abs=1e-9)
+    assert curve["final_return"] == pytest.approx(entry["score"]["value"], abs=entry["score"]["tolerance"])
+    assert max(curve["per_trajectory"]) <= curve["oracle_return"] + 1e-6
+
+
+def test_no_benchmarked_agent_exceeds_the_oracle():
+    from peach_lite.paths import data_dir
+    from peach_lite.results import read_results
+
+    if not (data_dir() / "results" / "pearl_point_robot.json").exists():
+        pytest.skip("no results yet")
+    record = read_results("pearl_point_robot")
+    oracle = record["details"]["oracle_return"]
+    for run in record["details"]["runs"]:
+        assert max(run["per_trajectory"]) <= oracle + 1e-6, run["variant"]
+    for key, value in record["headline"].items():
+        if key.endswith("fraction_of_oracle"):
+            assert 0.0 <= value <= 1.0 + 1e-9, key
+
+
+# ------------------------------------------------------------------------------ diagnostics
+
+
+def test_diagnostics_run_on_an_agent_and_measure_what_they_say(relabelling, envs):
+    from peach_lite.pearl_diagnostics import arc_distance, informative_context_probe, meta_test_curve, prior_rollout_spread
+
+    assert np.allclose(arc_distance(np.array([[0.0, 1.0], [0.0, 0.5], [1.5, -0.5], [0.0, 0.0]])), [0.0, 0.5, np.hypot(0.5, 0.5), 1.0])
+    tasks = envs.unwrapped.test_tasks()[:4]
+    probe = informative_context_probe(relabelling, envs, tasks, num_context=10)
+    assert set(probe) == {"final_distance", "return", "kl", "success"} and probe["final_distance"] >= 0 and probe["kl"] > 0
+    prior = prior_rollout_spread(relabelling, envs, tasks[0], num_rollouts=12)
+    ends = np.array(prior["endpoints"])
+    assert ends.shape == (12, 2) and 0 <= prior["angular_coverage"] <= 1
+    assert prior["share_near_arc"] == pytest.approx(float((arc_distance(ends) <= 0.2).mean()))
+    curve = meta_test_curve(relabelling, envs, tasks, num_evals=1)
+    assert len(curve["per_trajectory"]) == len(curve["sweep_per_trajectory"]) == relabelling.config.num_eval_trajectories
+    assert curve["final_return"] <= curve["oracle_return"] + 1e-6
