@@ -19,9 +19,11 @@ Headline: ``hiro_success``, ``hiro_no_correction_success``, ``correction_gain`` 
 ``hac_success`` (read from hac_maze.json), wall and CPU minutes per seed of each method, IQM and 95% bootstrap
 intervals of the success rates.
 
-Run (about 40 wall-minutes on the shared 2-core machine, one run at a time; needs the sweep extra)::
+Run (about 40 wall-minutes on the shared 2-core machine, two runs at a time; needs the sweep extra); ``--checkpoints`` also
+saves seed 0 of HIRO and FuN as the lesson's pretrained agents (data/checkpoints/hiro_maze.pt, fun_maze.pt, recorded in
+data/MANIFEST.json with this command)::
 
-    python benchmarks/hiro_fun.py --num-cpus 1
+    python benchmarks/hiro_fun.py --num-cpus 2 --checkpoints
 
 Writes data/results/hiro_fun.json and hiro_fun.png (read by notebooks/09_hiro_fun.py); in fast mode a smoke run
 that writes nothing unless --out is given.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,8 +45,10 @@ from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 METHODS = ("hiro", "hiro_no_correction", "fun", "a2c")
 
 
-def train_one(seed: int, method: str, total_steps: int, eval_every_steps: int, relabel_goals: int, settings: dict) -> dict:
-    """One seed of one method: train, evaluate, and the method's diagnostics."""
+def train_one(seed: int, method: str, total_steps: int, eval_every_steps: int, relabel_goals: int, settings: dict,
+              save_seed0: str = "") -> dict:
+    """One seed of one method: train, evaluate, and the method's diagnostics; seed 0's agent is saved to ``save_seed0``
+    (a checkpoint with the training metadata) when that is given."""
     from peach_lite.device import set_threads
     from peach_lite.seeding import seed_everything
 
@@ -75,6 +80,13 @@ def train_one(seed: int, method: str, total_steps: int, eval_every_steps: int, r
         out["train_wall_s"] = time.perf_counter() - wall
         out |= {"cosine": meta["direction_cosine"], "oracle_cosine": meta["oracle_cosine"], "eval_cosine": meta["eval_cosine"],
                 "eval_oracle_cosine": meta["eval_oracle_cosine"]}
+    if save_seed0 and seed == 0:
+        from peach_lite.checkpoints import save_agent
+
+        agent.goal_override = None
+        save_agent(agent, save_seed0, meta={"seed": seed, "method": method, "settings": {"total_steps": total_steps, **settings},
+                                            **{k: v for k, v in meta.items() if k != "history"}})
+        out["checkpoint"] = save_seed0
     out |= {"steps": meta["steps"], "eval_steps": meta["eval_steps"], "eval_success": meta["eval_success"],
             "final_success": meta["final_success"], "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
     return out
@@ -88,6 +100,8 @@ def main() -> None:
     parser.add_argument("--fun-steps", type=int, default=budget.pick(full=150_000, fast=1_200))
     parser.add_argument("--relabel-goals", type=int, default=budget.pick(full=1_000, fast=20))
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--checkpoints", action="store_true",
+                        help="save seed 0 of HIRO and FuN and record them as data/checkpoints/{hiro,fun}_maze.pt (full runs)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -106,6 +120,13 @@ def main() -> None:
                 "relabel_goals": 0, "settings": small_fun},
     }
     configs = {k: v for k, v in configs.items() if k in args.methods}
+    if args.checkpoints and not budget.fast:
+        from peach_lite.sweep import default_runs_dir
+
+        folder = Path(args.runs_dir or default_runs_dir()) / "hiro_fun"
+        for name in ("hiro", "fun"):
+            if name in configs:
+                configs[name]["save_seed0"] = str((folder / f"{name}_maze_seed0.pt").resolve())
     sweep = run_sweep(train_one, configs, args.seeds, name="hiro_fun" if not budget.fast else "hiro_fun_fast",
                       **sweep_options(args)).check()
     runs = {k: sweep.results(k) for k in configs}
@@ -183,8 +204,30 @@ def main() -> None:
                    "hac_success": "2-level HAC after 60k steps, from data/results/hac_maze.json",
                    "wall_minutes_per_seed": "wall time of one run (training and its diagnostics) on the shared 2-core machine"},
                "sweep": {"runs_dir": str(sweep.runs_dir), "wall_s": sweep.wall_s}}
+    if args.checkpoints and not budget.fast and args.out is None:
+        record_checkpoints(configs)
     write_results("hiro_fun", headline, seeds=list(args.seeds), details=details,
                   figure=figure_spec("HIRO, FuN and flat A2C on the four-rooms maze", panels), out_dir=args.out)
+
+
+def record_checkpoints(configs: dict) -> None:
+    """Copy seed 0's saved agents to data/checkpoints/ and record them (with this command) in data/MANIFEST.json."""
+    import shutil
+
+    from peach_lite.checkpoints import evaluate_checkpoint, record_in_manifest
+    from peach_lite.paths import checkpoints_dir
+    from peach_lite.results import this_command
+
+    for name in ("hiro", "fun"):
+        source = configs.get(name, {}).get("save_seed0")
+        if not source:
+            continue
+        target = checkpoints_dir() / f"{name}_maze.pt"
+        shutil.copyfile(source, target)
+        score = evaluate_checkpoint(target)
+        record_in_manifest(target, command=this_command(), seed=0, score_name="test_success", score=score,
+                           evaluate="peach_lite.checkpoints:evaluate_checkpoint", tolerance=0.1)
+        print(f"{target}: test_success = {score:.3f} (recorded in data/MANIFEST.json)")
 
 
 if __name__ == "__main__":
