@@ -482,7 +482,7 @@ def relabel_accuracy(actor: LowerPolicy, goal_range: float, *, horizon: int = 10
 
 
 # ============================================================================================ training
-def train_hiro(*, seed: int, progress: bool = True, env_id: str = MAZE_DENSE_ID, total_steps: int = 100_000,
+def train_hiro(*, seed: int, progress: bool = True, env_id: str = MAZE_DENSE_ID, total_steps: int = 60_000,
                envs_in_lockstep: int = 8, updates_per_step: float = 0.5, eval_every_steps: int = 10_000,
                num_snapshots: int = 4, **config: Any) -> tuple[HIRO, dict[str, Any]]:
     """Train HIRO with the shared loop: ``envs_in_lockstep`` maze envs stepped together, ``updates_per_step``
@@ -534,6 +534,6 @@ def train_hiro(*, seed: int, progress: bool = True, env_id: str = MAZE_DENSE_ID,
                                                      "episodes", "num_updates", "elapsed")}}
 
 
-CLI = TrainSpec(train=train_hiro, presets={"maze": {"total_steps": 100_000}, "maze-no-correction": {"total_steps": 100_000, "correction": False}},
+CLI = TrainSpec(train=train_hiro, presets={"maze": {"total_steps": 60_000}, "maze-no-correction": {"total_steps": 60_000, "correction": False}},
                 score_name="test_success", tolerance=0.1)
 """``python -m peach_lite train hiro --preset maze --seed 0 --out data/checkpoints/hiro_maze.pt``."""

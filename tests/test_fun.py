@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from peach_lite.fun import DIRECTIONS, FuN, FuNConfig, d_cos, intrinsic_reward, train_fun, transition_policy_loss
+from peach_lite.fun import DIRECTIONS, FuNConfig, d_cos, intrinsic_reward, train_fun, transition_policy_loss
 from peach_lite.runner import TaskBatch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from peach_lite.hiro import (HIRO, HiroConfig, candidate_log_likelihood, goal_candidates, goal_transition, lower_reward,
+from peach_lite.hiro import (HiroConfig, candidate_log_likelihood, goal_candidates, goal_transition, lower_reward,
                              relabel_goals, train_hiro)
 from peach_lite.runner import TaskBatch
 
