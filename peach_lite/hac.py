@@ -372,7 +372,10 @@ class HAC(nn.Module):
         low, high = self.action_lows[level], self.action_highs[level]
         if self.random_top and level == self.num_levels - 1:
             return self.rng.uniform(low, high).astype(np.float32)
-        if explore and self.rng.random() < self.config.random_action_rate:
+        rate = self.config.random_action_rate
+        if level == self.num_levels - 1 and self.config.top_random_action_rate is not None:
+            rate = self.config.top_random_action_rate
+        if explore and self.rng.random() < rate:
             return self.rng.uniform(low, high).astype(np.float32)
         if self._policy is None:
             self._policy = [level_net.numpy_policy() for level_net in self.levels]

@@ -62,6 +62,9 @@ class HacConfig:
     """Transitions kept per level (the reference keeps 200-500 episodes' worth)."""
     random_action_rate: float = 0.2
     """Probability of a uniformly random action or subgoal while exploring (reference 0.2; issue #7: essential)."""
+    top_random_action_rate: float | None = None
+    """The top level's rate of uniformly random subgoals while exploring; None: ``random_action_rate``. PEACH's
+    top level, which never sees its goal, explores with a higher rate (its deviation from HAC)."""
     action_noise: float = 0.1
     """Std of the Gaussian added to level 0's action, as a fraction of the action half-range (pendulum 0.1, ant 0.2)."""
     subgoal_noise: float = 0.1
@@ -107,6 +110,8 @@ class HacConfig:
         check_range("actor_lr", self.actor_lr, 0.0, 1.0)
         check_range("critic_lr", self.critic_lr, 0.0, 1.0)
         check_range("random_action_rate", self.random_action_rate, 0.0, 1.0)
+        if self.top_random_action_rate is not None:
+            check_range("top_random_action_rate", self.top_random_action_rate, 0.0, 1.0)
         check_range("action_noise", self.action_noise, 0.0, 10.0)
         check_range("subgoal_noise", self.subgoal_noise, 0.0, 10.0)
         check_range("q_init", self.q_init, -1e3, -1e-6)

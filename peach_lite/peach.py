@@ -41,8 +41,8 @@ from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test
 from peach_lite.validation import check_int
 
-__all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success", "train_peach", "CLI",
-           "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
+__all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success", "site_probe_accuracy",
+           "variance_after_first_success", "transfer_agent", "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
 
 EVAL_SEED = 20_000
 """Meta-tests during training and of checkpoints use this seed (training uses the config's seed)."""
@@ -128,7 +128,8 @@ class PEACH(nn.Module):
         hac_config = maze_config(config.num_levels, subgoal_horizon=config.subgoal_horizon, top_goal_hidden=True,
                                  top_cond_dim=self.cond_dim, batch_size=config.lower_batch_size, buffer_size=config.buffer_size,
                                  gamma=config.gamma, subgoal_test_rate=config.subgoal_test_rate,
-                                 random_action_rate=config.random_action_rate, updates_per_episode=config.lower_updates_per_episode,
+                                 random_action_rate=config.random_action_rate, top_random_action_rate=config.top_random_action_rate,
+                                 updates_per_episode=config.lower_updates_per_episode,
                                  max_actions=spec.max_actions, seed=config.seed)
         self.hierarchy = HAC(spec, hac_config)
         self.hierarchy.top_attempt_hook = self.record_attempt
@@ -426,6 +427,75 @@ def meta_test_success(agent: PEACH, envs: Any, tasks: Sequence[Any], *, seed: in
     Taught in notebooks/11_peach.py (section "Meta-testing").
     """
     return meta_test(agent, envs, TaskBatch.from_list(list(tasks), split="test"), agent.schedule, seed=seed, record_paths=record_paths)
+
+
+def site_probe_accuracy(train_means: np.ndarray, train_sites: np.ndarray, test_means: np.ndarray, test_sites: np.ndarray,
+                        *, steps: int = 300, seed: int = 0) -> float:
+    """Does the posterior mean carry the task? A linear probe (multinomial logistic regression, L-BFGS, a small
+    L2 penalty) fitted on train tasks' posterior means, scored on held-out tasks.
+
+    Args:
+        train_means, test_means: (N, latent_dim) posterior means (e.g. after a meta-test's last episode).
+        train_sites, test_sites: (N,) int site of each task.
+    Returns:
+        the fraction of held-out tasks whose site the probe predicts.
+
+    Taught in notebooks/11_peach.py (section "Why it works: the posterior").
+    """
+    x, y = torch.as_tensor(train_means, dtype=torch.float64), torch.as_tensor(train_sites, dtype=torch.long)
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+    num_classes = int(max(int(y.max()), int(np.max(test_sites))) + 1)
+    generator = torch.Generator().manual_seed(seed)
+    weight = (0.01 * torch.randn(x.shape[1], num_classes, generator=generator, dtype=torch.float64)).requires_grad_()
+    bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy((x - mean) / std @ weight + bias, y) + 1e-3 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        logits = (torch.as_tensor(test_means, dtype=torch.float64) - mean) / std @ weight + bias
+    return float((logits.argmax(1).numpy() == np.asarray(test_sites)).mean())
+
+
+def variance_after_first_success(result: MetaTestResult) -> float:
+    """Posterior variance (mean over z's dimensions) in the episode after each task's first success, as a
+    fraction of the prior's (1): NaN if no task succeeded before its last episode.
+
+    Taught in notebooks/11_peach.py (section "Why it works: the posterior").
+    """
+    ratios = []
+    for task in range(result.success.shape[0]):
+        hits = np.flatnonzero(result.success[task, :-1])
+        if hits.size:
+            ratios.append(float(result.z_var[task, hits[0] + 1].mean()))
+    return float(np.mean(ratios)) if ratios else float("nan")
+
+
+def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PEACH:
+    """"Same dynamics, a new reward" (the poster's open question): a fresh PEACH whose lower levels are copies of
+    ``trained``'s and stay frozen (``lower_updates_per_episode = 0``); its top level and encoder start anew.
+
+    Args:
+        trained: a trained PEACH (its spec: the same maze).
+        num_train_tasks: train tasks of the new goal distribution.
+        **overrides: :class:`PeachConfig` fields of the new agent (default: ``trained``'s, with a new seed if given).
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+    config = PeachConfig.from_dict({**trained.config.to_dict(), "lower_updates_per_episode": 0, **overrides})
+    if config.lower_updates_per_episode != 0:
+        raise ValueError(f"lower_updates_per_episode must be 0 for frozen lower levels, got {config.lower_updates_per_episode}")
+    agent = PEACH(trained.spec, num_train_tasks, config)
+    for new, old in zip(agent.hierarchy.levels[:-1], trained.hierarchy.levels[:-1]):
+        new.load_state_dict(old.state_dict())
+        new.requires_grad_(False)
+    agent.hierarchy.actors_changed()
+    return agent
 
 
 def train_peach(*, seed: int, progress: bool = True, env_id: str = HIDDEN_MAZE_ID, rounds: int = 150, eval_every: int = 25,

@@ -92,7 +92,9 @@ class PeachConfig:
     subgoal_test_rate: float = 0.3
     """λ, subgoal-testing rate of every level (HAC)."""
     random_action_rate: float = 0.2
-    """Uniformly random actions and subgoals while exploring (HAC)."""
+    """Uniformly random actions and lower-level subgoals while exploring (HAC)."""
+    top_random_action_rate: float = 0.2
+    """Uniformly random subgoals of the top level while exploring (HAC: 0.2)."""
     seed: int = 0
     """Seeds the networks, the hierarchy's exploration, task draws, batches and z samples."""
 
@@ -113,6 +115,7 @@ class PeachConfig:
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("subgoal_test_rate", self.subgoal_test_rate, 0.0, 1.0)
         check_range("random_action_rate", self.random_action_rate, 0.0, 1.0)
+        check_range("top_random_action_rate", self.top_random_action_rate, 0.0, 1.0)
         self.encoder_hidden = tuple(int(h) for h in self.encoder_hidden)
         if not self.encoder_hidden or min(self.encoder_hidden) < 1:
             raise ValueError(f"encoder_hidden must be a non-empty sequence of positive integers, got {self.encoder_hidden}")

@@ -23,6 +23,7 @@ peach_lite/PointMazeHidden-v0          same maze, goal hidden: one of 3 sites   
                                        (maze_hidden; PEACH)
 peach_lite/PointMazeHiddenRegion-v0    hidden goal along a band through rooms      50
                                        1-3 (maze_hidden)
+peach_lite/PointMazeSites-v0           the same sites, goal shown (the oracle's)   50
 peach_lite/HalfCheetahVel-v0           target velocity (locomotion)                200
 peach_lite/HalfCheetahDir-v0           forward / backward (locomotion)             200
 peach_lite/AntDir-v0                   direction, forward/backward (locomotion)    200
@@ -64,6 +65,7 @@ _REGISTRY: dict[str, tuple[str, int, dict[str, Any], bool]] = {
     "peach_lite/PointMazeDense-v0": ("peach_lite.envs.point_mass:PointMazeEnv", 200, {"reward_type": "dense"}, True),
     "peach_lite/PointMazeHidden-v0": ("peach_lite.envs.maze_hidden:PointMazeHiddenEnv", 50, {}, True),
     "peach_lite/PointMazeHiddenRegion-v0": ("peach_lite.envs.maze_hidden:PointMazeHiddenEnv", 50, {"goal_mode": "region"}, True),
+    "peach_lite/PointMazeSites-v0": ("peach_lite.envs.maze_hidden:PointMazeHiddenEnv", 50, {"hide_goal": False}, True),
     "peach_lite/HalfCheetahVel-v0": ("peach_lite.envs.locomotion:HalfCheetahVelEnv", 200, {}, True),
     "peach_lite/HalfCheetahDir-v0": ("peach_lite.envs.locomotion:HalfCheetahDirEnv", 200, {}, True),
     "peach_lite/AntDir-v0": ("peach_lite.envs.locomotion:AntDirEnv", 200, {}, True),

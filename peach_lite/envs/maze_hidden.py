@@ -74,6 +74,7 @@ class PointMazeHiddenEnv(PointMazeEnv):
         goal_mode: ``"sites"`` (K discrete sites) or ``"region"`` (uniform along the polyline
             joining the site centres in order; consecutive sites must be neighbouring rooms).
         start_room: room whose centre (+ U[-start_noise, start_noise]^2) the mass starts at.
+        hide_goal: False shows the goal in ``desired_goal`` (the "HAC given the true goal" baseline).
         **kwargs: the rest of ``PointMazeEnv`` (``reward_type``, ``goal_threshold``, ``max_speed``,
             ``start_noise``, ``sample_goal_on_reset``, ``render_mode``, ``width``, ``height``).
 
@@ -91,6 +92,7 @@ class PointMazeHiddenEnv(PointMazeEnv):
         site_jitter: float = 0.25,
         goal_mode: str = "sites",
         start_room: int = 0,
+        hide_goal: bool = True,
         **kwargs: Any,
     ):
         if "goal_rooms" in kwargs:
@@ -115,6 +117,9 @@ class PointMazeHiddenEnv(PointMazeEnv):
             for a, b in zip(sites[:-1], sites[1:]):
                 if (a - b) % 4 not in (1, 3):
                     raise ValueError(f"sites must be neighbouring rooms in order in goal_mode 'region' ({a} and {b} are not), got {sites}")
+        if not isinstance(hide_goal, bool):
+            raise ValueError(f"hide_goal must be True or False, got {hide_goal!r}")
+        self.hide_goal = hide_goal
         self.sites = sites
         self.site_jitter = float(site_jitter)
         self.goal_mode = goal_mode
@@ -184,7 +189,8 @@ class PointMazeHiddenEnv(PointMazeEnv):
     # -------------------------------------------------------------------------------- helpers
     def _obs(self) -> dict[str, np.ndarray]:
         obs = super()._obs()
-        obs["desired_goal"] = np.zeros(2, dtype=np.float32)
+        if self.hide_goal:
+            obs["desired_goal"] = np.zeros(2, dtype=np.float32)
         return obs
 
     def _info(self, achieved_goal: np.ndarray) -> dict[str, Any]:

@@ -1,0 +1,194 @@
+"""PEACH on the hidden-goal maze against its parents and baselines, in the same budget and seeds.
+
+Per run (each a Ray task through peach_lite.sweep), on ``peach_lite/PointMazeHidden-v0`` (the goal is one of 3 sites,
+hidden; 50 steps; 24 train / 12 held-out tasks):
+
+* ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC);
+* ``hac_no_z``: the same learner whose top level reads nothing (z = 0): HAC without task information;
+* ``hac_true_goal``: the same learner whose top level reads the true goal (x, y) / 4: the upper bound;
+* ``random_subgoals``: a top level proposing uniformly random subgoals; lower levels learn as usual;
+* ``deterministic_z``: PEACH with point beliefs (PEARL's ablation);
+* ``pearl``: flat PEARL (SAC + the same posterior) on the same maze, observation (x, y, vx, vy), same env steps.
+
+Each trained agent is meta-tested on the 12 held-out tasks (6 episodes: the first on the prior, each later one on
+a fresh z from the posterior over all context so far; lower levels greedy) and, for the linear probe, on the 24
+train tasks. Diagnostics: the probe accuracy from the final posterior mean to the site, and the posterior variance
+in the episode after the first success (fraction of the prior's).
+
+Headline: ``peach_success``, ``gain_over_hac_no_z``, ``ratio_over_pearl``, ``fraction_of_oracle_hac``, the baselines'
+success, ``probe_accuracy``, ``variance_after_success``, ``train_minutes_per_seed``; IQM and 95% bootstrap intervals
+over seeds beside the means. The oracle and posterior-sampling references come from ``oracles.maze_sites_values``.
+
+Run (needs the sweep extra)::
+
+    python benchmarks/peach_maze.py --num-cpus 2
+
+Writes data/results/peach_maze.json and peach_maze.png (read by notebooks/11_peach.py); in fast mode a smoke run
+that writes nothing unless --out is given.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from peach_lite.budget import Budget
+from peach_lite.results import curves_panel, figure_spec, write_results
+from peach_lite.stats import headline_stats
+from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+
+ENV_ID = "peach_lite/PointMazeHidden-v0"
+METHODS = {
+    "peach": {},
+    "hac_no_z": {"task_inference": "none"},
+    "hac_true_goal": {"task_inference": "oracle"},
+    "random_subgoals": {"random_subgoals": True},
+    "deterministic_z": {"deterministic_z": True},
+}
+"""PeachConfig overrides of each hierarchical method."""
+
+
+def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, overrides: dict, env_id: str = ENV_ID) -> dict:
+    """Train one hierarchical method, then meta-test it on the held-out and the train tasks."""
+    from peach_lite.device import set_threads
+    from peach_lite.envs.maze_hidden import site_of
+    from peach_lite.loop import GymTaskEnvs
+    from peach_lite.peach import EVAL_SEED, meta_test_success, site_probe_accuracy, train_peach, variance_after_first_success
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    agent, meta = train_peach(seed=seed, progress=False, env_id=env_id, rounds=rounds, eval_every=eval_every, **{**METHODS.get(method, {}), **overrides})
+    train_cpu = time.process_time() - cpu
+    envs = GymTaskEnvs(env_id, seed=EVAL_SEED)
+    test_tasks, train_tasks = envs.unwrapped.test_tasks(), envs.unwrapped.train_tasks()
+    test = meta_test_success(agent, envs, test_tasks, seed=EVAL_SEED + 1)
+    train = meta_test_success(agent, envs, train_tasks, seed=EVAL_SEED + 2)
+    sites = envs.unwrapped.sites
+    probe = site_probe_accuracy(train.z_mean[:, -1], np.array([site_of(t, sites) for t in train_tasks]),
+                                test.z_mean[:, -1], np.array([site_of(t, sites) for t in test_tasks]))
+    envs.close()
+    history = meta["history"]
+    return {"success_per_episode": test.success.mean(axis=0).tolist(), "final_success": float(test.success[:, -1].mean()),
+            "returns_per_episode": test.returns.mean(axis=0).tolist(), "probe_accuracy": probe,
+            "variance_after_success": variance_after_first_success(test), "curve_steps": history["eval_steps"],
+            "curve_success": history["eval_values"], "steps": meta["steps"], "train_cpu_s": train_cpu,
+            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
+
+def pearl_run(seed: int, method: str, steps: int, overrides: dict, episodes: int = 6, env_id: str = ENV_ID) -> dict:
+    """Flat PEARL on the same maze (observation: position and velocity), about ``steps`` env steps."""
+    import gymnasium as gym
+
+    from peach_lite.device import set_threads
+    from peach_lite.envs import make
+    from peach_lite.loop import GymTaskEnvs
+    from peach_lite.pearl import PEARL, PearlConfig, meta_train
+    from peach_lite.posterior import PosteriorSchedule, meta_test
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+
+    def flat() -> gym.Env:
+        return gym.wrappers.FlattenObservation(gym.wrappers.FilterObservation(make(env_id), ["observation"]))
+
+    envs = GymTaskEnvs(flat, seed=seed)
+    horizon = 50
+    config = PearlConfig.preset("sparse-point-robot-cpu", seed=seed, num_steps_prior=2 * horizon, num_steps_posterior=0,
+                                num_extra_rl_steps_posterior=2 * horizon, num_initial_steps=2 * horizon, **overrides)
+    per_round = config.num_tasks_sample * 4 * horizon
+    iterations = max(1, steps // per_round)
+    agent = PEARL.for_env(envs, config, device="cpu")
+    meta_train(agent, envs, iterations, progress=False)
+    train_cpu = time.process_time() - cpu
+    eval_envs = GymTaskEnvs(flat, seed=20_000)
+    result = meta_test(agent, eval_envs, eval_envs.unwrapped.test_tasks(), PosteriorSchedule(num_exploration=1, num_trajectories=episodes), seed=20_001)
+    return {"success_per_episode": result.success.mean(axis=0).tolist(), "final_success": float(result.success[:, -1].mean()),
+            "iterations": iterations, "steps": iterations * per_round + 24 * 2 * horizon, "train_cpu_s": train_cpu,
+            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
+
+def run_one(seed: int, method: str, **kwargs) -> dict:
+    """Dispatch one (method, seed) run."""
+    if method == "pearl":
+        return pearl_run(seed, method, kwargs["steps"], kwargs.get("overrides", {}), kwargs.get("episodes", 6))
+    return hierarchy_run(seed, method, kwargs["rounds"], kwargs["eval_every"], kwargs.get("overrides", {}))
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--rounds", type=int, default=budget.pick(full=300, fast=2), help="PEACH rounds (4 tasks x 3 episodes each)")
+    parser.add_argument("--eval-every", type=int, default=budget.pick(full=25, fast=2))
+    parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
+    add_sweep_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
+    steps = args.rounds * 12 * 50 + 24 * 50  # about the hierarchy's env steps (episodes end early on success)
+    configs = {m: {"method": m, "rounds": args.rounds, "eval_every": args.eval_every, "overrides": dict(small)} for m in METHODS}
+    configs["pearl"] = {"method": "pearl", "steps": steps, "episodes": small.get("meta_test_episodes", 6), "overrides": {"num_train_steps_per_itr": 2} if budget.fast else {}}
+    configs = {k: v for k, v in configs.items() if k not in args.skip}
+    sweep = run_sweep(run_one, configs, args.seeds, name="peach_maze", **sweep_options(args)).check()
+    rows = {m: sweep.results(m) for m in configs}
+
+    from peach_lite.envs.oracles import maze_sites_values
+
+    values = maze_sites_values()
+
+    def final(method: str) -> np.ndarray:
+        return np.array([r["final_success"] for r in rows.get(method, [])], dtype=float)
+
+    peach, no_z, oracle, pearl = final("peach"), final("hac_no_z"), final("hac_true_goal"), final("pearl")
+    headline = {
+        "peach_success": float(peach.mean()),
+        "gain_over_hac_no_z": float(peach.mean() - no_z.mean()) if no_z.size else float("nan"),
+        "ratio_over_pearl": float(peach.mean() / max(pearl.mean(), 1.0 / 12)) if pearl.size else float("nan"),
+        "fraction_of_oracle_hac": float(peach.mean() / max(oracle.mean(), 1e-9)) if oracle.size else float("nan"),
+        "hac_no_z_success": float(no_z.mean()) if no_z.size else float("nan"),
+        "hac_true_goal_success": float(oracle.mean()) if oracle.size else float("nan"),
+        "pearl_success": float(pearl.mean()) if pearl.size else float("nan"),
+        "random_subgoals_success": float(final("random_subgoals").mean()) if "random_subgoals" in rows else float("nan"),
+        "deterministic_z_success": float(final("deterministic_z").mean()) if "deterministic_z" in rows else float("nan"),
+        "probe_accuracy": float(np.mean([r["probe_accuracy"] for r in rows["peach"]])),
+        "variance_after_success": _nanmean([r["variance_after_success"] for r in rows["peach"]]),
+        "uninformed_success": values.uninformed_success,
+        "oracle_success": values.oracle_success,
+        "train_minutes_per_seed": float(np.mean([r["train_cpu_s"] for r in rows["peach"]]) / 60),
+        "env_steps_per_seed": float(np.mean([r["steps"] for r in rows["peach"]])),
+        "rounds": args.rounds,
+    }
+    undefined = sorted(k for k, v in headline.items() if not np.isfinite(v))  # e.g. no success to measure a variance after
+    headline = {k: v for k, v in headline.items() if k not in undefined}
+    for name, scores in [("peach_success", peach), ("hac_no_z_success", no_z), ("hac_true_goal_success", oracle), ("pearl_success", pearl)]:
+        if scores.size:
+            headline.update(headline_stats(name, scores))
+    episodes = list(range(1, len(rows["peach"][0]["success_per_episode"]) + 1))
+    figure = figure_spec("PEACH on the hidden-goal maze", [
+        curves_panel("meta-test on held-out tasks", "meta-test episode", "success rate (fraction)",
+                     [{"label": m, "x": episodes, "y": [r["success_per_episode"] for r in rows[m]]} for m in configs],
+                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success},
+                             {"label": "best uninformed episode", "y": values.uninformed_success}]),
+        curves_panel("meta-training", "environment steps", "final-episode meta-test success",
+                     [{"label": m, "x": [r["curve_steps"] for r in rows[m]], "y": [r["curve_success"] for r in rows[m]]}
+                      for m in configs if m != "pearl"],
+                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
+    ])
+    write_results("peach_maze", headline, command="python benchmarks/peach_maze.py", seeds=list(args.seeds),
+                  details={"runs": rows, "oracles": values.to_dict(), "configs": configs, "undefined_headline_keys": undefined}, figure=figure, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
