@@ -42,7 +42,7 @@ from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaT
 from peach_lite.validation import check_int
 
 __all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success", "site_probe_accuracy",
-           "variance_after_first_success", "transfer_agent", "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
+           "variance_after_first_success", "transfer_agent", "gradient_routing", "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
 
 EVAL_SEED = 20_000
 """Meta-tests during training and of checkpoints use this seed (training uses the config's seed)."""
@@ -50,16 +50,16 @@ ORACLE_SCALE = 4.0
 """The oracle's task code is the goal (x, y) divided by this (the maze's half-width)."""
 
 
-def top_context_row(transition: Transitions, context_reward: float) -> np.ndarray:
+def top_context_row(obs: Any, subgoal: Any, reward: float, next_obs: Any) -> np.ndarray:
     """One context row from a top-level attempt: [s, ã, r, s'] (obs_dim + goal_dim + 1 + obs_dim,).
 
-    ``transition`` is the attempt's hindsight-action transition (a): s where the attempt began, ã the
-    subgoal (or where the lower level actually got), s' where the attempt ended; r is ``context_reward``
-    (the attempt's sparse reward 0/-1, or the dense diagnostic).
+    From the attempt's hindsight-action transition (a): ``obs`` s where the attempt began, ``subgoal`` ã (the
+    subgoal, or where the lower level actually got), ``next_obs`` s' where the attempt ended; ``reward`` r is the
+    attempt's sparse reward 0/-1 (or the dense diagnostic).
 
     Taught in notebooks/11_peach.py (section "What the encoder reads"); an exercise re-implements it.
     """
-    return np.concatenate([np.ravel(transition.obs), np.ravel(transition.action), [context_reward], np.ravel(transition.next_obs)]).astype(np.float32)
+    return np.concatenate([np.ravel(obs), np.ravel(subgoal), [reward], np.ravel(next_obs)]).astype(np.float32)
 
 
 def oracle_code(task: Any) -> np.ndarray:
@@ -333,7 +333,8 @@ class PEACH(nn.Module):
             self._context = [[] for _ in self._attempts]
         for e, attempts in enumerate(self._attempts):
             for transition, _, dense in attempts:
-                self._context[e].append(top_context_row(transition, dense if self.config.dense_context else float(transition.reward)))
+                reward = dense if self.config.dense_context else float(transition.reward)
+                self._context[e].append(top_context_row(transition.obs, transition.action, reward, transition.next_obs))
 
     def infer_belief(self) -> Belief:
         """Belief <- q(z | all context since :meth:`reset_belief`) (rows padded per env and masked)."""
@@ -427,6 +428,30 @@ def meta_test_success(agent: PEACH, envs: Any, tasks: Sequence[Any], *, seed: in
     Taught in notebooks/11_peach.py (section "Meta-testing").
     """
     return meta_test(agent, envs, TaskBatch.from_list(list(tasks), split="test"), agent.schedule, seed=seed, record_paths=record_paths)
+
+
+def gradient_routing(agent: PEACH, batch: dict[str, Tensor], context: Tensor) -> dict[str, set[str]]:
+    """Which parameters each of Algorithm 1's losses reaches, measured by backpropagating it alone.
+
+    Returns:
+        ``{loss: {part, ...}}`` for the losses ``critic_loss``, ``kl``, ``actor_loss`` and the parts
+        ``encoder`` (φ), ``top_actor``, ``top_critic``, ``lower_levels``: a part is listed iff some parameter got
+        a nonzero gradient. Gradients are cleared before and after.
+
+    Taught in notebooks/11_peach.py (section "Algorithm 1, line by line"); exercise 1 asks for this map.
+    """
+    parts = {"encoder": agent.posterior, "top_actor": agent.top.actor, "top_critic": agent.top.critic,
+             "lower_levels": nn.ModuleList(agent.hierarchy.levels[:-1])}
+    out: dict[str, set[str]] = {}
+    for name in ("critic_loss", "kl", "actor_loss"):
+        agent.zero_grad(set_to_none=True)
+        losses = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=max(agent.config.kl_lambda, 1e-3),
+                              generator=torch.Generator().manual_seed(0))
+        losses[name].backward()
+        out[name] = {part for part, module in parts.items()
+                     if any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())}
+    agent.zero_grad(set_to_none=True)
+    return out
 
 
 def site_probe_accuracy(train_means: np.ndarray, train_sites: np.ndarray, test_means: np.ndarray, test_sites: np.ndarray,

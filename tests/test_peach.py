@@ -150,11 +150,8 @@ def test_infer_belief_reads_all_context_rows_and_the_prior_for_none():
 
 
 def test_top_context_row_layout():
-    from peach_lite.her import Transitions
-
-    t = Transitions(np.arange(4, dtype=np.float32), np.array([5, 6], np.float32), np.float32(-1), np.arange(7, 11, dtype=np.float32),
-                    np.zeros(2, np.float32), np.float32(0))
-    assert np.array_equal(top_context_row(t, -1.0), np.array([0, 1, 2, 3, 5, 6, -1, 7, 8, 9, 10], np.float32))
+    row = top_context_row(np.arange(4), np.array([5, 6]), -1.0, np.arange(7, 11))
+    assert np.array_equal(row, np.array([0, 1, 2, 3, 5, 6, -1, 7, 8, 9, 10], np.float32))
 
 
 def test_relabelled_rewards_come_from_the_envs_reward_function_and_train_goals_only(collected):
@@ -241,3 +238,18 @@ def test_the_top_level_reward_is_the_envs_success_not_the_zero_goal():
     paid = [t for t, _, _ in attempts if float(t.reward) == 0.0]
     assert bool(episodes.success[0]) == bool(paid)  # an attempt is paid iff the env reported success in it
     assert all(np.array_equal(t.goal, np.zeros(2, np.float32)) for t, _, _ in attempts)  # the goal input is blank
+
+
+def test_the_measured_detach_map_and_its_checkers(collected):
+    from peach_lite.checks import check_detach_map, check_top_context_row
+    from peach_lite.peach import gradient_routing
+
+    agent, *_ = collected
+    batch, context = _batch(agent)
+    measured = gradient_routing(agent, batch, context)
+    expected = {"critic_loss": {"encoder", "top_critic"}, "kl": {"encoder"}, "actor_loss": {"top_actor"}}
+    assert measured == expected
+    assert check_detach_map(expected, measured)
+    assert not check_detach_map({**expected, "actor_loss": {"top_actor", "encoder"}}, measured)
+    assert check_top_context_row(top_context_row)
+    assert not check_top_context_row(lambda s, g, r, s2: top_context_row(s2, g, r, s))

@@ -13,3 +13,4 @@ from peach_lite.checks.envs import *  # noqa: F401,F403
 from peach_lite.checks.mql import *  # noqa: F401,F403
 from peach_lite.checks.mlsh import *  # noqa: F401,F403
 from peach_lite.checks.hiro_fun import *  # noqa: F401,F403
+from peach_lite.checks.peach import *  # noqa: F401,F403
