@@ -70,7 +70,7 @@ def train_one(seed: int, method: str, total_steps: int, eval_every_steps: int, r
             out["stale_median"] = float(np.median(errors["stale_error"]))
             out["reached_median"] = float(np.median(errors["reached_error"]))
         agent.goal_override = lambda obs: oracle_goals(obs, agent.config.goal_range)
-        out["oracle_upper_success"] = evaluate_success(agent, SUCCESS_ID)
+        out["oracle_upper_success"] = evaluate_success(agent, SUCCESS_ID)  # starts seeded as HAC's tests (10_000 + i)
         out["relabel_shift"] = meta["history"]["extra"].get("relabel_shift", [])
     else:
         from peach_lite.fun import train_fun

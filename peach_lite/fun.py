@@ -54,7 +54,7 @@ __all__ = ["FuNConfig", "FuN", "d_cos", "intrinsic_reward", "transition_policy_l
            "EVAL_SEED"]
 
 EVAL_SEED = 12_345
-"""Seed of the first held-out evaluation episode (HAC's and HIRO's)."""
+"""Seed of the first held-out evaluation episode (HIRO's; see :data:`peach_lite.hiro.EVAL_SEED`)."""
 DIRECTIONS = torch.tensor([[math.cos(k * math.pi / 4), math.sin(k * math.pi / 4)] for k in range(8)] + [[0.0, 0.0]])
 """(9, 2) the worker's actions in env units: 8 unit directions (counter-clockwise from +x) and no-op."""
 

@@ -45,7 +45,8 @@ MAZE_DENSE_ID = "peach_lite/PointMazeDense-v0"
 SUCCESS_ID = "peach_lite/PointMaze-v0"
 """The env whose held-out goals and goal test (radius 0.4) give every success rate of lesson 09."""
 EVAL_SEED = 12_345
-"""Seed of the first held-out evaluation episode (HAC's, so the success rates are comparable)."""
+"""Seed of the first held-out evaluation episode (env i resets with EVAL_SEED + i). The goals and the goal test are
+HAC's; HAC's evaluations reset with 10_000 + i, so only the start jitter in room 0 (U[-0.5, 0.5]^2) differs."""
 GOAL_DIMS = 2
 """Goals live in the first two state dimensions (x, y) of the maze's ``observation`` (x, y, vx, vy)."""
 
