@@ -25,8 +25,9 @@ other three, ``<variant>_probe_distance`` and ``<variant>_arc_coverage`` for all
 Each (variant, seed) is one task of a Ray sweep (``peach_lite.sweep``): it trains its checkpoint with one
 ``python -m peach_lite train pearl ...`` process (the command is stored with the checkpoint, the log goes to
 ``runs/pearl/``), then meta-tests and diagnoses it. Seed 0 of htr, faithful and deterministic_z is saved to
-``data/checkpoints/`` (pearl_point_robot.pt, pearl_point_robot_faithful.pt, pearl_point_robot_deterministic_z.pt;
-recorded in data/MANIFEST.json, loaded by lesson 05); the other runs go to ``runs/pearl/`` (git-ignored).
+``data/checkpoints/`` (pearl_point_robot_htr.pt, pearl_point_robot_faithful.pt, pearl_point_robot_deterministic_z.pt;
+recorded in data/MANIFEST.json, loaded by lesson 05; pearl_point_robot.pt stays the older 80-iteration faithful run,
+which scores higher than relabelling's seed 0 at this budget); the other runs go to ``runs/pearl/`` (git-ignored).
 ``--reuse`` evaluates checkpoints that exist instead of training them again. Finished runs are kept in
 ``runs/pearl_point_robot/<variant>/seed<k>.json``, so an interrupted benchmark resumes; ``--fresh`` redoes them.
 
@@ -72,7 +73,7 @@ VARIANTS = {
 """Each variant's ``python -m peach_lite train pearl --preset``: same sizes, same budget (see the module doc)."""
 LABELS = {"htr": "PEARL + hindsight relabelling", "faithful": "PEARL (faithful)", "curriculum": "PEARL + dense-to-sparse curriculum",
           "deterministic_z": "deterministic z + relabelling"}
-STORED = {"htr": "pearl_point_robot.pt", "faithful": "pearl_point_robot_faithful.pt",
+STORED = {"htr": "pearl_point_robot_htr.pt", "faithful": "pearl_point_robot_faithful.pt",
           "deterministic_z": "pearl_point_robot_deterministic_z.pt"}
 """Seed 0 of these variants is kept in data/checkpoints/ (and data/MANIFEST.json) for lesson 05."""
 

@@ -168,7 +168,7 @@ def test_new_presets_keep_the_reference_kl_and_differ_only_where_documented():
 
 # ------------------------------------------------------------------------------ stored checkpoints and results
 
-STORED = ["pearl_point_robot.pt", "pearl_point_robot_faithful.pt", "pearl_point_robot_deterministic_z.pt"]
+STORED = ["pearl_point_robot.pt", "pearl_point_robot_htr.pt", "pearl_point_robot_faithful.pt", "pearl_point_robot_deterministic_z.pt"]
 
 
 @pytest.mark.parametrize("name", STORED)
