@@ -605,7 +605,8 @@ def _lockstep(env_id: str, n: int):
 
 def train_mql(*, seed: int, progress: bool = True, env_id: str = "peach_lite/PointRobotDense-v0", total_steps: int = 40_000,
               envs_in_lockstep: int = 8, updates_per_step: float = 1.0, warmup_steps: int | None = None,
-              history_length: int = 10, hidden: tuple[int, ...] = (128, 128), use_context: bool = True) -> tuple[MQL, dict[str, Any]]:
+              history_length: int = 10, hidden: tuple[int, ...] = (128, 128), use_context: bool = True,
+              lr: float = 3e-4) -> tuple[MQL, dict[str, Any]]:
     """Meta-train MQL (multi-task context TD3) with the shared loop; returns the agent and its History.
 
     ``use_context=False`` trains the same TD3 on the state alone (the history stays zeros, so the
@@ -621,7 +622,7 @@ def train_mql(*, seed: int, progress: bool = True, env_id: str = "peach_lite/Poi
 
     env = make(env_id)
     train_tasks = env.unwrapped.train_tasks()
-    config = MQLConfig(hidden=tuple(hidden), history_length=history_length, use_context=use_context, seed=seed)
+    config = MQLConfig(hidden=tuple(hidden), history_length=history_length, use_context=use_context, lr=lr, seed=seed)
     agent = MQL(env.observation_space.shape[0], env.action_space.shape[0], len(train_tasks), config,
                 action_low=env.action_space.low, action_high=env.action_space.high)
     agent.env_id = env_id
