@@ -230,6 +230,41 @@ class PEACH(nn.Module):
         steps = [self.update() for _ in range(num_updates)]
         return steps[-1] if steps else {}
 
+    @property
+    def record(self) -> bool:
+        """Keep an ``EpisodeTrace`` per env (the hierarchy's; for ``hac_pictures.render_episode`` and the lesson)."""
+        return self.hierarchy.record
+
+    @record.setter
+    def record(self, value: bool) -> None:
+        self.hierarchy.record = bool(value)
+
+    @property
+    def traces(self) -> list[Any]:
+        """The hierarchy's ``EpisodeTrace`` of each env's last episode (when :attr:`record`)."""
+        return self.hierarchy.traces
+
+    @property
+    def num_levels(self) -> int:
+        """k."""
+        return self.hierarchy.num_levels
+
+    def goal_stack(self, env_index: int = 0) -> np.ndarray:
+        """(k, goal_dim) the goal each level pursues now (row k-1: the hidden end goal's blank)."""
+        return self.hierarchy.goal_stack(env_index)
+
+    def first_subgoals(self, obs: Any, belief: Belief, num_samples: int = 32, seed: int = 0) -> np.ndarray:
+        """Where the top level would send the agent first from ``obs`` under ``num_samples`` draws z ~ ``belief``
+        (one row): (num_samples, goal_dim). A belief that has found the task puts them all in one place.
+
+        Taught in notebooks/11_peach.py (section "Meta-testing")."""
+        generator = torch.Generator().manual_seed(seed)
+        one = Belief(belief.mean[:1].expand(num_samples, -1), belief.var[:1].expand(num_samples, -1))
+        with torch.no_grad():
+            z = self.posterior.sample(one, generator).float()
+            state = torch.as_tensor(np.asarray(obs, np.float32)).expand(num_samples, -1)
+            return self.top.actions(state, torch.zeros(num_samples, self.spec.goal_dim), z).numpy()
+
     # ------------------------------------------------------------------------- Algorithm 1
     def collect_round(self, runner: Runner, round_index: int) -> Episodes:
         """Algorithm 1's collection for ``num_tasks_sample`` train tasks (drawn with replacement, distinct ones in lockstep).
@@ -418,7 +453,8 @@ class PEACH(nn.Module):
 
 
 # ==================================================================================== meta-test and training
-def meta_test_success(agent: PEACH, envs: Any, tasks: Sequence[Any], *, seed: int = EVAL_SEED, record_paths: bool = False) -> MetaTestResult:
+def meta_test_success(agent: PEACH, envs: Any, tasks: Sequence[Any], *, seed: int = EVAL_SEED, record_paths: bool = False,
+                      on_trajectory: Any = None) -> MetaTestResult:
     """Algorithm 2 with a hierarchy: :func:`~peach_lite.posterior.meta_test` with the agent's schedule (episode 1 on
     the prior, each later one on a fresh z from the posterior over all context so far; lower levels greedy).
 
@@ -427,7 +463,8 @@ def meta_test_success(agent: PEACH, envs: Any, tasks: Sequence[Any], *, seed: in
 
     Taught in notebooks/11_peach.py (section "Meta-testing").
     """
-    return meta_test(agent, envs, TaskBatch.from_list(list(tasks), split="test"), agent.schedule, seed=seed, record_paths=record_paths)
+    return meta_test(agent, envs, TaskBatch.from_list(list(tasks), split="test"), agent.schedule, seed=seed, record_paths=record_paths,
+                     on_trajectory=on_trajectory)
 
 
 def gradient_routing(agent: PEACH, batch: dict[str, Tensor], context: Tensor) -> dict[str, set[str]]:

@@ -20,7 +20,7 @@ Taught in notebooks/05_pearl.py (sections "The encoder, step 1: one transition, 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -318,7 +318,8 @@ class MetaTestResult:
 
 
 def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence[Any], schedule: PosteriorSchedule | None = None,
-              *, seed: int = 0, record_paths: bool = False) -> MetaTestResult:
+              *, seed: int = 0, record_paths: bool = False,
+              on_trajectory: Callable[[int, Episodes], None] | None = None) -> MetaTestResult:
     """PEARL Algorithm 2 on every task at once, for any :class:`PosteriorAgent` (oyster ``collect_paths``).
 
     Start from the prior with an empty context. For k = 1..num_trajectories: ``run_episodes`` greedy
@@ -334,6 +335,8 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
         schedule: ``num_trajectories`` and ``num_exploration`` (default: the agent's own schedule).
         seed: seeds z and action sampling; the agent's own generator is restored afterwards.
         record_paths: keep every visited observation (for trajectory plots).
+        on_trajectory: called as ``on_trajectory(k, episodes)`` after trajectory k (1-based), before the belief
+            is updated (e.g. to keep a hierarchy's traces for pictures).
     Returns:
         :class:`MetaTestResult` with (num_tasks, num_trajectories, ...) arrays.
 
@@ -359,6 +362,8 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
                 successes.append(episodes.success)
                 if record_paths:
                     paths.append(episodes.positions())
+                if on_trajectory is not None:
+                    on_trajectory(k, episodes)
                 agent.add_context(episodes)
                 if schedule.posterior_from(k):
                     agent.infer_belief()
