@@ -21,8 +21,11 @@
 #   posterior (Thompson) sampling, and it gives *temporally extended* exploration.
 #
 # PEACH (lesson 11) keeps exactly this encoder and hands $z$ to the top level of a HAC hierarchy.
-# This lesson builds the encoder step by step, trains PEARL on the sparse point robot, watches it explore,
-# and tests two of the paper's ablation claims.
+# This lesson builds the encoder step by step and trains PEARL on the sparse point robot. Then it tells what
+# happened when we did, honestly: the faithful PEARL, on a CPU budget, **does not learn the task**, and three
+# diagnostics show why (the encoder never sees a paid context, so exploration and inference cannot bootstrap each
+# other). *Hindsight task relabelling* (Packer, Abbeel & Gonzalez, NeurIPS 2021) breaks that loop, and we measure
+# what it reaches.
 
 # %%
 from peach_lite.budget import Budget
@@ -41,7 +44,9 @@ from peach_lite.device import set_threads
 from peach_lite.envs.oracles import point_robot_oracle_return, point_robot_sweep_returns
 from peach_lite.loop import GymTaskEnvs
 from peach_lite.paths import data_dir
-from peach_lite.pearl import PEARL, PearlConfig, meta_train, pearl_kl_loss, pearl_q_target
+from peach_lite.pearl import EVAL_SEED, PEARL, PearlConfig, meta_train, pearl_kl_loss, pearl_q_target
+from peach_lite.pearl_diagnostics import informative_context_probe, meta_test_curve, prior_rollout_spread
+from peach_lite.pearl_relabel import HindsightStore, relabel_meta_batch
 from peach_lite.posterior import ContextEncoder, ContextPosterior, act_on_belief, kl_to_prior, meta_test, product_of_gaussians
 
 set_threads(1)  # small networks: one thread is about as fast, and never fights other processes for the cores
@@ -316,32 +321,34 @@ show_source(meta_train)
 # %% [markdown]
 # The configuration documents every reference value. The reference run of the sparse point robot
 # (300-unit networks, 1000 gradient steps of 16 tasks x (256 RL + 1024 context) transitions per iteration,
-# 500 iterations: half a million gradient steps) is far beyond a 2-core CPU, so the course trains the
-# `sparse-point-robot-cpu` preset; each deviation is listed below, and `benchmarks/pearl_point_robot.py`
-# measures what it reaches. Two deviations are not about size. With the reference $\lambda_{KL} = 1$ our
-# short CPU runs stalled: every prior sample of $z$ sent the robot to the same spot on the arc, so only the
-# goals near it were ever found. With $\lambda_{KL} = 0.1$ (oyster's default for the other tasks) prior samples
-# spread out, which is what posterior-sampling exploration needs. The learning rates are 1e-3 (rlkit's class
-# default) instead of the config's 3e-4, to make the most of few gradient steps.
+# 500 iterations: half a million gradient steps) is far beyond a 2-core CPU: at those sizes one gradient step takes
+# about 450 ms on one CPU thread. The course trains the `sparse-point-robot-lite` preset instead, whose sizes were
+# chosen by measuring the cost of an update (2x128 networks, context 128, RL batch 64: about 14-21 ms per update),
+# with the **reference** $\lambda_{KL} = 1$. (An older CPU preset used 0.1; measured, that left the posteriors 24-53
+# nats away from $\mathcal N(0, I)$, so prior samples of $z$ fell where the policy had never been trained.)
+# The learning rates are 1e-3 (rlkit's class default) instead of the config's 3e-4, to make the most of few steps.
+# Two fields are not in the reference at all, and are off by default: `relabel_prob` and `dense_to_sparse_updates`
+# (both below).
 
 # %%
-reference, cpu = PearlConfig(), PearlConfig.preset("sparse-point-robot-cpu")
+reference, lite = PearlConfig(), PearlConfig.preset("sparse-point-robot-lite")
 print(f"{'field':28s} {'reference':>18s} {'this course (CPU)':>18s}")
 for name, value in vars(reference).items():
-    flag = "  <- deviation" if getattr(cpu, name) != value else ""
-    print(f"{name:28s} {str(value):>18s} {str(getattr(cpu, name)):>18s}{flag}")
+    flag = "  <- deviation" if getattr(lite, name) != value else ""
+    print(f"{name:28s} {str(value):>18s} {str(getattr(lite, name)):>18s}{flag}")
+assert lite.kl_lambda == reference.kl_lambda == 1.0 and lite.relabel_prob == 0.0
 
 # %% [markdown]
 # A short run here (a few hundred updates in fast mode) shows the losses moving. The real runs were trained
-# from the command line by the benchmark, which trains 3 seeds and the ablations, two processes at a time,
-# and stores seed 0 in `data/checkpoints/` (its exact command is printed below and recorded in `data/MANIFEST.json`):
+# from the command line by the benchmark, which trains 4 variants x 3 seeds with the same budget, two processes at a
+# time, and stores seed 0 in `data/checkpoints/` (each exact command is recorded in `data/MANIFEST.json`):
 #
 # ```
-# python benchmarks/pearl_point_robot.py        # 3 seeds + 3 ablations, 80 iterations each (see its docstring)
+# python benchmarks/pearl_point_robot.py --num-cpus 2     # faithful, relabelling, curriculum, deterministic z
 # ```
 
 # %%
-short = PearlConfig.preset("sparse-point-robot-cpu", num_train_steps_per_itr=budget.pick(full=250, fast=50),
+short = PearlConfig.preset("sparse-point-robot-htr", num_train_steps_per_itr=budget.pick(full=250, fast=50),
                            num_initial_steps=budget.pick(full=200, fast=40), num_steps_posterior=budget.pick(full=300, fast=100))
 agent = PEARL.for_env(envs, short)
 history = meta_train(agent, envs, num_iterations=budget.pick(full=10, fast=4))  # losses logged once per iteration
@@ -366,79 +373,232 @@ assert history.num_updates == budget.pick(full=2500, fast=200)
 # %%
 show_source(meta_test)
 
-# %%
-pretrained, payload = load_agent(data_dir() / "checkpoints" / "pearl_point_robot.pt")
-print(f"trained with: python -m peach_lite train pearl --preset {payload['meta']['preset']} --seed {payload['meta']['seed']}")
-print(f"meta-training: {payload['meta']['iterations']} iterations, {payload['meta']['train_seconds'] / 60:.1f} min")
-result = meta_test(pretrained, envs, test_tasks, seed=0, record_paths=True)
-print(f"final-trajectory return {result.final_return:.2f}  =  {result.final_return / oracle:.0%} of the oracle {oracle:.2f}")
+# %% [markdown]
+# ### The faithful PEARL, measured
+#
+# The stored checkpoint `pearl_point_robot_faithful.pt` is PEARL as published, at the course's sizes and budget
+# (no relabelling). We score it with **exactly** the protocol that `data/MANIFEST.json` records for the file: the 20
+# held-out goals, two meta-test runs seeded `EVAL_SEED` and `EVAL_SEED + 1` (not the training seed), the mean of the
+# last trajectory. `meta_test_curve` also returns the whole curve, beside the oracle and the sweep heuristic.
 
 # %%
-k = np.arange(1, result.returns.shape[1] + 1)
-sem = result.returns.std(axis=0) / np.sqrt(result.returns.shape[0])
-fig, ax = plt.subplots(figsize=(6.5, 3.2))
-ax.plot(k, result.per_trajectory, "o-", color="tab:blue", label="PEARL (this checkpoint)")
-ax.fill_between(k, result.per_trajectory - sem, result.per_trajectory + sem, color="tab:blue", alpha=0.2,
-                label="± s.e. over the 20 goals")
-ax.plot(k, sweep, "s-", color="tab:green", ms=3, label="sweep heuristic (knows the arc)")
-ax.axhline(oracle, color="k", ls="--", label=f"oracle {oracle:.2f}")
-ax.axhline(0.85 * oracle, color="k", ls=":", lw=1, label="target 0.85 × oracle")
-ax.axvspan(0.5, result.num_exploration + 0.5, color="tab:orange", alpha=0.12, label="z ~ prior")
-ax.set(xlabel="adaptation trajectory k", ylabel="return (sparse, 20 steps)", title="return per adaptation trajectory")
-ax.legend(fontsize=7, loc="lower right")
-plt.show()
+show_source(meta_test_curve)
 
 # %%
-assert np.all(result.returns <= point_robot_oracle_return(test_goals, per_goal=True)[:, None] + 1e-6)  # nobody beats the oracle
-found = np.cumsum(result.returns > 0, axis=1) > 0  # goal found at least once by trajectory k
-print("fraction of goals found by trajectory k:", found.mean(axis=0).round(2))
-print(f"final trajectory: {result.final_return / oracle:.0%} of the oracle; the target is 85%:",
-      "reached" if result.final_return >= 0.85 * oracle else "NOT reached by this CPU-budget checkpoint")
-# once a goal is found, later trajectories mostly go back to it: the paid context pins the posterior down
-paid_after_found = (result.returns[:, 1:] > 0)[found[:, :-1]]
-print(f"after the first paid trajectory, {paid_after_found.mean():.0%} of the later trajectories are paid too")
-assert found.mean(axis=0)[-1] >= found.mean(axis=0)[0]
+from peach_lite.checkpoints import read_manifest
+
+
+def manifest_score(file_name: str) -> float:
+    """The score data/MANIFEST.json records for data/checkpoints/<file_name>."""
+    entry = next(a for a in read_manifest()["artifacts"] if a["file"] == f"checkpoints/{file_name}")
+    return entry["score"]["value"]
+
+
+faithful, faithful_payload = load_agent(data_dir() / "checkpoints" / "pearl_point_robot_faithful.pt")
+print("trained with:", faithful_payload["meta"].get("command") or f"--preset {faithful_payload['meta']['preset']}")
+faithful_curve = meta_test_curve(faithful, envs, test_tasks, num_evals=2)
+print(f"faithful PEARL: final-trajectory return {faithful_curve['final_return']:.2f} = {faithful_curve['fraction_of_oracle']:.0%} "
+      f"of the oracle {oracle:.2f} (meta-test seeds {faithful_curve['seeds']}); manifest: {manifest_score('pearl_point_robot_faithful.pt'):.2f}")
+assert faithful_curve["seeds"] == [EVAL_SEED, EVAL_SEED + 1]
+assert abs(faithful_curve["final_return"] - manifest_score("pearl_point_robot_faithful.pt")) < 1e-6  # same protocol, same number
+
+# %%
+def plot_curves(curves: dict, title: str):
+    k = np.arange(1, 21)
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    for label, curve in curves.items():
+        ax.plot(k, curve["per_trajectory"], "o-", ms=3, label=label)
+    ax.plot(k, sweep, "s-", color="tab:green", ms=3, label="sweep heuristic (knows the arc)")
+    ax.axhline(oracle, color="k", ls="--", label=f"oracle {oracle:.2f}")
+    ax.axhline(0.85 * oracle, color="k", ls=":", lw=1, label="target 0.85 × oracle")
+    ax.axvspan(0.5, 5.5, color="tab:orange", alpha=0.12, label="z ~ prior")
+    ax.set(xlabel="adaptation trajectory k", ylabel="return (sparse, 20 steps)", title=title)
+    ax.legend(fontsize=7, loc="center right")
+    plt.show()
+
+
+plot_curves({"faithful PEARL": faithful_curve}, "faithful PEARL: return per adaptation trajectory")
+
+# %% [markdown]
+# ## Why it fails: the bootstrap
+#
+# A goal is inferred from **paid** transitions. But on the sparse point robot only a trajectory that enters the
+# goal's disc is paid, and early in training few do. So most contexts the encoder is trained on hold nothing but
+# zeros, the product of Gaussians averages over uninformative rows, and the encoder learns no goal code; without a
+# goal code the policy cannot learn to go where z says, so it hedges (stops near the centroid of the goals, where the
+# dense reward is best on average) and trajectories stay unpaid. Exploration and inference wait for each other.
+#
+# Three diagnostics (`peach_lite.pearl_diagnostics`, run on every stored checkpoint by
+# `python -m peach_lite.pearl_diagnostics`) separate the two halves:
+#
+# * **the informative-context probe**: give the encoder 100 paid transitions inside a held-out goal's disc, and run
+#   the policy on the resulting $z$. If it still ends far from the goal, z does not carry the task, however good the
+#   exploration is;
+# * **the spread of prior-z rollouts**: where the policy ends on 100 prior samples of $z$. Posterior sampling can only
+#   find goals that prior rollouts reach: we count the share of 10° sectors of the goal arc that hold an endpoint
+#   within 0.2 of it (angular coverage) and the share of endpoints that end that close;
+# * **the per-trajectory meta-test curve** above, beside the oracle and the sweep.
+
+# %%
+show_source(informative_context_probe)
+
+
+# %%
+def diagnostics(agent) -> dict:
+    probe_envs = GymTaskEnvs(ENV_ID, seed=EVAL_SEED)
+    report = {"probe": informative_context_probe(agent, probe_envs, test_tasks),
+              "prior": prior_rollout_spread(agent, probe_envs, test_tasks[0], num_rollouts=budget.pick(full=100, fast=40))}
+    probe_envs.close()
+    return report
+
+
+def show_prior_endpoints(reports: dict):
+    fig, axes = plt.subplots(1, len(reports), figsize=(4.2 * len(reports), 2.8), squeeze=False)
+    for ax, (label, report) in zip(axes[0], reports.items()):
+        ends = np.array(report["prior"]["endpoints"])
+        ax.scatter(*train_goals.T, s=6, c="lightgray", label="train goals")
+        ax.scatter(*ends.T, s=10, c="tab:blue", alpha=0.6, label="end of a prior-z rollout")
+        ax.plot(0, 0, "k^")
+        ax.set(xlabel="x", ylabel="y", aspect="equal", xlim=(-1.4, 1.4), ylim=(-0.4, 1.4),
+               title=f"{label}: coverage {report['prior']['angular_coverage']:.0%}, near arc {report['prior']['share_near_arc']:.0%}")
+        ax.legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    plt.show()
+
+
+faithful_report = diagnostics(faithful)
+print(f"faithful PEARL, probe: after 100 paid transitions the policy ends {faithful_report['probe']['final_distance']:.2f} from the goal "
+      f"(return {faithful_report['probe']['return']:.2f}, {faithful_report['probe']['success']:.0%} inside the disc; "
+      f"KL of the posterior {faithful_report['probe']['kl']:.1f} nats)")
+show_prior_endpoints({"faithful PEARL": faithful_report})
+
+# %% [markdown]
+# ## Hindsight task relabelling
+#
+# Hindsight experience replay (lesson 06) turns a goal-conditioned failure into a success for the goal that was
+# reached. **Hindsight task relabelling** (HTR; Packer, Abbeel & Gonzalez, NeurIPS 2021) does the same for meta-RL:
+# a trajectory collected for task $i$ that passed through the goal disc of another *training* task $j$ is, in
+# hindsight, a paid trajectory **of task $j$**. It may stand for task $j$ in *both* of PEARL's batches, the context
+# (so the encoder learns what a paid transition means) and the RL batch (so the critic learns to go there), with both
+# rewards recomputed by the environment's own reward function for goal $j$.
+#
+# Our implementation (`peach_lite.pearl_relabel`) follows HTR's lazy scheme, relabelling when a meta-batch is
+# sampled: every trajectory stored for training is also filed under each training goal it reached
+# (`HindsightStore.add_trajectory`); each task slot of a meta-batch then, with probability `relabel_prob`, takes its
+# context and its RL batch from the trajectories filed under its goal (HTR's "episode clustering"), rewards
+# recomputed. Test goals are never used. With `relabel_prob = 0` not a single random number changes, and training is
+# PEARL bit for bit (`tests/test_pearl_relabel.py` checks all four of these claims).
+
+# %%
+show_source(HindsightStore.add_trajectory)
+
+# %%
+show_source(relabel_meta_batch)
+
+# %% [markdown]
+# The short run above used relabelling. How paid are its contexts? Relabelled slots against the others:
+
+# %%
+batch = agent.sample_batch()
+paid = (batch["context"][..., agent.obs_dim + agent.action_dim] > 0).float().mean(dim=1)  # share of paid context rows per slot
+relabelled = batch["relabelled"]
+print(f"{int(relabelled.sum())} of {len(relabelled)} slots relabelled; paid context rows: "
+      f"{paid[relabelled].mean():.0%} in relabelled slots, {paid[~relabelled].mean() if (~relabelled).any() else float('nan'):.0%} in the others")
+assert paid[relabelled].min() > 0  # every relabelled context holds paid transitions
+store = agent.hindsight
+print(f"trajectories filed under at least one training goal: {len(store.buffer)} transitions, "
+      f"{sum(store.buffer.size(g) > 0 for g in range(len(train_goals)))} of {len(train_goals)} goals reached so far")
+
+# %% [markdown]
+# Now the checkpoint trained with relabelling, `pearl_point_robot_htr.pt` (same sizes, budget and seed as the faithful
+# one), with the same protocol and the same diagnostics:
+
+# %%
+pretrained, payload = load_agent(data_dir() / "checkpoints" / "pearl_point_robot_htr.pt")
+print("trained with:", payload["meta"].get("command") or f"--preset {payload['meta']['preset']}")
+print(f"meta-training: {payload['meta']['iterations']} iterations, {payload['meta']['train_seconds'] / 60:.1f} wall-min")
+htr_curve = meta_test_curve(pretrained, envs, test_tasks, num_evals=2)
+print(f"PEARL + relabelling: final-trajectory return {htr_curve['final_return']:.2f} = {htr_curve['fraction_of_oracle']:.0%} of the oracle; "
+      f"manifest: {manifest_score('pearl_point_robot_htr.pt'):.2f}")
+assert abs(htr_curve["final_return"] - manifest_score("pearl_point_robot_htr.pt")) < 1e-6  # the lesson's figure is the manifest's
+assert max(htr_curve["per_trajectory"]) <= oracle + 1e-6  # nobody beats the oracle
+htr_report = diagnostics(pretrained)
+print(f"probe: ends {htr_report['probe']['final_distance']:.2f} from the goal (faithful: {faithful_report['probe']['final_distance']:.2f})")
+plot_curves({"faithful PEARL": faithful_curve, "PEARL + relabelling": htr_curve}, "return per adaptation trajectory")
+show_prior_endpoints({"faithful PEARL": faithful_report, "PEARL + relabelling": htr_report})
 
 # %% [markdown]
 # ### What exploration looks like (the paper's Figure 4)
 #
-# One held-out goal, trajectory by trajectory. The first five run on prior samples of $z$: each is a
-# *different, coherent* guess at where the goal might be, not jitter around one path. Once a trajectory is
-# paid, the posterior collapses onto that part of the arc and the agent goes straight there.
+# Two held-out goals for the relabelling agent, trajectory by trajectory: one it finds, one it does not (when every
+# goal is found, the one found latest). The first five trajectories run on prior samples of $z$ (dashed): each is a
+# guess at where the goal might be, held for a whole trajectory. Once a trajectory is paid, the posterior moves onto
+# that part of the arc.
 
 # %%
-goal_index = int(np.argmax(result.returns[:, -1] - result.returns[:, 0]))
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+result = meta_test(pretrained, envs, test_tasks, seed=EVAL_SEED, record_paths=True)
+all_context, _ = pretrained.accumulated_context()  # (20, 400, 5): each goal's 20 trajectories, kept for the widget below
+found = np.cumsum(result.returns > 0, axis=1) > 0  # goal found at least once by trajectory k
+first_paid = np.where(found.any(axis=1), found.argmax(axis=1), result.returns.shape[1])
+found_goal = int(np.argmax(np.where(found[:, -1], result.returns[:, -1], -1.0)))
+unfound_goal = int(np.argmax(first_paid - 1e-3 * result.returns[:, -1]))
+print("fraction of goals found by trajectory k:", found.mean(axis=0).round(2))
+fig, axes = plt.subplots(2, 2, figsize=(10, 6.2))
 cmap = plt.get_cmap("viridis")
-for j in range(result.paths.shape[1]):
-    path = result.paths[goal_index, j]
-    axes[0].plot(*path.T, color=cmap(j / (result.paths.shape[1] - 1)), lw=1.5 if j < 5 else 1,
-                 ls="--" if j < result.num_exploration else "-")
-axes[0].scatter(*test_goals.T, s=8, c="lightgray")
-axes[0].add_patch(plt.Circle(test_goals[goal_index], 0.2, color="tab:red", alpha=0.25))
-axes[0].set(xlabel="x", ylabel="y", aspect="equal", title=f"goal {goal_index}: dashed = prior z, colour = trajectory k")
-axes[1].bar(np.arange(1, result.returns.shape[1] + 1), result.returns[goal_index], color=[cmap(j / 19) for j in range(20)])
-axes[1].set(xlabel="trajectory k", ylabel="return", title="its returns")
+for row, goal_index in enumerate((found_goal, unfound_goal)):
+    for j in range(result.paths.shape[1]):
+        axes[row, 0].plot(*result.paths[goal_index, j].T, color=cmap(j / 19), lw=1.2, ls="--" if j < result.num_exploration else "-")
+    axes[row, 0].scatter(*test_goals.T, s=8, c="lightgray")
+    axes[row, 0].add_patch(plt.Circle(test_goals[goal_index], 0.2, color="tab:red", alpha=0.25))
+    status = f"found at trajectory {first_paid[goal_index] + 1}" if found[goal_index, -1] else "never found"
+    axes[row, 0].set(xlabel="x", ylabel="y", aspect="equal", xlim=(-1.4, 1.4), ylim=(-0.3, 1.4), title=f"goal {goal_index}: {status}")
+    axes[row, 1].bar(np.arange(1, 21), result.returns[goal_index], color=[cmap(j / 19) for j in range(20)])
+    axes[row, 1].set(xlabel="trajectory k", ylabel="return (sparse)", ylim=(0, 1.05 * oracle), title="its returns")
 fig.tight_layout()
 plt.show()
+assert found[found_goal, -1] and result.returns[found_goal].max() > 0  # the first row shows a goal the agent finds
 
 # %% [markdown]
 # ### The posterior, one transition at a time
 #
-# Run the meta-test on one goal, then take the context it gathered and feed it to the encoder one transition at
-# a time. The left panel shows the posterior variance shrinking (product of more factors); the right panel shows
-# what the belief *means*: `act_on_belief` draws 40 samples of $z$ from it and runs each for one episode in the
-# real env, ending where the agent would go under that hypothesis. Zero rewards barely move the belief; a paid
-# transition collapses it.
+# Take the context the relabelling agent gathered on the goal it found (in the meta-test above), and feed it to the encoder one transition at
+# a time. The left panel shows the mean posterior variance as the context grows, with the paid transitions marked;
+# the right panel shows what the belief *means*: `act_on_belief` draws 40 samples of $z$ from it and runs each for
+# one episode, ending where the agent would go under that hypothesis. The cell below measures what the widget then
+# shows: how much the variance falls over the unpaid transitions before the first paid one, and how far the
+# endpoints move from the goal once paid transitions are in the context.
 
 # %%
 show_source(act_on_belief)
 
+# %%
+full_context = all_context[found_goal : found_goal + 1]  # (1, 400, 5): the found goal's 20 trajectories, in order
+paid_rows = np.flatnonzero(full_context[0, :, -1].numpy() > 0)
+first = int(paid_rows[0])  # the goal was found, so some transition is paid
+with torch.no_grad():
+    var_at = lambda n: pretrained.posterior.infer(full_context[:, :n]).var.mean().item() if n else 1.0  # noqa: E731
+    ends_at = lambda n: act_on_belief(pretrained, envs, test_tasks[found_goal],  # noqa: E731
+                                      pretrained.posterior.infer(full_context[:, :n]) if n else pretrained.posterior.prior(1),
+                                      num_samples=40, seed=1).positions()[:, -1]
+    dist = lambda ends: float(np.linalg.norm(ends - test_goals[found_goal], axis=-1).mean())  # noqa: E731
+    before, after = max(first, 1), min(first + 20, full_context.shape[1])
+    print(f"first paid transition: #{first + 1} of {full_context.shape[1]}")
+    print(f"mean variance: prior 1.0 -> {var_at(before):.3g} after the {before} unpaid transitions before it -> "
+          f"{var_at(after):.3g} 20 transitions after it")
+    print(f"40 posterior samples end on average {dist(ends_at(0)):.2f} (prior), {dist(ends_at(before)):.2f} (before the first paid "
+          f"transition) and {dist(ends_at(after)):.2f} (after it) from the goal")
+assert var_at(before) < 0.5  # the variance falls a lot before any transition is paid
+
+# %% [markdown]
+# So with this encoder most of the narrowing happens **before any reward arrives**: unpaid transitions alone shrink
+# the variance by one to two orders of magnitude (numbers above). The encoder becomes confident long before it knows
+# where the goal is, so later posterior samples stop spreading out, and posterior sampling explores little: one reason
+# why exploration, not inference, limits this agent (see the probe above). The last line says how far the sampled
+# hypotheses end from the goal before and after the paid transitions. Move the slider across the first paid transition
+# (green marks) and watch the variance and the endpoints.
+
 # %% tags=["nbval-ignore-output"]
 import ipywidgets as widgets
-
-one_goal = meta_test(pretrained, envs, [test_tasks[goal_index]], seed=0)
-full_context, _ = pretrained.accumulated_context()  # (1, 400, 5): the 20 trajectories' transitions
 
 
 def show_posterior(num_transitions: int):
@@ -449,83 +609,81 @@ def show_posterior(num_transitions: int):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     axes[0].semilogy(counts[::10], variances, color="tab:gray")
     axes[0].axvline(max(num_transitions, 1), color="tab:red")
-    paid = np.flatnonzero(full_context[0, :, -1].numpy() > 0)
-    axes[0].plot(paid + 1, np.full(len(paid), min(variances)), "|", color="tab:green", ms=12, label="paid transitions")
+    axes[0].plot(paid_rows + 1, np.full(len(paid_rows), min(variances)), "|", color="tab:green", ms=12, label="paid transitions")
     axes[0].set(xlabel="context transitions", ylabel="mean posterior variance of z", title="the posterior narrows")
     axes[0].legend(fontsize=7)
-    ends = act_on_belief(pretrained, envs, test_tasks[goal_index], belief, num_samples=40, seed=1).positions()[:, -1]
+    ends = act_on_belief(pretrained, envs, test_tasks[found_goal], belief, num_samples=40, seed=1).positions()[:, -1]
     axes[1].scatter(*test_goals.T, s=8, c="lightgray")
-    axes[1].add_patch(plt.Circle(test_goals[goal_index], 0.2, color="tab:red", alpha=0.25))
+    axes[1].add_patch(plt.Circle(test_goals[found_goal], 0.2, color="tab:red", alpha=0.25))
     axes[1].scatter(*ends.T, s=12, c="tab:blue", label="end points of z ~ q(z|c)")
     seen = full_context[0, :num_transitions, :2].numpy()
     axes[1].plot(*seen.T, ".", color="tab:orange", ms=2, label="context states")
     axes[1].set(xlabel="x", ylabel="y", aspect="equal", xlim=(-1.4, 1.4), ylim=(-0.3, 1.4),
-                title=f"belief after {num_transitions} transitions")
+                title=f"belief after {num_transitions} transitions ({int((paid_rows < num_transitions).sum())} paid)")
     axes[1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     plt.show()
 
 
-slider = widgets.IntSlider(value=100, min=0, max=full_context.shape[1], step=5, description="context")
+slider = widgets.IntSlider(value=min(first + 20, full_context.shape[1]), min=0, max=full_context.shape[1], step=5, description="context")
 display(slider, widgets.interactive_output(show_posterior, {"num_transitions": slider}))
 
 # %% [markdown]
-# ## Ablations: what is the probabilistic z for?
+# ## Relabelling against the alternatives, same budget and seeds
 #
-# Two of the paper's claims, re-run as experiments by `benchmarks/pearl_point_robot.py` with the same CPU
-# preset and seed (the numbers below are read from `data/results/pearl_point_robot.json`, written by that
-# script, and the deterministic-z checkpoint is re-evaluated live):
+# `benchmarks/pearl_point_robot.py` trains four variants, 3 seeds each, with the same sizes and budget, and scores
+# every checkpoint with the reference protocol and the diagnostics (the numbers below are read from
+# `data/results/pearl_point_robot.json`, written by that script):
 #
-# * **Figure 7 (deterministic context cannot explore).** With `probabilistic_z=False` the encoder outputs a
-#   point $z = \frac1N\sum_n f_\phi(c_n)$, the prior is the single point $z = 0$ and there is no KL. Every
-#   exploration trajectory then follows the *same* path, so only goals on that path are ever found.
-# * **Figure 6 (context sampling).** PEARL samples the encoder's context from *recent* data (the encoder
-#   buffer, cleared before each collection) while the actor-critic samples its whole replay buffer.
-#   `context_sampling="off_policy"` draws the context from the whole replay buffer instead.
-# * **A diagnostic of ours (not in the paper).** `dense_context=True` gives the encoder the *dense* reward
-#   $-\lVert s-g\rVert$, which names the goal from any transition, while SAC, the exploration and the score stay
-#   exactly as before (the score is still the sparse return). If this run does much better, the hard part of
-#   the sparse task is not inferring the goal from informative context but *getting* informative context.
+# * **faithful**: PEARL as published;
+# * **relabelling** (HTR, `relabel_prob = 0.5`): the headline;
+# * **dense-to-sparse curriculum** (`dense_to_sparse_updates`): another way to bootstrap. For the first updates a
+#   training context carries the *dense* reward $-\lVert s-g\rVert$ with a probability that falls linearly to 0, so the
+#   encoder first learns goal codes from contexts that name the goal, then must read them from sparse ones. The
+#   meta-test context is always sparse;
+# * **deterministic z + relabelling** (the paper's Figure 7 ablation): the encoder outputs a point
+#   $z = \frac1N\sum_n f_\phi(c_n)$, the prior is the single point $z = 0$ and there is no KL, so every exploration
+#   trajectory follows the *same* path.
 
 # %%
 from peach_lite.results import read_results
 
 record = read_results("pearl_point_robot")
+headline = record["headline"]
 print("benchmark command:", record["command"])
-for key, value in record["headline"].items():
-    print(f"  {key:40s} {value:8.3f}")
+print(f"budget per run: {record['details']['budget']['iterations']} iterations = {record['details']['budget']['updates']} gradient steps; "
+      f"{headline['train_cpu_minutes_per_seed']:.1f} CPU-min and {headline['train_minutes_per_seed']:.1f} wall-min of meta-training per seed")
+print(f"{'variant':34s} {'fraction of oracle':>18s} {'probe distance':>15s} {'arc coverage':>13s}")
+for name, variant in record["details"]["variants"].items():
+    fraction = headline["return_fraction_of_oracle"] if name == "htr" else headline[f"{name}_fraction_of_oracle"]
+    print(f"{variant['label']:34s} {fraction:18.3f} {headline[f'{name}_probe_distance']:15.2f} {headline[f'{name}_arc_coverage']:13.2f}")
 deterministic, _ = load_agent(data_dir() / "checkpoints" / "pearl_point_robot_deterministic_z.pt")
-det_result = meta_test(deterministic, envs, test_tasks, seed=0, record_paths=True)
-print(f"deterministic z, live re-evaluation: final-trajectory return {det_result.final_return:.2f} ({det_result.final_return / oracle:.0%} of the oracle)")
-
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.3))
-axes[0].plot(k, result.per_trajectory, "o-", label="PEARL (probabilistic z)")
-axes[0].plot(k, det_result.per_trajectory, "s-", label="deterministic z")
-for name, run in record["details"]["ablations"].items():
-    if name != "deterministic_z":
-        axes[0].plot(k, run["per_trajectory"], "^-", ms=4, label=name.replace("_", " "))
-axes[0].axhline(oracle, color="k", ls="--", label="oracle")
-axes[0].set(xlabel="adaptation trajectory k", ylabel="return", title="meta-test on the 20 held-out goals")
-axes[0].legend(fontsize=7)
-for j in range(det_result.num_exploration):
-    axes[1].plot(*det_result.paths[:, j].reshape(-1, 2).T, ".", ms=1.5, color="tab:orange", label="deterministic z" if j == 0 else None)
-    axes[1].plot(*result.paths[:, j].reshape(-1, 2).T, ".", ms=1.5, color="tab:blue", label="PEARL" if j == 0 else None)
-axes[1].scatter(*test_goals.T, s=10, c="k", marker="x", label="test goals")
-axes[1].set(xlabel="x", ylabel="y", aspect="equal", title="where the 5 exploration trajectories go (all goals)")
-axes[1].legend(fontsize=7, markerscale=6)
-fig.tight_layout()
-plt.show()
+det_result = meta_test(deterministic, envs, test_tasks, seed=EVAL_SEED, record_paths=True)
+print(f"deterministic z + relabelling, live: final-trajectory return {det_result.final_return:.2f} ({det_result.final_return / oracle:.0%} of the oracle)")
 
 # %%
 det_ends = det_result.paths[:, : det_result.num_exploration, -1]
 pearl_ends = result.paths[:, : result.num_exploration, -1]
-print(f"spread of exploration end points: deterministic z {det_ends.std(axis=(0, 1)).round(3)}, PEARL {pearl_ends.std(axis=(0, 1)).round(3)}")
-print(f"mean distance of PEARL's exploration end points from the start: {np.linalg.norm(pearl_ends, axis=-1).mean():.2f} (goals are at 1.0)")
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.scatter(*pearl_ends.reshape(-1, 2).T, s=8, c="tab:blue", alpha=0.5, label="probabilistic z (relabelling)")
+ax.scatter(*det_ends.reshape(-1, 2).T, s=30, c="tab:orange", marker="x", label="deterministic z (relabelling)")
+ax.scatter(*test_goals.T, s=10, c="k", marker=".", label="test goals")
+ax.set(xlabel="x", ylabel="y", aspect="equal", xlim=(-1.4, 1.4), ylim=(-0.4, 1.4), title="where the 5 exploration trajectories end")
+ax.legend(fontsize=7, loc="lower left")
+plt.show()
+print(f"spread of exploration end points: deterministic z {det_ends.std(axis=(0, 1)).round(3)}, probabilistic {pearl_ends.std(axis=(0, 1)).round(3)}")
 assert np.allclose(det_ends, det_ends[0, 0], atol=1e-5)  # z = 0 for every exploration trajectory: one single path
-assert pearl_ends.std(axis=(0, 1)).sum() > 0.1  # prior samples of z send PEARL to different places
-print("final-trajectory return as a fraction of the oracle:",
-      {k: round(v, 3) for k, v in record["headline"].items() if k.endswith("fraction_of_oracle")})
+assert pearl_ends.std(axis=(0, 1)).sum() > det_ends.std(axis=(0, 1)).sum()  # prior samples of z send PEARL to different places
+
+# %% [markdown]
+# The benchmark's figure (`data/results/pearl_point_robot.png`, the README's): left, the in-training meta-test of
+# every variant (mean over 3 seeds, band min-max); right, the final checkpoints trajectory by trajectory against the
+# sweep heuristic, with the oracle dashed:
+
+# %%
+from peach_lite.results import show_figure
+
+show_figure("pearl_point_robot")
 
 # %% [markdown]
 # ## HalfCheetahVel: PEARL on MuJoCo
@@ -571,6 +729,11 @@ assert all(r <= 0.0 for r in curve_values)  # the reward is never positive: 0 is
 # And the trained agent at two target velocities. For each, it first runs the meta-test protocol on that task
 # (2 exploration trajectories with prior samples of $z$, then the posterior), and we render a rollout with a
 # sample of the posterior after those trajectories (its `begin_episode` draws z from the belief meta-testing left).
+#
+# **If the cheetah looks flipped onto its back, it is.** The renderer is right: the cell prints the root's pitch
+# angle `qpos[2]` (0 = upright, $\pm\pi$ = on its back). This short CPU-budget policy rolls the body over early in the
+# episode and then "runs" on its back, a well-known local optimum of HalfCheetah (its reward never penalises the
+# body's angle), and one more sign of how far this run is from the reference's budget.
 
 # %%
 from peach_lite.envs.locomotion import CheetahVelTask
@@ -583,14 +746,18 @@ for velocity in (0.5, 2.5):
     adapted = meta_test(cheetah, cheetah_envs, [task], seed=0)
     render_env.unwrapped.set_task(task)
     cheetah.begin_episode(TaskBatch.single(task, split="test"), explore=False)  # z ~ the adapted posterior, held
+    pitch = []
 
     def policy(obs):
+        pitch.append(float(render_env.unwrapped.data.qpos[2]))
         return cheetah.act(torch.as_tensor(obs, dtype=torch.float32)[None])[0].numpy()
 
     steps = budget.pick(full=200, fast=40)
     rollout, total = rollout_frames(render_env, policy, num_steps=steps, every=steps // 4)
     speed = render_env.unwrapped.data.qpos[0] / (steps * render_env.unwrapped.dt)
-    print(f"target {velocity} m/s: meta-test returns {np.round(adapted.returns[0], 1)}, rendered rollout mean speed {speed:.2f} m/s")
+    flipped = np.abs(np.array(pitch)) > np.pi / 2
+    print(f"target {velocity} m/s: meta-test returns {np.round(adapted.returns[0], 1)}, rendered rollout mean speed {speed:.2f} m/s; "
+          f"root pitch at the end {pitch[-1]:+.2f} rad, on its back (|pitch| > pi/2) for {flipped.mean():.0%} of the steps")
     frames += rollout[1:5]
     titles += [f"v* = {velocity}, step {i * steps // 4}" for i in range(1, 5)]
 render_env.close()
@@ -602,42 +769,34 @@ show_frames(frames, titles, ncols=4)
 # * The posterior algebra is exactly Bayes' rule for Gaussian factors, and it is permutation invariant
 #   (asserted above and in `tests/test_pearl.py`).
 # * The encoder learns only from the critic and the KL; $V$ and the policy read `z.detach()` (asserted).
+# * **Faithful PEARL does not learn the sparse point robot on this budget**, and the diagnostics say why: with paid
+#   context the policy still does not go to the goal (the probe), so z carries no goal; inference never bootstrapped.
+# * **Relabelling** gives the encoder paid contexts from the first iterations. The numbers it reaches, on the same
+#   budget and seeds as the others, are printed below from the benchmark, with the target.
 # * The deterministic-z agent follows one single exploration path (asserted), as the paper's Figure 7 argues.
-#
-# The headline numbers come from `benchmarks/pearl_point_robot.py` (3 seeds, the reference meta-test protocol),
-# printed here from `data/results/pearl_point_robot.json`, next to the reference's budget:
 
 # %%
 runs = record["details"]["runs"]
 reference_updates = PearlConfig().num_iterations * PearlConfig().num_train_steps_per_itr
 print(f"oracle {oracle:.2f}; target 0.85 x oracle = {0.85 * oracle:.2f}")
 for run in runs:
-    print(f"seed {run['seed']}: final-trajectory return {run['final_return']:.2f} ({run['final_return'] / oracle:.0%} of the oracle) "
-          f"after {run['train_minutes']:.0f} min, {run['updates']} gradient steps ({run['updates'] / reference_updates:.0%} of the reference's {reference_updates})")
-headline = record["headline"]
+    print(f"{run['variant']:16s} seed {run['seed']}: final-trajectory return {run['final_return']:.2f} ({run['final_return'] / oracle:.0%} of the oracle) "
+          f"after {run['train_cpu_minutes']:.1f} CPU-min, {run['updates']} gradient steps ({run['updates'] / reference_updates:.1%} of the reference's {reference_updates})")
 reached = headline["return_fraction_of_oracle"] >= 0.85
-print("target", "REACHED" if reached else "NOT reached", f"(mean over seeds: {headline['return_fraction_of_oracle']:.0%} of the oracle;"
-      f" deterministic z: {headline['deterministic_z_fraction_of_oracle']:.0%})")
+print("target", "REACHED" if reached else "NOT reached", f"(relabelling, mean over seeds: {headline['return_fraction_of_oracle']:.0%} of the oracle)")
 assert 0.0 <= headline["return_fraction_of_oracle"] <= 1.0 + 1e-9  # no agent beats the oracle
-if "dense_context_fraction_of_oracle" in headline:
-    print(f"diagnostic, same budget and seed 0 but the dense reward in the context: "
-          f"{headline['dense_context_fraction_of_oracle']:.0%} of the oracle")
+assert all(run["final_return"] <= oracle + 1e-6 for run in runs)
+for name, variant in record["details"]["variants"].items():  # what the diagnostics say, variant by variant
+    probe, coverage = headline[f"{name}_probe_distance"], headline[f"{name}_arc_coverage"]
+    inference = "z carries the goal (probe ends inside the 0.2 radius)" if probe <= 0.2 else f"z does not carry the goal (probe ends {probe:.2f} away)"
+    print(f"{variant['label']:34s}: {inference}; prior-z rollouts cover {coverage:.0%} of the arc")
 
 # %% [markdown]
-# The benchmark's figure (`data/results/pearl_point_robot.png`, the README's): the in-training meta-test return of
-# every seed and of the ablations against environment steps, with the oracle dashed:
-
-# %%
-from peach_lite.results import show_figure
-
-show_figure("pearl_point_robot")
-
-# %% [markdown]
-# **Reading these numbers honestly.** On a 2-core CPU, a 20-30 minute meta-training run is a few percent of the
-# reference's half a million gradient steps, and the numbers above show what that buys. Where the target is not
-# reached, the pictures show why: an agent that does not yet know the goal *hedges* (it stops inside the circle,
-# where the dense reward is best on average) instead of reaching the arc, so it rarely gets paid, and the encoder
-# only learns goal codes from paid context. Exploration and task inference have to bootstrap each other, and that takes many iterations.
+# **Reading these numbers honestly.** Each run here had a few CPU-minutes, well under 1% of the reference's half a
+# million gradient steps, because the benchmark had to fit twelve runs into under an hour on a shared 2-core machine
+# (the issue allows 30 CPU-minutes per seed). The diagnostics tell you what is missing where the target is not reached:
+# a probe distance near the goal radius means z carries the task (inference works); low arc coverage of the prior-z
+# rollouts means exploration is what fails, since posterior sampling can only find goals that prior rollouts reach.
 #
 # Next: lesson 06 (goals and hindsight) and lesson 07 (HAC) build the hierarchy that PEACH (lesson 11) will
 # steer with this $z$.
