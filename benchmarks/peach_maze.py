@@ -5,7 +5,10 @@ hidden; 50 steps; 24 train / 12 held-out tasks):
 
 * ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC);
 * ``hac_no_z``: the same learner whose top level reads nothing (z = 0): HAC without task information;
-* ``hac_true_goal``: the same learner whose top level reads the true goal (x, y) / 4: the upper bound;
+* ``hac_true_goal``: plain HAC (lesson 07, hindsight goals at every level) on ``PointMazeSites-v0``, the same tasks with
+  the goal shown: the upper bound;
+* ``oracle_z``: PEACH's learner whose top level reads the true goal (x, y) / 4 instead of z: task inference solved,
+  the top level's exploration not (the diagnostic that separates the two);
 * ``random_subgoals``: a top level proposing uniformly random subgoals; lower levels learn as usual;
 * ``deterministic_z``: PEACH with point beliefs (PEARL's ablation);
 * ``pearl``: flat PEARL (SAC + the same posterior) on the same maze, observation (x, y, vx, vy), same env steps.
@@ -43,11 +46,14 @@ ENV_ID = "peach_lite/PointMazeHidden-v0"
 METHODS = {
     "peach": {},
     "hac_no_z": {"task_inference": "none"},
-    "hac_true_goal": {"task_inference": "oracle"},
+    "oracle_z": {"task_inference": "oracle"},
     "random_subgoals": {"random_subgoals": True},
     "deterministic_z": {"deterministic_z": True},
 }
-"""PeachConfig overrides of each hierarchical method."""
+"""PeachConfig overrides of each method trained by train_peach (``oracle_z``: the top level reads the true goal
+instead of z, with PEACH's learner and no hindsight goals: inference solved, exploration not)."""
+SITES_ID = "peach_lite/PointMazeSites-v0"
+"""The same tasks with the goal shown: plain HAC (hindsight goals at every level) is the upper bound."""
 
 
 def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, overrides: dict, env_id: str = ENV_ID) -> dict:
@@ -113,8 +119,31 @@ def pearl_run(seed: int, method: str, steps: int, overrides: dict, episodes: int
             "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
+def hac_run(seed: int, method: str, steps: int, episodes: int, overrides: dict) -> dict:
+    """Plain HAC given the goal (PointMazeSites-v0), about ``steps`` env steps; its success is the same every episode."""
+    from peach_lite.device import set_threads
+    from peach_lite.envs import make
+    from peach_lite.hac import HAC, evaluate_success, run_training
+    from peach_lite.hac_config import maze_config
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    env = make(SITES_ID)
+    agent = HAC.from_env(env, maze_config(2, subgoal_horizon=8, seed=seed, **overrides))
+    history = run_training(agent, SITES_ID, steps, eval_every=50, seed=seed, progress=False)
+    train_cpu = time.process_time() - cpu
+    success = evaluate_success(agent, SITES_ID, seed=20_001)
+    return {"success_per_episode": [success] * episodes, "final_success": success, "curve_steps": history.eval_steps,
+            "curve_success": history.eval_values, "steps": history.total_steps, "train_cpu_s": train_cpu,
+            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
+
 def run_one(seed: int, method: str, **kwargs) -> dict:
     """Dispatch one (method, seed) run."""
+    if method == "hac_true_goal":
+        return hac_run(seed, method, kwargs["steps"], kwargs.get("episodes", 6), kwargs.get("overrides", {}))
     if method == "pearl":
         return pearl_run(seed, method, kwargs["steps"], kwargs.get("overrides", {}), kwargs.get("episodes", 6))
     return hierarchy_run(seed, method, kwargs["rounds"], kwargs["eval_every"], kwargs.get("overrides", {}))
@@ -139,6 +168,8 @@ def main() -> None:
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
     steps = args.rounds * 12 * 50 + 24 * 50  # about the hierarchy's env steps (episodes end early on success)
     configs = {m: {"method": m, "rounds": args.rounds, "eval_every": args.eval_every, "overrides": dict(small)} for m in METHODS}
+    configs["hac_true_goal"] = {"method": "hac_true_goal", "steps": steps, "episodes": small.get("meta_test_episodes", 6),
+                                "overrides": {"updates_per_episode": 2, "batch_size": 16} if budget.fast else {}}
     configs["pearl"] = {"method": "pearl", "steps": steps, "episodes": small.get("meta_test_episodes", 6), "overrides": {"num_train_steps_per_itr": 2} if budget.fast else {}}
     configs = {k: v for k, v in configs.items() if k not in args.skip}
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_maze", **sweep_options(args)).check()
@@ -159,6 +190,7 @@ def main() -> None:
         "fraction_of_oracle_hac": float(peach.mean() / max(oracle.mean(), 1e-9)) if oracle.size else float("nan"),
         "hac_no_z_success": float(no_z.mean()) if no_z.size else float("nan"),
         "hac_true_goal_success": float(oracle.mean()) if oracle.size else float("nan"),
+        "oracle_z_success": float(final("oracle_z").mean()) if "oracle_z" in rows else float("nan"),
         "pearl_success": float(pearl.mean()) if pearl.size else float("nan"),
         "random_subgoals_success": float(final("random_subgoals").mean()) if "random_subgoals" in rows else float("nan"),
         "deterministic_z_success": float(final("deterministic_z").mean()) if "deterministic_z" in rows else float("nan"),
@@ -183,7 +215,7 @@ def main() -> None:
                              {"label": "best uninformed episode", "y": values.uninformed_success}]),
         curves_panel("meta-training", "environment steps", "final-episode meta-test success",
                      [{"label": m, "x": [r["curve_steps"] for r in rows[m]], "y": [r["curve_success"] for r in rows[m]]}
-                      for m in configs if m != "pearl"],
+                      for m in configs if m not in ("pearl", "hac_true_goal")],
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
     ])
     write_results("peach_maze", headline, command="python benchmarks/peach_maze.py", seeds=list(args.seeds),

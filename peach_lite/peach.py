@@ -150,6 +150,8 @@ class PEACH(nn.Module):
         self.belief: Belief | None = None
         self.train_tasks: list[Any] | None = None
         self.reward_fn: Any = None
+        self.train_success: list[float] = []
+        """Success rate of each round's collection episodes (exploring, z from prior then posterior)."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
         self._context: list[list[np.ndarray]] = []
@@ -299,7 +301,9 @@ class PEACH(nn.Module):
                 self.hierarchy.learn(cfg.lower_updates_per_episode)  # Alg. 1: update the lower levels (HER)
                 with torch.no_grad():  # Alg. 1: refresh c^i from B^i; the next z ~ q(z | c^i)
                     self.belief = self.posterior.infer(self.sample_context(wave, relabel=False)[0])
-        return Episodes.concatenate(parts)
+        collected = Episodes.concatenate(parts)
+        self.train_success.append(float(collected.success.mean()))
+        return collected
 
     def sample_context(self, tasks: Sequence[int], rows: int | None = None, *, relabel: bool = True) -> tuple[Tensor, Tensor]:
         """Context for each listed train task from its context buffer, with hindsight task relabelling if ``relabel``.
@@ -562,7 +566,7 @@ def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PE
 
 def train_peach(*, seed: int, progress: bool = True, env_id: str = HIDDEN_MAZE_ID, rounds: int = 150, eval_every: int = 25,
                 env_kwargs: dict[str, Any] | None = None, agent: PEACH | None = None, history: History | None = None,
-                **overrides: Any) -> tuple[PEACH, dict[str, Any]]:
+                callbacks: Sequence[Any] = (), **overrides: Any) -> tuple[PEACH, dict[str, Any]]:
     """Meta-train PEACH with the shared ``loop.train``: each round is :meth:`PEACH.collect_round` then
     ``top_updates_per_round`` calls of :meth:`PEACH.update`; every ``eval_every`` rounds (and at the end) the
     final-episode meta-test success on the held-out tasks.
@@ -571,6 +575,7 @@ def train_peach(*, seed: int, progress: bool = True, env_id: str = HIDDEN_MAZE_I
         rounds: training rounds in this call.
         env_kwargs: keyword arguments of the env (e.g. the transfer variant's ``start_room``, ``sites``).
         agent, history: continue an agent (e.g. one whose lower levels were loaded and frozen).
+        callbacks: as :func:`peach_lite.loop.train`.
         **overrides: :class:`PeachConfig` fields.
     Returns:
         (agent, meta) with ``history`` (``eval_values``: meta-test success), steps, episodes and wall time.
@@ -593,8 +598,9 @@ def train_peach(*, seed: int, progress: bool = True, env_id: str = HIDDEN_MAZE_I
     config = TrainConfig(rounds=rounds, updates_per_round=agent.config.top_updates_per_round, warmup_steps=0, eval_every=eval_every,
                          eval_episodes=1, log_every=max(agent.config.top_updates_per_round, 1), seed=seed, progress=progress)
     history = train(agent, Runner(envs, train_tasks, seed=seed), config, evaluator=evaluator, eval_metric="meta-test success",
-                    history=history)
+                    callbacks=callbacks, history=history)
     history.extra["success_per_episode"] = curves
+    history.extra["train_success"] = list(agent.train_success)
     envs.close()
     eval_envs.close()
     return agent, {"env_id": env_id, "env_kwargs": env_kwargs or {}, "steps": history.total_steps, "episodes": history.episodes,

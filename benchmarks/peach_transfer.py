@@ -1,0 +1,120 @@
+"""PEACH transfer, "same dynamics, a new reward" (the poster's open question): reuse frozen lower levels.
+
+Per seed (each a run through peach_lite.sweep):
+
+1. train PEACH on the source distribution, ``peach_lite/PointMazeHidden-v0`` (start room 0, sites in rooms 1, 2, 3);
+2. on the target distribution (start room 2, sites in rooms 0, 1, 3: the same maze and dynamics, other goals):
+   * ``frozen``: :func:`peach_lite.peach.transfer_agent`: the source's lower levels, frozen; a fresh top level and
+     encoder;
+   * ``scratch``: a fresh PEACH, every level trained;
+   both for the same rounds, with the final-episode meta-test success on the target's held-out tasks every
+   ``eval_every`` rounds.
+
+Headline: ``transfer_steps_ratio`` (target env steps to reach 0.8 success, frozen over scratch; a run that never
+reaches it counts its whole budget, and ``censored_runs`` says how many), the final success of both, the source's.
+
+Run (needs the sweep extra)::
+
+    python benchmarks/peach_transfer.py --address serial
+
+Writes data/results/peach_transfer.json and .png; in fast mode a smoke run that writes nothing unless --out is given.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from peach_lite.budget import Budget
+from peach_lite.results import curves_panel, figure_spec, write_results
+from peach_lite.stats import headline_stats
+from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+
+SOURCE_ID = "peach_lite/PointMazeHidden-v0"
+TARGET = {"start_room": 2, "sites": (0, 1, 3)}
+"""The target distribution's env kwargs: other start, other goals, the same maze."""
+THRESHOLD = 0.8
+
+
+def steps_to(curve_steps: list[int], curve_success: list[float], budget_steps: int, threshold: float = THRESHOLD) -> tuple[float, bool]:
+    """(env steps at the first evaluation reaching ``threshold``, censored?) — the whole budget if never reached."""
+    for steps, success in zip(curve_steps, curve_success):
+        if success >= threshold:
+            return float(steps), False
+    return float(budget_steps), True
+
+
+def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: int, overrides: dict) -> dict:
+    """One seed: source training, then frozen-lower-level and from-scratch training on the target."""
+    from peach_lite.device import set_threads
+    from peach_lite.loop import GymTaskEnvs
+    from peach_lite.peach import train_peach, transfer_agent
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    source, source_meta = train_peach(seed=seed, progress=False, env_id=SOURCE_ID, rounds=source_rounds, eval_every=source_rounds,
+                                      **overrides)
+    target_tasks = GymTaskEnvs(SOURCE_ID, seed=seed, **TARGET).unwrapped.train_tasks()
+    out = {"source_success": source_meta["history"]["eval_values"][-1], "source_steps": source_meta["steps"]}
+    for name in ("frozen", "scratch"):
+        agent = transfer_agent(source, len(target_tasks), seed=seed + 1000) if name == "frozen" else None
+        _, meta = train_peach(seed=seed + 1000, progress=False, env_id=SOURCE_ID, env_kwargs=TARGET, rounds=target_rounds,
+                              eval_every=eval_every, agent=agent, **overrides)
+        history = meta["history"]
+        reached, censored = steps_to(history["eval_steps"], history["eval_values"], meta["steps"])
+        out[name] = {"curve_steps": history["eval_steps"], "curve_success": history["eval_values"], "steps_to_threshold": reached,
+                     "censored": censored, "final_success": history["eval_values"][-1], "steps": meta["steps"]}
+    out["wall_s"], out["cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+    return out
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--source-rounds", type=int, default=budget.pick(full=100, fast=2))
+    parser.add_argument("--target-rounds", type=int, default=budget.pick(full=60, fast=2))
+    parser.add_argument("--eval-every", type=int, default=budget.pick(full=10, fast=1))
+    add_sweep_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
+    configs = {"transfer": {"source_rounds": args.source_rounds, "target_rounds": args.target_rounds, "eval_every": args.eval_every,
+                            "overrides": small}}
+    sweep = run_sweep(transfer_run, configs, args.seeds, name="peach_transfer", **sweep_options(args)).check()
+    rows = sweep.results("transfer")
+    frozen = np.array([r["frozen"]["steps_to_threshold"] for r in rows])
+    scratch = np.array([r["scratch"]["steps_to_threshold"] for r in rows])
+    headline = {
+        "transfer_steps_ratio": float(frozen.mean() / scratch.mean()),
+        "frozen_steps_to_80": float(frozen.mean()),
+        "scratch_steps_to_80": float(scratch.mean()),
+        "censored_runs": float(sum(r[k]["censored"] for r in rows for k in ("frozen", "scratch"))),
+        "frozen_final_success": float(np.mean([r["frozen"]["final_success"] for r in rows])),
+        "scratch_final_success": float(np.mean([r["scratch"]["final_success"] for r in rows])),
+        "source_success": float(np.mean([r["source_success"] for r in rows])),
+        "wall_minutes_per_seed": float(np.mean([r["wall_s"] for r in rows]) / 60),
+        "source_rounds": args.source_rounds,
+        "target_rounds": args.target_rounds,
+    }
+    headline.update(headline_stats("frozen_final_success", [r["frozen"]["final_success"] for r in rows]))
+    headline.update(headline_stats("scratch_final_success", [r["scratch"]["final_success"] for r in rows]))
+    figure = figure_spec("PEACH transfer: same dynamics, a new reward", [
+        curves_panel("target distribution (start room 2, sites in rooms 0, 1, 3)", "environment steps on the target",
+                     "final-episode meta-test success",
+                     [{"label": label, "x": [r[key]["curve_steps"] for r in rows], "y": [r[key]["curve_success"] for r in rows]}
+                      for key, label in (("frozen", "frozen lower levels"), ("scratch", "from scratch"))],
+                     hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
+    ])
+    write_results("peach_transfer", headline, command="python benchmarks/peach_transfer.py", seeds=list(args.seeds),
+                  details={"runs": rows, "configs": configs, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                                                                                    for k, v in TARGET.items()}},
+                  figure=figure, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
