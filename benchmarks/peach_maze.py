@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -56,8 +57,10 @@ SITES_ID = "peach_lite/PointMazeSites-v0"
 """The same tasks with the goal shown: plain HAC (hindsight goals at every level) is the upper bound."""
 
 
-def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, overrides: dict, env_id: str = ENV_ID) -> dict:
-    """Train one hierarchical method, then meta-test it on the held-out and the train tasks."""
+def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, overrides: dict, env_id: str = ENV_ID,
+                  save_seed0: str | None = None) -> dict:
+    """Train one hierarchical method, then meta-test it on the held-out and the train tasks (and save seed 0's agent
+    to ``save_seed0``, a checkpoint with its training metadata, when that is given)."""
     from peach_lite.device import set_threads
     from peach_lite.envs.maze_hidden import site_of
     from peach_lite.loop import GymTaskEnvs
@@ -78,6 +81,10 @@ def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, override
                                 test.z_mean[:, -1], np.array([site_of(t, sites) for t in test_tasks]))
     envs.close()
     history = meta["history"]
+    if save_seed0 and seed == 0:
+        from peach_lite.checkpoints import save_agent
+
+        save_agent(agent, save_seed0, meta={"seed": seed, "method": method, **meta})
     return {"success_per_episode": test.success.mean(axis=0).tolist(), "final_success": float(test.success[:, -1].mean()),
             "returns_per_episode": test.returns.mean(axis=0).tolist(), "probe_accuracy": probe,
             "variance_after_success": variance_after_first_success(test), "curve_steps": history["eval_steps"],
@@ -146,7 +153,8 @@ def run_one(seed: int, method: str, **kwargs) -> dict:
         return hac_run(seed, method, kwargs["steps"], kwargs.get("episodes", 6), kwargs.get("overrides", {}))
     if method == "pearl":
         return pearl_run(seed, method, kwargs["steps"], kwargs.get("overrides", {}), kwargs.get("episodes", 6))
-    return hierarchy_run(seed, method, kwargs["rounds"], kwargs["eval_every"], kwargs.get("overrides", {}))
+    return hierarchy_run(seed, method, kwargs["rounds"], kwargs["eval_every"], kwargs.get("overrides", {}),
+                         save_seed0=kwargs.get("save_seed0"))
 
 
 def _nanmean(values: list[float]) -> float:
@@ -161,6 +169,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=budget.pick(full=300, fast=2), help="PEACH rounds (4 tasks x 3 episodes each)")
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=25, fast=2))
     parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
+    parser.add_argument("--checkpoints", action="store_true",
+                        help="save seed 0 of PEACH and record it as data/checkpoints/peach_maze.pt (full runs)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -172,6 +182,10 @@ def main() -> None:
                                 "overrides": {"updates_per_episode": 2, "batch_size": 16} if budget.fast else {}}
     configs["pearl"] = {"method": "pearl", "steps": steps, "episodes": small.get("meta_test_episodes", 6), "overrides": {"num_train_steps_per_itr": 2} if budget.fast else {}}
     configs = {k: v for k, v in configs.items() if k not in args.skip}
+    if args.checkpoints and not budget.fast and "peach" in configs:
+        from peach_lite.sweep import default_runs_dir
+
+        configs["peach"]["save_seed0"] = str(Path(args.runs_dir or default_runs_dir()) / "peach_maze" / "peach_seed0.pt")
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_maze", **sweep_options(args)).check()
     rows = {m: sweep.results(m) for m in configs}
 
@@ -218,8 +232,26 @@ def main() -> None:
                       for m in configs if m not in ("pearl", "hac_true_goal")],
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
     ])
+    if args.checkpoints and not budget.fast and args.out is None and "peach" in configs:
+        record_checkpoint(configs["peach"]["save_seed0"])
     write_results("peach_maze", headline, command="python benchmarks/peach_maze.py", seeds=list(args.seeds),
                   details={"runs": rows, "oracles": values.to_dict(), "configs": configs, "undefined_headline_keys": undefined}, figure=figure, out_dir=args.out)
+
+
+def record_checkpoint(source: str) -> None:
+    """Copy seed 0's saved PEACH to data/checkpoints/peach_maze.pt and record it (with this command) in data/MANIFEST.json."""
+    import shutil
+
+    from peach_lite.checkpoints import evaluate_checkpoint, record_in_manifest
+    from peach_lite.paths import checkpoints_dir
+    from peach_lite.results import this_command
+
+    target = checkpoints_dir() / "peach_maze.pt"
+    shutil.copyfile(source, target)
+    score = evaluate_checkpoint(target)
+    record_in_manifest(target, command=this_command(), seed=0, score_name="meta_test_success", score=score,
+                       evaluate="peach_lite.checkpoints:evaluate_checkpoint", tolerance=0.1)
+    print(f"{target}: meta_test_success = {score:.3f} (recorded in data/MANIFEST.json)")
 
 
 if __name__ == "__main__":

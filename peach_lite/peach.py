@@ -300,22 +300,47 @@ class PEACH(nn.Module):
                 parts.append(runner.run_episodes(self, TaskBatch.from_list(runner.tasks, wave), explore=True))
                 self.hierarchy.learn(cfg.lower_updates_per_episode)  # Alg. 1: update the lower levels (HER)
                 with torch.no_grad():  # Alg. 1: refresh c^i from B^i; the next z ~ q(z | c^i)
-                    self.belief = self.posterior.infer(self.sample_context(wave, relabel=False)[0])
+                    self.belief = self.posterior.infer(self.sample_context(wave))
         collected = Episodes.concatenate(parts)
         self.train_success.append(float(collected.success.mean()))
         return collected
 
-    def sample_context(self, tasks: Sequence[int], rows: int | None = None, *, relabel: bool = True) -> tuple[Tensor, Tensor]:
-        """Context for each listed train task from its context buffer, with hindsight task relabelling if ``relabel``.
+    def sample_context(self, tasks: Sequence[int], rows: int | None = None) -> Tensor:
+        """Context for each listed train task from its context buffer (its latest collection):
+        (len(tasks), rows, context_dim)."""
+        return self.make_context(self.context_buffer.sample(rows or self.config.context_batch, list(tasks), self.generator))
+
+    def sample_meta_batch(self, tasks: Sequence[int]) -> tuple[dict[str, Tensor], Tensor]:
+        """b^i ~ B^i and c^i ~ S_c(B^i) for each listed task, with the two relabellings (one goal per task slot):
+
+        * hindsight task relabelling (``relabel_prob``): the slot's rows come from another train task's buffers,
+          relabelled for the listed task's goal;
+        * hindsight goals through the context (``hindsight_goal_prob``): the slot keeps its task's rows but its goal
+          becomes where one of its context attempts ended, so its context holds a paid attempt.
+
+        Rewards and terminals of a relabelled slot (RL rows and context rows alike) come from the env's own reward
+        function on where each attempt ended; subgoal-test penalties (-H) are kept.
 
         Returns:
-            (context (len(tasks), rows, context_dim), source (len(tasks),) the task whose buffer gave the rows).
+            (batch with fields (T, B, ...), context (T, C, context_dim)).
         """
-        rows = rows or self.config.context_batch
-        source = self._relabel_sources(tasks, self.context_buffer) if relabel else list(tasks)
-        batch = self.context_buffer.sample(rows, source, self.generator)
-        batch = self._relabelled(batch, tasks, source)
-        return self.make_context(batch), source
+        cfg = self.config
+        source = self._relabel_sources(tasks, self.rl_buffer)
+        batch = self.rl_buffer.sample(cfg.batch_size, source, self.generator)
+        context = self.context_buffer.sample(cfg.context_batch, source, self.generator)
+        goals: dict[int, np.ndarray] = {}
+        for i, (task, src) in enumerate(zip(tasks, source)):
+            if task != src:
+                goals[i] = np.asarray(self.train_tasks[task].goal, np.float32)
+        if cfg.hindsight_goal_prob > 0:
+            draws = torch.rand(len(tasks), generator=self.generator).tolist()
+            rows = torch.randint(0, cfg.context_batch, (len(tasks),), generator=self.generator).tolist()
+            for i in range(len(tasks)):
+                if i not in goals and draws[i] < cfg.hindsight_goal_prob:
+                    goals[i] = context["next_achieved"][i, rows[i]].numpy().copy()
+        if goals:
+            batch, context = self._relabelled(batch, goals), self._relabelled(context, goals)
+        return batch, self.make_context(context)
 
     def make_context(self, batch: dict[str, Tensor]) -> Tensor:
         """Context rows [s, ã, r, s'] from buffer fields (*lead, ...) -> (*lead, context_dim) (see :func:`top_context_row`)."""
@@ -335,9 +360,7 @@ class PEACH(nn.Module):
             return {}
         with torch_threads(1):
             tasks = torch.randint(0, self.num_train_tasks, (cfg.meta_batch,), generator=self.generator).tolist()
-            source = self._relabel_sources(tasks, self.rl_buffer)
-            batch = self._relabelled(self.rl_buffer.sample(cfg.batch_size, source, self.generator), tasks, source)
-            context, _ = self.sample_context(tasks)  # Alg. 1: c^i ~ S_c(B^i)
+            batch, context = self.sample_meta_batch(tasks)  # Alg. 1: b^i ~ B^i, c^i ~ S_c(B^i)
             fixed = None
             if cfg.task_inference == "oracle":
                 fixed = torch.as_tensor(np.stack([oracle_code(self.train_tasks[t]) for t in tasks]))
@@ -436,21 +459,18 @@ class PEACH(nn.Module):
             return list(tasks)
         draws = torch.rand(len(tasks), generator=self.generator).tolist()
         others = torch.randint(0, self.num_train_tasks, (len(tasks),), generator=self.generator).tolist()
-        return [int(o) if d < p and buffer.size(int(o)) > 0 else int(t) for t, d, o in zip(tasks, draws, others)]
+        usable = [buffer.size(int(o)) > 0 and self.context_buffer.size(int(o)) > 0 for o in others]
+        return [int(o) if d < p and ok else int(t) for t, d, o, ok in zip(tasks, draws, others, usable)]
 
-    def _relabelled(self, batch: dict[str, Tensor], tasks: Sequence[int], source: Sequence[int]) -> dict[str, Tensor]:
-        """Recompute reward and terminal of rows drawn from another task's buffer for the drawn task's goal
-        (the env's own reward function on where each attempt ended); penalty rows (reward -H) are kept."""
-        moved = [i for i, (t, s) in enumerate(zip(tasks, source)) if t != s]
-        if not moved:
-            return batch
-        if self.reward_fn is None or self.train_tasks is None:
+    def _relabelled(self, batch: dict[str, Tensor], goals: dict[int, np.ndarray]) -> dict[str, Tensor]:
+        """Rows of slot i evaluated for ``goals[i]``: reward and terminal from the env's reward function on where each
+        attempt ended; subgoal-test penalties (reward -H) describe the lower level and are kept."""
+        if self.reward_fn is None:
             raise ValueError("relabelling needs the env's reward function: collect a round first")
         batch = {name: value.clone() for name, value in batch.items()}
-        for i in moved:
-            goal = np.asarray(self.train_tasks[tasks[i]].goal, np.float32)
+        for i, goal in goals.items():
             reward = torch.as_tensor(self.reward_fn(batch["next_achieved"][i].numpy(), goal), dtype=torch.float32)
-            keep = batch["reward"][i] < -1.0  # subgoal-test penalties describe the lower level: unchanged
+            keep = batch["reward"][i] < -1.0
             batch["reward"][i] = torch.where(keep, batch["reward"][i], reward)
             batch["done"][i] = torch.where(keep, batch["done"][i], (reward == 0.0).float())
         return batch

@@ -85,6 +85,11 @@ class PeachConfig:
     """Hindsight task relabelling (Packer et al. 2021, adapted): each meta-batch task's rows come, with this
     probability, from another train task's buffer, rewards and terminals recomputed for the drawn task's goal
     by the env's own reward function. Row-level, not trajectory-level as the paper (a deviation)."""
+    hindsight_goal_prob: float = 0.0
+    """Hindsight goals through the context (this course's extension of HER to a hidden goal): with this probability a
+    meta-batch slot's goal becomes where one of its context attempts ended, and the slot's RL and context rewards are
+    recomputed for it, so the encoder sees a paid attempt and the top level a success it can learn from. HTR
+    (``relabel_prob``) relabels to training goals only; this relabels to achieved ones, as HER does."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -112,6 +117,7 @@ class PeachConfig:
         check_range("kl_lambda", self.kl_lambda, 0.0, 1e3)
         check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
+        check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("subgoal_test_rate", self.subgoal_test_rate, 0.0, 1.0)
         check_range("random_action_rate", self.random_action_rate, 0.0, 1.0)

@@ -36,7 +36,7 @@ def _grads(module: torch.nn.Module) -> list[torch.Tensor]:
 
 def _batch(agent: PEACH, tasks=(0, 1, 2)):
     batch = agent.rl_buffer.sample(8, list(tasks), agent.generator)
-    context, _ = agent.sample_context(list(tasks))
+    context = agent.sample_context(list(tasks))
     return batch, context
 
 
@@ -156,24 +156,45 @@ def test_top_context_row_layout():
 
 def test_relabelled_rewards_come_from_the_envs_reward_function_and_train_goals_only(collected):
     agent, envs, runner = collected
+    env = make(MAZE).unwrapped
+    tasks = list(range(agent.num_train_tasks))
     agent.config.relabel_prob = 1.0
     try:
-        tasks = list(range(agent.num_train_tasks))
+        torch.manual_seed(0)
         source = agent._relabel_sources(tasks, agent.rl_buffer)
-        batch = agent._relabelled(agent.rl_buffer.sample(16, source, agent.generator), tasks, source)
+        agent.generator.manual_seed(11)
+        expected_source = agent._relabel_sources(tasks, agent.rl_buffer)
+        agent.generator.manual_seed(11)
+        batch, context = agent.sample_meta_batch(tasks)
     finally:
         agent.config.relabel_prob = 0.0
-    env = make(MAZE).unwrapped
-    moved = [i for i, (t, s) in enumerate(zip(tasks, source)) if t != s]
+    moved = [i for i, (t, s) in enumerate(zip(tasks, expected_source)) if t != s]
     assert moved
     for i in moved:
-        goal = np.asarray(runner.tasks[tasks[i]].goal)  # a train goal: test goals are never used
+        goal = np.asarray(runner.tasks[tasks[i]].goal)  # the listed train task's goal: test goals are never used
         expected = env.compute_reward(batch["next_achieved"][i].numpy(), goal)
         penalty = batch["reward"][i].numpy() < -1
         assert np.array_equal(batch["reward"][i].numpy()[~penalty], expected[~penalty])
         assert np.array_equal(batch["done"][i].numpy()[~penalty], (expected[~penalty] == 0).astype(np.float32))
+        ends = context[i, :, -4:-2].numpy()  # s' of each context row: (x, y, vx, vy) -> x, y
+        assert np.array_equal(context[i, :, 6].numpy(), env.compute_reward(ends, goal))
     test_goals = {tuple(t.goal) for t in envs.unwrapped.test_tasks()}
     assert not test_goals & {tuple(t.goal) for t in agent.train_tasks}
+
+
+def test_hindsight_goals_through_the_context_pay_an_attempt_the_context_holds(collected):
+    agent, envs, runner = collected
+    agent.config.hindsight_goal_prob = 1.0
+    try:
+        batch, context = agent.sample_meta_batch(list(range(6)))
+    finally:
+        agent.config.hindsight_goal_prob = 0.0
+    env = make(MAZE).unwrapped
+    for i in range(6):
+        assert (context[i, :, 6] == 0.0).any()  # the attempt whose end became the goal is paid
+        ends = context[i, :, -4:-2].numpy()
+        goal = ends[context[i, :, 6].numpy() == 0.0][0]
+        assert np.array_equal(context[i, :, 6].numpy(), env.compute_reward(ends, goal)) or (context[i, :, 6] == 0).sum() > 1
 
 
 def test_relabel_probability_zero_leaves_the_update_bit_for_bit_unchanged():
