@@ -364,8 +364,15 @@ def test_pretrained_checkpoint_reevaluates_quickly_and_below_the_oracle(checkpoi
     assert 0.0 <= score <= oracle + 1e-6
 
 
-@pytest.mark.xfail(reason="issue 5 is open: the CPU-budget checkpoint (80 iterations, see data/MANIFEST.json and "
-                          "data/results/pearl_point_robot.json) is far below 0.85 x oracle", strict=False)
-def test_pretrained_checkpoint_reaches_the_target(checkpoint_score):
-    score, oracle, _ = checkpoint_score
+@pytest.mark.xfail(reason="issue 11: not reached on a CPU budget. This file (80 iterations, faithful PEARL) scores 0.06 x oracle; "
+                          "with hindsight task relabelling, 24 iterations (12k updates, ~4 CPU-min per seed) reach 0.087 x oracle "
+                          "over 3 seeds (data/results/pearl_point_robot.json). The diagnostics show why: with paid context z "
+                          "carries the goal, but exploration finds few goals", strict=False)
+@pytest.mark.parametrize("name", ["pearl_point_robot.pt", "pearl_point_robot_htr.pt"])
+def test_pretrained_checkpoint_reaches_the_target(name):
+    path = REPO_ROOT / "data" / "checkpoints" / name
+    if not path.exists():
+        pytest.skip(f"{name} not trained yet")
+    goals = np.array([t.goal for t in GymTaskEnvs(ENV_ID).unwrapped.test_tasks()])
+    score, oracle = evaluate_checkpoint(path), point_robot_oracle_return(goals)
     assert score >= 0.85 * oracle, f"final-trajectory return {score:.2f} < 0.85 x oracle {oracle:.2f}"
