@@ -86,6 +86,15 @@ def test_hiro_and_fun_train_through_the_shared_loop():
     agent, meta = train_fun(seed=0, progress=False, total_steps=300, envs_in_lockstep=2, eval_every_steps=10**6, hidden=(8,))
     _check_trained(agent, loop.History(**meta["history"]))
 
+def test_peach_trains_through_the_shared_loop():
+    from peach_lite.peach import train_peach
+
+    agent, meta = train_peach(seed=0, progress=False, rounds=2, eval_every=2, top_updates_per_round=2, lower_updates_per_episode=2,
+                              batch_size=8, context_batch=4, lower_batch_size=8, meta_batch=2, num_tasks_sample=1,
+                              episodes_per_task=1, num_initial_episodes=1, buffer_size=2_000, meta_test_episodes=2)
+    _check_trained(agent, loop.History(**meta["history"]))
+
+
 def _sources():
     return {path: path.read_text() for path in sorted(PACKAGE.rglob("*.py"))}
 
