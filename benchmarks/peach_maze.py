@@ -53,6 +53,8 @@ METHODS = {
 }
 """PeachConfig overrides of each method trained by train_peach (``oracle_z``: the top level reads the true goal
 instead of z, with PEACH's learner and no hindsight goals: inference solved, exploration not)."""
+REGION_ID = "peach_lite/PointMazeHiddenRegion-v0"
+"""Continuous hidden goals along a band through rooms 1-3 (the dense-context diagnostic's family)."""
 SITES_ID = "peach_lite/PointMazeSites-v0"
 """The same tasks with the goal shown: plain HAC (hindsight goals at every level) is the upper bound."""
 
@@ -154,7 +156,7 @@ def run_one(seed: int, method: str, **kwargs) -> dict:
     if method == "pearl":
         return pearl_run(seed, method, kwargs["steps"], kwargs.get("overrides", {}), kwargs.get("episodes", 6))
     return hierarchy_run(seed, method, kwargs["rounds"], kwargs["eval_every"], kwargs.get("overrides", {}),
-                         save_seed0=kwargs.get("save_seed0"))
+                         env_id=kwargs.get("env_id", ENV_ID), save_seed0=kwargs.get("save_seed0"))
 
 
 def _nanmean(values: list[float]) -> float:
@@ -188,6 +190,15 @@ def main() -> None:
         configs["peach"]["save_seed0"] = str(Path(args.runs_dir or default_runs_dir()) / "peach_maze" / "peach_seed0.pt")
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_maze", **sweep_options(args)).check()
     rows = {m: sweep.results(m) for m in configs}
+    # Diagnostics, one seed: the dense-context variant (continuous goals along a band; the encoder reads -distance,
+    # the RL reward stays sparse) isolates exploration from inference.
+    diagnostics = {"dense_context": {"method": "peach", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
+                                     "overrides": {**small, "dense_context": True}},
+                   "sparse_region": {"method": "peach", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
+                                     "overrides": dict(small)}}
+    diagnostics = {k: v for k, v in diagnostics.items() if k not in args.skip}
+    single = run_sweep(run_one, diagnostics, args.seeds[:1], name="peach_maze", **sweep_options(args)).check() if diagnostics else None
+    diagnostic_rows = {k: single.results(k)[0] for k in diagnostics} if single else {}
 
     from peach_lite.envs.oracles import maze_sites_values
 
@@ -216,6 +227,8 @@ def main() -> None:
         "env_steps_per_seed": float(np.mean([r["steps"] for r in rows["peach"]])),
         "rounds": args.rounds,
     }
+    for name, row in diagnostic_rows.items():
+        headline[f"{name}_success"] = row["final_success"]
     undefined = sorted(k for k, v in headline.items() if not np.isfinite(v))  # e.g. no success to measure a variance after
     headline = {k: v for k, v in headline.items() if k not in undefined}
     for name, scores in [("peach_success", peach), ("hac_no_z_success", no_z), ("hac_true_goal_success", oracle), ("pearl_success", pearl)]:
@@ -235,7 +248,8 @@ def main() -> None:
     if args.checkpoints and not budget.fast and args.out is None and "peach" in configs:
         record_checkpoint(configs["peach"]["save_seed0"])
     write_results("peach_maze", headline, command="python benchmarks/peach_maze.py", seeds=list(args.seeds),
-                  details={"runs": rows, "oracles": values.to_dict(), "configs": configs, "undefined_headline_keys": undefined}, figure=figure, out_dir=args.out)
+                  details={"runs": rows, "diagnostics": diagnostic_rows, "oracles": values.to_dict(), "configs": configs,
+                           "undefined_headline_keys": undefined}, figure=figure, out_dir=args.out)
 
 
 def record_checkpoint(source: str) -> None:
