@@ -168,7 +168,7 @@ def main() -> None:
     budget = Budget.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
-    parser.add_argument("--rounds", type=int, default=budget.pick(full=300, fast=2), help="PEACH rounds (4 tasks x 3 episodes each)")
+    parser.add_argument("--rounds", type=int, default=budget.pick(full=50, fast=2), help="PEACH rounds (4 tasks x 3 episodes each)")
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=25, fast=2))
     parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     parser.add_argument("--checkpoints", action="store_true",
