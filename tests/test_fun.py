@@ -118,3 +118,17 @@ def test_benchmark_reports_fun_beside_flat_a2c():
     for key in ("fun_cosine", "fun_success", "a2c_success", "fun_wall_minutes_per_seed", "a2c_wall_minutes_per_seed"):
         assert key in h
     assert -1 <= h["fun_cosine"] <= 1 and 0 <= h["fun_success"] <= 1 and 0 <= h["a2c_success"] <= 1
+
+
+@pytest.mark.xfail(reason="issue 15: after 150k env steps per seed (data/results/hiro_fun.json, about 0.5 CPU-minutes a seed) the "
+                          "worker's mean d_cos(s_{t+c} - s_t, g_t) on the greedy test episodes is 0.41 (0.47, 0.34, 0.42), short "
+                          "of 0.5; the manager is the weaker level: its goals point against the waypoint oracle's action "
+                          "(mean cosine -0.57), so failed episodes end pressed against a wall with the worker unable to follow",
+                   strict=False)
+def test_the_worker_follows_the_managers_directions():
+    assert _headline()["fun_cosine"] >= 0.5
+
+
+def test_fun_and_a2c_seeds_take_at_most_fifteen_cpu_minutes():
+    h = _headline()
+    assert h["fun_cpu_minutes_per_seed"] <= 15 and h["a2c_cpu_minutes_per_seed"] <= 15

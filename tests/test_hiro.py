@@ -142,3 +142,22 @@ def test_benchmark_reports_every_headline_figure():
                 "hiro_wall_minutes_per_seed"):
         assert key in h
     assert 0 <= h["hiro_success"] <= 1 and h["correction_gain"] == pytest.approx(h["hiro_success"] - h["hiro_no_correction_success"])
+
+
+def test_hiro_reaches_seventy_percent_held_out_success():
+    assert _headline()["hiro_success"] >= 0.7
+
+
+def test_the_correction_is_at_least_as_good_as_no_correction_on_the_same_seeds():
+    assert _headline()["correction_gain"] >= 0
+
+
+def test_relabelled_goal_error_is_at_most_a_fifth_of_the_stale_goals_and_smaller_with_more_candidates():
+    h = _headline()
+    assert h["relabel_median_error_ratio"] <= 0.2
+    assert h["relabel_median_error_ratio_100"] < h["relabel_median_error_ratio"]
+
+
+def test_a_hiro_seed_takes_at_most_fifteen_cpu_minutes():
+    h = _headline()
+    assert h["hiro_cpu_minutes_per_seed"] <= 15 and h["hiro_no_correction_cpu_minutes_per_seed"] <= 15
