@@ -1,0 +1,97 @@
+"""Issue 14's measured targets, read from data/results/mql.json (python benchmarks/mql.py; 3 seeds).
+
+Targets the committed run does not meet are documented xfails: the reason gives the measured number and the
+diagnostic, so a later run that meets them shows up as XPASS.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+def _record():
+    from peach_lite.results import read_results
+
+    try:
+        return read_results("mql")
+    except FileNotFoundError:
+        pytest.skip("data/results/mql.json not written yet (python benchmarks/mql.py)")
+
+
+def _headline():
+    return _record()["headline"]
+
+
+def test_the_benchmark_ran_three_seeds_with_its_committed_defaults():
+    record = _record()
+    assert record["seeds"] == [0, 1, 2]
+    assert record["command"].startswith("python benchmarks/mql.py")
+    assert len(record["details"]["per_seed"]["context"]) == len(record["details"]["per_seed"]["state"]) == 3
+
+
+def test_no_score_beats_the_oracle():
+    h = _headline()
+    for key in ("context_td3_score", "state_td3_score", "ood_score", "ood_score_before_adaptation", "mql_ood_adapted_score",
+                "beta_one_ood_adapted_score", "no_prox_ood_adapted_score"):
+        assert h[key] <= 1.0 + 1e-6, key
+
+
+def test_ess_is_normalised():
+    h = _headline()
+    for key in ("ess_in_dist", "ess_ood"):
+        assert 0.0 < h[key] <= 1.0 + 1e-9, key
+
+
+# ------------------------------------------------------------------------------------------------ issue 14's targets
+SCORE_UNMET = ("issue 14: with the benchmark's budget (20k meta-training steps per seed at lr 1e-3, about 4 CPU-minutes of "
+               "training on the shared 2-core machine) context TD3 scores 0.167 (0.147 / 0.174 / 0.179) in distribution (seeds 0 1 2); "
+               "TD3 on the state alone -0.013. Diagnostic: RL compute, not inference: the context probe reads the goal "
+               "with R^2 0.95 after 10 steps, and the score still rises with steps (lr 1e-3: 0.33 after 40k; lr 3e-4: "
+               "0.19 after 40k, 0.35 after 120k; data/results/mql.json details.route)")
+
+
+@pytest.mark.xfail(reason=SCORE_UNMET, strict=False)
+def test_context_td3_reaches_085_in_distribution():
+    assert _headline()["context_td3_score"] >= 0.85
+
+
+def test_td3_on_the_state_alone_stays_near_blind():
+    assert _headline()["state_td3_score"] <= 0.10
+
+
+def test_adaptation_does_not_hurt_in_distribution():
+    assert _headline()["in_dist_adaptation_gain"] >= -0.02
+
+
+PROX_DIAGNOSTIC = ("the proximal weight lambda = 1 - ESS is 0.64 out of distribution (ESS 0.36); the likely cause: it holds the "
+                   "adapted weights near an under-trained meta-policy, and both ablations drop it (beta = 1 makes ESS = 1, "
+                   "so lambda = 0 too) and gain more: beta = 1 +0.114, lambda = 0 +0.108, per seed MQL +0.010 / +0.038 / +0.013. "
+                   "The released code's fixed lambda = 0.1 was not measured")
+
+
+@pytest.mark.xfail(reason="issue 14: MQL's out-of-distribution gain is +0.021 (target +0.10; seeds 0 1 2); "
+                          + PROX_DIAGNOSTIC, strict=False)
+def test_adaptation_gains_a_tenth_out_of_distribution():
+    assert _headline()["ood_adaptation_gain"] >= 0.10
+
+
+@pytest.mark.xfail(reason="issue 14: the beta = 1 ablation gains +0.114 out of distribution, more than MQL's +0.021; "
+                          + PROX_DIAGNOSTIC, strict=False)
+def test_beta_one_ablation_scores_below_mql_out_of_distribution():
+    h = _headline()
+    assert h["beta_one_ood_gain"] < h["ood_adaptation_gain"]
+
+
+@pytest.mark.xfail(reason="issue 14: the lambda = 0 ablation gains +0.108 out of distribution, more than MQL's +0.021; "
+                          + PROX_DIAGNOSTIC, strict=False)
+def test_no_proximal_term_ablation_scores_below_mql_out_of_distribution():
+    h = _headline()
+    assert h["no_prox_ood_gain"] < h["ood_adaptation_gain"]
+
+
+def test_ess_is_higher_in_distribution_than_out_of_it():
+    h = _headline()
+    assert h["ess_in_dist"] > h["ess_ood"]
+
+
+def test_a_seed_takes_at_most_fifteen_cpu_minutes():
+    assert _headline()["cpu_minutes_per_seed"] <= 15
