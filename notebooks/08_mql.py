@@ -289,9 +289,17 @@ assert abs(result.prox_weight - (1 - result.ess)) < 1e-9
 # %% [markdown]
 # ## Measured: context TD3, state-only TD3 and MQL adaptation
 #
-# `benchmarks/mql.py` trains 3 seeds of context TD3 and of TD3 on the state alone, then adapts on every
-# held-out and OOD goal, with the two ablations ($\beta \equiv 1$; $\lambda = 0$). The figures below are read
-# from `data/results/mql.json`, never typed in.
+# `benchmarks/mql.py` trains 3 seeds of context TD3 and of TD3 on the state alone, then adapts on held-out and
+# OOD goals, with the two ablations ($\beta \equiv 1$; $\lambda = 0$). Every figure below is read from
+# `data/results/mql.json`, never typed in, and set against the course's targets (issue 14).
+#
+# Read them with the budget in mind. The benchmark is sized for a shared 2-core machine: meta-training is a
+# few CPU-minutes per seed, at the learning rate that bought the most score per CPU-minute in a one-seed
+# measurement (recorded in the results file as `route`). The context probe above already says what is missing:
+# the context identifies the goal, and the policy needs many more gradient steps to act on it. Adaptation
+# starts from that under-trained agent, so its gains measure MQL's adaptation step on a weak meta-policy.
+# One more thing to keep in mind when comparing the ablations: with $\lambda = 1 - \mathrm{ESS}$, setting
+# $\beta \equiv 1$ makes the ESS 1 and so $\lambda = 0$ as well; that ablation drops both ingredients.
 
 # %%
 from peach_lite.results import read_results
@@ -302,5 +310,40 @@ except (FileNotFoundError, ValueError) as error:
     record = None
     print(f"no benchmark results yet: {error}")
 if record is not None:
-    for key, value in record["headline"].items():
-        print(f"{key:40s} {value:10.3f}")
+    h = record["headline"]
+    details = record["details"]
+    print(f"seeds {record['seeds']} ({record['date'][:10]}): {record['command']}")
+    print(f"{details['total_steps']} meta-training steps per seed at lr {details['lr']}, {details['adapt_tasks']} goals "
+          f"adapted per split; {h['cpu_minutes_per_seed']:.1f} CPU-minutes and {h['wall_minutes_per_seed']:.1f} "
+          f"wall-minutes per seed\n")
+    targets = [("context TD3, in distribution", h["context_td3_score"], ">= 0.85", h["context_td3_score"] >= 0.85),
+               ("TD3 on the state alone", h["state_td3_score"], "<= 0.10", h["state_td3_score"] <= 0.10),
+               ("MQL gain in distribution", h["in_dist_adaptation_gain"], ">= -0.02", h["in_dist_adaptation_gain"] >= -0.02),
+               ("MQL gain out of distribution", h["ood_adaptation_gain"], ">= +0.10", h["ood_adaptation_gain"] >= 0.10),
+               ("gain with beta = 1 (OOD)", h["beta_one_ood_gain"], "< MQL's", h["beta_one_ood_gain"] < h["ood_adaptation_gain"]),
+               ("gain with lambda = 0 (OOD)", h["no_prox_ood_gain"], "< MQL's", h["no_prox_ood_gain"] < h["ood_adaptation_gain"]),
+               ("ESS in distribution", h["ess_in_dist"], "> ESS OOD", h["ess_in_dist"] > h["ess_ood"]),
+               ("ESS out of distribution", h["ess_ood"], "", None),
+               ("CPU-minutes per seed", h["cpu_minutes_per_seed"], "<= 15", h["cpu_minutes_per_seed"] <= 15)]
+    print(f"{'figure':32s} {'measured':>9s}  {'target':10s} met")
+    for name, value, target, met in targets:
+        print(f"{name:32s} {value:9.3f}  {target:10s} {'' if met is None else ('yes' if met else 'NO')}")
+    assert h["context_td3_score"] <= 1.0 + 1e-6 and h["mql_ood_adapted_score"] <= 1.0 + 1e-6
+    print(f"\nout of distribution MQL adapts with lambda = 1 - ESS = {1 - h['ess_ood']:.2f}; the ablations with lambda = 0: "
+          f"{h['beta_one_ood_adapted_score']:.2f} (beta = 1) and {h['no_prox_ood_adapted_score']:.2f} (lambda = 0) after "
+          f"adaptation, MQL {h['mql_ood_adapted_score']:.2f}, from {h['ood_score_before_adaptation']:.2f} before")
+    if max(h["beta_one_ood_gain"], h["no_prox_ood_gain"]) > h["ood_adaptation_gain"]:
+        print("here, adapting without the proximal term gains more; a likely reason: staying near a weak meta-policy costs more than "
+              "the drift the proximal term prevents")
+    route = details.get("route")
+    if route:
+        print(f"\nroute measured before sizing (seed {route['seed']}): {route['tried']}: score {route['lr_1e-3']['score_40k']:.2f} "
+              f"after 40k steps, against {route['lr_3e-4']['score_40k']:.2f} at lr 3e-4 ({route['lr_3e-4']['score_120k']:.2f} after 120k)")
+
+# %%
+from peach_lite.results import show_figure
+
+try:
+    display(show_figure("mql"))  # the benchmark's figure, data/results/mql.png
+except FileNotFoundError as error:
+    print(error)
