@@ -33,9 +33,10 @@ which scores higher than relabelling's seed 0 at this budget); the other runs go
 
     nice -n 19 python benchmarks/pearl_point_robot.py --num-cpus 2     # 4 variants x 3 seeds, 24 iterations each
 
-The default budget (24 iterations = 12k updates, about 3.6 CPU-minutes per seed) is sized so that the 12 runs fit in
-about 50 minutes on the project's 2-core machine while other jobs load it; the issue allows up to 30 CPU-minutes
-per seed (``--iterations``). Writes data/results/pearl_point_robot.json and pearl_point_robot.png (lesson 05).
+The default budget (24 iterations = 12k updates, about 3.9 CPU-minutes per seed) was sized for the 12 runs to fit in
+about 50 minutes on the project's 2-core machine under load; measured on 2026-12-01 with the machine at load ~13 (nice
+19, about a quarter of a core per run) it took 81 wall-minutes. The issue allows up to 30 CPU-minutes per seed
+(``--iterations``). Writes data/results/pearl_point_robot.json and pearl_point_robot.png (lesson 05).
 A fast (``PEACH_FAST=1``: 1 iteration, checkpoints under ``runs/pearl/fast/``) or partial (fewer than 3 seeds) run
 prints its headline and writes nothing under ``data/results/`` unless ``--out DIR`` names a folder::
 

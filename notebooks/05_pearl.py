@@ -793,8 +793,8 @@ for name, variant in record["details"]["variants"].items():  # what the diagnost
 
 # %% [markdown]
 # **Reading these numbers honestly.** Each run here had a few CPU-minutes, well under 1% of the reference's half a
-# million gradient steps, because the benchmark had to fit twelve runs into under an hour on a shared 2-core machine
-# (the issue allows 30 CPU-minutes per seed). The diagnostics tell you what is missing where the target is not reached:
+# million gradient steps, because the benchmark had to fit twelve runs into about an hour on a shared 2-core machine
+# (it took 81 wall-minutes at a load of ~13; the issue allows 30 CPU-minutes per seed). The diagnostics tell you what is missing where the target is not reached:
 # a probe distance near the goal radius means z carries the task (inference works); low arc coverage of the prior-z
 # rollouts means exploration is what fails, since posterior sampling can only find goals that prior rollouts reach.
 #
