@@ -788,12 +788,14 @@ assert 0.0 <= headline["return_fraction_of_oracle"] <= 1.0 + 1e-9  # no agent be
 assert all(run["final_return"] <= oracle + 1e-6 for run in runs)
 for name, variant in record["details"]["variants"].items():  # what the diagnostics say, variant by variant
     probe, coverage = headline[f"{name}_probe_distance"], headline[f"{name}_arc_coverage"]
-    inference = "z carries the goal (probe ends inside the 0.2 radius)" if probe <= 0.2 else f"z does not carry the goal (probe ends {probe:.2f} away)"
+    inference = ("z carries the goal (the probe ends inside the 0.2 radius)" if probe <= 0.2 else
+                 f"z nearly carries the goal (the probe ends {probe:.2f} away, just outside the radius)" if probe <= 0.4 else
+                 f"z does not carry the goal (the probe ends {probe:.2f} away)")
     print(f"{variant['label']:34s}: {inference}; prior-z rollouts cover {coverage:.0%} of the arc")
 
 # %% [markdown]
-# **Reading these numbers honestly.** Each run here had a few CPU-minutes, well under 1% of the reference's half a
-# million gradient steps, because the benchmark had to fit twelve runs into about an hour on a shared 2-core machine
+# **Reading these numbers honestly.** Each run here had about 4 CPU-minutes: 2.4% of the reference's half a million
+# gradient steps, on smaller networks and batches, because the benchmark had to fit twelve runs into about an hour on a shared 2-core machine
 # (it took 81 wall-minutes at a load of ~13; the issue allows 30 CPU-minutes per seed). The diagnostics tell you what is missing where the target is not reached:
 # a probe distance near the goal radius means z carries the task (inference works); low arc coverage of the prior-z
 # rollouts means exploration is what fails, since posterior sampling can only find goals that prior rollouts reach.
