@@ -35,8 +35,8 @@ from peach_lite.hac import HAC
 from peach_lite.hac_config import HacSpec, maze_config
 from peach_lite.her import Transitions
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TrainConfig, train
+from peach_lite.runner import distinct_waves
 from peach_lite.peach_config import HIDDEN_MAZE_ID, TASK_INFERENCE, PeachConfig
-from peach_lite.pearl import _waves as distinct_waves  # PEARL's split of drawn tasks into lockstep waves
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test
 from peach_lite.validation import check_int

@@ -46,6 +46,7 @@ from peach_lite.buffers import MultiTaskReplayBuffer, transition_fields
 from peach_lite.cli import TrainSpec
 from peach_lite.device import get_device
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Runner, Step, TaskBatch, TrainConfig, train
+from peach_lite.runner import distinct_waves
 from peach_lite.nets import ActionScale, EnsembleCritic, PolicyOutput, TanhGaussianPolicy, frozen, hard_update_, init_pearl_, mlp, polyak_update_
 from peach_lite.pearl_config import CONTEXT_SAMPLING, PRESETS, PearlConfig
 from peach_lite.pearl_relabel import HindsightStore, curriculum_context, relabel_meta_batch
@@ -367,7 +368,7 @@ class PEARL:
         if len(self.rl_buffer) == 0 and cfg.num_initial_steps > 0:
             parts.append(self.collect(runner, range(self.num_train_tasks), cfg.num_initial_steps, posterior=False, to_encoder=True))
         drawn = torch.randint(0, self.num_train_tasks, (cfg.num_tasks_sample,), generator=self.generator).tolist()
-        for wave in _waves(drawn):
+        for wave in distinct_waves(drawn):
             for task in wave:
                 self.enc_buffer.clear(task)  # "recent" context: only data from this collection
             if schedule.num_steps_prior:
@@ -638,20 +639,3 @@ CLI = TrainSpec(
     preset_tolerances={"cheetah-vel": 15.0},
 )
 """How ``python -m peach_lite train pearl --preset point-robot`` trains (see :mod:`peach_lite.cli`)."""
-
-
-# =============================================================================================
-# Private helpers
-
-
-def _waves(tasks: Sequence[int]) -> list[list[int]]:
-    """Split a task list drawn with replacement into waves of distinct tasks (order kept)."""
-    waves: list[list[int]] = []
-    for task in tasks:
-        for wave in waves:
-            if task not in wave:
-                wave.append(task)
-                break
-        else:
-            waves.append([task])
-    return waves

@@ -29,10 +29,28 @@ from torch import Tensor
 
 from peach_lite.validation import check_choice, check_int
 
-__all__ = ["Obs", "Step", "TaskBatch", "TaskEnvs", "GymTaskEnvs", "Agent", "PolicyAgent", "Episodes", "run_episodes", "Runner"]
+__all__ = ["Obs", "Step", "TaskBatch", "TaskEnvs", "GymTaskEnvs", "Agent", "PolicyAgent", "Episodes", "run_episodes", "Runner",
+           "distinct_waves"]
 
 Obs = Tensor | dict[str, Tensor]
 """An observation batch: ``(n, obs_dim)``, or a dict of ``(n, ...)`` tensors for goal-conditioned envs."""
+
+
+def distinct_waves(tasks: Sequence[int]) -> list[list[int]]:
+    """Split task ids drawn with replacement into waves of distinct ids (order kept): the lockstep batches in which
+    PEARL and PEACH collect (a task drawn twice runs again in a later wave). ``[3, 1, 3] -> [[3, 1], [3]]``.
+
+    Taught in notebooks/05_pearl.py (section "Meta-training (Algorithm 1)").
+    """
+    waves: list[list[int]] = []
+    for task in tasks:
+        for wave in waves:
+            if task not in wave:
+                wave.append(task)
+                break
+        else:
+            waves.append([task])
+    return waves
 
 
 # ============================================================================================ data

@@ -204,3 +204,10 @@ def test_history_plot_has_labelled_axes():
     ax = history.plot(oracle=0.0)
     assert ax.get_xlabel() == "environment steps" and ax.get_ylabel() == "evaluation return"
     plt.close("all")
+
+
+def test_distinct_waves_keep_order_and_run_a_repeated_task_again():
+    from peach_lite.runner import distinct_waves
+
+    assert distinct_waves([3, 1, 3, 3, 2]) == [[3, 1, 2], [3], [3]]
+    assert distinct_waves([]) == []

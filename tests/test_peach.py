@@ -9,7 +9,6 @@ from peach_lite.checkpoints import load_agent, save_agent
 from peach_lite.envs import make
 from peach_lite.loop import GymTaskEnvs, Runner, TaskBatch, run_episodes
 from peach_lite.peach import PEACH, PeachConfig, meta_test_success, peach_losses, top_context_row, train_peach
-from peach_lite.posterior import Belief
 
 MAZE = "peach_lite/PointMazeHidden-v0"
 SMALL = dict(top_updates_per_round=2, lower_updates_per_episode=2, batch_size=8, context_batch=4, lower_batch_size=8,
@@ -160,8 +159,6 @@ def test_relabelled_rewards_come_from_the_envs_reward_function_and_train_goals_o
     tasks = list(range(agent.num_train_tasks))
     agent.config.relabel_prob = 1.0
     try:
-        torch.manual_seed(0)
-        source = agent._relabel_sources(tasks, agent.rl_buffer)
         agent.generator.manual_seed(11)
         expected_source = agent._relabel_sources(tasks, agent.rl_buffer)
         agent.generator.manual_seed(11)
