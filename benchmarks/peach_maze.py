@@ -242,12 +242,12 @@ def main() -> None:
                              {"label": "best uninformed episode", "y": values.uninformed_success}]),
         curves_panel("meta-training", "environment steps", "final-episode meta-test success",
                      [{"label": m, "x": [r["curve_steps"] for r in rows[m]], "y": [r["curve_success"] for r in rows[m]]}
-                      for m in configs if m not in ("pearl", "hac_true_goal")],
+                      for m in configs if m != "pearl"],
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
     ])
     if args.checkpoints and not budget.fast and args.out is None and "peach" in configs:
         record_checkpoint(configs["peach"]["save_seed0"])
-    write_results("peach_maze", headline, command="python benchmarks/peach_maze.py", seeds=list(args.seeds),
+    write_results("peach_maze", headline, seeds=list(args.seeds),
                   details={"runs": rows, "diagnostics": diagnostic_rows, "oracles": values.to_dict(), "configs": configs,
                            "undefined_headline_keys": undefined}, figure=figure, out_dir=args.out)
 
@@ -256,13 +256,14 @@ def record_checkpoint(source: str) -> None:
     """Copy seed 0's saved PEACH to data/checkpoints/peach_maze.pt and record it (with this command) in data/MANIFEST.json."""
     import shutil
 
-    from peach_lite.checkpoints import evaluate_checkpoint, record_in_manifest
+    from peach_lite.checkpoints import load_agent, record_in_manifest
     from peach_lite.paths import checkpoints_dir
     from peach_lite.results import this_command
 
     target = checkpoints_dir() / "peach_maze.pt"
     shutil.copyfile(source, target)
-    score = evaluate_checkpoint(target)
+    agent, payload = load_agent(target, check_manifest=False)  # the manifest's entry (if any) is the old file's
+    score = float(agent.checkpoint_score(payload))
     record_in_manifest(target, command=this_command(), seed=0, score_name="meta_test_success", score=score,
                        evaluate="peach_lite.checkpoints:evaluate_checkpoint", tolerance=0.1)
     print(f"{target}: meta_test_success = {score:.3f} (recorded in data/MANIFEST.json)")

@@ -110,7 +110,7 @@ def main() -> None:
                       for key, label in (("frozen", "frozen lower levels"), ("scratch", "from scratch"))],
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
     ])
-    write_results("peach_transfer", headline, command="python benchmarks/peach_transfer.py", seeds=list(args.seeds),
+    write_results("peach_transfer", headline, seeds=list(args.seeds),
                   details={"runs": rows, "configs": configs, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
                                                                                     for k, v in TARGET.items()}},
                   figure=figure, out_dir=args.out)
