@@ -332,21 +332,13 @@ def _run_pending(train_fn, configs, pending, out, finished, failures, *, total, 
                                   f"{max_retries + 1}) after: {message}")
                         submit(config_name, seed, attempt + 1)
                         continue
-                    failures[config_name, seed] = RunFailure(config_name, seed, message, attempt)
-                    _write_json(out / config_name / f"seed{seed}.error.json", {
-                        "sweep": name, "config_name": config_name, "seed": seed, "config": dict(configs[config_name]),
-                        "error": message, "attempts": attempt, "command": command, "date": _now()})
+                    failures[config_name, seed] = _store_failure(out, name, config_name, seed, configs[config_name], message,
+                                                                 attempt, command)
                     bar.write(f"FAILED {config_name}/seed{seed} after {attempt} attempts: {message}")
                     bar.update(1)
                     continue
-                path = _run_file(out, config_name, seed)
-                _write_json(path, {
-                    "sweep": name, "config_name": config_name, "seed": seed, "config": dict(configs[config_name]),
-                    "result": value["result"], "attempts": attempt, "elapsed_s": value["elapsed_s"],
-                    "node": value["node"], "versions": value["versions"], "command": command, "date": _now()})
-                path.with_name(f"seed{seed}.error.json").unlink(missing_ok=True)
-                finished[config_name, seed] = RunRecord(config_name, seed, dict(configs[config_name]), value["result"],
-                                                        attempt, value["elapsed_s"], path, resumed=False)
+                finished[config_name, seed] = _store_success(out, name, config_name, seed, configs[config_name], value,
+                                                             attempt, command)
                 bar.update(1)
     finally:
         if started_here:
@@ -370,21 +362,32 @@ def _run_serially(train_fn, configs, pending, out, finished, failures, *, total,
                     if attempt <= max_retries:
                         bar.write(f"retrying {config_name}/seed{seed} after: {_describe(error)}")
                         continue
-                    failures[config_name, seed] = RunFailure(config_name, seed, _describe(error), attempt)
-                    _write_json(out / config_name / f"seed{seed}.error.json", {
-                        "sweep": name, "config_name": config_name, "seed": seed, "config": dict(configs[config_name]),
-                        "error": _describe(error), "attempts": attempt, "command": command, "date": _now()})
+                    failures[config_name, seed] = _store_failure(out, name, config_name, seed, configs[config_name],
+                                                                 _describe(error), attempt, command)
                     break
-                path = _run_file(out, config_name, seed)
-                _write_json(path, {
-                    "sweep": name, "config_name": config_name, "seed": seed, "config": dict(configs[config_name]),
-                    "result": value["result"], "attempts": attempt, "elapsed_s": value["elapsed_s"],
-                    "node": value["node"], "versions": value["versions"], "command": command, "date": _now()})
-                path.with_name(f"seed{seed}.error.json").unlink(missing_ok=True)
-                finished[config_name, seed] = RunRecord(config_name, seed, dict(configs[config_name]), value["result"],
-                                                        attempt, value["elapsed_s"], path, resumed=False)
+                finished[config_name, seed] = _store_success(out, name, config_name, seed, configs[config_name], value,
+                                                             attempt, command)
                 break
             bar.update(1)
+
+
+def _store_success(out, name, config_name, seed, config, value, attempt, command) -> RunRecord:
+    """Write a finished run's file (and drop an old error file): the same record for the Ray and serial paths."""
+    path = _run_file(out, config_name, seed)
+    _write_json(path, {
+        "sweep": name, "config_name": config_name, "seed": seed, "config": dict(config),
+        "result": value["result"], "attempts": attempt, "elapsed_s": value["elapsed_s"],
+        "node": value["node"], "versions": value["versions"], "command": command, "date": _now()})
+    path.with_name(f"seed{seed}.error.json").unlink(missing_ok=True)
+    return RunRecord(config_name, seed, dict(config), value["result"], attempt, value["elapsed_s"], path, resumed=False)
+
+
+def _store_failure(out, name, config_name, seed, config, message, attempt, command) -> RunFailure:
+    """Write a failed run's error file: the same record for the Ray and serial paths."""
+    _write_json(out / config_name / f"seed{seed}.error.json", {
+        "sweep": name, "config_name": config_name, "seed": seed, "config": dict(config),
+        "error": message, "attempts": attempt, "command": command, "date": _now()})
+    return RunFailure(config_name, seed, message, attempt)
 
 
 def _run_one(train_fn, config: dict[str, Any], seed: int) -> dict[str, Any]:
