@@ -22,6 +22,7 @@ Headline, over all seeds:
   agrees with ``speedup_vs_sb3`` when the machine was quiet (``load_avg_*`` in the details tell).
 * ``return_ours`` / ``return_sb3`` = mean over seeds of the evaluation return; per-seed values, the
   per-seed ratios and every time are in ``details``.
+* ``swing_ups_ours`` / ``swing_ups_sb3``: seeds whose evaluation return exceeds -200, out of ``seeds_per_library``.
 * ``return_ours_iqm`` / ``_ci_low`` / ``_ci_high`` (and ``return_sb3_*``, ``speedup_*`` over the per-seed CPU
   ratios): interquartile mean over seeds with a 95% stratified bootstrap interval (``peach_lite.stats``);
   ``return_ours_over_sb3_prob_improvement``: P(a seed of ours returns more than a seed of SB3), and
@@ -35,7 +36,7 @@ re-measured right before each library's run, and "floor fraction" = floor time /
 
 Run (about 5 minutes of one core per seed; needs the ``bench`` extra, ``pip install -e .[bench]``)::
 
-    python benchmarks/sac_vs_sb3.py --seeds 0 1 2 3 4 --threads 1
+    python benchmarks/sac_vs_sb3.py --address serial   # 10 seeds per library, one after another
 
 Writes data/results/sac_vs_sb3.json (read by notebooks/04_sac.py) and its figure sac_vs_sb3.png, and prints
 the headline last. In fast mode (PEACH_FAST=1) it runs a smoke-sized version and writes nothing unless
@@ -65,6 +66,8 @@ from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 ENV_ID = "Pendulum-v1"
 EVAL_SEED = 1_000
 """Evaluation episodes are reset with seeds EVAL_SEED + i, identical for both libraries."""
+SWING_UP_RETURN = -200.0
+"""A seed "swings up" when its mean evaluation return exceeds this (a policy that fails to swing up and hold loses hundreds more per episode)."""
 SB3_DEFAULTS = dict(learning_rate=3e-4, buffer_size=1_000_000, learning_starts=100, batch_size=256, tau=0.005,
                     gamma=0.99, train_freq=1, gradient_steps=1, ent_coef="auto", target_entropy="auto",
                     policy_kwargs=dict(net_arch=[256, 256]))
@@ -173,7 +176,7 @@ def matmul_floor(kind: str, obs_dim: int, action_dim: int, hidden: int = 256, ba
 def main() -> None:
     budget = Budget.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2, 3, 4], fast=[0]))
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=list(range(10)), fast=[0]))
     parser.add_argument("--steps", type=int, default=budget.pick(full=10_000, fast=300))
     parser.add_argument("--eval-episodes", type=int, default=budget.pick(full=10, fast=2))
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both libraries (1: CPU time = compute time)")
@@ -222,6 +225,9 @@ def main() -> None:
         "speedup_min": min(r["speedup_cpu"] for r in per_seed),
         "speedup_max": max(r["speedup_cpu"] for r in per_seed),
         "updates": float(updates),
+        "swing_ups_ours": float(sum(r["return_ours"] > SWING_UP_RETURN for r in per_seed)),
+        "swing_ups_sb3": float(sum(r["return_sb3"] > SWING_UP_RETURN for r in per_seed)),
+        "seeds_per_library": float(len(per_seed)),
     }
     returns_ours, returns_sb3 = sweep.values("ours", "return"), sweep.values("sb3", "return")
     cpu_ours, cpu_sb3 = sweep.values("ours", "cpu_s"), sweep.values("sb3", "cpu_s")
@@ -246,7 +252,8 @@ def main() -> None:
                "definitions": {"speedup_vs_sb3": "sum over seeds of SB3 CPU time / sum of ours (process CPU time of learn)",
                                "speedup_wall": "sum over seeds of SB3 wall time / sum of ours",
                                "return_*": "mean over seeds of the mean deterministic return of eval_episodes episodes",
-                               "speedup_min/max": "smallest/largest per-seed CPU-time ratio"},
+                               "speedup_min/max": "smallest/largest per-seed CPU-time ratio",
+                               "swing_ups_*": f"seeds whose evaluation return exceeds {SWING_UP_RETURN} (the pendulum swung up and held)"},
                "sb3_kwargs": {k: v for k, v in SB3_DEFAULTS.items() if k != "policy_kwargs"} | {"net_arch": [256, 256]},
                "our_config": {k: list(v) if isinstance(v, tuple) else v for k, v in OUR_CONFIG.items()},
                "curves": {label: {"x": [r["curve_steps"] for r in rows], "y": [r["curve_returns"] for r in rows]}
