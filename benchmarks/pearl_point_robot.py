@@ -11,7 +11,9 @@ RL batch 64, kl_lambda 1.0, 500 updates per iteration) and the same number of it
 * ``htr``: hindsight task relabelling with probability 0.5 (``--preset point-robot-htr``), the headline;
 * ``faithful``: PEARL as published, no relabelling (``point-robot-lite``);
 * ``curriculum``: dense-to-sparse context curriculum over the first 5000 updates (``point-robot-curriculum``);
-* ``deterministic_z``: relabelling with a deterministic z (PEARL Fig. 7's ablation, ``point-robot-htr-deterministic-z``).
+* ``deterministic_z``: relabelling with a deterministic z (PEARL Fig. 7's ablation, ``point-robot-htr-deterministic-z``);
+* ``htr_kl0.1``: ``htr`` with the old CPU preset's ``kl_lambda=0.1`` instead of the reference 1.0 (``point-robot-htr-kl0.1``),
+  the KL setting measured on its own.
 
 Beside each meta-test: the diagnostics of :mod:`peach_lite.pearl_diagnostics` on the same checkpoint (the
 informative-context probe's final distance to the goal, the prior-z rollouts' angular coverage of the arc and share
@@ -19,8 +21,9 @@ within 0.2 of it), the per-trajectory curve, the oracle and the semicircle sweep
 
 Headline: ``return_fraction_of_oracle`` (htr, mean over seeds; with ``_iqm``/``_ci_low``/``_ci_high``/``_mean``),
 ``train_minutes_per_seed`` (wall) and ``train_cpu_minutes_per_seed`` (htr), ``<variant>_fraction_of_oracle`` for the
-other three, ``<variant>_probe_distance`` and ``<variant>_arc_coverage`` for all four, and
-``htr_over_faithful_prob_improvement`` (P(a seed of htr beats a seed of faithful)).
+others, ``<variant>_probe_distance`` and ``<variant>_arc_coverage`` for all five,
+``htr_over_faithful_prob_improvement`` (P(a seed of htr beats a seed of faithful)) and ``kl_lambda_gain``
+(htr minus htr_kl0.1, fractions of the oracle, means over seeds).
 
 Each (variant, seed) is one task of a Ray sweep (``peach_lite.sweep``): it trains its checkpoint with one
 ``python -m peach_lite train pearl ...`` process (the command is stored with the checkpoint, the log goes to
@@ -31,7 +34,7 @@ which scores higher than relabelling's seed 0 at this budget); the other runs go
 ``--reuse`` evaluates checkpoints that exist instead of training them again. Finished runs are kept in
 ``runs/pearl_point_robot/<variant>/seed<k>.json``, so an interrupted benchmark resumes; ``--fresh`` redoes them.
 
-    nice -n 19 python benchmarks/pearl_point_robot.py --num-cpus 2     # 4 variants x 3 seeds, 24 iterations each
+    nice -n 19 python benchmarks/pearl_point_robot.py --num-cpus 2     # 5 variants x 3 seeds, 24 iterations each
 
 The default budget (24 iterations = 12k updates, about 3.9 CPU-minutes per seed) was sized for the 12 runs to fit in
 about 50 minutes on the project's 2-core machine under load; measured on 2026-12-01 with the machine at load ~13 (nice
@@ -70,10 +73,11 @@ VARIANTS = {
     "faithful": "point-robot-lite",
     "curriculum": "point-robot-curriculum",
     "deterministic_z": "point-robot-htr-deterministic-z",
+    "htr_kl0.1": "point-robot-htr-kl0.1",
 }
 """Each variant's ``python -m peach_lite train pearl --preset``: same sizes, same budget (see the module doc)."""
 LABELS = {"htr": "PEARL + hindsight relabelling", "faithful": "PEARL (faithful)", "curriculum": "PEARL + dense-to-sparse curriculum",
-          "deterministic_z": "deterministic z + relabelling"}
+          "deterministic_z": "deterministic z + relabelling", "htr_kl0.1": "relabelling with kl_lambda 0.1"}
 STORED = {"htr": "pearl_point_robot_htr.pt", "faithful": "pearl_point_robot_faithful.pt",
           "deterministic_z": "pearl_point_robot_deterministic_z.pt"}
 """Seed 0 of these variants is kept in data/checkpoints/ (and data/MANIFEST.json) for lesson 05."""
@@ -222,6 +226,8 @@ def main() -> None:
     headline |= headline_stats("return_fraction_of_oracle", finals[main_variant] / oracle)
     if np.all(np.isfinite(train_minutes)):
         headline |= headline_stats("train_minutes_per_seed", train_minutes)
+    if {"htr", "htr_kl0.1"} <= set(finals):  # the KL setting measured on its own: reference 1.0 minus the old 0.1
+        headline["kl_lambda_gain"] = float((finals["htr"].mean() - finals["htr_kl0.1"].mean()) / oracle)
     if "faithful" in finals and main_variant != "faithful":
         headline |= improvement_stats(f"{main_variant}_over_faithful", finals[main_variant] / oracle, finals["faithful"] / oracle)
     headline = {k: v for k, v in headline.items() if np.isfinite(v)}
@@ -252,7 +258,9 @@ def main() -> None:
             "*_arc_coverage": "share of 18 ten-degree sectors of the goal semicircle holding the endpoint of a greedy "
                               "rollout on a prior z within 0.2 of the arc (100 prior samples)",
             "*_share_near_arc": "share of those 100 endpoints within 0.2 of the arc",
-            "*_over_faithful_prob_improvement": "P(a seed of the variant beats a seed of faithful PEARL), 95% interval"},
+            "*_over_faithful_prob_improvement": "P(a seed of the variant beats a seed of faithful PEARL), 95% interval",
+            "kl_lambda_gain": "htr_fraction_of_oracle minus htr_kl0.1_fraction_of_oracle (means over seeds): what the "
+                              "reference kl_lambda 1.0 gains over the old CPU preset's 0.1, all else equal"},
         "sweep": {"runs_dir": str(result.runs_dir), "num_cpus": args.num_cpus,
                   "resumed_runs": sum(r.resumed for r in result.runs)},
     }

@@ -633,6 +633,9 @@ CLI = TrainSpec(
                                    "iterations": LITE_ITERATIONS} for name in ("lite", "htr", "curriculum")},
         "point-robot-htr-deterministic-z": {"env_id": "peach_lite/PointRobotSparse-v0", "preset": "sparse-point-robot-htr",
                                             "iterations": LITE_ITERATIONS, "probabilistic_z": False},
+        # the htr run with the old CPU preset's kl_lambda 0.1 (reference 1.0): the KL setting measured on its own
+        "point-robot-htr-kl0.1": {"env_id": "peach_lite/PointRobotSparse-v0", "preset": "sparse-point-robot-htr",
+                                  "iterations": LITE_ITERATIONS, "kl_lambda": 0.1},
     },
     score_name="final_trajectory_return",
     tolerance=1.0,
