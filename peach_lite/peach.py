@@ -150,6 +150,8 @@ class PEACH(nn.Module):
         self.belief: Belief | None = None
         self.train_tasks: list[Any] | None = None
         self.reward_fn: Any = None
+        self.top_updates = 0
+        """Top-level gradient steps taken (the hindsight-goal curriculum's clock)."""
         self.train_success: list[float] = []
         """Success rate of each round's collection episodes (exploring, z from prior then posterior)."""
         self._tasks: TaskBatch | None = None
@@ -310,7 +312,7 @@ class PEACH(nn.Module):
         (len(tasks), rows, context_dim)."""
         return self.make_context(self.context_buffer.sample(rows or self.config.context_batch, list(tasks), self.generator))
 
-    def sample_meta_batch(self, tasks: Sequence[int]) -> tuple[dict[str, Tensor], Tensor]:
+    def sample_meta_batch(self, tasks: Sequence[int]) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """b^i ~ B^i and c^i ~ S_c(B^i) for each listed task, with the two relabellings (one goal per task slot):
 
         * hindsight task relabelling (``relabel_prob``): the slot's rows come from another train task's buffers,
@@ -322,7 +324,8 @@ class PEACH(nn.Module):
         function on where each attempt ended; subgoal-test penalties (-H) are kept.
 
         Returns:
-            (batch with fields (T, B, ...), context (T, C, context_dim)).
+            (batch with fields (T, B, ...), context (T, C, context_dim), goals (T, goal_dim): the goal each slot's rewards
+            were computed for, which the oracle baseline reads as its task variable).
         """
         cfg = self.config
         source = self._relabel_sources(tasks, self.rl_buffer)
@@ -332,15 +335,25 @@ class PEACH(nn.Module):
         for i, (task, src) in enumerate(zip(tasks, source)):
             if task != src:
                 goals[i] = np.asarray(self.train_tasks[task].goal, np.float32)
-        if cfg.hindsight_goal_prob > 0:
+        hindsight_prob = self.hindsight_goal_prob()
+        if hindsight_prob > 0:
             draws = torch.rand(len(tasks), generator=self.generator).tolist()
             rows = torch.randint(0, cfg.context_batch, (len(tasks),), generator=self.generator).tolist()
             for i in range(len(tasks)):
-                if i not in goals and draws[i] < cfg.hindsight_goal_prob:
+                if i not in goals and draws[i] < hindsight_prob:
                     goals[i] = context["next_achieved"][i, rows[i]].numpy().copy()
         if goals:
             batch, context = self._relabelled(batch, goals), self._relabelled(context, goals)
-        return batch, self.make_context(context)
+        slot_goals = np.stack([goals.get(i, np.asarray(self.train_tasks[task].goal, np.float32)) for i, task in enumerate(tasks)])
+        return batch, self.make_context(context), torch.as_tensor(slot_goals, dtype=torch.float32)
+
+    def hindsight_goal_prob(self) -> float:
+        """This gradient step's probability of a hindsight goal: ``hindsight_goal_prob``, falling linearly to 0 over
+        ``hindsight_goal_updates`` top-level steps when that is > 0 (the curriculum)."""
+        cfg = self.config
+        if cfg.hindsight_goal_updates == 0:
+            return cfg.hindsight_goal_prob
+        return cfg.hindsight_goal_prob * max(0.0, 1.0 - self.top_updates / cfg.hindsight_goal_updates)
 
     def make_context(self, batch: dict[str, Tensor]) -> Tensor:
         """Context rows [s, ã, r, s'] from buffer fields (*lead, ...) -> (*lead, context_dim) (see :func:`top_context_row`)."""
@@ -360,10 +373,10 @@ class PEACH(nn.Module):
             return {}
         with torch_threads(1):
             tasks = torch.randint(0, self.num_train_tasks, (cfg.meta_batch,), generator=self.generator).tolist()
-            batch, context = self.sample_meta_batch(tasks)  # Alg. 1: b^i ~ B^i, c^i ~ S_c(B^i)
+            batch, context, goals = self.sample_meta_batch(tasks)  # Alg. 1: b^i ~ B^i, c^i ~ S_c(B^i)
             fixed = None
-            if cfg.task_inference == "oracle":
-                fixed = torch.as_tensor(np.stack([oracle_code(self.train_tasks[t]) for t in tasks]))
+            if cfg.task_inference == "oracle":  # the true goal of each slot (relabelled slots: the goal they were relabelled for)
+                fixed = goals / ORACLE_SCALE
             elif cfg.task_inference == "none":
                 fixed = torch.zeros(len(tasks), self.cond_dim)
             losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed)
@@ -377,6 +390,7 @@ class PEACH(nn.Module):
             losses["actor_loss"].backward()  # Alg. 1: θ_πH <- actor loss (computed with the critic frozen)
             self.top.actor_optimizer.step()
         self.hierarchy.actors_changed()
+        self.top_updates += 1
         return {"critic_loss": losses["critic_loss"].detach(), "kl": losses["kl"].detach(), "actor_loss": losses["actor_loss"].detach(),
                 "q_mean": losses["q"].detach().mean()}
 

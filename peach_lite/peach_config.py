@@ -90,6 +90,10 @@ class PeachConfig:
     meta-batch slot's goal becomes where one of its context attempts ended, and the slot's RL and context rewards are
     recomputed for it, so the encoder sees a paid attempt and the top level a success it can learn from. HTR
     (``relabel_prob``) relabels to training goals only; this relabels to achieved ones, as HER does."""
+    hindsight_goal_updates: int = 0
+    """Hindsight-goal curriculum: if > 0, the probability of hindsight goals falls linearly from
+    ``hindsight_goal_prob`` to 0 over this many top-level gradient steps, so that the top level first learns to
+    reach where it has been and the task variable then settles on the true task distribution (0: constant)."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -107,7 +111,7 @@ class PeachConfig:
         for name, low, high in [("num_levels", 2, 3), ("subgoal_horizon", 2, 1000), ("latent_dim", 1, 256), ("meta_batch", 1, 1024),
                                 ("batch_size", 1, None), ("context_batch", 1, None), ("num_tasks_sample", 1, 1024),
                                 ("episodes_per_task", 1, 100), ("num_initial_episodes", 0, 100), ("top_updates_per_round", 0, None),
-                                ("lower_updates_per_episode", 0, None), ("lower_batch_size", 1, None), ("buffer_size", 1, None),
+                                ("lower_updates_per_episode", 0, None), ("hindsight_goal_updates", 0, None), ("lower_batch_size", 1, None), ("buffer_size", 1, None),
                                 ("meta_test_episodes", 1, 100), ("seed", 0, 2**32 - 1)]:
             check_int(name, getattr(self, name), low, high)
         check_choice("task_inference", self.task_inference, TASK_INFERENCE)

@@ -162,11 +162,12 @@ def test_relabelled_rewards_come_from_the_envs_reward_function_and_train_goals_o
         agent.generator.manual_seed(11)
         expected_source = agent._relabel_sources(tasks, agent.rl_buffer)
         agent.generator.manual_seed(11)
-        batch, context = agent.sample_meta_batch(tasks)
+        batch, context, goals = agent.sample_meta_batch(tasks)
     finally:
         agent.config.relabel_prob = 0.0
     moved = [i for i, (t, s) in enumerate(zip(tasks, expected_source)) if t != s]
     assert moved
+    assert np.array_equal(goals.numpy(), np.stack([runner.tasks[t].goal for t in tasks]).astype(np.float32))
     for i in moved:
         goal = np.asarray(runner.tasks[tasks[i]].goal)  # the listed train task's goal: test goals are never used
         expected = env.compute_reward(batch["next_achieved"][i].numpy(), goal)
@@ -183,15 +184,18 @@ def test_hindsight_goals_through_the_context_pay_an_attempt_the_context_holds(co
     agent, envs, runner = collected
     agent.config.hindsight_goal_prob = 1.0
     try:
-        batch, context = agent.sample_meta_batch(list(range(6)))
+        batch, context, goals = agent.sample_meta_batch(list(range(6)))
     finally:
         agent.config.hindsight_goal_prob = 0.0
     env = make(MAZE).unwrapped
     for i in range(6):
         assert (context[i, :, 6] == 0.0).any()  # the attempt whose end became the goal is paid
         ends = context[i, :, -4:-2].numpy()
-        goal = ends[context[i, :, 6].numpy() == 0.0][0]
-        assert np.array_equal(context[i, :, 6].numpy(), env.compute_reward(ends, goal)) or (context[i, :, 6] == 0).sum() > 1
+        assert any(np.array_equal(end, goals[i].numpy()) for end in ends)  # the slot's goal is where an attempt ended
+        assert np.array_equal(context[i, :, 6].numpy(), env.compute_reward(ends, goals[i].numpy()))
+        penalty = batch["reward"][i].numpy() < -1
+        expected = env.compute_reward(batch["next_achieved"][i].numpy(), goals[i].numpy())
+        assert np.array_equal(batch["reward"][i].numpy()[~penalty], expected[~penalty])
 
 
 def test_relabel_probability_zero_leaves_the_update_bit_for_bit_unchanged():
@@ -271,3 +275,52 @@ def test_the_measured_detach_map_and_its_checkers(collected):
     assert not check_detach_map({**expected, "actor_loss": {"top_actor", "encoder"}}, measured)
     assert check_top_context_row(top_context_row)
     assert not check_top_context_row(lambda s, g, r, s2: top_context_row(s2, g, r, s))
+
+
+def test_the_hindsight_goal_curriculum_falls_linearly_to_zero():
+    agent, envs, _ = _agent(hindsight_goal_prob=0.8, hindsight_goal_updates=100)
+    probs = []
+    for steps in (0, 25, 50, 100, 400):
+        agent.top_updates = steps
+        probs.append(agent.hindsight_goal_prob())
+    assert probs == pytest.approx([0.8, 0.6, 0.4, 0.0, 0.0])
+    constant, envs2, _ = _agent(hindsight_goal_prob=0.8)
+    constant.top_updates = 10_000
+    assert constant.hindsight_goal_prob() == 0.8  # hindsight_goal_updates = 0: no curriculum
+    envs.close()
+    envs2.close()
+
+
+def test_update_counts_top_level_steps_for_the_curriculum():
+    agent, envs, runner = _agent(hindsight_goal_prob=0.5, hindsight_goal_updates=10)
+    agent.collect_round(runner, 0)
+    agent.learn(3)
+    assert agent.top_updates == 3
+    envs.close()
+
+
+def test_the_oracle_reads_each_slots_relabelled_goal():
+    agent, envs, runner = _agent(task_inference="oracle", hindsight_goal_prob=1.0)
+    agent.collect_round(runner, 0)
+    tasks = list(range(4))
+    agent.generator.manual_seed(3)
+    _, context, goals = agent.sample_meta_batch(tasks)
+    true_goals = np.stack([runner.tasks[t].goal for t in tasks]).astype(np.float32)
+    assert not np.allclose(goals.numpy(), true_goals)  # hindsight slots carry the end of an attempt, not the site
+    for i in range(4):
+        assert any(np.array_equal(end, goals[i].numpy()) for end in context[i, :, -4:-2].numpy())
+    envs.close()
+
+
+def test_the_paid_context_probe_and_prior_visits_have_their_ranges(collected):
+    from peach_lite.peach_diagnostics import paid_context_probe, prior_site_visits
+
+    agent, envs, _ = collected
+    tasks = envs.unwrapped.test_tasks()[:3]
+    probe = paid_context_probe(agent, envs, tasks, num_samples=2)
+    assert 0.0 <= probe["success"] <= 1.0 and probe["kl"] >= 0.0 and probe["var_ratio"] > 0.0
+    visits = prior_site_visits(agent, envs, tasks[0], num_samples=4)
+    assert visits.shape == (envs.unwrapped.num_sites,) and ((visits >= 0) & (visits <= 1)).all()
+    with pytest.raises(ValueError, match="task_inference"):
+        oracle, envs3, _ = _agent(task_inference="oracle")
+        paid_context_probe(oracle, envs3, tasks)
