@@ -627,7 +627,8 @@ CLI = TrainSpec(
         "point-robot": {"env_id": "peach_lite/PointRobotSparse-v0", "preset": "sparse-point-robot-cpu", "iterations": 80},
         "point-robot-deterministic-z": {"env_id": "peach_lite/PointRobotSparse-v0", "preset": "sparse-point-robot-cpu",
                                         "iterations": 80, "probabilistic_z": False},
-        "cheetah-vel": {"env_id": "peach_lite/HalfCheetahVel-v0", "preset": "cheetah-vel-cpu", "iterations": 30},
+        # 80 x 1000 gradient steps, ~22 CPU-min on one thread (pearl_config.py, "cheetah-vel-cpu"); meta-test every 5
+        "cheetah-vel": {"env_id": "peach_lite/HalfCheetahVel-v0", "preset": "cheetah-vel-cpu", "iterations": 80, "eval_every": 5},
         # issue 11 (benchmarks/pearl_point_robot.py): cheaper updates + kl 1.0; faithful, HTR, curriculum
         **{f"point-robot-{name}": {"env_id": "peach_lite/PointRobotSparse-v0", "preset": f"sparse-point-robot-{name}",
                                    "iterations": LITE_ITERATIONS} for name in ("lite", "htr", "curriculum")},
