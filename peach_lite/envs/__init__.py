@@ -34,6 +34,8 @@ peach_lite/HacPendulum-v0              HAC's pendulum swing-up to a goal        
                                        (pendulum_goal)
 peach_lite/PointMassGoal-v0            PointMassSparse with the goal-conditioned   20
                                        observation (her.GoalObservation)
+peach_lite/PointRobotHidden-v0         PointRobotSparse as a goal env, goal        20
+                                       hidden (point_robot_goal; PEACH vs PEARL)
 =====================================  ==========================================  =========
 
 Taught in notebooks/01_task_gallery.py.
@@ -74,6 +76,7 @@ _REGISTRY: dict[str, tuple[str, int, dict[str, Any], bool]] = {
     "peach_lite/FourRooms-v0": ("peach_lite.envs.four_rooms:FourRoomsEnv", 100, {}, False),
     "peach_lite/HacPendulum-v0": ("peach_lite.envs.pendulum_goal:PendulumGoalEnv", 1000, {}, True),
     "peach_lite/PointMassGoal-v0": ("peach_lite.her:goal_point_mass", 20, {}, True),
+    "peach_lite/PointRobotHidden-v0": ("peach_lite.envs.point_robot_goal:PointRobotHiddenEnv", 20, {}, False),
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_REGISTRY)
