@@ -10,9 +10,9 @@ Issue 12's head-to-head ("PEARL's own sparse point robot ... in the same budget,
   where that benchmark left them (``pearl_point_robot.checkpoint_path``) and their preset, iterations and config match;
   otherwise this script trains them with the same command into ``runs/peach_point_robot/``.
 * **Same budget**: PEACH gets the training CPU time of PEARL's htr run per seed (``train_cpu_minutes_per_seed`` of
-  data/results/pearl_point_robot.json, 3.9): :data:`ROUNDS` rounds, sized from a measurement of ~1.0 CPU-s per round
-  (4 tasks x 3 episodes, 40 lower updates per episode, 60 top updates; 12 rounds, one torch thread, on this 2-core
-  machine under load). Both CPU times are recorded.
+  data/results/pearl_point_robot.json, 3.9): :data:`ROUNDS` rounds, sized by measurement: a full 220-round run of seed 0
+  took 3.07 train CPU-minutes (0.84 CPU-s per round: 4 tasks x 3 episodes, 40 lower updates per episode, 60 top
+  updates, plus the in-training meta-tests; one torch thread), so 280 rounds ~ 3.9. Both CPU times are recorded.
 * **Same protocol** (oyster's meta-test): on each of the 20 held-out goals, 20 trajectories, the first 5 on prior z,
   the posterior re-inferred after each from all context so far; ``--num-evals`` seeded runs (seeds
   :data:`META_TEST_SEED` + r, the same for both agents). PEACH's episodes end at success (HAC), so both are scored on
@@ -53,9 +53,9 @@ from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 PEACH_OVERRIDES = {"subgoal_horizon": 5, "hindsight_goal_prob": 0.5, "top_random_action_rate": 0.3}
 """PeachConfig fields of the PEACH run (the rest: PeachConfig's defaults)."""
-ROUNDS = 220
-"""PEACH training rounds per seed: ~1.0 CPU-s per round measured, so about PEARL htr's 3.9 CPU-minutes with the
-in-training meta-tests."""
+ROUNDS = 280
+"""PEACH training rounds per seed: 0.84 CPU-s per round measured (seed 0, 220 rounds: 3.07 CPU-minutes), so about
+PEARL htr's 3.9 CPU-minutes."""
 ENV_ID = "peach_lite/PointRobotHidden-v0"
 PEARL_ENV_ID = "peach_lite/PointRobotSparse-v0"
 PEARL_PRESET = "point-robot-htr"
@@ -264,7 +264,7 @@ def main() -> None:
         "peach_overrides": PEACH_OVERRIDES,
         "fast_overrides": small,
         "budget": {"peach_rounds": args.rounds, "pearl_iterations": args.iterations,
-                   "note": "PEACH's rounds sized to PEARL htr's train CPU time (~1.0 CPU-s per round measured over 12 rounds)"},
+                   "note": "PEACH's rounds sized to PEARL htr's train CPU time (0.84 CPU-s per round measured on a 220-round run of seed 0)"},
         "oracle": {"success": oracle, "steps_per_goal": oracle_steps},
         "per_seed": {m: {k: per_seed(m, k).tolist() for k in ("final_success", "prior_success", "explored_share", "final_success_explored",
                                                              "train_cpu_minutes", "train_wall_minutes")} for m in configs},
