@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from peach_lite.posterior import Belief, act_on_belief, kl_to_prior
+from peach_lite.posterior import Belief, act_on_belief
 from peach_lite.validation import check_int
 
 __all__ = ["paid_context_probe", "prior_site_visits", "PROBE_SEED"]
@@ -27,39 +27,48 @@ ATTEMPT_OFFSET = 0.3
 """The probe's paid attempt starts this far (maze units) from the goal, towards the maze's centre."""
 
 
-def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_samples: int = 4, seed: int = PROBE_SEED) -> dict[str, float]:
-    """Inference and control without exploration: each task's context is one paid top-level attempt
-    (s = ``ATTEMPT_OFFSET`` from the goal towards the centre, at rest; subgoal = the goal; reward 0; s' = the goal,
-    at rest); then ``num_samples`` greedy episodes per task, each on its own z ~ q(z | c).
+def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows: int | None = None, num_samples: int = 4,
+                       seed: int = PROBE_SEED) -> dict[str, float]:
+    """Inference and control without exploration: each task's context is ``num_rows`` copies (default: the training
+    context's size, ``context_batch``) of one paid top-level attempt (s = ``ATTEMPT_OFFSET`` from the goal towards
+    the centre, at rest; subgoal = the goal; reward 0; s' = the goal, at rest); then ``num_samples`` greedy episodes
+    per task, each on its own z ~ q(z | c).
 
     Args:
         agent: a trained :class:`~peach_lite.peach.PEACH` (``task_inference="posterior"``).
         envs: a :class:`~peach_lite.loop.GymTaskEnvs` of its maze.
         tasks: the tasks to probe (e.g. the held-out test tasks).
     Returns:
-        ``success`` (share of episodes that reach the goal), ``kl`` (mean KL(q(z | c) || prior), nats),
-        ``var_ratio`` (posterior variance over the prior's, mean over z's dimensions and tasks).
+        ``success`` (share of episodes that reach the goal); ``signal_to_noise`` (spread of the posterior means
+        across tasks over the posterior's own standard deviation, mean over z's dimensions: about 0 when the
+        posterior ignores the context, "posterior collapse"; NaN for point beliefs); ``var_ratio`` (posterior variance over the prior's).
 
     Taught in notebooks/11_peach.py (section "Which half fails").
     """
     check_int("num_samples", num_samples, 1)
+    num_rows = agent.config.context_batch if num_rows is None else num_rows
+    check_int("num_rows", num_rows, 1)
     if agent.config.task_inference != "posterior":
         raise ValueError(f"agent.config.task_inference must be 'posterior' for the probe, got {agent.config.task_inference!r}")
     from peach_lite.peach import top_context_row  # noqa: PLC0415 (peach imports nothing from here)
 
-    successes, kls, ratios = [], [], []
+    successes, means, variances = [], [], []
     for k, task in enumerate(tasks):
         goal = np.asarray(task.goal, np.float32)
         start = goal - ATTEMPT_OFFSET * goal / max(float(np.linalg.norm(goal)), 1e-6)
-        row = top_context_row(np.r_[start, 0.0, 0.0], goal, 0.0, np.r_[goal, 0.0, 0.0])
+        row = torch.as_tensor(top_context_row(np.r_[start, 0.0, 0.0], goal, 0.0, np.r_[goal, 0.0, 0.0]))
         with torch.no_grad():
-            belief = agent.posterior.infer(torch.as_tensor(row)[None, None])
-        episodes = act_on_belief(agent, envs, task, Belief(belief.mean.float(), belief.var.float()), num_samples=num_samples,
-                                 seed=seed + k)
+            belief = agent.posterior.infer(row.expand(1, num_rows, -1))
+        belief = Belief(belief.mean.float(), belief.var.float())
+        episodes = act_on_belief(agent, envs, task, belief, num_samples=num_samples, seed=seed + k)
         successes.append(float(np.mean(episodes.success)))
-        kls.append(float(kl_to_prior(belief.mean, belief.var).mean()) if agent.posterior.probabilistic else float("nan"))
-        ratios.append(float(belief.var.mean()))
-    return {"success": float(np.mean(successes)), "kl": float(np.mean(kls)), "var_ratio": float(np.mean(ratios))}
+        means.append(belief.mean[0].numpy())
+        variances.append(belief.var[0].numpy())
+    spread = np.std(np.stack(means), axis=0)
+    noise = np.sqrt(np.mean(np.stack(variances), axis=0))
+    ratio = float(np.mean(spread / noise)) if agent.posterior.probabilistic else float("nan")  # point beliefs: no noise
+    return {"success": float(np.mean(successes)), "signal_to_noise": ratio,
+            "var_ratio": float(np.mean(variances))}
 
 
 def prior_site_visits(agent: Any, envs: Any, task: Any, *, num_samples: int = 32, seed: int = PROBE_SEED) -> np.ndarray:
