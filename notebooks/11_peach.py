@@ -350,7 +350,7 @@ display(show_figure("peach_maze"))
 # also fails, the bottleneck is the top level's exploration and credit assignment, not task inference.
 
 # %%
-from peach_lite.peach import site_probe_accuracy, variance_after_first_success
+from peach_lite.peach_diagnostics import site_probe_accuracy, variance_after_first_success
 
 show_source(site_probe_accuracy)
 

@@ -34,6 +34,7 @@ from peach_lite.goal_levels import GoalLevel
 from peach_lite.hac import HAC
 from peach_lite.hac_config import HacSpec, maze_config
 from peach_lite.her import Transitions
+from peach_lite.nets import mlp
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TrainConfig, train
 from peach_lite.runner import distinct_waves
 from peach_lite.peach_config import HIDDEN_MAZE_ID, TASK_INFERENCE, PeachConfig
@@ -41,8 +42,8 @@ from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test
 from peach_lite.validation import check_int
 
-__all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success", "site_probe_accuracy",
-           "variance_after_first_success", "transfer_agent", "gradient_routing", "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
+__all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success",
+           "transfer_agent", "gradient_routing", "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
 
 EVAL_SEED = 20_000
 """Meta-tests during training and of checkpoints use this seed (training uses the config's seed)."""
@@ -71,7 +72,7 @@ def oracle_code(task: Any) -> np.ndarray:
 
 
 def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, Tensor], context: Tensor, *, kl_lambda: float,
-                 generator: torch.Generator | None = None, z: Tensor | None = None) -> dict[str, Tensor]:
+                 generator: torch.Generator | None = None, z: Tensor | None = None, reward_decoder: nn.Module | None = None) -> dict[str, Tensor]:
     """Algorithm 1's losses for one meta-batch, with PEARL's routing of z.
 
     Args:
@@ -81,9 +82,11 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
         context: (T, C, context_dim) context rows of the same T tasks.
         kl_lambda: β.
         z: (T, cond_dim) a fixed task variable instead of a posterior sample (baselines: no KL, no φ).
+        reward_decoder: optional (z, next_achieved) -> logit that the attempt was paid (``reward_decoder_weight``).
     Returns:
         ``critic_loss`` (its gradient reaches the top critic and, through z, φ), ``kl`` (reaches φ),
-        ``actor_loss`` (z detached: reaches the top actor only), ``q`` (T, B).
+        ``actor_loss`` (z detached: reaches the top actor only), ``q`` (T, B), and ``decoder_loss`` (reaches the
+        decoder and φ; zero without a decoder): the cross-entropy of "paid" over the batch's attempts (penalties left out).
 
     Taught in notebooks/11_peach.py (section "Algorithm 1, line by line").
     """
@@ -97,7 +100,13 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
     cond = z.unsqueeze(1).expand(num_tasks, batch_size, z.shape[-1])
     critic_loss, q = top.critic_loss(batch, cond)  # Alg. 1: top critic loss; z NOT detached, so it trains φ
     actor_loss = top.actor_loss(batch, cond.detach())  # Alg. 1: top actor loss; z detached
-    return {"critic_loss": critic_loss, "kl": kl, "actor_loss": actor_loss, "q": q}
+    decoder_loss = z.new_zeros(())
+    if reward_decoder is not None:  # not in Algorithm 1: p(paid | z, s'), the encoder's second teacher
+        logits = reward_decoder(torch.cat([cond, batch["next_achieved"]], dim=-1)).squeeze(-1)
+        attempts = batch["reward"] >= -1.0  # subgoal-test penalties (-H) describe the lower level
+        paid = (batch["reward"] == 0.0).float()
+        decoder_loss = nn.functional.binary_cross_entropy_with_logits(logits[attempts], paid[attempts])
+    return {"critic_loss": critic_loss, "kl": kl, "actor_loss": actor_loss, "q": q, "decoder_loss": decoder_loss}
 
 
 class PEACH(nn.Module):
@@ -139,8 +148,9 @@ class PEACH(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed + 1)
             encoder = ContextEncoder(self.context_dim, config.latent_dim, config.encoder_hidden, probabilistic=not config.deterministic_z)
+            self.reward_decoder = mlp(config.latent_dim + spec.goal_dim, 1, config.encoder_hidden[:2])
         self.posterior = ContextPosterior(encoder)
-        self.encoder_optimizer = torch.optim.Adam(self.posterior.parameters(), lr=config.encoder_lr)
+        self.encoder_optimizer = torch.optim.Adam([*self.posterior.parameters(), *self.reward_decoder.parameters()], lr=config.encoder_lr)
         fields = {"obs": (spec.obs_dim,), "action": (spec.goal_dim,), "reward": (), "next_obs": (spec.obs_dim,), "goal": (spec.goal_dim,),
                   "done": (), "next_achieved": (spec.goal_dim,), "context_reward": ()}
         self.rl_buffer = MultiTaskReplayBuffer(self.num_train_tasks, config.buffer_size, fields)
@@ -379,10 +389,13 @@ class PEACH(nn.Module):
                 fixed = goals / ORACLE_SCALE
             elif cfg.task_inference == "none":
                 fixed = torch.zeros(len(tasks), self.cond_dim)
-            losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed)
+            decoder = self.reward_decoder if cfg.reward_decoder_weight > 0 and fixed is None else None
+            losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed,
+                                  reward_decoder=decoder)
             self.encoder_optimizer.zero_grad(set_to_none=True)
             self.top.critic_optimizer.zero_grad(set_to_none=True)
-            (losses["critic_loss"] + losses["kl"]).backward()  # Alg. 1: φ <- critic + KL; θ_QH <- critic
+            # Alg. 1: φ <- critic + KL; θ_QH <- critic (+ the optional decoder's loss, which reaches φ and the decoder)
+            (losses["critic_loss"] + losses["kl"] + cfg.reward_decoder_weight * losses["decoder_loss"]).backward()
             self.top.critic_optimizer.step()
             if fixed is None:
                 self.encoder_optimizer.step()
@@ -392,6 +405,7 @@ class PEACH(nn.Module):
         self.hierarchy.actors_changed()
         self.top_updates += 1
         return {"critic_loss": losses["critic_loss"].detach(), "kl": losses["kl"].detach(), "actor_loss": losses["actor_loss"].detach(),
+                "decoder_loss": losses["decoder_loss"].detach(),
                 "q_mean": losses["q"].detach().mean()}
 
     # ------------------------------------------------------------------------- Algorithm 2 (meta-test)
@@ -527,53 +541,6 @@ def gradient_routing(agent: PEACH, batch: dict[str, Tensor], context: Tensor) ->
                      if any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())}
     agent.zero_grad(set_to_none=True)
     return out
-
-
-def site_probe_accuracy(train_means: np.ndarray, train_sites: np.ndarray, test_means: np.ndarray, test_sites: np.ndarray,
-                        *, steps: int = 300, seed: int = 0) -> float:
-    """Does the posterior mean carry the task? A linear probe (multinomial logistic regression, L-BFGS, a small
-    L2 penalty) fitted on train tasks' posterior means, scored on held-out tasks.
-
-    Args:
-        train_means, test_means: (N, latent_dim) posterior means (e.g. after a meta-test's last episode).
-        train_sites, test_sites: (N,) int site of each task.
-    Returns:
-        the fraction of held-out tasks whose site the probe predicts.
-
-    Taught in notebooks/11_peach.py (section "Why it works: the posterior").
-    """
-    x, y = torch.as_tensor(train_means, dtype=torch.float64), torch.as_tensor(train_sites, dtype=torch.long)
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
-    num_classes = int(max(int(y.max()), int(np.max(test_sites))) + 1)
-    generator = torch.Generator().manual_seed(seed)
-    weight = (0.01 * torch.randn(x.shape[1], num_classes, generator=generator, dtype=torch.float64)).requires_grad_()
-    bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
-
-    def closure() -> Tensor:
-        optimizer.zero_grad()
-        loss = nn.functional.cross_entropy((x - mean) / std @ weight + bias, y) + 1e-3 * weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    with torch.no_grad():
-        logits = (torch.as_tensor(test_means, dtype=torch.float64) - mean) / std @ weight + bias
-    return float((logits.argmax(1).numpy() == np.asarray(test_sites)).mean())
-
-
-def variance_after_first_success(result: MetaTestResult) -> float:
-    """Posterior variance (mean over z's dimensions) in the episode after each task's first success, as a
-    fraction of the prior's (1): NaN if no task succeeded before its last episode.
-
-    Taught in notebooks/11_peach.py (section "Why it works: the posterior").
-    """
-    ratios = []
-    for task in range(result.success.shape[0]):
-        hits = np.flatnonzero(result.success[task, :-1])
-        if hits.size:
-            ratios.append(float(result.z_var[task, hits[0] + 1].mean()))
-    return float(np.mean(ratios)) if ratios else float("nan")
 
 
 def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PEACH:

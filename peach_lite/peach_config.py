@@ -94,6 +94,11 @@ class PeachConfig:
     """Hindsight-goal curriculum: if > 0, the probability of hindsight goals falls linearly from
     ``hindsight_goal_prob`` to 0 over this many top-level gradient steps, so that the top level first learns to
     reach where it has been and the task variable then settles on the true task distribution (0: constant)."""
+    reward_decoder_weight: float = 0.0
+    """Weight of an auxiliary reward decoder (VariBAD-style; not in the poster or PEARL): a small MLP predicts from
+    (z, where an attempt ended) whether the attempt was paid, and its cross-entropy trains the decoder and, through z,
+    the encoder. It gives q(z | c) a direct reason to encode the goal when the critic's gradient alone lets the
+    posterior collapse to the prior. 0 = Algorithm 1 as written."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -119,6 +124,7 @@ class PeachConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_range("kl_lambda", self.kl_lambda, 0.0, 1e3)
+        check_range("reward_decoder_weight", self.reward_decoder_weight, 0.0, 1e3)
         check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)

@@ -1,10 +1,12 @@
-"""Which half of PEACH fails, inference or exploration? Two probes on a trained agent.
+"""Which half of PEACH fails, inference or exploration? Probes on a trained agent.
 
 * :func:`paid_context_probe` gives each task a context that already holds a paid attempt ending at its goal: the
   agent need not explore, only read the context and go there. High success here and low meta-test success means
   the exploration (the prior episode) fails; low success here means inference or control fails.
 * :func:`prior_site_visits` runs the agent on prior samples of z and counts which sites the paths pass: the
   exploration a posterior sampler needs (every site reached by some prior sample).
+* :func:`site_probe_accuracy` (a linear probe from posterior means to sites) and
+  :func:`variance_after_first_success` read a meta-test's beliefs: does z carry the task, does a success collapse it?
 
 Taught in notebooks/11_peach.py (section "Which half fails").
 """
@@ -16,10 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from peach_lite.posterior import Belief, act_on_belief
+from torch import nn
+
+from peach_lite.posterior import Belief, MetaTestResult, act_on_belief
 from peach_lite.validation import check_int
 
-__all__ = ["paid_context_probe", "prior_site_visits", "PROBE_SEED"]
+__all__ = ["paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
 """Seed of the probes' episodes and z draws (training and meta-tests use others)."""
@@ -88,3 +92,50 @@ def prior_site_visits(agent: Any, envs: Any, task: Any, *, num_samples: int = 32
     paths = episodes.positions("achieved_goal")  # (num_samples, T + 1, 2), NaN after an end
     distance = np.linalg.norm(paths[:, :, None, :] - centers[None, None], axis=-1)  # (num_samples, T + 1, num_sites)
     return (np.nan_to_num(distance, nan=np.inf) <= threshold).any(axis=1).mean(axis=0)
+
+
+def site_probe_accuracy(train_means: np.ndarray, train_sites: np.ndarray, test_means: np.ndarray, test_sites: np.ndarray,
+                        *, steps: int = 300, seed: int = 0) -> float:
+    """Does the posterior mean carry the task? A linear probe (multinomial logistic regression, L-BFGS, a small
+    L2 penalty) fitted on train tasks' posterior means, scored on held-out tasks.
+
+    Args:
+        train_means, test_means: (N, latent_dim) posterior means (e.g. after a meta-test's last episode).
+        train_sites, test_sites: (N,) int site of each task.
+    Returns:
+        the fraction of held-out tasks whose site the probe predicts.
+
+    Taught in notebooks/11_peach.py (section "Why it works, or where it stops").
+    """
+    x, y = torch.as_tensor(train_means, dtype=torch.float64), torch.as_tensor(train_sites, dtype=torch.long)
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+    num_classes = int(max(int(y.max()), int(np.max(test_sites))) + 1)
+    generator = torch.Generator().manual_seed(seed)
+    weight = (0.01 * torch.randn(x.shape[1], num_classes, generator=generator, dtype=torch.float64)).requires_grad_()
+    bias = torch.zeros(num_classes, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy((x - mean) / std @ weight + bias, y) + 1e-3 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        logits = (torch.as_tensor(test_means, dtype=torch.float64) - mean) / std @ weight + bias
+    return float((logits.argmax(1).numpy() == np.asarray(test_sites)).mean())
+
+
+def variance_after_first_success(result: MetaTestResult) -> float:
+    """Posterior variance (mean over z's dimensions) in the episode after each task's first success, as a
+    fraction of the prior's (1): NaN if no task succeeded before its last episode.
+
+    Taught in notebooks/11_peach.py (section "Why it works, or where it stops").
+    """
+    ratios = []
+    for task in range(result.success.shape[0]):
+        hits = np.flatnonzero(result.success[task, :-1])
+        if hits.size:
+            ratios.append(float(result.z_var[task, hits[0] + 1].mean()))
+    return float(np.mean(ratios)) if ratios else float("nan")

@@ -324,3 +324,31 @@ def test_the_paid_context_probe_and_prior_visits_have_their_ranges(collected):
     with pytest.raises(ValueError, match="task_inference"):
         oracle, envs3, _ = _agent(task_inference="oracle")
         paid_context_probe(oracle, envs3, tasks)
+
+
+def test_the_reward_decoder_teaches_the_encoder_and_nothing_else():
+    agent, envs, runner = _agent(reward_decoder_weight=1.0)
+    agent.collect_round(runner, 0)
+    batch, context = _batch(agent)
+    batch["reward"][:, 0] = 0.0  # at least one paid attempt per task
+    agent.zero_grad(set_to_none=True)
+    losses = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1, generator=torch.Generator().manual_seed(0),
+                          reward_decoder=agent.reward_decoder)
+    losses["decoder_loss"].backward()
+    assert any(g.abs().sum() > 0 for g in _grads(agent.posterior))
+    assert any(g.abs().sum() > 0 for g in _grads(agent.reward_decoder))
+    for module in (agent.top, *agent.hierarchy.levels[:-1]):
+        assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(module))
+    envs.close()
+
+
+def test_without_the_decoder_its_loss_is_zero_and_its_weights_stay():
+    agent, envs, runner = _agent()
+    agent.collect_round(runner, 0)
+    before = [p.clone() for p in agent.reward_decoder.parameters()]
+    out = agent.learn(2)
+    assert float(out["decoder_loss"]) == 0.0
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.reward_decoder.parameters()))
+    with pytest.raises(ValueError, match="reward_decoder_weight"):
+        PeachConfig(reward_decoder_weight=-1.0)
+    envs.close()
