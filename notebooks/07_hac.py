@@ -55,7 +55,7 @@ from peach_lite.goal_levels import (
     q_offset_for,
     subgoal_test_transition,
 )
-from peach_lite.hac import EVAL_SEED, HAC, MAZE_ID, PENDULUM_ID, HacConfig, maze_config, run_training
+from peach_lite.hac import EVAL_SEED, HAC, MAZE_ID, PENDULUM_ID, HacConfig, evaluate_success, maze_config, run_training
 from peach_lite.hac_pictures import episode_viewer, render_episode
 from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
 from peach_lite.render import gif, show_frames
@@ -373,18 +373,27 @@ episode_viewer(trace)
 # `peach_lite/HacPendulum-v0` from the reference's facts (H = 10, 1000 steps for 3 levels); subgoals are
 # drawn at the pole-tip position of their angle.
 #
-# **What this budget shows.** The lesson trains 20k steps in full mode (a few CPU-minutes): measured, the
-# hierarchy has *not* learned the swing-up yet at that budget (test success 0.0; the reference trains for far
-# longer). Use the frames to see how three levels propose subgoals in (angle, velocity) space, not as a solved
-# task; the maze above is the task this lesson's claims rest on.
+# **What this budget shows.** Full mode trains 320k steps (about 450 episodes; measured: 4 CPU-minutes,
+# 8 min wall on a busy 2-core machine). The swing-up appears late: the test goal is first reached after about
+# 270k steps (370 episodes); before that every test fails (at 20k steps, the budget this lesson used to have,
+# test success is 0.0). At 320k the greedy hierarchy swings up and holds from 65% of 20 start states, and about
+# a quarter of the training episodes succeed. The frames show the start state of seed 0, one of the 35% it
+# does not solve yet: it swings but does not hold. Fast mode trains 300 steps and shows the loop only.
 
 # %%
 pendulum = make(PENDULUM_ID, render_mode="rgb_array")
 pendulum_config = HacConfig(num_levels=3, subgoal_horizon=10, **budget.pick(full={}, fast={"batch_size": 32, "updates_per_episode": 5}))
 pendulum_agent = HAC.from_env(pendulum, pendulum_config)
-pendulum_history = run_training(pendulum_agent, PENDULUM_ID, budget.pick(full=20_000, fast=300),
+pendulum_history = run_training(pendulum_agent, PENDULUM_ID, budget.pick(full=320_000, fast=300),
                                 eval_every=budget.pick(full=20, fast=2), progress=False)
-print(f"pendulum, 3 levels: {pendulum_history.episodes} episodes, test success {pendulum_history.eval_values}")
+first_pass = next((step for step, v in zip(pendulum_history.eval_steps, pendulum_history.eval_values) if v > 0), None)
+train_success = pendulum_history.extra["train_success"]
+upright = pendulum.unwrapped.test_tasks()[0]
+swing_up_rate = evaluate_success(pendulum_agent, PENDULUM_ID, [upright] * budget.pick(full=20, fast=4))
+print(f"pendulum, 3 levels: {pendulum_history.episodes} episodes, {pendulum_history.total_steps} steps, "
+      f"{pendulum_history.elapsed:.0f} s; test goal first reached at step {first_pass}; "
+      f"training success over the last 50 episodes {np.mean(train_success[-50:]):.2f}; "
+      f"swings up from {swing_up_rate:.0%} of {budget.pick(full=20, fast=4)} start states")
 shown_pendulum = render_episode(pendulum_agent, pendulum, pendulum.unwrapped.test_tasks()[0], seed=0, marker_radius=0.04,
                                 max_steps=budget.pick(full=1000, fast=60))
 picks = np.linspace(0, len(shown_pendulum.frames) - 1, 4).astype(int)
@@ -394,6 +403,8 @@ show_frames([shown_pendulum.frames[t] for t in picks], [f"step {t}" for t in pic
 achieved = np.stack(shown_pendulum.achieved)
 assert np.all(np.abs(achieved[:, 0]) <= np.pi + 1e-6) and np.all(np.abs(achieved[:, 1]) <= 15 + 1e-6)
 assert len(shown_pendulum.frames) == len(shown_pendulum.actions) + 1 <= 1001
+assert 0 <= swing_up_rate <= 1 and len(train_success) == pendulum_history.episodes
+assert budget.fast or swing_up_rate >= 0.3, "full mode: the text says the hierarchy swings up from most start states"
 
 # %% [markdown]
 # ## Exercises
