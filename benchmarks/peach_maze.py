@@ -3,14 +3,12 @@
 Per run (each a Ray task through peach_lite.sweep), on ``peach_lite/PointMazeHidden-v0`` (the goal is one of 3 sites,
 hidden; 50 steps; 24 train / 12 held-out tasks):
 
-* ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC) with hindsight goals through the context (``PEACH``);
-* ``peach_faithful``: the poster's Algorithm 1 as written (no hindsight at the top level);
+* ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC);
 * ``hac_no_z``: the same learner whose top level reads nothing (z = 0): HAC without task information;
 * ``hac_true_goal``: plain HAC (lesson 07, hindsight goals at every level) on ``PointMazeSites-v0``, the same tasks with
   the goal shown: the upper bound;
-* ``oracle_z``: PEACH's learner whose top level reads the true goal (x, y) / 4 instead of z: task inference solved
-  (the diagnostic that separates inference from exploration); ``oracle_z_no_hindsight``: the same without hindsight
-  goals, which shows what hindsight gives the top level;
+* ``oracle_z``: PEACH's learner whose top level reads the true goal (x, y) / 4 instead of z: task inference solved,
+  the top level's exploration not (the diagnostic that separates the two);
 * ``random_subgoals``: a top level proposing uniformly random subgoals; lower levels learn as usual;
 * ``deterministic_z``: PEACH with point beliefs (PEARL's ablation);
 * ``pearl``: flat PEARL (SAC + the same posterior) on the same maze, observation (x, y, vx, vy), same env steps.
@@ -20,13 +18,9 @@ a fresh z from the posterior over all context so far; lower levels greedy) and, 
 train tasks. Diagnostics: the probe accuracy from the final posterior mean to the site, and the posterior variance
 in the episode after the first success (fraction of the prior's).
 
-Headline: ``peach_success``, ``gain_over_hac_no_z``, ``ratio_over_pearl``, ``fraction_of_oracle_hac``, each
-baseline's ``<method>_success``, ``probe_accuracy``, ``variance_after_success``, the two probes of
-``peach_lite.peach_diagnostics`` (``paid_context_success``: held-out tasks solved from a context that already holds a
-paid attempt, i.e. inference and control without exploration, and ``paid_context_signal_to_noise``, about 0 when the
-posterior ignores its context; ``prior_sites_reached``: how many of the 3 sites some of
-32 prior-z episodes pass, i.e. exploration), ``train_minutes_per_seed``; IQM and 95% bootstrap intervals over seeds
-beside the means. The oracle and posterior-sampling references come from ``oracles.maze_sites_values``.
+Headline: ``peach_success``, ``gain_over_hac_no_z``, ``ratio_over_pearl``, ``fraction_of_oracle_hac``, the baselines'
+success, ``probe_accuracy``, ``variance_after_success``, ``train_minutes_per_seed``; IQM and 95% bootstrap intervals
+over seeds beside the means. The oracle and posterior-sampling references come from ``oracles.maze_sites_values``.
 
 Run (needs the sweep extra)::
 
@@ -50,23 +44,15 @@ from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 ENV_ID = "peach_lite/PointMazeHidden-v0"
-PEACH = {"hindsight_goal_prob": 0.5, "top_random_action_rate": 0.3}
-"""PEACH's configuration here: hindsight goals through the context (half of the meta-batch slots take the end of one
-of their context attempts as the goal) and 30% random top-level subgoals while exploring; the rest is PeachConfig's."""
 METHODS = {
-    "peach": PEACH,
-    "peach_faithful": {},
+    "peach": {},
     "hac_no_z": {"task_inference": "none"},
-    "oracle_z": {**PEACH, "task_inference": "oracle"},
-    "oracle_z_no_hindsight": {"task_inference": "oracle"},
+    "oracle_z": {"task_inference": "oracle"},
     "random_subgoals": {"random_subgoals": True},
-    "deterministic_z": {**PEACH, "deterministic_z": True},
+    "deterministic_z": {"deterministic_z": True},
 }
-"""PeachConfig overrides of each method trained by train_peach: ``peach_faithful`` is the poster's Algorithm 1 with no
-hindsight at the top level; ``oracle_z`` is PEACH's learner whose top level reads the true goal instead of z (inference
-solved, exploration not needed), ``oracle_z_no_hindsight`` the same without hindsight goals (what the top level learns
-from the task's own sparse reward); ``hac_no_z`` reads nothing (z = 0; hindsight goals would be invisible to it, so it
-gets none)."""
+"""PeachConfig overrides of each method trained by train_peach (``oracle_z``: the top level reads the true goal
+instead of z, with PEACH's learner and no hindsight goals: inference solved, exploration not)."""
 REGION_ID = "peach_lite/PointMazeHiddenRegion-v0"
 """Continuous hidden goals along a band through rooms 1-3 (the dense-context diagnostic's family)."""
 SITES_ID = "peach_lite/PointMazeSites-v0"
@@ -75,13 +61,11 @@ SITES_ID = "peach_lite/PointMazeSites-v0"
 
 def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, overrides: dict, env_id: str = ENV_ID,
                   save_seed0: str | None = None) -> dict:
-    """Train one hierarchical method, then meta-test it on the held-out and the train tasks (and save seed 0's agent
-    to ``save_seed0``, a checkpoint with its training metadata, when that is given)."""
+    """Train one hierarchical method, then meta-test and diagnose it (``peach_diagnostics.diagnose``; and save seed 0's
+    agent to ``save_seed0``, a checkpoint with its training metadata, when that is given)."""
     from peach_lite.device import set_threads
-    from peach_lite.envs.maze_hidden import site_of
-    from peach_lite.loop import GymTaskEnvs
-    from peach_lite.peach import EVAL_SEED, meta_test_success, train_peach
-    from peach_lite.peach_diagnostics import site_probe_accuracy, variance_after_first_success
+    from peach_lite.peach import train_peach
+    from peach_lite.peach_diagnostics import diagnose
     from peach_lite.seeding import seed_everything
 
     set_threads(1)
@@ -89,32 +73,14 @@ def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, override
     wall, cpu = time.perf_counter(), time.process_time()
     agent, meta = train_peach(seed=seed, progress=False, env_id=env_id, rounds=rounds, eval_every=eval_every, **{**METHODS.get(method, {}), **overrides})
     train_cpu = time.process_time() - cpu
-    envs = GymTaskEnvs(env_id, seed=EVAL_SEED)
-    test_tasks, train_tasks = envs.unwrapped.test_tasks(), envs.unwrapped.train_tasks()
-    test = meta_test_success(agent, envs, test_tasks, seed=EVAL_SEED + 1)
-    train = meta_test_success(agent, envs, train_tasks, seed=EVAL_SEED + 2)
-    sites = envs.unwrapped.sites
-    probe = site_probe_accuracy(train.z_mean[:, -1], np.array([site_of(t, sites) for t in train_tasks]),
-                                test.z_mean[:, -1], np.array([site_of(t, sites) for t in test_tasks]))
-    diagnostics = {}
-    if agent.config.task_inference == "posterior":  # which half fails: inference (paid context) or exploration (prior)
-        from peach_lite.peach_diagnostics import paid_context_probe, prior_site_visits
-
-        probe_result = paid_context_probe(agent, envs, test_tasks)
-        visits = prior_site_visits(agent, envs, test_tasks[0])
-        diagnostics = {"paid_context_success": probe_result["success"], "paid_context_signal_to_noise": probe_result["signal_to_noise"],
-                       "prior_site_visits": visits.tolist(), "prior_sites_reached": float((visits > 0).sum())}
-    envs.close()
     history = meta["history"]
     if save_seed0 and seed == 0:
         from peach_lite.checkpoints import save_agent
 
         save_agent(agent, save_seed0, meta={"seed": seed, "method": method, **meta})
-    return {"success_per_episode": test.success.mean(axis=0).tolist(), "final_success": float(test.success[:, -1].mean()),
-            "returns_per_episode": test.returns.mean(axis=0).tolist(), "probe_accuracy": probe,
-            "variance_after_success": variance_after_first_success(test), "curve_steps": history["eval_steps"],
-            "curve_success": history["eval_values"], "steps": meta["steps"], "train_cpu_s": train_cpu,
-            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, **diagnostics}
+    return {**diagnose(agent, env_id), "curve_steps": history["eval_steps"], "curve_success": history["eval_values"],
+            "train_success": history["extra"]["train_success"], "steps": meta["steps"], "train_cpu_s": train_cpu,
+            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
 
 def pearl_run(seed: int, method: str, steps: int, overrides: dict, episodes: int = 6, env_id: str = ENV_ID) -> dict:
@@ -191,7 +157,7 @@ def main() -> None:
     budget = Budget.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
-    parser.add_argument("--rounds", type=int, default=budget.pick(full=150, fast=2), help="PEACH rounds (4 tasks x 3 episodes each)")
+    parser.add_argument("--rounds", type=int, default=budget.pick(full=50, fast=2), help="PEACH rounds (4 tasks x 3 episodes each)")
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=25, fast=2))
     parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     parser.add_argument("--checkpoints", action="store_true",
@@ -236,11 +202,13 @@ def main() -> None:
         "gain_over_hac_no_z": float(peach.mean() - no_z.mean()) if no_z.size else float("nan"),
         "ratio_over_pearl": float(peach.mean() / max(pearl.mean(), 1.0 / 12)) if pearl.size else float("nan"),
         "fraction_of_oracle_hac": float(peach.mean() / max(oracle.mean(), 1e-9)) if oracle.size else float("nan"),
-        **{f"{m}_success": float(final(m).mean()) for m in rows if m != "peach"},
+        "hac_no_z_success": float(no_z.mean()) if no_z.size else float("nan"),
+        "hac_true_goal_success": float(oracle.mean()) if oracle.size else float("nan"),
+        "oracle_z_success": float(final("oracle_z").mean()) if "oracle_z" in rows else float("nan"),
+        "pearl_success": float(pearl.mean()) if pearl.size else float("nan"),
+        "random_subgoals_success": float(final("random_subgoals").mean()) if "random_subgoals" in rows else float("nan"),
+        "deterministic_z_success": float(final("deterministic_z").mean()) if "deterministic_z" in rows else float("nan"),
         "probe_accuracy": float(np.mean([r["probe_accuracy"] for r in rows["peach"]])),
-        "paid_context_success": _nanmean([r.get("paid_context_success", np.nan) for r in rows["peach"]]),
-        "paid_context_signal_to_noise": _nanmean([r.get("paid_context_signal_to_noise", np.nan) for r in rows["peach"]]),
-        "prior_sites_reached": _nanmean([r.get("prior_sites_reached", np.nan) for r in rows["peach"]]),
         "variance_after_success": _nanmean([r["variance_after_success"] for r in rows["peach"]]),
         "uninformed_success": values.uninformed_success,
         "oracle_success": values.oracle_success,

@@ -72,7 +72,8 @@ def oracle_code(task: Any) -> np.ndarray:
 
 
 def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, Tensor], context: Tensor, *, kl_lambda: float,
-                 generator: torch.Generator | None = None, z: Tensor | None = None, reward_decoder: nn.Module | None = None) -> dict[str, Tensor]:
+                 generator: torch.Generator | None = None, z: Tensor | None = None, reward_decoder: nn.Module | None = None,
+                 decoder_rows: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
     """Algorithm 1's losses for one meta-batch, with PEARL's routing of z.
 
     Args:
@@ -83,6 +84,7 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
         kl_lambda: β.
         z: (T, cond_dim) a fixed task variable instead of a posterior sample (baselines: no KL, no φ).
         reward_decoder: optional (z, next_achieved) -> logit that the attempt was paid (``reward_decoder_weight``).
+        decoder_rows: the attempts it decodes, ``next_achieved`` (T, N, goal_dim) and ``reward`` (T, N) (default: ``batch``'s).
     Returns:
         ``critic_loss`` (its gradient reaches the top critic and, through z, φ), ``kl`` (reaches φ),
         ``actor_loss`` (z detached: reaches the top actor only), ``q`` (T, B), and ``decoder_loss`` (reaches the
@@ -102,9 +104,11 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
     actor_loss = top.actor_loss(batch, cond.detach())  # Alg. 1: top actor loss; z detached
     decoder_loss = z.new_zeros(())
     if reward_decoder is not None:  # not in Algorithm 1: p(paid | z, s'), the encoder's second teacher
-        logits = reward_decoder(torch.cat([cond, batch["next_achieved"]], dim=-1)).squeeze(-1)
-        attempts = batch["reward"] >= -1.0  # subgoal-test penalties (-H) describe the lower level
-        paid = (batch["reward"] == 0.0).float()
+        rows = batch if decoder_rows is None else decoder_rows
+        achieved = rows["next_achieved"]
+        logits = reward_decoder(torch.cat([z.unsqueeze(1).expand(*achieved.shape[:2], z.shape[-1]), achieved], dim=-1)).squeeze(-1)
+        attempts = rows["reward"] >= -1.0  # subgoal-test penalties (-H) describe the lower level
+        paid = (rows["reward"] == 0.0).float()
         decoder_loss = nn.functional.binary_cross_entropy_with_logits(logits[attempts], paid[attempts])
     return {"critic_loss": critic_loss, "kl": kl, "actor_loss": actor_loss, "q": q, "decoder_loss": decoder_loss}
 
@@ -357,6 +361,15 @@ class PEACH(nn.Module):
         slot_goals = np.stack([goals.get(i, np.asarray(self.train_tasks[task].goal, np.float32)) for i, task in enumerate(tasks)])
         return batch, self.make_context(context), torch.as_tensor(slot_goals, dtype=torch.float32)
 
+    def decoder_rows(self, batch: dict[str, Tensor], context: Tensor) -> dict[str, Tensor]:
+        """What the reward decoder reads: the RL batch's attempts and the context's (where a paid attempt is, when the
+        task has one), ``next_achieved`` (T, B + C, goal_dim) and ``reward`` (T, B + C)."""
+        obs_dim, goal_dim = self.spec.obs_dim, self.spec.goal_dim
+        reward_col = obs_dim + goal_dim  # context rows are [s, ã, r, s'] (top_context_row)
+        achieved = context[..., reward_col + 1 : reward_col + 1 + goal_dim]
+        return {"next_achieved": torch.cat([batch["next_achieved"], achieved], dim=1),
+                "reward": torch.cat([batch["reward"], context[..., reward_col]], dim=1)}
+
     def hindsight_goal_prob(self) -> float:
         """This gradient step's probability of a hindsight goal: ``hindsight_goal_prob``, falling linearly to 0 over
         ``hindsight_goal_updates`` top-level steps when that is > 0 (the curriculum)."""
@@ -391,7 +404,7 @@ class PEACH(nn.Module):
                 fixed = torch.zeros(len(tasks), self.cond_dim)
             decoder = self.reward_decoder if cfg.reward_decoder_weight > 0 and fixed is None else None
             losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed,
-                                  reward_decoder=decoder)
+                                  reward_decoder=decoder, decoder_rows=self.decoder_rows(batch, context) if decoder else None)
             self.encoder_optimizer.zero_grad(set_to_none=True)
             self.top.critic_optimizer.zero_grad(set_to_none=True)
             # Alg. 1: φ <- critic + KL; θ_QH <- critic (+ the optional decoder's loss, which reaches φ and the decoder)

@@ -96,8 +96,8 @@ class PeachConfig:
     reach where it has been and the task variable then settles on the true task distribution (0: constant)."""
     reward_decoder_weight: float = 0.0
     """Weight of an auxiliary reward decoder (VariBAD-style; not in the poster or PEARL): a small MLP predicts from
-    (z, where an attempt ended) whether the attempt was paid, and its cross-entropy trains the decoder and, through z,
-    the encoder. It gives q(z | c) a direct reason to encode the goal when the critic's gradient alone lets the
+    (z, where an attempt ended) whether the attempt was paid, for the RL batch's and the context's attempts, and its
+    cross-entropy trains the decoder and, through z, the encoder. It gives q(z | c) a direct reason to encode the goal when the critic's gradient alone lets the
     posterior collapse to the prior. 0 = Algorithm 1 as written."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""

@@ -23,7 +23,7 @@ from torch import nn
 from peach_lite.posterior import Belief, MetaTestResult, act_on_belief
 from peach_lite.validation import check_int
 
-__all__ = ["paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "PROBE_SEED"]
+__all__ = ["paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
 """Seed of the probes' episodes and z draws (training and meta-tests use others)."""
@@ -139,3 +139,45 @@ def variance_after_first_success(result: MetaTestResult) -> float:
         if hits.size:
             ratios.append(float(result.z_var[task, hits[0] + 1].mean()))
     return float(np.mean(ratios)) if ratios else float("nan")
+
+
+def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the PEACH benchmarks report about one trained agent, on the maze family ``env_id``.
+
+    A meta-test on the held-out tasks (``success_per_episode``, ``final_success``, ``returns_per_episode``) and on
+    the train tasks (for the linear probe ``probe_accuracy``), ``variance_after_success``; for a posterior agent
+    also the paid-context probe (``paid_context_success``, ``paid_context_signal_to_noise``) and the prior's site
+    visits (``prior_site_visits``, ``prior_sites_reached``).
+
+    Args:
+        agent: a trained :class:`~peach_lite.peach.PEACH`.
+        env_id: its maze (``PointMazeHidden-v0`` or a variant), made with ``env_kwargs``.
+        seed: meta-test seed (default ``peach.EVAL_SEED``; the train-task meta-test uses seed + 1).
+
+    Taught in notebooks/11_peach.py (section "Why it works, or where it stops").
+    """
+    from peach_lite.envs.maze_hidden import site_of  # noqa: PLC0415
+    from peach_lite.loop import GymTaskEnvs  # noqa: PLC0415
+    from peach_lite.peach import EVAL_SEED, meta_test_success  # noqa: PLC0415
+
+    seed = EVAL_SEED + 1 if seed is None else seed
+    envs = GymTaskEnvs(env_id, seed=EVAL_SEED, **(env_kwargs or {}))
+    try:
+        test_tasks, train_tasks = envs.unwrapped.test_tasks(), envs.unwrapped.train_tasks()
+        test = meta_test_success(agent, envs, test_tasks, seed=seed)
+        train = meta_test_success(agent, envs, train_tasks, seed=seed + 1)
+        sites = envs.unwrapped.sites
+        out: dict[str, Any] = {
+            "success_per_episode": test.success.mean(axis=0).tolist(), "final_success": float(test.success[:, -1].mean()),
+            "returns_per_episode": test.returns.mean(axis=0).tolist(),
+            "probe_accuracy": site_probe_accuracy(train.z_mean[:, -1], np.array([site_of(t, sites) for t in train_tasks]),
+                                                  test.z_mean[:, -1], np.array([site_of(t, sites) for t in test_tasks])),
+            "variance_after_success": variance_after_first_success(test)}
+        if agent.config.task_inference == "posterior":
+            probe = paid_context_probe(agent, envs, test_tasks)
+            visits = prior_site_visits(agent, envs, test_tasks[0])
+            out |= {"paid_context_success": probe["success"], "paid_context_signal_to_noise": probe["signal_to_noise"],
+                    "prior_site_visits": visits.tolist(), "prior_sites_reached": float((visits > 0).sum())}
+        return out
+    finally:
+        envs.close()

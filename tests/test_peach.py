@@ -352,3 +352,12 @@ def test_without_the_decoder_its_loss_is_zero_and_its_weights_stay():
     with pytest.raises(ValueError, match="reward_decoder_weight"):
         PeachConfig(reward_decoder_weight=-1.0)
     envs.close()
+
+
+def test_the_decoder_reads_the_contexts_attempts_too(collected):
+    agent, *_ = collected
+    batch, context = _batch(agent)
+    rows = agent.decoder_rows(batch, context)
+    assert rows["reward"].shape == (3, batch["reward"].shape[1] + context.shape[1])
+    assert torch.equal(rows["reward"][:, batch["reward"].shape[1]:], context[..., 6])  # [s(4), ã(2), r, s'(4)]
+    assert torch.equal(rows["next_achieved"][:, batch["reward"].shape[1]:], context[..., 7:9])

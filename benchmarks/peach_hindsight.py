@@ -1,0 +1,127 @@
+"""What PEACH's top level needs, and which half fails: hindsight goals, the oracle task variable and the posterior.
+
+``benchmarks/peach_maze.py`` found every PEACH variant, the oracle-z one included, at 0 success: without hindsight the
+top level of a hidden-goal hierarchy never learns, whatever it reads. This study changes one thing at a time, on
+``peach_lite/PointMazeHidden-v0`` with the same rounds and seeds (each run: ``train_peach`` then
+``peach_diagnostics.diagnose``):
+
+* ``oracle_z``: the top level reads the true goal (x, y) / 4; no hindsight goals (30% random top-level subgoals);
+* ``oracle_z_hindsight``: the same with hindsight goals through the task variable (``hindsight_goal_prob`` 0.5: half
+  of the meta-batch slots take where one of their attempts ended as the goal, rewards recomputed by the env);
+* ``peach_hindsight``: PEACH (z ~ q(z | c)) with the same hindsight goals;
+* ``peach_hindsight_decoder``: the same plus an auxiliary reward decoder (``reward_decoder_weight`` 1.0, VariBAD-style,
+  not in the poster) that gives the encoder a direct reason to encode the goal.
+
+The two probes of :mod:`peach_lite.peach_diagnostics` say which half fails for the posterior agents: the paid-context
+probe (a context that already holds a paid attempt: inference and control without exploration; its signal-to-noise is
+about 0 when the posterior ignores its context) and the prior's site visits (exploration).
+
+Headline: ``<method>_success`` (final meta-test episode on the 12 held-out tasks, mean over seeds), with IQM and 95%
+bootstrap intervals; ``hindsight_gain_oracle`` (oracle_z_hindsight - oracle_z); ``peach_hindsight_paid_context_success``,
+``peach_hindsight_signal_to_noise`` and the same for the decoder variant; ``train_minutes_per_seed``.
+
+Run (about 3 CPU-minutes per run, 12 runs; one process: ``--address serial``)::
+
+    python benchmarks/peach_hindsight.py --address serial
+
+Writes data/results/peach_hindsight.json and peach_hindsight.png (read by notebooks/11_peach.py); in fast mode a smoke
+run that writes nothing unless --out is given.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from peach_lite.budget import Budget
+from peach_lite.results import curves_panel, figure_spec, write_results
+from peach_lite.stats import headline_stats
+from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+
+ENV_ID = "peach_lite/PointMazeHidden-v0"
+EXPLORE = {"top_random_action_rate": 0.3}
+"""Every method: 30% uniformly random top-level subgoals while exploring (HAC's 0.2 found nothing in 400 rounds)."""
+HINDSIGHT = {**EXPLORE, "hindsight_goal_prob": 0.5}
+METHODS = {
+    "oracle_z": {**EXPLORE, "task_inference": "oracle"},
+    "oracle_z_hindsight": {**HINDSIGHT, "task_inference": "oracle"},
+    "peach_hindsight": HINDSIGHT,
+    "peach_hindsight_decoder": {**HINDSIGHT, "reward_decoder_weight": 1.0},
+}
+"""PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
+
+
+def run_one(seed: int, method: str, rounds: int, eval_every: int, overrides: dict) -> dict:
+    """Train one method with ``train_peach`` and diagnose it."""
+    from peach_lite.device import set_threads
+    from peach_lite.peach import train_peach
+    from peach_lite.peach_diagnostics import diagnose
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    agent, meta = train_peach(seed=seed, progress=False, env_id=ENV_ID, rounds=rounds, eval_every=eval_every, **{**METHODS[method], **overrides})
+    train_cpu = time.process_time() - cpu
+    history = meta["history"]
+    return {**diagnose(agent, ENV_ID), "curve_steps": history["eval_steps"], "curve_success": history["eval_values"],
+            "train_success": history["extra"]["train_success"], "steps": meta["steps"], "train_cpu_s": train_cpu,
+            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--rounds", type=int, default=budget.pick(full=150, fast=2), help="rounds (4 tasks x 3 episodes each)")
+    parser.add_argument("--eval-every", type=int, default=budget.pick(full=25, fast=2))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    add_sweep_arguments(parser)
+    args = parser.parse_args()
+
+    small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
+    configs = {m: {"method": m, "rounds": args.rounds, "eval_every": args.eval_every, "overrides": dict(small)} for m in args.methods}
+    sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()
+    rows = {m: sweep.results(m) for m in configs}
+
+    def mean_of(method: str, key: str) -> float:
+        values = [r[key] for r in rows.get(method, []) if key in r and np.isfinite(r[key])]
+        return float(np.mean(values)) if values else float("nan")
+
+    headline: dict[str, float] = {}
+    for m in rows:
+        scores = np.array([r["final_success"] for r in rows[m]], dtype=float)
+        headline[f"{m}_success"] = float(scores.mean())
+        headline.update(headline_stats(f"{m}_success", scores))
+    if {"oracle_z", "oracle_z_hindsight"} <= set(rows):
+        headline["hindsight_gain_oracle"] = headline["oracle_z_hindsight_success"] - headline["oracle_z_success"]
+    for m in ("peach_hindsight", "peach_hindsight_decoder"):
+        if m in rows:
+            headline[f"{m}_paid_context_success"] = mean_of(m, "paid_context_success")
+            headline[f"{m}_signal_to_noise"] = mean_of(m, "paid_context_signal_to_noise")
+            headline[f"{m}_prior_sites_reached"] = mean_of(m, "prior_sites_reached")
+            headline[f"{m}_probe_accuracy"] = mean_of(m, "probe_accuracy")
+    headline["train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for m in rows for r in rows[m]]) / 60)
+    headline["rounds"] = float(args.rounds)
+    undefined = sorted(k for k, v in headline.items() if not np.isfinite(v))
+    headline = {k: v for k, v in headline.items() if k not in undefined}
+
+    from peach_lite.envs.oracles import maze_sites_values
+
+    values = maze_sites_values()
+    figure = figure_spec("What PEACH's top level needs (hidden-goal maze)", [
+        curves_panel("meta-training", "environment steps", "final-episode meta-test success",
+                     [{"label": m, "x": [r["curve_steps"] for r in rows[m]], "y": [r["curve_success"] for r in rows[m]]} for m in rows],
+                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
+        curves_panel("collection (exploring)", "round", "success of the round's episodes",
+                     [{"label": m, "x": [list(range(1, len(r["train_success"]) + 1)) for r in rows[m]],
+                       "y": [r["train_success"] for r in rows[m]]} for m in rows]),
+    ])
+    write_results("peach_hindsight", headline, seeds=list(args.seeds),
+                  details={"runs": rows, "configs": configs, "methods": METHODS, "oracles": values.to_dict(), "undefined_headline_keys": undefined},
+                  figure=figure, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
