@@ -19,7 +19,7 @@ Headline: ``lesson_NN_wall_s``, the full-mode wall time of lesson NN in seconds.
 The README's lesson table (column "full mode") quotes these numbers: ``--readme`` prints its cells,
 ``--update-readme`` writes them into the table (a trailing note in parentheses is kept).
 
-    python benchmarks/lesson_times.py                          # all lessons, about an hour on 2 cores
+    python benchmarks/lesson_times.py                          # all lessons, ~18 min on a busy 2-core machine
     python benchmarks/lesson_times.py --lessons 04 07          # just these, merged into the file
     python benchmarks/lesson_times.py --lessons 07 --keep-executed /tmp/run   # also keep the executed notebook
     python benchmarks/lesson_times.py --readme                 # print the README cells from the file, run nothing
