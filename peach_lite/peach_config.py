@@ -28,9 +28,11 @@ class PeachConfig:
 
     * The top level is a HAC level (DDPG-style, bounded critic in [-H, 0], no target networks), not SAC:
       its -H subgoal-test penalty and -1/0 reward need the bounded critic, and z sampling already explores.
-    * The top level's reward is the env's success signal over an attempt (the goal is hidden), and it gets
-      no hindsight-goal transitions (it never sees its goal); its hindsight-action and subgoal-test
-      transitions are HAC's.
+    * The top level's reward is the env's success signal over an attempt (the goal is hidden), and by default it
+      gets no hindsight-goal transitions (it never sees its goal); its hindsight-action and subgoal-test
+      transitions are HAC's. Options not in the poster, each off by default: hindsight goals through the
+      context (``hindsight_goal_prob``, with a curriculum ``hindsight_goal_updates``), hindsight task relabelling
+      (``relabel_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection

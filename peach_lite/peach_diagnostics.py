@@ -60,7 +60,9 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
     for k, task in enumerate(tasks):
         goal = np.asarray(task.goal, np.float32)
         start = goal - ATTEMPT_OFFSET * goal / max(float(np.linalg.norm(goal)), 1e-6)
-        row = torch.as_tensor(top_context_row(np.r_[start, 0.0, 0.0], goal, 0.0, np.r_[goal, 0.0, 0.0]))
+        at_rest = np.zeros((2, agent.spec.obs_dim), np.float32)  # positions first, velocities (if any) zero
+        at_rest[0, : goal.size], at_rest[1, : goal.size] = start, goal
+        row = torch.as_tensor(top_context_row(at_rest[0], goal, 0.0, at_rest[1]))
         with torch.no_grad():
             belief = agent.posterior.infer(row.expand(1, num_rows, -1))
         belief = Belief(belief.mean.float(), belief.var.float())
