@@ -407,6 +407,9 @@ else:
           f"{h['speedup_wall']:.2f}x in wall time")
     failed = {name: sum(row[f"return_{name}"] < -200 for row in per_seed) for name in ("ours", "sb3")}
     print(f"seeds that did not learn to swing up (return < -200): ours {failed['ours']}, SB3 {failed['sb3']} of {len(per_seed)}")
+    for name, label in (("return_ours", "our return"), ("return_sb3", "SB3 return"), ("speedup", "speedup (CPU)")):
+        print(f"{label:14s} IQM {h[name + '_iqm']:8.2f}, 95% bootstrap CI [{h[name + '_ci_low']:.2f}, {h[name + '_ci_high']:.2f}]")
+    assert h["return_ours_ci_low"] <= h["return_sb3_ci_high"] and h["return_sb3_ci_low"] <= h["return_ours_ci_high"]  # overlap
     goal_met = h["speedup_vs_sb3"] >= 1.5 and h["return_ours"] >= h["return_sb3"]
     print("the course's goal, >= 1.5x faster at equal or better return:", "met" if goal_met else "NOT met (see below)")
 
@@ -458,9 +461,14 @@ show_figure("sac_vs_sb3")
 # modest, and why it moves with the machine's load.
 #
 # The returns are a separate question. After 10k steps most seeds of both libraries swing the pendulum up
-# (about -170); a seed that has not yet learned it from every start state scores -240 to -480. Both
+# (about -170); a seed that has not yet learned it from every start state scores -240 to -600. Both
 # implementations make the same updates in the same order, and ours repeats bit for bit, so the count of such
-# seeds printed above is seed luck until more seeds say otherwise: rerun the benchmark with `--seeds 0 1 ... 9`.
+# seeds printed above is seed luck: with 10 seeds per library the interquartile means and their bootstrap
+# intervals (printed above, computed with rliable) overlap.
+#
+# One caution about the timing: CPU time is steadier than wall time on a busy machine, but not immune. The
+# per-seed rows record the machine's load, and a run made at load 10 takes noticeably more CPU time than the same
+# run at load 4, so compare seeds that ran at similar load, or rerun on a quiet machine.
 #
 # ## What's next
 #
