@@ -361,3 +361,73 @@ if "variance_after_success" in headline:
 else:
     print("no held-out task succeeded before its last episode: the variance after a success is undefined")
 print(f"HAC given the goal (inference solved): {headline['hac_true_goal_success']:.2f}; PEACH: {headline['peach_success']:.2f}")
+
+# %% [markdown]
+# ## What the top level needs: hindsight, then inference
+#
+# The oracle row above says it plainly: a top level that *reads the true goal* learns nothing either. HAC's top
+# level learns from **hindsight goal transitions** (lesson 07): whatever state an episode reached becomes, after
+# the fact, a goal it did reach. With the goal hidden there is nothing to relabel, and the task's own sparse
+# reward arrives too rarely for the top critic to learn from.
+#
+# PEACH's counterpart relabels through the **task variable**. With probability `hindsight_goal_prob` a meta-batch
+# slot takes, as its goal, the place where one of its context attempts ended; the env's own reward function then
+# recomputes the slot's RL rewards *and* its context rewards. The top level sees successes to learn from, and the
+# encoder sees a context with a paid attempt whose goal it must read out. (HTR, `relabel_prob`, relabels only to
+# other *training* goals, which the agent rarely reaches here.)
+
+# %%
+from peach_lite.peach import PEACH
+
+show_source(PEACH.sample_meta_batch)
+
+# %% [markdown]
+# `benchmarks/peach_hindsight.py` changes one thing at a time, same rounds and seeds: the oracle top level without
+# and with hindsight goals, then PEACH (z from the posterior) with them. For PEACH it also runs the two probes of
+# `peach_lite.peach_diagnostics`:
+#
+# * the **paid-context probe**: a context that already holds a paid attempt ending at the goal, so no exploration
+#   is needed; its *signal-to-noise* (how far the posterior means of different goals lie apart, in units of the
+#   posterior's own spread) is about 0 when the posterior ignores its context, **posterior collapse**;
+# * the **prior's site visits**: how many of the three sites some of 32 prior-z episodes pass (exploration).
+
+# %%
+study = read_results("peach_hindsight")
+found = study["headline"]
+methods = [("oracle z, no hindsight", "oracle_z"), ("oracle z + hindsight goals", "oracle_z_hindsight"),
+           ("PEACH + hindsight goals", "peach_hindsight"), ("PEACH + hindsight + reward decoder", "peach_hindsight_decoder")]
+print(f"{'method':36s} final-episode success (seeds {study['seeds']}, {found['rounds']:.0f} rounds)")
+for label, key in methods:
+    if f"{key}_success" in found:
+        ci = f"[{found[key + '_success_ci_low']:.2f}, {found[key + '_success_ci_high']:.2f}]"
+        print(f"{label:36s} {found[key + '_success']:.2f}  (IQM {found[key + '_success_iqm']:.2f}, 95% CI {ci})")
+for label, key in methods[2:]:
+    if f"{key}_signal_to_noise" in found:
+        print(f"{label}: paid-context success {found[key + '_paid_context_success']:.2f}, signal-to-noise "
+              f"{found[key + '_signal_to_noise']:.3f}, sites reached on the prior {found[key + '_prior_sites_reached']:.1f} of 3")
+per_seed = {key: [round(run["final_success"], 2) for run in study["details"]["runs"][key]] for _, key in methods if key in study["details"]["runs"]}
+print("per seed:", per_seed)
+snr = [run["paid_context_signal_to_noise"] for run in study["details"]["runs"]["peach_hindsight"]]
+assert found["hindsight_gain_oracle"] > 0  # hindsight goals are what the top level was missing
+assert max(snr) < 1.0 and found["peach_hindsight_paid_context_success"] < 0.5  # the text below: z says little about the goal
+assert min(per_seed["oracle_z_hindsight"]) < max(per_seed["oracle_z_hindsight"])  # the text below: not on every seed
+assert all(found[f"{key}_success"] <= 1.0 for _, key in methods if f"{key}_success" in found)
+display(show_figure("peach_hindsight"))
+
+# %% [markdown]
+# Read the table from the top. Hindsight goals turn the oracle top level from nothing into a learner, though not on
+# every seed (per seed above): credit assignment was the first wall, and it is seed-fragile even with the goal handed
+# over. With z from the
+# posterior instead, the paid-context probe shows the second wall: even when the context already holds a paid attempt
+# at the goal, the agent rarely goes there, and the posterior means of different goals lie within the posterior's own
+# spread (signal-to-noise below 1 on every seed). z says little about the goal, so the top level learns a policy that
+# ignores it. This is where the poster's author stalled, now measured. Below, the
+# same probe on the pretrained agent (the poster's Algorithm 1 as written), live.
+
+# %%
+from peach_lite.peach_diagnostics import paid_context_probe
+
+probe = paid_context_probe(pretrained, eval_envs, test_tasks[: budget.pick(full=12, fast=3)], num_samples=budget.pick(full=4, fast=1))
+print(f"pretrained PEACH, paid context: success {probe['success']:.2f}, signal-to-noise {probe['signal_to_noise']:.3f}, "
+      f"posterior variance {probe['var_ratio']:.2f} x prior")
+assert 0.0 <= probe["success"] <= 1.0 and probe["var_ratio"] > 0

@@ -1,4 +1,5 @@
-"""PEACH's measured targets (issue 12), read from data/results/peach_maze.json and peach_transfer.json.
+"""PEACH's measured targets (issue 12), read from data/results/peach_maze.json, peach_transfer.json and
+peach_hindsight.json (the study of what the top level needs).
 
 Targets not reached stay documented xfails whose reasons quote the measured numbers (read from the same files).
 """
@@ -29,8 +30,9 @@ def _quote(name: str, *keys: str) -> str:
 BUDGET = ("at the committed budget (50 rounds, about 30k env steps, under 1 CPU-minute of training per seed, 3 seeds) "
           "the top level never learns to find the sites. The oracle-z top level, handed the goal but learning as PEACH "
           "does (no hindsight goals at the top), fails too, while plain HAC given the goal reaches hac_true_goal_success "
-          "on the same tasks: the missing half is the top level's exploration and credit without hindsight goals, not "
-          "task inference (closing note of issue 12)")
+          "on the same tasks: without hindsight goals the top level gets no credit to learn from. With hindsight goals "
+          "through the task variable the oracle-z top level learns and PEACH's posterior is what fails "
+          "(data/results/peach_hindsight.json; closing notes of issue 12)")
 
 
 @pytest.mark.xfail(reason=f"issue 12: {_quote('peach_maze', 'peach_success', 'oracle_z_success', 'hac_true_goal_success')}; {BUDGET}",
@@ -71,3 +73,25 @@ def test_the_benchmark_records_its_budget_and_references():
     h = _headline("peach_maze")
     assert h["rounds"] >= 1 and h["env_steps_per_seed"] > 0 and h["train_minutes_per_seed"] > 0
     assert h["oracle_success"] == 1.0 and 0.0 < h["uninformed_success"] < 1.0
+
+
+def test_hindsight_goals_are_what_the_oracle_top_level_was_missing():
+    h = _headline("peach_hindsight")
+    assert h["hindsight_gain_oracle"] > 0.0
+    assert h["oracle_z_hindsight_success"] > h["oracle_z_success"]
+
+
+def test_no_study_agent_exceeds_the_oracle():
+    h = _headline("peach_hindsight")
+    keys = [k for k in h if k.endswith("_success") and not k.endswith("paid_context_success")]
+    assert keys
+    assert all(0.0 <= h[k] <= 1.0 for k in keys)
+
+
+@pytest.mark.xfail(reason=f"issue 12: {_quote('peach_hindsight', 'peach_hindsight_success', 'oracle_z_hindsight_success', 'peach_hindsight_signal_to_noise', 'peach_hindsight_paid_context_success')}; "
+                          "with hindsight goals the oracle top level learns (on 2 of 3 seeds), but PEACH's posterior barely separates "
+                          "goals (signal-to-noise below 1 on every seed, even with a paid attempt in the context), so its top "
+                          "level learns to ignore z: inference, not exploration, is where it stops",
+                   strict=False)
+def test_peach_with_hindsight_goals_reaches_eighty_percent():
+    assert _headline("peach_hindsight")["peach_hindsight_success"] >= 0.80
