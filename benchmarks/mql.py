@@ -7,12 +7,12 @@ Per seed (each a Ray task through peach_lite.sweep):
 * greedy normalised scores (blind 0, oracle 1, on the same start states) on the 20 held-out goals and on
   the 20 out-of-distribution goals (1 < ||g||_inf <= 1.5);
 * ``adapt`` on ``--adapt-tasks`` held-out and OOD goals: MQL, and on the OOD goals the ablations
-  beta = 1 (``use_propensity=False``) and lambda = 0 (``prox="fixed", prox_coef=0``); the agent is rolled back
-  after every task.
+  beta = 1 (``use_propensity=False``), lambda = 0 (``prox="fixed", prox_coef=0``) and the released code's fixed
+  lambda = 0.1 (``fixed_prox``); the agent is rolled back after every task.
 
 Headline: ``context_td3_score``, ``state_td3_score`` (in distribution), ``ood_score``, ``in_dist_adaptation_gain``,
 ``ood_adaptation_gain`` (mean over tasks and seeds of the normalised score after minus before adaptation),
-``beta_one_ood_gain``, ``no_prox_ood_gain``, ``ess_in_dist``, ``ess_ood``, ``train_minutes_per_seed``, each with
+``beta_one_ood_gain``, ``no_prox_ood_gain``, ``fixed_prox_ood_gain``, ``ess_in_dist``, ``ess_ood``, ``train_minutes_per_seed``, each with
 its IQM and 95% bootstrap interval over seeds.
 
 Sizing. The committed defaults (20k meta-training steps at lr 1e-3, 8 adapted goals per split, 3 seeds) are sized
@@ -61,10 +61,13 @@ ROUTE = {
                "CPU-minute; still far from 0.85",
 }
 """The one route measured before sizing this benchmark (1 seed, on the shared 2-core machine)."""
+RELEASED_PROX_COEF = 0.1
+"""The fixed proximal weight of amazon-research/meta-q-learning's released runs (design-08-11 section 3); the
+``fixed_prox`` adaptation variant uses it instead of lambda = 1 - ESS."""
 
 
 def train_one(seed: int, kind: str, total_steps: int, adapt_tasks: int, eval_episodes: int, lr: float = 3e-4,
-              updates_per_step: float = 1.0) -> dict:
+              updates_per_step: float = 1.0, released_prox_coef: float | None = None) -> dict:
     """One seed of one configuration (``kind`` "context" or "state"): train, score, and (context) adapt.
 
     Returns the scores plus ``run_cpu_s`` / ``run_wall_s``, the whole run's CPU and wall seconds.
@@ -103,6 +106,8 @@ def train_one(seed: int, kind: str, total_steps: int, adapt_tasks: int, eval_epi
         return float((raw - anchors[1]) / (anchors[0] - anchors[1]))
 
     variants = {"mql": {}, "beta_one": {"use_propensity": False}, "no_prox": {"prox": "fixed", "prox_coef": 0.0}}
+    if released_prox_coef is not None:  # the released code's fixed proximal weight instead of 1 - ESS
+        variants["fixed_prox"] = {"prox": "fixed", "prox_coef": released_prox_coef}
     base = agent.config
     k = config["adapt_tasks"]
     for split, tasks in (("in_dist", test_tasks[:k]), ("ood", ood_tasks[:k])):
@@ -140,7 +145,8 @@ def main() -> None:
 
     run = {"total_steps": args.steps, "adapt_tasks": args.adapt_tasks, "eval_episodes": args.eval_episodes, "lr": args.lr,
            "updates_per_step": args.updates_per_step}
-    sweep = run_sweep(train_one, {"context": {"kind": "context", **run}, "state": {"kind": "state", **run}}, args.seeds,
+    sweep = run_sweep(train_one, {"context": {"kind": "context", "released_prox_coef": RELEASED_PROX_COEF, **run},
+                                  "state": {"kind": "state", **run}}, args.seeds,
                       name="mql", **sweep_options(args)).check()
     ctx, state = sweep.results("context"), sweep.results("state")
 
@@ -155,12 +161,14 @@ def main() -> None:
         "ood_adaptation_gain": float(values(ctx, "mql_ood_gain").mean()),
         "beta_one_ood_gain": float(values(ctx, "beta_one_ood_gain").mean()),
         "no_prox_ood_gain": float(values(ctx, "no_prox_ood_gain").mean()),
+        "fixed_prox_ood_gain": float(values(ctx, "fixed_prox_ood_gain").mean()),
         "ess_in_dist": float(values(ctx, "mql_in_dist_ess").mean()),
         "ess_ood": float(values(ctx, "mql_ood_ess").mean()),
         "ood_score_before_adaptation": float(values(ctx, "mql_ood_before").mean()),
         "mql_ood_adapted_score": float(values(ctx, "mql_ood_after").mean()),
         "beta_one_ood_adapted_score": float(values(ctx, "beta_one_ood_after").mean()),
         "no_prox_ood_adapted_score": float(values(ctx, "no_prox_ood_after").mean()),
+        "fixed_prox_ood_adapted_score": float(values(ctx, "fixed_prox_ood_after").mean()),
         "train_minutes_per_seed": float(values(ctx, "train_cpu_s").mean() / 60),
         "cpu_minutes_per_seed": float((values(ctx, "run_cpu_s") + values(state, "run_cpu_s")).mean() / 60),
         "wall_minutes_per_seed": float((values(ctx, "run_wall_s") + values(state, "run_wall_s")).mean() / 60),
@@ -182,7 +190,8 @@ def main() -> None:
                    ["in distribution", "out of distribution"],
                    [{"label": "MQL", "values": [list(values(ctx, "mql_in_dist_gain")), list(values(ctx, "mql_ood_gain"))]},
                     {"label": "beta = 1", "values": [[], list(values(ctx, "beta_one_ood_gain"))]},
-                    {"label": "lambda = 0", "values": [[], list(values(ctx, "no_prox_ood_gain"))]}]),
+                    {"label": "lambda = 0", "values": [[], list(values(ctx, "no_prox_ood_gain"))]},
+                    {"label": f"lambda = {RELEASED_PROX_COEF} (released)", "values": [[], list(values(ctx, "fixed_prox_ood_gain"))]}]),
     ])
     details = {"per_seed": {"context": ctx, "state": state}, "env": ENV_ID, **run, "route": ROUTE,
                "definitions": {"*_score": "normalised greedy return: (return - blind) / (oracle - blind) on the same starts",
