@@ -20,6 +20,9 @@ import torch
 
 from torch import nn
 
+from peach_lite.envs.maze_hidden import site_of
+from peach_lite.loop import GymTaskEnvs
+from peach_lite.peach import EVAL_SEED, meta_test_success, top_context_row
 from peach_lite.posterior import Belief, MetaTestResult, act_on_belief
 from peach_lite.validation import check_int
 
@@ -54,8 +57,6 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
     check_int("num_rows", num_rows, 1)
     if agent.config.task_inference != "posterior":
         raise ValueError(f"agent.config.task_inference must be 'posterior' for the probe, got {agent.config.task_inference!r}")
-    from peach_lite.peach import top_context_row  # noqa: PLC0415 (peach imports nothing from here)
-
     successes, means, variances = [], [], []
     for k, task in enumerate(tasks):
         goal = np.asarray(task.goal, np.float32)
@@ -158,10 +159,6 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
 
     Taught in notebooks/11_peach.py (section "Why it works, or where it stops").
     """
-    from peach_lite.envs.maze_hidden import site_of  # noqa: PLC0415
-    from peach_lite.loop import GymTaskEnvs  # noqa: PLC0415
-    from peach_lite.peach import EVAL_SEED, meta_test_success  # noqa: PLC0415
-
     seed = EVAL_SEED + 1 if seed is None else seed
     envs = GymTaskEnvs(env_id, seed=EVAL_SEED, **(env_kwargs or {}))
     try:

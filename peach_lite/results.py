@@ -25,7 +25,7 @@ from peach_lite import paths
 from peach_lite.paths import REPO_ROOT, results_dir
 from peach_lite.versions import stack_versions
 
-__all__ = ["write_results", "read_results", "read_headline", "readme_table", "update_readme", "BEGIN", "END",
+__all__ = ["write_results", "read_results", "read_headline", "quote_headline", "readme_table", "update_readme", "BEGIN", "END",
            "figure_spec", "curves_panel", "bars_panel", "figure_for", "save_figure", "write_figures",
            "figure_status", "show_figure", "this_command"]
 
@@ -96,6 +96,16 @@ def read_results(name: str) -> dict[str, Any]:
     if not isinstance(record.get("headline"), dict):
         raise ValueError(f"{path} has no 'headline' object")
     return record
+
+
+def quote_headline(name: str, *keys: str) -> str:
+    """``"key value, ..."`` (two decimals) for the listed headline keys of ``data/results/<name>.json``, e.g. for the
+    reason of a documented xfail; ``"no results yet"`` when the benchmark has not run. Keys it lacks are skipped."""
+    try:
+        headline = read_results(name)["headline"]
+    except FileNotFoundError:
+        return "no results yet"
+    return ", ".join(f"{key} {headline[key]:.2f}" for key in keys if key in headline)
 
 
 def read_headline(name: str) -> dict[str, float]:

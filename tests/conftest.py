@@ -11,3 +11,17 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def headline():
+    """``headline(name)``: the headline of ``data/results/<name>.json``, or skip the test when the benchmark has not run."""
+    from peach_lite.results import read_results
+
+    def read(name: str) -> dict[str, float]:
+        try:
+            return read_results(name)["headline"]
+        except FileNotFoundError:
+            pytest.skip(f"data/results/{name}.json not produced yet: python benchmarks/{name}.py")
+
+    return read

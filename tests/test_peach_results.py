@@ -9,22 +9,7 @@ import math
 
 import pytest
 
-from peach_lite.results import read_results
-
-
-def _headline(name: str) -> dict[str, float]:
-    try:
-        return read_results(name)["headline"]
-    except FileNotFoundError:
-        pytest.skip(f"data/results/{name}.json not produced yet: python benchmarks/{name}.py")
-
-
-def _quote(name: str, *keys: str) -> str:
-    try:
-        headline = read_results(name)["headline"]
-    except FileNotFoundError:
-        return "no results yet"
-    return ", ".join(f"{key} {headline[key]:.2f}" for key in keys if key in headline)
+from peach_lite.results import quote_headline
 
 
 BUDGET = ("at the committed budget (50 rounds, about 30k env steps, under 1 CPU-minute of training per seed, 3 seeds) "
@@ -35,63 +20,63 @@ BUDGET = ("at the committed budget (50 rounds, about 30k env steps, under 1 CPU-
           "(data/results/peach_hindsight.json; closing notes of issue 12)")
 
 
-@pytest.mark.xfail(reason=f"issue 12: {_quote('peach_maze', 'peach_success', 'oracle_z_success', 'hac_true_goal_success')}; {BUDGET}",
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'peach_success', 'oracle_z_success', 'hac_true_goal_success')}; {BUDGET}",
                    strict=False)
-def test_peach_reaches_eighty_percent_meta_test_success():
-    assert _headline("peach_maze")["peach_success"] >= 0.80
+def test_peach_reaches_eighty_percent_meta_test_success(headline):
+    assert headline("peach_maze")["peach_success"] >= 0.80
 
 
-@pytest.mark.xfail(reason=f"issue 12: {_quote('peach_maze', 'gain_over_hac_no_z', 'ratio_over_pearl', 'fraction_of_oracle_hac')}; {BUDGET}",
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'gain_over_hac_no_z', 'ratio_over_pearl', 'fraction_of_oracle_hac')}; {BUDGET}",
                    strict=False)
-def test_peach_beats_its_parents():
-    h = _headline("peach_maze")
+def test_peach_beats_its_parents(headline):
+    h = headline("peach_maze")
     assert h["gain_over_hac_no_z"] >= 0.2 and h["ratio_over_pearl"] >= 3.0 and h["fraction_of_oracle_hac"] >= 0.85
 
 
-@pytest.mark.xfail(reason=f"issue 12: {_quote('peach_maze', 'probe_accuracy')}; with no success in the context the posterior "
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'probe_accuracy')}; with no success in the context the posterior "
                           "has nothing to carry", strict=False)
-def test_the_posterior_mean_carries_the_site():
-    h = _headline("peach_maze")
+def test_the_posterior_mean_carries_the_site(headline):
+    h = headline("peach_maze")
     assert h["probe_accuracy"] >= 0.9 and h.get("variance_after_success", math.inf) < 0.2
 
 
-@pytest.mark.xfail(reason=f"issue 12: {_quote('peach_transfer', 'transfer_steps_ratio', 'frozen_final_success', 'scratch_final_success', 'censored_runs')}; "
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_transfer', 'transfer_steps_ratio', 'frozen_final_success', 'scratch_final_success', 'censored_runs')}; "
                           "neither run reaches 0.8 within the budget, so both are censored at it", strict=False)
-def test_frozen_lower_levels_halve_the_steps_to_eighty_percent():
-    assert _headline("peach_transfer")["transfer_steps_ratio"] <= 0.5
+def test_frozen_lower_levels_halve_the_steps_to_eighty_percent(headline):
+    assert headline("peach_transfer")["transfer_steps_ratio"] <= 0.5
 
 
-def test_no_agent_exceeds_its_oracle():
-    h = _headline("peach_maze")
+def test_no_agent_exceeds_its_oracle(headline):
+    h = headline("peach_maze")
     keys = [k for k in h if k.endswith("_success") and not k.startswith(("oracle_success", "uninformed"))]
     assert keys
     for key in keys:
         assert h[key] <= h["oracle_success"] + 1e-9, key
 
 
-def test_the_benchmark_records_its_budget_and_references():
-    h = _headline("peach_maze")
+def test_the_benchmark_records_its_budget_and_references(headline):
+    h = headline("peach_maze")
     assert h["rounds"] >= 1 and h["env_steps_per_seed"] > 0 and h["train_minutes_per_seed"] > 0
     assert h["oracle_success"] == 1.0 and 0.0 < h["uninformed_success"] < 1.0
 
 
-def test_hindsight_goals_are_what_the_oracle_top_level_was_missing():
-    h = _headline("peach_hindsight")
+def test_hindsight_goals_are_what_the_oracle_top_level_was_missing(headline):
+    h = headline("peach_hindsight")
     assert h["hindsight_gain_oracle"] > 0.0
     assert h["oracle_z_hindsight_success"] > h["oracle_z_success"]
 
 
-def test_no_study_agent_exceeds_the_oracle():
-    h = _headline("peach_hindsight")
+def test_no_study_agent_exceeds_the_oracle(headline):
+    h = headline("peach_hindsight")
     keys = [k for k in h if k.endswith("_success") and not k.endswith("paid_context_success")]
     assert keys
     assert all(0.0 <= h[k] <= 1.0 for k in keys)
 
 
-@pytest.mark.xfail(reason=f"issue 12: {_quote('peach_hindsight', 'peach_hindsight_success', 'oracle_z_hindsight_success', 'peach_hindsight_signal_to_noise', 'peach_hindsight_paid_context_success')}; "
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_hindsight', 'peach_hindsight_success', 'oracle_z_hindsight_success', 'peach_hindsight_signal_to_noise', 'peach_hindsight_paid_context_success')}; "
                           "with hindsight goals the oracle top level learns (on 2 of 3 seeds), but PEACH's posterior barely separates "
                           "goals (signal-to-noise below 1 on every seed, even with a paid attempt in the context), so its top "
                           "level learns to ignore z: inference, not exploration, is where it stops",
                    strict=False)
-def test_peach_with_hindsight_goals_reaches_eighty_percent():
-    assert _headline("peach_hindsight")["peach_hindsight_success"] >= 0.80
+def test_peach_with_hindsight_goals_reaches_eighty_percent(headline):
+    assert headline("peach_hindsight")["peach_hindsight_success"] >= 0.80

@@ -93,3 +93,11 @@ def test_a_written_result_draws_its_figure_and_goes_stale_when_the_data_changes(
 def test_a_figure_without_axis_labels_is_refused():
     with pytest.raises(ValueError, match="y_label"):
         figure_spec("No units", [curves_panel("Demo", "environment steps", "", [{"label": "a", "x": [0], "y": [[0]]}])])
+
+
+def test_quote_headline_formats_listed_keys_and_says_when_nothing_ran():
+    from peach_lite.results import quote_headline, read_results
+
+    headline = read_results("sac_vs_sb3")["headline"]
+    assert quote_headline("sac_vs_sb3", "speedup_vs_sb3", "no_such_key") == f"speedup_vs_sb3 {headline['speedup_vs_sb3']:.2f}"
+    assert quote_headline("no_such_benchmark", "x") == "no results yet"
