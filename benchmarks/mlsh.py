@@ -2,25 +2,32 @@
 
 Per run (each a Ray task through peach_lite.sweep):
 
-* ``mlsh`` (3 seeds): meta-train on MovementBandits (K=2, N=10, W=9, U=1, 10 staggered groups of 20 episodes),
+* ``mlsh`` (3 seeds): meta-train on MovementBandits (K=2, N=10, W=9, U=1, 10 staggered groups of 120 episodes),
   then meta-test: 10 fresh tasks (balanced real goals), a fresh master each, W master-only iterations, then
-  10 greedy episodes per task. The collapse detector S (each sub-policy alone on 100 fixed goal pairs) is traced
-  during training; collapse = S < 0.3 at the end.
+  10 greedy episodes per task. Two collapse detectors (each sub-policy alone on 100 fixed goal pairs: its move in
+  one macro step, and the goal nearest to where a whole episode ends) are traced during training; collapse = either
+  S < 0.3 at the end. Each sub-policy's return alone when goal 0 pays and when goal 1 pays says what it learned.
 * ablations (1 seed each, collapse counted): ``no_warmup`` (W = 0, U = 10), ``no_stagger``, ``code_lr`` (the
-  reference code's sub-policy lr 3e-5 instead of the paper's 3e-4).
+  reference code's sub-policy lr 3e-5 instead of the paper's 3e-4), and three routes out of the plateau:
+  ``sub_entropy`` (entropy bonus 0.01 on the sub-policies), ``no_random_choice`` (no 10% random master choices),
+  ``more_data`` (4 x the episodes per iteration, about what one reference task group collects).
 * ``shared``: a single shared reactive policy (K = 1, trained every iteration) on the same number of steps.
 * ``fourrooms`` (3 seeds): K=4, N=5, W=10, U=2, 40 episodes per group per iteration, on the 80 training goals;
-  meta-test on held-out goals (success
-  after W master-only iterations against the exact oracle), and a fresh flat PPO per held-out goal trained on the
-  same W iterations of steps.
+  meta-test on held-out goals (success after W master-only iterations against the exact oracle), and a fresh flat
+  PPO per held-out goal trained on the same W iterations of steps.
+* ``movement_bound`` / ``fourrooms_bound`` (3 seeds): a fresh master over scripted ideal sub-policies (walk to goal
+  k; always action k), on the same fresh tasks: what the master reaches in W iterations when the primitives are
+  perfect, which separates the master's half of the gap from the sub-policies' half.
 
 Headline: ``movement_fraction_of_bayes`` (adapted greedy return / Bayes-optimal 41.0), ``collapsed_seeds``,
-``shared_policy_return``, ``fourrooms_fraction_of_oracle``, ``flat_ppo_success``, ``wall_minutes_per_seed``, with
-IQM and 95% bootstrap intervals over seeds.
+``dead_sub_seeds``, ``shared_policy_return``, ``movement_scripted_subs_return``, ``fourrooms_fraction_of_oracle``,
+``fourrooms_scripted_subs_fraction_of_oracle``, ``flat_ppo_success``, ``cpu_minutes_per_seed``, with IQM and 95%
+bootstrap intervals over seeds.
 
-Run (about 1.5 to 2 CPU-minutes per run, about 17 in all, three runs at a time; needs the sweep extra)::
+Run (about 4 CPU-minutes per MovementBandits run, 16 for ``more_data``, about 75 in all; one process, or several
+with ``--seeds`` and ``--skip`` and then the default command, which resumes every finished run)::
 
-    python benchmarks/mlsh.py --num-cpus 3
+    python benchmarks/mlsh.py --address serial
 
 Writes data/results/mlsh.json and mlsh.png (read by notebooks/10_mlsh.py); in fast mode a smoke run that writes
 nothing unless --out is given.
@@ -65,11 +72,19 @@ def train_one(seed: int, tasks: str, iterations: int, eval_tasks: int, eval_epis
     fresh = agent.tasks.fresh_tasks(eval_tasks, 1000 + seed)
     result = agent.adapt(fresh, eval_episodes=eval_episodes, seed=1000 + seed)
     oracle = result.oracle_return
+    if agent.tasks.goal_outcome is not None and agent.config.num_subs > 1:
+        from peach_lite.mlsh_tasks import sub_policy_goal_returns
+
+        goal_returns = sub_policy_goal_returns(agent.subs, agent.tasks, num_starts=200, seed=1).tolist()
+    else:
+        goal_returns = []
     out = {"train_cpu_s": meta["cpu_s"], "curve_steps": curve_x, "curve_returns": curve_y,
            "collapse_rounds": history["extra"].get("collapse_round", []), "collapse_S": history["extra"].get("collapse_S", []),
-           "final_S": meta["collapse_S"], "collapsed": meta["collapsed"], "adapt_curve": result.iteration_returns,
+           "collapse_goal_S": history["extra"].get("goal_S", []),
+           "final_S": meta["collapse_S"], "final_goal_S": meta["goal_S"], "collapsed": meta["collapsed"], "adapt_curve": result.iteration_returns,
            "adapted_return": result.final_return, "adapted_success": result.final_success,
-           "master_accuracy": result.master_accuracy, "master_entropy": result.master_entropy, "oracle": oracle}
+           "master_accuracy": result.master_accuracy, "master_entropy": result.master_entropy, "oracle": oracle,
+           "sub_goal_returns": goal_returns}
     if flat_tasks:
         successes = []
         for i, task in enumerate(fresh[:flat_tasks]):
@@ -92,12 +107,42 @@ def train_one(seed: int, tasks: str, iterations: int, eval_tasks: int, eval_epis
     return out
 
 
+ABLATIONS = ("no_warmup", "no_stagger", "code_lr", "sub_entropy", "no_random_choice", "more_data")
+"""Single-seed MovementBandits variants, each one change from MLSHConfig's defaults."""
+DEAD_RETURN = 10.0
+"""A sub-policy whose return alone is below this whichever goal pays (goal primitives: about 43 on their goal)."""
+
+
+def _dead_sub(row: dict) -> bool:
+    """Whether one sub-policy of a MovementBandits run scores under DEAD_RETURN alone for both real goals."""
+    return any(max(returns) < DEAD_RETURN for returns in row.get("sub_goal_returns", []))
+
+
+def primitives_bound(seed: int, tasks: str, eval_tasks: int, eval_episodes: int, overrides: dict) -> dict:
+    """A fresh master over scripted ideal sub-policies (MovementBandits: walk to goal k; four rooms: always action k),
+    W master-only iterations on the same fresh tasks as :func:`train_one`: how far the master alone can go."""
+    from peach_lite.device import set_threads
+    from peach_lite.mlsh import MLSH, MLSHConfig
+    from peach_lite.mlsh_tasks import DirectionSubPolicies, OracleMovementSubPolicies, mlsh_tasks
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    cpu = time.process_time()
+    family = mlsh_tasks(tasks)
+    subs = OracleMovementSubPolicies() if tasks == "movement" else DirectionSubPolicies()
+    agent = MLSH(family, MLSHConfig(**{**overrides, "num_subs": subs.num_subs, "seed": seed}), subs=subs, train_subs=False)
+    result = agent.adapt(family.fresh_tasks(eval_tasks, 1000 + seed), eval_episodes=eval_episodes, seed=1000 + seed)
+    return {"adapt_curve": result.iteration_returns, "adapted_return": result.final_return, "adapted_success": result.final_success,
+            "oracle": result.oracle_return, "cpu_s": time.process_time() - cpu}
+
+
 def main() -> None:
     budget = Budget.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
-    parser.add_argument("--iterations", type=int, default=budget.pick(full=100, fast=3), help="MovementBandits meta-training iterations")
-    parser.add_argument("--fourrooms-iterations", type=int, default=budget.pick(full=40, fast=2))
+    parser.add_argument("--iterations", type=int, default=budget.pick(full=300, fast=3), help="MovementBandits meta-training iterations")
+    parser.add_argument("--fourrooms-iterations", type=int, default=budget.pick(full=120, fast=2))
     parser.add_argument("--eval-tasks", type=int, default=budget.pick(full=10, fast=2))
     parser.add_argument("--eval-episodes", type=int, default=budget.pick(full=10, fast=2))
     parser.add_argument("--flat-tasks", type=int, default=budget.pick(full=5, fast=1), help="four-rooms goals for the flat PPO")
@@ -106,6 +151,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
+    from peach_lite.mlsh import MLSHConfig
+
+    default_episodes = MLSHConfig().episodes_per_iteration
     small = {} if not budget.fast else {"num_groups": 2, "episodes_per_iteration": 2}
     movement = {"tasks": "movement", "iterations": args.iterations, "eval_tasks": args.eval_tasks, "eval_episodes": args.eval_episodes}
     configs = {
@@ -117,12 +165,19 @@ def main() -> None:
         "no_warmup": {**movement, "overrides": {**small, "warmup": 0, "joint": 10}},
         "no_stagger": {**movement, "overrides": {**small, "stagger": False}},
         "code_lr": {**movement, "overrides": {**small, "sub_lr": 3e-5}},
+        "sub_entropy": {**movement, "overrides": {**small, "sub_entropy_coef": 0.01}},
+        "no_random_choice": {**movement, "overrides": {**small, "random_choice_prob": 0.0}},
+        "more_data": {**movement, "overrides": {**small, "episodes_per_iteration": 4 * small.get("episodes_per_iteration", default_episodes)}},
     }
     configs = {k: v for k, v in configs.items() if k not in args.skip}
     multi = [k for k in ("mlsh", "fourrooms") if k in configs]
     sweep_main = run_sweep(train_one, {k: configs[k] for k in multi}, args.seeds, name="mlsh", **sweep_options(args)).check()
     single = {k: v for k, v in configs.items() if k not in multi}
     sweep_one = run_sweep(train_one, single, args.seeds[:1], name="mlsh", **sweep_options(args)).check() if single else None
+
+    bounds = {f"{configs[k]['tasks']}_bound": {key: configs[k][key] for key in ("tasks", "eval_tasks", "eval_episodes", "overrides")}
+              for k in multi}
+    sweep_bound = run_sweep(primitives_bound, bounds, args.seeds, name="mlsh", **sweep_options(args)).check() if bounds else None
 
     from peach_lite.envs.oracles import movement_bandits_values
 
@@ -143,6 +198,8 @@ def main() -> None:
         "oracle_return": values["oracle"],
         "collapsed_seeds": int(sum(bool(r["collapsed"]) for r in rows)),
         "collapse_S_min": float(col(rows, "final_S").min()),
+        "collapse_goal_S_min": float(col(rows, "final_goal_S").min()),
+        "dead_sub_seeds": int(sum(_dead_sub(r) for r in rows)),
         "master_accuracy": float(col(rows, "master_accuracy").mean()),
         "master_entropy": float(col(rows, "master_entropy").mean()),
         "wall_minutes_per_seed": float(col(rows, "wall_s").mean() / 60),
@@ -151,11 +208,18 @@ def main() -> None:
     if "shared" in ablations:
         headline["shared_policy_return"] = ablations["shared"]["adapted_return"]
         headline["ratio_over_shared"] = headline["movement_adapted_return"] / max(ablations["shared"]["adapted_return"], 1e-9)
-    for name in ("no_warmup", "no_stagger", "code_lr"):
+    if sweep_bound and "movement_bound" in bounds:
+        headline["movement_scripted_subs_return"] = float(col(sweep_bound.results("movement_bound"), "adapted_return").mean())
+    if sweep_bound and "fourrooms_bound" in bounds:
+        bound = sweep_bound.results("fourrooms_bound")
+        headline["fourrooms_scripted_subs_fraction_of_oracle"] = float((col(bound, "adapted_success") / col(bound, "oracle")).mean())
+    for name in ABLATIONS:
         if name in ablations:
             headline[f"{name}_return"] = ablations[name]["adapted_return"]
             headline[f"{name}_collapsed"] = int(bool(ablations[name]["collapsed"]))
             headline[f"{name}_S"] = ablations[name]["final_S"]
+            headline[f"{name}_goal_S"] = ablations[name]["final_goal_S"]
+            headline[f"{name}_dead_sub"] = int(_dead_sub(ablations[name]))
     if four:
         headline["fourrooms_fraction_of_oracle"] = float((col(four, "adapted_success") / col(four, "oracle")).mean())
         headline["fourrooms_success"] = float(col(four, "adapted_success").mean())
@@ -172,7 +236,8 @@ def main() -> None:
         return
     series = [{"label": "MLSH (K=2)", "x": [r["curve_steps"] for r in rows], "y": [r["curve_returns"] for r in rows]}]
     for name, label in (("shared", "shared reactive policy"), ("no_warmup", "no warm-up"), ("no_stagger", "no stagger"),
-                        ("code_lr", "sub lr 3e-5 (code)")):
+                        ("code_lr", "sub lr 3e-5 (code)"), ("sub_entropy", "sub entropy 0.01"), ("no_random_choice", "no random master choice"),
+                        ("more_data", "4x episodes per iteration")):
         if name in ablations:
             series.append({"label": label, "x": [ablations[name]["curve_steps"]], "y": [ablations[name]["curve_returns"]]})
     panels = [curves_panel("MovementBandits meta-training (exploring, 10% random master choices)", "environment steps",
@@ -187,8 +252,15 @@ def main() -> None:
                                  [{"label": "success", "values": [list(col(four, "adapted_success")), list(col(four, "flat_ppo_success"))]}],
                                  hlines=[{"label": "oracle", "y": float(col(four, "oracle").mean())}]))
     details = {"per_seed": {"mlsh": rows, "fourrooms": four}, "ablations": ablations, "configs": configs,
+               "scripted_subs": {k: sweep_bound.results(k) for k in bounds} if sweep_bound else {},
                "definitions": {"movement_fraction_of_bayes": "greedy return on fresh tasks after W master-only iterations / 41.0",
-                               "collapsed": "detector S < 0.3 at the end of meta-training (S: |P(end near g0 | sub 0) - P(end near g0 | sub 1)|)",
+                               "collapsed": "either detector below 0.3 at the end of meta-training: S (move, one macro step) or S (goal, "
+                                            "where a whole episode ends; >= |P(end near g0 | sub 0) - P(end near g0 | sub 1)|)",
+                               "sub_goal_returns": "per seed, (K, 2): sub-policy k alone, its mean return when goal g pays",
+                               "movement_scripted_subs_return": "a fresh master over the scripted walk-to-goal sub-policies, greedy "
+                                                                "return after W on the same fresh tasks (the master's own ceiling)",
+                               "fourrooms_scripted_subs_fraction_of_oracle": "the same over four scripted sub-policies 'always action k'",
+                               "dead_sub_seeds": f"seeds with a sub-policy under {DEAD_RETURN} alone whichever goal pays",
                                "wall_minutes_per_seed": "wall time of one MovementBandits seed (train + meta-test) on the shared 2-core machine",
                                "flat_ppo_success": "a fresh flat PPO per held-out goal, W iterations of the same steps, greedy success"},
                "sweep": {"runs_dir": str(sweep_main.runs_dir), "wall_s": sweep_main.wall_s + (sweep_one.wall_s if sweep_one else 0)}}

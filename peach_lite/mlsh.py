@@ -89,7 +89,9 @@ class MLSHConfig:
     clip_ratio: float = 0.2
     """PPO clip range (reference 0.2)."""
     entropy_coef: float = 0.0
-    """Entropy bonus, both levels (reference ``entcoeff=0``)."""
+    """Entropy bonus of the master (reference ``entcoeff=0``)."""
+    sub_entropy_coef: float = 0.0
+    """Entropy bonus of the sub-policies (reference ``entcoeff=0``; > 0 is a benchmark ablation)."""
     hidden: tuple[int, ...] = (32, 32)
     """Hidden layers (tanh) of every actor and critic (reference 2 x 32 tanh)."""
     value_scale: float = 10.0
@@ -114,6 +116,7 @@ class MLSHConfig:
         check_int("epochs", self.epochs, 1)
         check_range("clip_ratio", self.clip_ratio, 0.0, 1.0)
         check_range("entropy_coef", self.entropy_coef, 0.0, None)
+        check_range("sub_entropy_coef", self.sub_entropy_coef, 0.0, None)
         check_range("value_scale", self.value_scale, 1e-8, None)
         check_int("seed", self.seed, 0)
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -324,7 +327,7 @@ class MLSH:
         self.train_subs = bool(train_subs)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.sub_learners = ([PPO(self.subs.policy(k), [list(self.subs.actors[k].parameters()), list(self.subs.critics[k].parameters())],
-                                  self._ppo_config(cfg.sub_lr)) for k in range(cfg.num_subs)]
+                                  self._ppo_config(cfg.sub_lr, cfg.sub_entropy_coef)) for k in range(cfg.num_subs)]
                              if isinstance(self.subs, SubPolicies) else [])
         total = cfg.task_iterations
         self.phase = torch.tensor([-(g * total) // cfg.num_groups if cfg.stagger else 0 for g in range(cfg.num_groups)])
@@ -334,7 +337,7 @@ class MLSH:
         self.masters = Masters(tasks.obs_dim, cfg.num_subs, cfg.num_groups, cfg.hidden)
         """Every group's master, one ensemble member each."""
         self.master_learner = PPO(self.masters.policy, [list(self.masters.actor.parameters()), list(self.masters.critic.parameters())],
-                                  self._ppo_config(cfg.master_lr))
+                                  self._ppo_config(cfg.master_lr, cfg.entropy_coef))
         self.master_resets = [1] * cfg.num_groups
         """How many times each group's master was initialised."""
         self.sub_updates = [0] * cfg.num_subs
@@ -566,10 +569,10 @@ class MLSH:
         return self.adapt(self.tasks.fresh_tasks(8, 0), eval_episodes=5, seed=EVAL_SEED).final_return
 
     # --------------------------------------------------------------------------- helpers
-    def _ppo_config(self, lr: float) -> PPOConfig:
+    def _ppo_config(self, lr: float, entropy_coef: float) -> PPOConfig:
         cfg = self.config
         return PPOConfig(lr=lr, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, epochs=1, clip_ratio=cfg.clip_ratio, value_coef=1.0,
-                         entropy_coef=cfg.entropy_coef, max_grad_norm=1e6, normalize_advantages=True)
+                         entropy_coef=entropy_coef, max_grad_norm=1e6, normalize_advantages=True)
 
 
 EVAL_SEED = 4_242
@@ -597,7 +600,10 @@ def train_mlsh(*, seed: int, progress: bool = True, tasks: str = "movement", ite
         history_detail: "episodes" keeps every episode's return in ``meta["history"]``; "rounds" keeps one entry
             per round (the mean return of its episodes), small enough for a checkpoint.
     Returns:
-        (agent, meta) with the History, the detector's trace and the CPU seconds.
+        (agent, meta) with the History, the detector's trace and the CPU seconds; ``meta["collapsed"]`` is True when
+        either detector ends below :data:`~peach_lite.mlsh_tasks.COLLAPSE_THRESHOLD` (the goal detector is the
+        issue's |P(end at g0 | sub 0) - P(end at g0 | sub 1)| measure; the move detector alone misses a pair where
+        one sub-policy walks to a goal and the other stands still).
 
     Taught in notebooks/10_mlsh.py (section "Meta-training").
     """
@@ -631,7 +637,12 @@ def train_mlsh(*, seed: int, progress: bool = True, tasks: str = "movement", ite
     return agent, {"iterations": iterations, "history": saved, "history_detail": history_detail, "cpu_s": time.process_time() - start,
                    "collapse_S": (history.extra.get("collapse_S") or [float("nan")])[-1],
                    "goal_S": (history.extra.get("goal_S") or [float("nan")])[-1],
-                   "collapsed": bool(history.extra["collapse_S"][-1] < COLLAPSE_THRESHOLD) if agent.config.num_subs > 1 else None}
+                   "collapsed": _collapsed(history.extra) if agent.config.num_subs > 1 else None}
+
+
+def _collapsed(extra: dict[str, list[float]]) -> bool:
+    """Collapse at the end of meta-training: either detector (move, and goal on MovementBandits) below the threshold."""
+    return bool(min(trace[-1] for trace in (extra["collapse_S"], extra.get("goal_S") or [1.0])) < COLLAPSE_THRESHOLD)
 
 
 CLI = TrainSpec(train=train_mlsh, presets=PRESETS, score_name="adapted_return", tolerance=3.0)

@@ -24,8 +24,8 @@ from torch import Tensor, nn
 from peach_lite.runner import TaskBatch
 from peach_lite.validation import check_choice, check_int
 
-__all__ = ["MLSHTasks", "mlsh_tasks", "BatchedFourRooms", "OracleMovementSubPolicies", "sub_policy_outcomes",
-           "collapse_score", "COLLAPSE_THRESHOLD", "TASK_FAMILIES"]
+__all__ = ["MLSHTasks", "mlsh_tasks", "BatchedFourRooms", "OracleMovementSubPolicies", "DirectionSubPolicies", "sub_policy_outcomes",
+           "collapse_score", "sub_policy_goal_returns", "COLLAPSE_THRESHOLD", "TASK_FAMILIES"]
 
 TASK_FAMILIES = ("movement", "fourrooms")
 """``"movement"``: MovementBandits (2 goals, 50 steps); ``"fourrooms"``: the four-rooms goal distribution (100 steps)."""
@@ -174,6 +174,27 @@ class OracleMovementSubPolicies(nn.Module):
         return logits, torch.zeros(2, len(rows))
 
 
+class DirectionSubPolicies(nn.Module):
+    """Four scripted four-rooms sub-policies: sub-policy k always takes action k (0 up, 1 down, 2 left, 3 right).
+
+    With N = 5 each is "walk five cells that way", the primitive set MLSH's four-rooms sub-policies would ideally
+    learn; a fresh master over them measures how far the master's W iterations can go with perfect primitives.
+    Interface of :class:`peach_lite.mlsh.SubPolicies`: obs (n, 104) -> logits (4, n, 4), values (4, n).
+
+    Taught in notebooks/10_mlsh.py (section "What prevents it, measured").
+    """
+
+    num_subs = 4
+
+    def __init__(self, sharpness: float = 30.0):
+        super().__init__()
+        self.sharpness = float(sharpness)
+
+    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        logits = torch.eye(4).mul(self.sharpness)[:, None, :].expand(4, len(obs), 4)
+        return logits, torch.zeros(4, len(obs))
+
+
 @torch.no_grad()
 def sub_policy_outcomes(subs: nn.Module, tasks: MLSHTasks, *, num_starts: int = 200, seed: int = 0,
                         greedy: bool = False, kind: str = "move") -> Tensor:
@@ -231,6 +252,38 @@ def collapse_score(outcomes: Tensor) -> float:
         raise ValueError(f"outcomes must be (K >= 2, num_starts), got {tuple(outcomes.shape)}")
     k = outcomes.shape[0]
     return min(float((outcomes[i] != outcomes[j]).float().mean()) for i in range(k) for j in range(i + 1, k))
+
+
+def sub_policy_goal_returns(subs: nn.Module, tasks: MLSHTasks, *, num_starts: int = 200, seed: int = 0) -> Tensor:
+    """MovementBandits: each sub-policy alone for a whole episode (sampled actions), its mean return when goal 0 is
+    the real one and when goal 1 is, from the same ``num_starts`` goal pairs and random numbers.
+
+    The collapse story in numbers: goal primitives give about (43, 3) and (3, 43); a collapsed pair two equal rows;
+    a pair where one sub-policy only stands still (it is paid for staying where the other one brought the agent)
+    a row near (3, 3), which no master can use.
+
+    Returns:
+        (K, 2): entry (k, g) is sub-policy k's mean return when goal g pays.
+
+    Taught in notebooks/10_mlsh.py (section "Collapse").
+    """
+    check_int("num_starts", num_starts, 1)
+    if tasks.goal_outcome is None:
+        raise ValueError(f"sub_policy_goal_returns needs MovementBandits (tasks.name 'movement'), got {tasks.name!r}")
+    num_subs = subs(tasks.detector_starts(1, seed)[0])[0].shape[0]
+    table = torch.zeros(num_subs, 2)
+    for k in range(num_subs):
+        for goal in (0, 1):
+            envs = tasks.make_envs(num_starts, seed)
+            obs = envs.reset(torch.full((num_starts,), goal, dtype=torch.long), seed=seed)
+            generator, active, total = torch.Generator().manual_seed(seed + 1), np.ones(num_starts, bool), 0.0
+            for _ in range(tasks.horizon):
+                logits = subs(obs)[0][k]
+                action = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)
+                obs, reward = envs.step(action.float().numpy(), active)[:2]
+                total += float(reward.sum())
+            table[k, goal] = total / num_starts
+    return table
 
 
 # ============================================================================================ helpers

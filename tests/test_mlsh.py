@@ -13,8 +13,8 @@ from peach_lite.envs.oracles import (four_rooms_values, movement_bandits_oracle_
                                      movement_bandits_values, movement_bandits_values_for_goals)
 from peach_lite.mlsh import (MLSH, MLSHConfig, SubPolicies, macro_advantages, macro_rewards, ppo_minibatch_update,
                              train_mlsh)
-from peach_lite.mlsh_tasks import (COLLAPSE_THRESHOLD, BatchedFourRooms, OracleMovementSubPolicies, collapse_score,
-                                   mlsh_tasks, sub_policy_outcomes)
+from peach_lite.mlsh_tasks import (COLLAPSE_THRESHOLD, BatchedFourRooms, DirectionSubPolicies, OracleMovementSubPolicies,
+                                   collapse_score, mlsh_tasks, sub_policy_goal_returns, sub_policy_outcomes)
 from peach_lite.ppo import PPO, PPOBatch, PPOConfig, gae_advantages
 from peach_lite.runner import Runner, TaskBatch, run_episodes
 
@@ -220,6 +220,48 @@ def test_detector_on_four_rooms_separates_directions():
     assert collapse_score(sub_policy_outcomes(subs, tasks, num_starts=200)) > 0.5
     subs.actors[1].load_state_dict(subs.actors[0].state_dict())
     assert collapse_score(sub_policy_outcomes(subs, tasks, num_starts=200)) == 0.0
+
+
+def test_goal_returns_table_shows_primitives_collapse_and_a_dead_sub_policy():
+    tasks = mlsh_tasks("movement")
+    oracle = sub_policy_goal_returns(OracleMovementSubPolicies(), tasks, num_starts=100)
+    assert oracle.shape == (2, 2)
+    assert oracle[0, 0] > 40 and oracle[1, 1] > 40 and oracle[0, 1] < 10 and oracle[1, 0] < 10
+    torch.manual_seed(0)
+    subs = SubPolicies(6, 5, 2)
+    subs.actors[1].load_state_dict(subs.actors[0].state_dict())
+    collapsed = sub_policy_goal_returns(subs, tasks, num_starts=100)
+    assert torch.equal(collapsed[0], collapsed[1])  # same starts, same random numbers
+    with torch.no_grad():  # sub-policy 1 stands still (action 0, no-op): paid only when a goal lies at the start
+        subs.actors[1][-1].weight.zero_()
+        subs.actors[1][-1].bias.copy_(torch.nn.functional.one_hot(torch.tensor(0), 5).float() * 50)
+    still = sub_policy_goal_returns(subs, tasks, num_starts=100)
+    assert still[1].max() < 10
+    with pytest.raises(ValueError, match="movement"):
+        sub_policy_goal_returns(DirectionSubPolicies(), mlsh_tasks("fourrooms"))
+
+
+def test_direction_sub_policies_always_take_their_action():
+    obs = torch.eye(104)[:7]
+    logits, values = DirectionSubPolicies()(obs)
+    assert logits.shape == (4, 7, 4) and values.shape == (4, 7)
+    assert torch.equal(logits.argmax(-1), torch.arange(4)[:, None].expand(4, 7))
+    outcomes = sub_policy_outcomes(DirectionSubPolicies(), mlsh_tasks("fourrooms"), num_starts=200, greedy=True)
+    assert collapse_score(outcomes) > 0.5
+
+
+def test_collapse_flag_uses_both_detectors():
+    agent, meta = train_mlsh(seed=0, progress=False, iterations=1, detector_every=1, **SMALL)
+    traces = meta["history"]["extra"]
+    assert meta["collapsed"] == (min(traces["collapse_S"][-1], traces["goal_S"][-1]) < COLLAPSE_THRESHOLD)
+
+
+def test_sub_entropy_bonus_reaches_only_the_sub_policies():
+    agent = MLSH(mlsh_tasks("movement"), MLSHConfig(sub_entropy_coef=0.05, **SMALL))
+    assert all(learner.config.entropy_coef == 0.05 for learner in agent.sub_learners)
+    assert agent.master_learner.config.entropy_coef == 0.0
+    with pytest.raises(ValueError, match="sub_entropy_coef"):
+        MLSHConfig(sub_entropy_coef=-1.0)
 
 
 # ------------------------------------------------------------------------------------------------ PPO
