@@ -7,6 +7,8 @@
   exploration a posterior sampler needs (every site reached by some prior sample).
 * :func:`site_probe_accuracy` (a linear probe from posterior means to sites) and
   :func:`variance_after_first_success` read a meta-test's beliefs: does z carry the task, does a success collapse it?
+* :func:`encoder_capacity_probe` trains a fresh encoder of the agent's architecture to regress the goal from real
+  contexts: can this encoder and this context format carry the goal at all, given a direct supervised signal?
 
 Taught in notebooks/11_peach.py (section "Which half fails").
 """
@@ -23,10 +25,13 @@ from torch import nn
 from peach_lite.envs.maze_hidden import site_of
 from peach_lite.loop import GymTaskEnvs
 from peach_lite.peach import EVAL_SEED, meta_test_success, top_context_row
-from peach_lite.posterior import Belief, MetaTestResult, act_on_belief
+from peach_lite.pearl import pearl_kl_loss
+from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, act_on_belief
+from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
-__all__ = ["paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose", "PROBE_SEED"]
+__all__ = ["paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
+           "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
 """Seed of the probes' episodes and z draws (training and meta-tests use others)."""
@@ -180,3 +185,147 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
         return out
     finally:
         envs.close()
+
+
+def encoder_capacity_probe(agent: Any, envs: Any, *, num_rows: Sequence[int] = (8, 32, 80), num_episodes: int = 96,
+                           train_steps: int = 1500, num_eval: int = 256, kl_lambda: float | None = None,
+                           lr: float = 1e-3, seed: int = PROBE_SEED) -> dict[str, float]:
+    """Can the agent's encoder architecture and context format carry the goal when taught directly?
+
+    Real top-level attempts: ``num_episodes`` greedy episodes of ``agent``'s lower levels under uniformly random
+    top-level subgoals (``random_top``), on the env's train tasks (the training pool) and, with another seed, on its
+    test tasks (the held-out pool). A context of n rows [s, ã, r, s'] (:func:`~peach_lite.peach.top_context_row`) holds
+    n attempts of one pool, its rewards recomputed for a goal by the env's own ``compute_reward``: a *paid* context's
+    goal is where one of its attempts ended (as ``hindsight_goal_prob`` in ``PEACH.sample_meta_batch``); an *unpaid*
+    context's goal is where another attempt of the pool ended and its rows are drawn among the attempts unpaid for it.
+
+    A FRESH :class:`~peach_lite.posterior.ContextEncoder` (the agent's ``context_dim``, ``latent_dim``,
+    ``encoder_hidden``; probabilistic, product of Gaussians, raw inputs as in PEACH) and a linear read-out
+    z -> (x, y) learn by supervised regression: per step ``meta_batch`` contexts (half paid, half unpaid, n cycling
+    through ``num_rows``), loss = mean squared goal error of the read-out of a reparameterised z ~ q(z | c) plus
+    :func:`~peach_lite.pearl.pearl_kl_loss` (a sum over the contexts, as in training, with this loss in place of the
+    critic's) weighted by ``kl_lambda`` (default: the agent's; 0: no bottleneck, capacity alone); Adam at ``lr`` (the
+    agent's ``encoder_lr``, 3e-4, had not left the prior after 3000 steps even without the KL). Scored on ``num_eval``
+    held-out contexts per n and kind, from the posterior mean.
+
+    Args:
+        agent: a :class:`~peach_lite.peach.PEACH` (e.g. ``data/checkpoints/peach_maze.pt``); its lower levels move,
+            its posterior is compared, nothing of it is trained.
+        envs: a :class:`~peach_lite.loop.GymTaskEnvs` of its maze.
+        num_rows: context sizes n (meta-test contexts grow to about 80 rows).
+    Returns:
+        flat floats, for kind in (``paid``, ``unpaid``) and each n: ``goal_error_{kind}_{n}`` (mean distance of the
+        read-out from the goal, maze units), ``baseline_goal_error_{kind}_{n}`` (predicting the training pool's mean
+        goal: no information), ``snr_{kind}_{n}`` (the signal-to-noise of :func:`paid_context_probe`: spread of the
+        posterior means across contexts over the posterior's std, mean over z's dimensions), ``rl_snr_{kind}_{n}`` and
+        ``rl_goal_error_{kind}_{n}`` (the agent's own posterior on the same contexts; its read-out is a least-squares
+        linear map from its posterior means, fitted on training-pool contexts); ``final_loss``, ``num_attempts``.
+
+    Taught in notebooks/11_peach.py (section "Which half fails").
+    """
+    sizes = [int(n) for n in num_rows]
+    if not sizes:
+        raise ValueError("num_rows must name at least one context size")
+    for n in sizes:
+        check_int("num_rows", n, 1)
+    check_int("num_episodes", num_episodes, 2)
+    check_int("train_steps", train_steps, 1)
+    check_int("num_eval", num_eval, 2)
+    check_int("seed", seed, 0)
+    kl_lambda = float(agent.config.kl_lambda if kl_lambda is None else kl_lambda)
+    if not kl_lambda >= 0.0:
+        raise ValueError(f"kl_lambda must be >= 0, got {kl_lambda}")
+    if not lr > 0.0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    if agent.config.task_inference != "posterior" or not agent.posterior.probabilistic:
+        raise ValueError(f"agent.config.task_inference must be 'posterior' with a probabilistic z, got {agent.config.task_inference!r}")
+    seed_everything(seed)
+    unwrapped = envs.unwrapped
+    pools = {"train": _attempt_pool(agent, envs, unwrapped.train_tasks(), num_episodes, seed),
+             "test": _attempt_pool(agent, envs, unwrapped.test_tasks(), num_episodes, seed + 1)}
+    if max(sizes) > min(len(pool["ends"]) for pool in pools.values()) // 2:
+        raise ValueError(f"num_rows must be at most half the attempts gathered ({min(len(p['ends']) for p in pools.values())}); raise num_episodes")
+    rng = np.random.default_rng(seed)
+    reward_fn = unwrapped.compute_reward
+    cfg = agent.config
+    posterior = ContextPosterior(ContextEncoder(agent.context_dim, cfg.latent_dim, cfg.encoder_hidden, probabilistic=True))
+    readout = nn.Linear(cfg.latent_dim, agent.spec.goal_dim)
+    optimizer = torch.optim.Adam([*posterior.parameters(), *readout.parameters()], lr=float(lr))
+    generator = torch.Generator().manual_seed(seed)
+    half = max(1, cfg.meta_batch // 2)
+    loss = torch.zeros(())
+    for step in range(train_steps):
+        n = sizes[step % len(sizes)]
+        parts = [_probe_contexts(pools["train"], n, half, paid, rng, reward_fn) for paid in (True, False)]
+        context, goals = torch.cat([c for c, _ in parts]), torch.cat([g for _, g in parts])
+        belief = posterior.infer(context)
+        z = posterior.sample(belief, generator)
+        loss = (readout(z) - goals).pow(2).sum(-1).mean() + pearl_kl_loss(belief.mean, belief.var, kl_lambda)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    out: dict[str, float] = {"final_loss": float(loss.detach()), "num_attempts": float(len(pools["train"]["ends"]))}
+    mean_goal = pools["train"]["ends"].mean(axis=0)
+    for n in sizes:
+        for kind, paid in (("paid", True), ("unpaid", False)):
+            fit_context, fit_goals = _probe_contexts(pools["train"], n, num_eval, paid, rng, reward_fn)
+            context, goals = _probe_contexts(pools["test"], n, num_eval, paid, rng, reward_fn)
+            with torch.no_grad():
+                mine, rl, rl_fit = posterior.infer(context), agent.posterior.infer(context), agent.posterior.infer(fit_context)
+                guess = readout(mine.mean).numpy()
+            goals_np = goals.numpy()
+            design = np.c_[rl_fit.mean.double().numpy(), np.ones(num_eval)]
+            weights = np.linalg.lstsq(design, fit_goals.double().numpy(), rcond=None)[0]
+            rl_guess = np.c_[rl.mean.double().numpy(), np.ones(num_eval)] @ weights
+            out[f"goal_error_{kind}_{n}"] = float(np.linalg.norm(guess - goals_np, axis=1).mean())
+            out[f"rl_goal_error_{kind}_{n}"] = float(np.linalg.norm(rl_guess - goals_np, axis=1).mean())
+            out[f"baseline_goal_error_{kind}_{n}"] = float(np.linalg.norm(mean_goal - goals_np, axis=1).mean())
+            out[f"snr_{kind}_{n}"] = _signal_to_noise(mine)
+            out[f"rl_snr_{kind}_{n}"] = _signal_to_noise(rl)
+    return out
+
+
+def _attempt_pool(agent: Any, envs: Any, tasks: Sequence[Any], num_episodes: int, seed: int) -> dict[str, np.ndarray]:
+    """Top-level attempts of greedy episodes under uniformly random subgoals (the agent's lower levels), spread over
+    ``tasks``: ``obs`` (M, obs_dim), ``action`` (M, goal_dim), ``next_obs`` (M, obs_dim), ``ends`` (M, goal_dim)."""
+    per_task = -(-num_episodes // len(tasks))
+    saved = agent.hierarchy.random_top
+    agent.hierarchy.random_top = True
+    rows: list[Any] = []
+    try:
+        for k, task in enumerate(tasks[: -(-num_episodes // per_task)]):
+            act_on_belief(agent, envs, task, agent.posterior.prior(1), num_samples=per_task, seed=seed + k)
+            rows += [transition for attempts in agent._attempts for transition, _, _ in attempts]
+    finally:
+        agent.hierarchy.random_top = saved
+    pool = {name: np.stack([np.ravel(getattr(t, name)) for t in rows]).astype(np.float32) for name in ("obs", "action", "next_obs")}
+    pool["ends"] = pool["next_obs"][:, : agent.spec.goal_dim]
+    return pool
+
+
+def _probe_contexts(pool: dict[str, np.ndarray], n: int, count: int, paid: bool, rng: np.random.Generator,
+                    reward_fn: Any) -> tuple[Tensor, Tensor]:
+    """``count`` contexts of ``n`` attempts of ``pool`` with their goals: (count, n, context_dim), (count, goal_dim).
+    Paid: the goal is where one of the context's attempts ended; unpaid: where another attempt ended, no row paid."""
+    ends = pool["ends"]
+    contexts, goals = [], []
+    for _ in range(count):
+        if paid:
+            rows = rng.choice(len(ends), size=n, replace=False)
+            goal = ends[rows[rng.integers(n)]]
+        else:
+            goal = ends[rng.integers(len(ends))]
+            unpaid = np.flatnonzero(reward_fn(ends, goal) != 0.0)
+            rows = rng.choice(unpaid, size=n, replace=len(unpaid) < n)
+        reward = np.asarray(reward_fn(ends[rows], goal), np.float32)
+        contexts.append(np.concatenate([pool["obs"][rows], pool["action"][rows], reward[:, None], pool["next_obs"][rows]], axis=1))
+        goals.append(goal)
+    return torch.as_tensor(np.stack(contexts)), torch.as_tensor(np.stack(goals))
+
+
+def _signal_to_noise(belief: Belief) -> float:
+    """Spread of the posterior means across contexts over the posterior's std, mean over z's dimensions (as in
+    :func:`paid_context_probe`)."""
+    spread = belief.mean.double().std(dim=0, unbiased=False)
+    noise = belief.var.double().mean(dim=0).sqrt()
+    return float((spread / noise).mean())
