@@ -103,6 +103,9 @@ def main() -> None:
     }
     headline.update(headline_stats("frozen_final_success", [r["frozen"]["final_success"] for r in rows]))
     headline.update(headline_stats("scratch_final_success", [r["scratch"]["final_success"] for r in rows]))
+    if budget.fast and args.out is None:
+        print(f"headline: {headline}\nfast mode: smoke run only, data/results/peach_transfer.json not written (give --out DIR to write one)")
+        return
     figure = figure_spec("PEACH transfer: same dynamics, a new reward", [
         curves_panel("target distribution (start room 2, sites in rooms 0, 1, 3)", "environment steps on the target",
                      "final-episode meta-test success",
