@@ -238,6 +238,11 @@ class PEACH(nn.Module):
                 self.rl_buffer.add_batch(task, **self._columns(rows))
                 self.context_buffer.add_batch(task, **self._columns(context_rows))
 
+    @property
+    def attempts(self) -> list[list[tuple[Transitions, Transitions | None, float]]]:
+        """The current episode's top-level attempts per env: (transition, penalty row or None, dense reward)."""
+        return self._attempts
+
     def episode_over(self) -> np.ndarray:
         """(n,) bool: the top level has finished."""
         return self.hierarchy.episode_over()

@@ -76,9 +76,8 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
         successes.append(float(np.mean(episodes.success)))
         means.append(belief.mean[0].numpy())
         variances.append(belief.var[0].numpy())
-    spread = np.std(np.stack(means), axis=0)
-    noise = np.sqrt(np.mean(np.stack(variances), axis=0))
-    ratio = float(np.mean(spread / noise)) if agent.posterior.probabilistic else float("nan")  # point beliefs: no noise
+    stacked = Belief(torch.as_tensor(np.stack(means)), torch.as_tensor(np.stack(variances)))
+    ratio = _signal_to_noise(stacked) if agent.posterior.probabilistic else float("nan")  # point beliefs: no noise
     return {"success": float(np.mean(successes)), "signal_to_noise": ratio,
             "var_ratio": float(np.mean(variances))}
 
@@ -295,7 +294,7 @@ def _attempt_pool(agent: Any, envs: Any, tasks: Sequence[Any], num_episodes: int
     try:
         for k, task in enumerate(tasks[: -(-num_episodes // per_task)]):
             act_on_belief(agent, envs, task, agent.posterior.prior(1), num_samples=per_task, seed=seed + k)
-            rows += [transition for attempts in agent._attempts for transition, _, _ in attempts]
+            rows += [transition for attempts in agent.attempts for transition, _, _ in attempts]
     finally:
         agent.hierarchy.random_top = saved
     pool = {name: np.stack([np.ravel(getattr(t, name)) for t in rows]).astype(np.float32) for name in ("obs", "action", "next_obs")}
