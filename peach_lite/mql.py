@@ -20,6 +20,10 @@ sample size ESS, then run TD3 steps on the snapshot and propensity-weighted TD3 
 meta-training replay with a proximal term lambda * ||theta - theta_meta||^2, lambda = 1 - ESS (paper) or
 fixed (released code). :meth:`MQL.rollback` restores the meta-trained weights exactly.
 
+Two diagnostics share the learner (``MQLConfig.task_input``): "state" keeps the history at zeros (TD3 that cannot
+know the goal, the baseline) and "goal" conditions TD3 on the task's true goal instead of the context (the
+oracle-goal bound: what the same TD3 reaches with perfect inference; not part of MQL, and not adapted).
+
 Deviations from the reference (amazon-research/meta-q-learning), each a CPU budget choice:
 networks 2x128 instead of 2x300; history of 10 tuples instead of 30 (episodes here are 20 steps);
 episodes of 8 tasks in lockstep instead of one task at a time. They are config fields.
@@ -43,8 +47,8 @@ from peach_lite.runner import Step, TaskBatch
 from peach_lite.td3 import TD3, TD3Config
 from peach_lite.validation import as_obs_tensor, check_choice, check_int, check_int_sequence, check_range
 
-__all__ = ["MQLConfig", "HistoryEncoder", "MQL", "fit_logistic", "propensity_weights", "effective_sample_size",
-           "AdaptResult", "normalised_score", "context_probe", "train_mql", "CLI"]
+__all__ = ["MQLConfig", "TASK_INPUTS", "HistoryEncoder", "MQL", "fit_logistic", "propensity_weights", "effective_sample_size",
+           "AdaptResult", "normalised_score", "context_probe", "task_goals", "train_mql", "CLI"]
 
 
 @dataclass
@@ -103,8 +107,11 @@ class MQLConfig:
     """Learning rate of the fresh Adams made for adaptation (reference: torch's default, 1e-3)."""
     use_propensity: bool = True
     """False sets beta = 1 for every replay row (an ablation)."""
-    use_context: bool = True
-    """False keeps the history at zeros: the same TD3 on the state alone, which cannot know the goal (baseline)."""
+    task_input: str = "context"
+    """What TD3 is conditioned on besides the state: "context" = the GRU's summary of the history (MQL);
+    "state" = nothing (the history is kept at zeros: the same TD3 on the state alone, which cannot know the goal,
+    a baseline); "goal" = the true goal of the task (``task.goal``), a diagnostic bound, not part of MQL: it shows
+    what the same TD3 reaches when inference is perfect (it has no context, so it cannot adapt)."""
     seed: int = 0
     """Seeds networks, exploration noise and replay sampling."""
 
@@ -120,6 +127,7 @@ class MQLConfig:
                                 ("adapt_lr", 1e-8, 1.0)]:
             check_range(name, getattr(self, name), low, high)
         check_choice("prox", self.prox, ["ess", "fixed"])
+        check_choice("task_input", self.task_input, TASK_INPUTS)
         if self.batch_size % self.tasks_per_batch:
             raise ValueError(f"batch_size must be a multiple of tasks_per_batch ({self.tasks_per_batch}), got {self.batch_size}")
 
@@ -129,6 +137,10 @@ class MQLConfig:
                          buffer_size=1, gamma=self.gamma, tau=self.tau, policy_noise=self.policy_noise,
                          noise_clip=self.noise_clip, exploration_noise=self.exploration_noise,
                          policy_delay=self.policy_delay, seed=self.seed)
+
+
+TASK_INPUTS = ("context", "state", "goal")
+"""The choices of :attr:`MQLConfig.task_input`."""
 
 
 class HistoryEncoder(nn.Module):
@@ -179,6 +191,7 @@ class MQL:
         obs_dim, action_dim: sizes of the env's vectors; ``action_low``/``action_high`` its box.
         num_train_tasks: training tasks (replay buffers are keyed by their index).
         config: :class:`MQLConfig`.
+        goal_dim: size of ``task.goal``; needed (>= 1) only when ``config.task_input == "goal"``.
 
     Taught in notebooks/08_mql.py (section "The agent").
     """
@@ -186,12 +199,16 @@ class MQL:
     algorithm: ClassVar[str] = "mql"
 
     def __init__(self, obs_dim: int, action_dim: int, num_train_tasks: int, config: MQLConfig | None = None, *,
-                 action_low: Any = None, action_high: Any = None, device: torch.device | str | None = "cpu"):
+                 action_low: Any = None, action_high: Any = None, device: torch.device | str | None = "cpu",
+                 goal_dim: int = 0):
         self.config = cfg = config or MQLConfig()
         check_int("num_train_tasks", num_train_tasks, 1)
         self.num_train_tasks = int(num_train_tasks)
+        check_int("goal_dim", goal_dim, 1 if cfg.task_input == "goal" else 0)
+        self.goal_dim = int(goal_dim)
+        cond_dim = self.goal_dim if cfg.task_input == "goal" else cfg.gru_hidden
         self.td3 = TD3(obs_dim, action_dim, cfg.td3_config(), action_low=action_low, action_high=action_high,
-                       cond_dim=cfg.gru_hidden, device=device)
+                       cond_dim=cond_dim, device=device)
         self.device, self.obs_dim, self.action_dim = self.td3.device, self.td3.obs_dim, self.td3.action_dim
         self.tuple_dim = self.action_dim + 1 + self.obs_dim
         with torch.random.fork_rng(devices=[]):
@@ -204,12 +221,15 @@ class MQL:
         width = cfg.history_length * self.tuple_dim
         self.fields = {"obs": (self.obs_dim,), "action": (self.action_dim,), "reward": (), "next_obs": (self.obs_dim,),
                        "done": (), "history": (width,), "next_history": (width,)}
+        if cfg.task_input == "goal":
+            self.fields["goal"] = (self.goal_dim,)
         self.buffer = MultiTaskReplayBuffer(self.num_train_tasks, cfg.buffer_size, self.fields, device=self.device)
         self.generator = self.td3.generator
         self.num_updates = 0
         self.env_id: str | None = None
         self.explore, self._tasks = True, TaskBatch.single()
         self._history = torch.zeros(1, width, device=self.device)
+        self._goal: Tensor | None = None
         self._recording: ReplayBuffer | None = None
 
     @property
@@ -224,26 +244,31 @@ class MQL:
 
     # --- the Agent protocol ------------------------------------------------------------------------
     def begin_episode(self, tasks: TaskBatch, *, explore: bool) -> None:
-        """Reset every env's history to zeros (the context starts empty each episode)."""
+        """Reset every env's history to zeros (the context starts empty each episode); with
+        ``task_input = "goal"``, read each env's true goal from its task."""
         self.explore, self._tasks = bool(explore), tasks
         self._history = torch.zeros(len(tasks), self.config.history_length * self.tuple_dim, device=self.device)
+        if self.config.task_input == "goal":
+            self._goal = task_goals(tasks, self.goal_dim).to(self.device)
 
     @torch.no_grad()
     def act(self, obs: Tensor) -> Tensor:
-        """(n, obs_dim) -> (n, action_dim) env actions from the actor given its history context."""
+        """(n, obs_dim) -> (n, action_dim) env actions from the actor given its history context (or the goal)."""
         obs = as_obs_tensor("obs", obs, self.obs_dim, self.device)
-        context = self.actor_context(self._history)
-        return self.td3.action_scale.to_env(self.td3.policy(obs, context, deterministic=not self.explore)).cpu()
+        cond = self.task_variable(self.actor_context, self._history, self._goal)
+        return self.td3.action_scale.to_env(self.td3.policy(obs, cond, deterministic=not self.explore)).cpu()
 
     def observe(self, step: Step) -> None:
         """Store exploring training-task steps with the history before and after them; advance the history."""
         action = self.td3.action_scale.from_env(step.action.to(self.device))
         new_tuple = torch.cat([action, step.reward[:, None].to(self.device), step.obs.to(self.device)], dim=1)
         next_history = torch.cat([self._history[:, self.tuple_dim:], new_tuple], dim=1)
-        if not self.config.use_context:
+        if self.config.task_input == "state":
             next_history = torch.zeros_like(next_history)
         rows = {"obs": step.obs, "action": action, "reward": step.reward, "next_obs": step.next_obs,
                 "done": step.terminated.float(), "history": self._history, "next_history": next_history}
+        if self._goal is not None:
+            rows["goal"] = self._goal
         if self._recording is not None:
             self._recording.add_batch(**{k: v[step.mask] for k, v in rows.items()})
         elif self.explore and self._tasks.split == "train":
@@ -273,9 +298,10 @@ class MQL:
                anchor: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """One context-TD3 step: critic (+ its GRU), and every ``policy_delay`` steps the actor (+ its GRU)
         through the updated critic, then every target. Uses :meth:`TD3.critic_loss`/:meth:`TD3.actor_loss`.
+        With ``task_input = "goal"`` every task variable is the row's goal instead of a GRU's context.
 
         Args:
-            batch: rows with obs, action, reward, next_obs, done, history, next_history, each (B, ...).
+            batch: rows with obs, action, reward, next_obs, done, history, next_history (and goal), each (B, ...).
             weights: (B,) propensity weights beta (adaptation), None = 1.
             prox_weight, anchor: add prox_weight * ||theta - anchor||^2 over each optimizer's parameters
                 (adaptation's proximal term; ``anchor`` maps ``id(parameter)`` to its meta-trained value).
@@ -284,11 +310,11 @@ class MQL:
 
         Taught in notebooks/08_mql.py (section "The agent").
         """
-        td3 = self.td3
-        critic_cond = self.critic_context(batch["history"])
+        td3, goal = self.td3, batch.get("goal")
+        critic_cond = self.task_variable(self.critic_context, batch["history"], goal)
         with torch.no_grad():
-            next_cond = self.critic_context_target(batch["next_history"])
-            next_actor_cond = self.actor_context_target(batch["next_history"])
+            next_cond = self.task_variable(self.critic_context_target, batch["next_history"], goal)
+            next_actor_cond = self.task_variable(self.actor_context_target, batch["next_history"], goal)
         critic_loss = td3.critic_loss(batch, critic_cond, next_cond, next_actor_cond=next_actor_cond, weights=weights)
         total = critic_loss + self._proximal(self._critic_params(), prox_weight, anchor)
         self.critic_optimizer.zero_grad(set_to_none=True)
@@ -298,8 +324,9 @@ class MQL:
         out = {"critic_loss": critic_loss.detach()}
         if self.num_updates % self.config.policy_delay == 0:
             with torch.no_grad():
-                critic_cond = self.critic_context(batch["history"])
-            actor_loss = td3.actor_loss(batch, critic_cond, actor_cond=self.actor_context(batch["history"]), weights=weights)
+                critic_cond = self.task_variable(self.critic_context, batch["history"], goal)
+            actor_cond = self.task_variable(self.actor_context, batch["history"], goal)
+            actor_loss = td3.actor_loss(batch, critic_cond, actor_cond=actor_cond, weights=weights)
             total = actor_loss + self._proximal(self._actor_params(), prox_weight, anchor)
             self.actor_optimizer.zero_grad(set_to_none=True)
             total.backward()
@@ -311,9 +338,21 @@ class MQL:
             out["actor_loss"] = actor_loss.detach()
         return out
 
+    def task_variable(self, encoder: HistoryEncoder, history: Tensor, goal: Tensor | None) -> Tensor:
+        """What TD3 is conditioned on: ``encoder(history)`` (B, gru_hidden), or with ``task_input = "goal"``
+        the true goal (B, goal_dim) unchanged (the history is then ignored)."""
+        if self.config.task_input == "goal":
+            if goal is None:
+                raise ValueError("task_input is 'goal' but no goal was given: call begin_episode with tasks that carry a goal")
+            return goal
+        return encoder(history)
+
     # --- adaptation ------------------------------------------------------------------------------
     def context_features(self, history: Tensor) -> Tensor:
         """(B, h * tuple_dim) -> (B, gru_hidden) actor-GRU contexts, the classifier's features (no gradient)."""
+        if self.config.task_input == "goal":
+            raise ValueError("task_input is 'goal': the agent reads the true goal and has no context to classify or "
+                             "probe (the goal bound is not adapted)")
         with torch.no_grad():
             return self.actor_context(history)
 
@@ -413,7 +452,7 @@ class MQL:
     def arch(self) -> dict[str, Any]:
         """Plain data that rebuilds the agent."""
         config = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()}
-        return {"env_id": self.env_id, "obs_dim": self.obs_dim, "action_dim": self.action_dim,
+        return {"env_id": self.env_id, "obs_dim": self.obs_dim, "action_dim": self.action_dim, "goal_dim": self.goal_dim,
                 "num_train_tasks": self.num_train_tasks, "action_low": self.td3.action_scale.low.tolist(),
                 "action_high": self.td3.action_scale.high.tolist(), "config": config}
 
@@ -423,10 +462,15 @@ class MQL:
 
     @classmethod
     def from_checkpoint(cls, payload: dict[str, Any], device: torch.device | str | None = None) -> "MQL":
-        """Rebuild from ``arch`` and load the networks."""
+        """Rebuild from ``arch`` and load the networks (checkpoints written before ``task_input`` carry
+        ``use_context``: True means "context", False "state")."""
         arch = payload["arch"]
-        agent = cls(arch["obs_dim"], arch["action_dim"], arch["num_train_tasks"], MQLConfig(**{**arch["config"], "buffer_size": 1}),
-                    action_low=arch["action_low"], action_high=arch["action_high"], device=device or "cpu")
+        config = dict(arch["config"], buffer_size=1)
+        if "use_context" in config:
+            config["task_input"] = "context" if config.pop("use_context") else "state"
+        agent = cls(arch["obs_dim"], arch["action_dim"], arch["num_train_tasks"], MQLConfig(**config),
+                    action_low=arch["action_low"], action_high=arch["action_high"], device=device or "cpu",
+                    goal_dim=arch.get("goal_dim", 0))
         agent.env_id = arch["env_id"]
         for name, module in agent._modules().items():
             module.load_state_dict(payload["state"][name])
@@ -593,6 +637,21 @@ def context_probe(agent: MQL, envs: Any, tasks: list[Any], *, min_steps: tuple[i
     return out
 
 
+def task_goals(tasks: TaskBatch, goal_dim: int) -> Tensor:
+    """(n, goal_dim) float32 goals of the tasks in ``tasks`` (each must carry ``goal``): what the oracle-goal bound reads.
+
+    Taught in notebooks/08_mql.py (section "Measured: context TD3, state-only TD3, the goal bound and MQL adaptation")."""
+    goals = []
+    for task in tasks.values:
+        if getattr(task, "goal", None) is None:
+            raise ValueError(f"task_input is 'goal' but the task {task!r} carries no goal")
+        goals.append(torch.as_tensor(task.goal, dtype=torch.float32).reshape(-1))
+    goals = torch.stack(goals)
+    if goals.shape[1] != goal_dim:
+        raise ValueError(f"goal_dim is {goal_dim} but the tasks' goals have {goals.shape[1]} entries")
+    return goals
+
+
 def _lockstep(env_id: str, n: int):
     from peach_lite.runner import GymTaskEnvs
 
@@ -605,14 +664,15 @@ def _lockstep(env_id: str, n: int):
 
 def train_mql(*, seed: int, progress: bool = True, env_id: str = "peach_lite/PointRobotDense-v0", total_steps: int = 40_000,
               envs_in_lockstep: int = 8, updates_per_step: float = 1.0, warmup_steps: int | None = None,
-              history_length: int = 10, hidden: tuple[int, ...] = (128, 128), use_context: bool = True,
+              history_length: int = 10, hidden: tuple[int, ...] = (128, 128), task_input: str = "context",
               lr: float = 3e-4) -> tuple[MQL, dict[str, Any]]:
     """Meta-train MQL (multi-task context TD3) with the shared loop; returns the agent and its History.
 
-    ``use_context=False`` trains the same TD3 on the state alone (the history stays zeros, so the
-    context carries nothing): the baseline that cannot know the goal. Warm-up collects with the initial
-    policy and its exploration noise (the reference's burn-in uses uniform random actions); its default
-    is min(2000, total_steps / 5) steps.
+    ``task_input="state"`` trains the same TD3 on the state alone (the history stays zeros, so the
+    context carries nothing): the baseline that cannot know the goal. ``task_input="goal"`` gives it each
+    task's true goal instead of the context: the oracle-goal bound (see :class:`MQLConfig`). Warm-up
+    collects with the initial policy and its exploration noise (the reference's burn-in uses uniform random
+    actions); its default is min(2000, total_steps / 5) steps.
 
     Taught in notebooks/08_mql.py (section "Meta-training").
     """
@@ -622,9 +682,10 @@ def train_mql(*, seed: int, progress: bool = True, env_id: str = "peach_lite/Poi
 
     env = make(env_id)
     train_tasks = env.unwrapped.train_tasks()
-    config = MQLConfig(hidden=tuple(hidden), history_length=history_length, use_context=use_context, lr=lr, seed=seed)
+    config = MQLConfig(hidden=tuple(hidden), history_length=history_length, task_input=task_input, lr=lr, seed=seed)
     agent = MQL(env.observation_space.shape[0], env.action_space.shape[0], len(train_tasks), config,
-                action_low=env.action_space.low, action_high=env.action_space.high)
+                action_low=env.action_space.low, action_high=env.action_space.high,
+                goal_dim=len(train_tasks[0].goal) if task_input == "goal" else 0)
     agent.env_id = env_id
     episode_steps = env.spec.max_episode_steps * envs_in_lockstep
     warmup_steps = min(2_000, total_steps // 5) if warmup_steps is None else warmup_steps

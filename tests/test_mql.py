@@ -17,7 +17,8 @@ SMALL = dict(hidden=(16,), gru_hidden=4, history_length=3, batch_size=16, tasks_
 
 def _agent(**overrides):
     env = make(ENV_ID)
-    agent = MQL(2, 2, 4, MQLConfig(**{**SMALL, **overrides}), action_low=env.action_space.low, action_high=env.action_space.high)
+    agent = MQL(2, 2, 4, MQLConfig(**{**SMALL, **overrides}), action_low=env.action_space.low, action_high=env.action_space.high,
+                goal_dim=2)
     agent.env_id = ENV_ID
     return agent, env
 
@@ -31,7 +32,8 @@ def _filled_agent(**overrides):
 
 def test_config_rejects_bad_values_naming_the_field():
     for kwargs, field in [({"history_length": 0}, "history_length"), ({"prox": "ema"}, "prox"),
-                          ({"batch_size": 10, "tasks_per_batch": 3}, "batch_size"), ({"hidden": 64}, "hidden")]:
+                          ({"batch_size": 10, "tasks_per_batch": 3}, "batch_size"), ({"hidden": 64}, "hidden"),
+                          ({"task_input": "oracle"}, "task_input"), ({"task_input": True}, "task_input")]:
         with pytest.raises(ValueError, match=field):
             MQLConfig(**kwargs)
 
@@ -83,9 +85,59 @@ def test_history_resets_at_episode_start_and_rows_carry_before_and_after():
 
 
 def test_state_only_baseline_sees_no_history():
-    agent, env = _filled_agent(use_context=False)
+    agent, env = _filled_agent(task_input="state")
     rows = agent.buffer.sample(20, [0], torch.Generator().manual_seed(0))
     assert rows["history"].abs().sum() == 0 and rows["next_history"].abs().sum() == 0
+
+
+def test_goal_bound_conditions_actor_and_critic_on_the_task_goal_not_the_history():
+    agent, env = _filled_agent(task_input="goal")
+    tasks = env.unwrapped.train_tasks()
+    assert agent.td3.actor.net[0].in_features == 2 + 2  # obs + goal, no GRU context
+    rows = agent._replay_sample(16)
+    stored = {tuple(np.round(g, 5)) for g in rows["goal"].tolist()}
+    assert stored <= {tuple(np.round(t.goal, 5)) for t in tasks[:4]}  # each row carries its own task's goal
+    obs = torch.randn(2, 2)
+    agent.begin_episode(TaskBatch.from_list(tasks, [0, 1], split="test"), explore=False)
+    torch.testing.assert_close(agent._goal, torch.tensor([tasks[0].goal, tasks[1].goal], dtype=torch.float32))
+    first = agent.act(obs)
+    agent._history = torch.randn_like(agent._history)  # another context: no effect
+    assert torch.equal(agent.act(obs), first)
+    agent.begin_episode(TaskBatch.from_list(tasks, [2, 3], split="test"), explore=False)  # another task: another action
+    assert not torch.equal(agent.act(obs), first)
+    # the critic (and the update) read the batch's goal: a new history leaves Q unchanged, a new goal changes it
+    def q(b):
+        return agent.td3.critic(b["obs"], b["action"], agent.task_variable(agent.critic_context, b["history"], b.get("goal")))
+
+    base = q(rows)
+    assert torch.equal(q({**rows, "history": torch.randn_like(rows["history"])}), base)
+    assert not torch.equal(q({**rows, "goal": rows["goal"] + 0.5}), base)
+    with pytest.raises(ValueError, match="goal"):
+        agent.context_features(rows["history"])  # no context to classify: the bound is not adapted
+
+
+def test_goal_bound_needs_a_goal_size_and_tasks_with_goals():
+    with pytest.raises(ValueError, match="goal_dim"):
+        MQL(2, 2, 4, MQLConfig(**SMALL, task_input="goal"))
+    agent, _ = _agent(task_input="goal")
+    with pytest.raises(ValueError, match="goal"):
+        agent.begin_episode(TaskBatch.single(None), explore=True)
+
+
+def test_checkpoint_written_before_task_input_still_loads(tmp_path):
+    from peach_lite.checkpoints import load_agent, save_agent
+
+    for use_context, task_input in ((True, "context"), (False, "state")):
+        agent, _ = _agent(task_input=task_input)
+        payload = {"arch": agent.arch(), "state": agent.checkpoint_state()}
+        legacy = {k: v for k, v in payload["arch"]["config"].items() if k != "task_input"} | {"use_context": use_context}
+        payload["arch"] = {k: v for k, v in payload["arch"].items() if k != "goal_dim"} | {"config": legacy}
+        loaded = MQL.from_checkpoint(payload)
+        assert loaded.config.task_input == task_input and loaded.goal_dim == 0
+    goal_agent, env = _agent(task_input="goal")
+    goal_agent.env_id = ENV_ID
+    loaded, _ = load_agent(save_agent(goal_agent, tmp_path / "goal.pt"), algorithm="mql")
+    assert loaded.config.task_input == "goal" and loaded.goal_dim == 2
 
 
 def test_unit_weights_and_no_prox_are_bit_identical_to_the_plain_update():

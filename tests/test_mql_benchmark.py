@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from peach_lite.results import quote_headline
+
 
 def _record():
     from peach_lite.results import read_results
@@ -25,13 +27,14 @@ def test_the_benchmark_ran_three_seeds_with_its_committed_defaults():
     record = _record()
     assert record["seeds"] == [0, 1, 2]
     assert record["command"].startswith("python benchmarks/mql.py")
-    assert len(record["details"]["per_seed"]["context"]) == len(record["details"]["per_seed"]["state"]) == 3
+    assert [len(record["details"]["per_seed"][kind]) for kind in ("context", "state", "goal")] == [3, 3, 3]
 
 
 def test_no_score_beats_the_oracle():
     h = _headline()
-    for key in ("context_td3_score", "state_td3_score", "ood_score", "ood_score_before_adaptation", "mql_ood_adapted_score",
-                "beta_one_ood_adapted_score", "no_prox_ood_adapted_score", "fixed_prox_ood_adapted_score"):
+    for key in ("context_td3_score", "state_td3_score", "ood_score", "oracle_goal_td3_score", "oracle_goal_ood_score",
+                "ood_score_before_adaptation", "mql_ood_adapted_score", "beta_one_ood_adapted_score",
+                "no_prox_ood_adapted_score", "fixed_prox_ood_adapted_score"):
         assert h[key] <= 1.0 + 1e-6, key
 
 
@@ -42,16 +45,27 @@ def test_ess_is_normalised():
 
 
 # ------------------------------------------------------------------------------------------------ issue 14's targets
-SCORE_UNMET = ("issue 14: with the benchmark's budget (20k meta-training steps per seed at lr 1e-3, about 4 CPU-minutes of "
-               "training on the shared 2-core machine) context TD3 scores 0.167 (0.147 / 0.174 / 0.179) in distribution (seeds 0 1 2); "
-               "TD3 on the state alone -0.013. Diagnostic: RL compute, not inference: the context probe reads the goal "
-               "with R^2 0.95 after 10 steps, and the score still rises with steps (lr 1e-3: 0.33 after 40k; lr 3e-4: "
-               "0.19 after 40k, 0.35 after 120k; data/results/mql.json details.route)")
+SCORE_UNMET = ("issue 14: with the benchmark's budget (20k meta-training steps per seed at lr 1e-3, seeds 0 1 2): "
+               + quote_headline("mql", "context_td3_score", "state_td3_score", "train_minutes_per_seed", "oracle_goal_td3_score",
+                                "oracle_goal_ood_score", "context_fraction_of_goal_bound", "oracle_goal_cpu_minutes_per_seed")
+               + ". Diagnostic (the oracle-goal bound: the same TD3, steps, lr and seeds given the true goal instead of the "
+               "context): TD3 itself is near the oracle at this compute, so the shortfall is task inference, i.e. learning "
+               "the history context and acting on it, not TD3's control; that part still improves with steps (lr 1e-3: 0.33 "
+               "after 40k; lr 3e-4: 0.19 after 40k, 0.35 after 120k; data/results/mql.json details.route)")
 
 
 @pytest.mark.xfail(reason=SCORE_UNMET, strict=False)
 def test_context_td3_reaches_085_in_distribution():
     assert _headline()["context_td3_score"] >= 0.85
+
+
+def test_the_goal_bound_scores_at_least_the_context_and_the_state():
+    """TD3 given the true goal knows the task from the first step: a context agent that beats it (in or out of
+    distribution) has a bug, and so does a bound that the state-only baseline beats."""
+    h = _headline()
+    assert h["oracle_goal_td3_score"] >= max(h["context_td3_score"], h["state_td3_score"])
+    assert h["oracle_goal_ood_score"] >= h["ood_score"]
+    assert 0.0 <= h["context_fraction_of_goal_bound"] <= 1.0
 
 
 def test_td3_on_the_state_alone_stays_near_blind():
