@@ -20,7 +20,7 @@ Per run (each a Ray task through peach_lite.sweep):
   perfect, which separates the master's half of the gap from the sub-policies' half.
 
 Headline: ``movement_fraction_of_bayes`` (adapted greedy return / Bayes-optimal 41.0), ``collapsed_seeds``,
-``dead_sub_seeds``, ``shared_policy_return``, ``movement_scripted_subs_return``, ``fourrooms_fraction_of_oracle``,
+``dead_sub_seeds``, ``uncovered_goal_seeds``, ``shared_policy_return``, ``movement_scripted_subs_return``, ``fourrooms_fraction_of_oracle``,
 ``fourrooms_scripted_subs_fraction_of_oracle``, ``flat_ppo_success``, ``cpu_minutes_per_seed``, with IQM and 95%
 bootstrap intervals over seeds.
 
@@ -29,8 +29,8 @@ with ``--seeds`` and ``--skip`` and then the default command, which resumes ever
 
     python benchmarks/mlsh.py --address serial
 
-Writes data/results/mlsh.json and mlsh.png (read by notebooks/10_mlsh.py); in fast mode a smoke run that writes
-nothing unless --out is given.
+Writes data/results/mlsh.json and mlsh.png (read by notebooks/10_mlsh.py); a fast-mode smoke run or a partial run
+(``--skip`` or fewer than 3 seeds) writes nothing unless --out is given.
 """
 from __future__ import annotations
 
@@ -118,6 +118,13 @@ def _dead_sub(row: dict) -> bool:
     return any(max(returns) < DEAD_RETURN for returns in row.get("sub_goal_returns", []))
 
 
+def _uncovered_goal(row: dict, oracle: float) -> bool:
+    """Whether some goal of a MovementBandits run has no sub-policy scoring half the oracle alone when it pays: then
+    no master can do well on the tasks where that goal pays (a dead sub-policy, or both walking to the other goal)."""
+    table = row.get("sub_goal_returns") or []
+    return bool(table) and min(max(column) for column in zip(*table)) < oracle / 2
+
+
 def primitives_bound(seed: int, tasks: str, eval_tasks: int, eval_episodes: int, overrides: dict) -> dict:
     """A fresh master over scripted ideal sub-policies (MovementBandits: walk to goal k; four rooms: always action k),
     W master-only iterations on the same fresh tasks as :func:`train_one`: how far the master alone can go."""
@@ -200,6 +207,7 @@ def main() -> None:
         "collapse_S_min": float(col(rows, "final_S").min()),
         "collapse_goal_S_min": float(col(rows, "final_goal_S").min()),
         "dead_sub_seeds": int(sum(_dead_sub(r) for r in rows)),
+        "uncovered_goal_seeds": int(sum(_uncovered_goal(r, values["oracle"]) for r in rows)),
         "master_accuracy": float(col(rows, "master_accuracy").mean()),
         "master_entropy": float(col(rows, "master_entropy").mean()),
         "wall_minutes_per_seed": float(col(rows, "wall_s").mean() / 60),
@@ -209,7 +217,9 @@ def main() -> None:
         headline["shared_policy_return"] = ablations["shared"]["adapted_return"]
         headline["ratio_over_shared"] = headline["movement_adapted_return"] / max(ablations["shared"]["adapted_return"], 1e-9)
     if sweep_bound and "movement_bound" in bounds:
-        headline["movement_scripted_subs_return"] = float(col(sweep_bound.results("movement_bound"), "adapted_return").mean())
+        bound = sweep_bound.results("movement_bound")
+        headline["movement_scripted_subs_return"] = float(col(bound, "adapted_return").mean())
+        headline["movement_scripted_subs_episode_oracle"] = float(col(bound, "oracle").mean())
     if sweep_bound and "fourrooms_bound" in bounds:
         bound = sweep_bound.results("fourrooms_bound")
         headline["fourrooms_scripted_subs_fraction_of_oracle"] = float((col(bound, "adapted_success") / col(bound, "oracle")).mean())
@@ -220,6 +230,7 @@ def main() -> None:
             headline[f"{name}_S"] = ablations[name]["final_S"]
             headline[f"{name}_goal_S"] = ablations[name]["final_goal_S"]
             headline[f"{name}_dead_sub"] = int(_dead_sub(ablations[name]))
+            headline[f"{name}_uncovered_goal"] = int(_uncovered_goal(ablations[name], values["oracle"]))
     if four:
         headline["fourrooms_fraction_of_oracle"] = float((col(four, "adapted_success") / col(four, "oracle")).mean())
         headline["fourrooms_success"] = float(col(four, "adapted_success").mean())
@@ -231,8 +242,9 @@ def main() -> None:
     headline |= headline_stats("movement_fraction_of_bayes", movement_fraction)
     for key, value in headline.items():
         print(f"{key:40s} {value:10.3f}")
-    if budget.fast and args.out is None:
-        print("fast mode: smoke run only, data/results/mlsh.json not written (give --out to write one)")
+    if (budget.fast or args.skip or len(args.seeds) < 3) and args.out is None:
+        print("fast or partial run (fast mode, --skip or fewer than 3 seeds): data/results/mlsh.json not written "
+              "(give --out to write one)")
         return
     series = [{"label": "MLSH (K=2)", "x": [r["curve_steps"] for r in rows], "y": [r["curve_returns"] for r in rows]}]
     for name, label in (("shared", "shared reactive policy"), ("no_warmup", "no warm-up"), ("no_stagger", "no stagger"),
@@ -259,7 +271,10 @@ def main() -> None:
                                "sub_goal_returns": "per seed, (K, 2): sub-policy k alone, its mean return when goal g pays",
                                "movement_scripted_subs_return": "a fresh master over the scripted walk-to-goal sub-policies, greedy "
                                                                 "return after W on the same fresh tasks (the master's own ceiling)",
+                               "movement_scripted_subs_episode_oracle": "the goal-known optimum on those same greedy episodes (its bound; "
+                                                                        "oracle_return is the expectation over goal pairs)",
                                "fourrooms_scripted_subs_fraction_of_oracle": "the same over four scripted sub-policies 'always action k'",
+                               "uncovered_goal_seeds": "seeds where some goal has no sub-policy scoring half the oracle alone when it pays",
                                "dead_sub_seeds": f"seeds with a sub-policy under {DEAD_RETURN} alone whichever goal pays",
                                "wall_minutes_per_seed": "wall time of one MovementBandits seed (train + meta-test) on the shared 2-core machine",
                                "flat_ppo_success": "a fresh flat PPO per held-out goal, W iterations of the same steps, greedy success"},

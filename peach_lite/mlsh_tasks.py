@@ -259,8 +259,8 @@ def sub_policy_goal_returns(subs: nn.Module, tasks: MLSHTasks, *, num_starts: in
     the real one and when goal 1 is, from the same ``num_starts`` goal pairs and random numbers.
 
     The collapse story in numbers: goal primitives give about (43, 3) and (3, 43); a collapsed pair two equal rows;
-    a pair where one sub-policy only stands still (it is paid for staying where the other one brought the agent)
-    a row near (3, 3), which no master can use.
+    a sub-policy that mostly stands still a row near (3, 3), which no master can use (a "dead" sub-policy: the move
+    detector sees two different behaviours, the goal detector and this table see that one of them is useless).
 
     Returns:
         (K, 2): entry (k, g) is sub-policy k's mean return when goal g pays.
