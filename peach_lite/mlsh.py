@@ -50,7 +50,9 @@ class MLSHConfig:
     no Adam step (the reference's ``MpiAdam`` would still move it by momentum); warm-up is exactly W
     iterations (the reference's ``mini_ep >= warmup_time`` after ``mini_ep += 1`` makes it W - 1); the
     stagger spreads the groups evenly (the reference's ``int(warmup_time+train_time / 10)`` is, by operator
-    precedence, W + int(U / 10)). As in the reference, a re-initialised master keeps its Adam moments.
+    precedence, W + int(U / 10)); each master's advantages are normalised over its own group's macro steps (the
+    reference normalises with one mean and std pooled over all workers). As in the reference, a re-initialised master
+    keeps its Adam moments.
 
     Taught in notebooks/10_mlsh.py (section "The two phases").
     """
