@@ -358,6 +358,25 @@ if record is not None:
         print(f"\nroute measured before sizing (seed {route['seed']}): {route['tried']}: score {route['lr_1e-3']['score_40k']:.2f} "
               f"after 40k steps, against {route['lr_3e-4']['score_40k']:.2f} at lr 3e-4 ({route['lr_3e-4']['score_120k']:.2f} after 120k)")
 
+# %% [markdown]
+# The same context TD3 on a locomotion task, as a report with no target: `benchmarks/mql_cheetah.py` meta-trains it
+# for one seed on HalfCheetahVel (reward $-|v_x - v| - 0.05\|a\|^2 \le 0$) and sets its greedy return on the 30 test
+# velocities beside doing nothing and beside PEARL's checkpoint (whose score is after exploring the task).
+
+# %%
+try:
+    cheetah = read_results("mql_cheetah")
+except FileNotFoundError as error:
+    cheetah = None
+    print(f"no HalfCheetahVel run yet: {error}")
+if cheetah is not None:
+    c = cheetah["headline"]
+    print(f"HalfCheetahVel, seed {cheetah['seeds']}, {c['total_steps']:.0f} steps, {c['cpu_minutes']:.1f} CPU-minutes: "
+          f"context TD3 {c['context_return']:.0f}, zero action {c['zero_action_return']:.0f}"
+          + (f", PEARL checkpoint {c['pearl_checkpoint_return']:.0f}" if "pearl_checkpoint_return" in c else "")
+          + (f"; MQL adaptation gain {c['adaptation_gain']:+.1f} (ESS {c['adaptation_ess']:.2f})" if "adaptation_gain" in c else ""))
+    assert c["context_return"] <= 0.0 and c["zero_action_return"] <= 0.0  # the reward is never positive
+
 # %%
 from peach_lite.results import show_figure
 
