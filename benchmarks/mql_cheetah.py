@@ -16,9 +16,7 @@ One run (seed 0, a run of peach_lite.sweep cached under runs/mql_cheetah/):
 
 Left out: the oracle-goal bound (``task_input="goal"``) of benchmarks/mql.py. It reads ``task.goal``, which a
 CheetahVelTask does not have (its task is a target velocity), so it cannot run here without changing MQL.
-``train_mql`` itself is point-robot-only (its evaluator is the point robot's normalised score, which reads
-``task.goal``), so this script meta-trains through the same pieces (``MQL``, ``Runner``, ``train``) with a
-raw-return evaluator.
+Meta-training is ``train_mql`` with a raw-return evaluator (its default, the normalised score, needs ``task.goal``).
 
 Headline: ``context_return`` (mean greedy test return), ``zero_action_return``, ``pearl_checkpoint_return``
 (PEARL's meta-test score of data/checkpoints/pearl_cheetah_vel.pt, its last-trajectory return after exploration:
@@ -71,30 +69,22 @@ def train_one(seed: int, total_steps: int, adapt_tasks: int, eval_episodes: int,
     """
     from peach_lite.device import set_threads
     from peach_lite.envs import make
-    from peach_lite.loop import PolicyAgent, TrainConfig, evaluate, train
-    from peach_lite.mql import MQL, MQLConfig
-    from peach_lite.runner import GymTaskEnvs, Runner, TaskBatch
+    from peach_lite.loop import PolicyAgent, evaluate
+    from peach_lite.mql import train_mql
+    from peach_lite.runner import GymTaskEnvs, TaskBatch
 
     set_threads(1)
     start = time.process_time()
     env = make(ENV_ID)
-    train_tasks, test_tasks = env.unwrapped.train_tasks(), env.unwrapped.test_tasks()
-    agent = MQL(env.observation_space.shape[0], env.action_space.shape[0], len(train_tasks),
-                MQLConfig(task_input="context", lr=lr, seed=seed),
-                action_low=env.action_space.low, action_high=env.action_space.high)
-    agent.env_id = ENV_ID
+    test_tasks = env.unwrapped.test_tasks()
     test_envs, test_batch = GymTaskEnvs(ENV_ID, len(test_tasks)), TaskBatch.from_list(test_tasks, split="test")
 
     def test_return(player) -> float:
         return float(evaluate(player, test_envs, test_batch, num_episodes=eval_episodes, seed=EVAL_SEED).returns.mean())
 
-    # meta-training: train_mql's loop (one episode per lockstep env per round, as many updates as steps)
-    episode_steps = env.spec.max_episode_steps * LOCKSTEP
-    loop = TrainConfig(total_steps=total_steps, episodes_per_round=1, updates_per_round=episode_steps,
-                       warmup_steps=min(2_000, total_steps // 5), eval_every=max(1, total_steps // episode_steps // 10),
-                       eval_episodes=1, seed=seed, progress=False)
-    history = train(agent, Runner(GymTaskEnvs(ENV_ID, LOCKSTEP), train_tasks, seed=seed), loop,
-                    evaluator=lambda a: (test_return(a), 0.0), eval_metric="test return").to_dict()
+    agent, meta = train_mql(seed=seed, progress=False, env_id=ENV_ID, total_steps=total_steps, envs_in_lockstep=LOCKSTEP,
+                            task_input="context", lr=lr, evaluator=lambda a: (test_return(a), 0.0), eval_metric="test return")
+    history = meta["history"]
     train_s = time.process_time() - start
 
     out = {"train_cpu_s": train_s, "curve_steps": history["eval_steps"], "curve_returns": history["eval_values"],

@@ -201,3 +201,10 @@ def test_context_probe_reports_r2_per_step_window():
     probe = context_probe(agent, GymTaskEnvs(ENV_ID, 4), env.unwrapped.test_tasks()[:4], min_steps=(0, 5))
     assert set(probe) == {"r2_t>=0", "r2_t>=5", "final_distance"}
     assert all(v <= 1.0 + 1e-9 for k, v in probe.items() if k.startswith("r2")) and probe["final_distance"] >= 0
+
+
+def test_train_mql_needs_an_evaluator_where_tasks_have_no_goal():
+    from peach_lite.mql import train_mql
+
+    with pytest.raises(ValueError, match="evaluator"):
+        train_mql(seed=0, progress=False, env_id="peach_lite/HalfCheetahVel-v0", total_steps=10)
