@@ -199,7 +199,7 @@ assert probe["r2_t>=10"] > probe["r2_t>=0"]  # the context learns the goal as th
 # meta-trained weights. The classifier is solved by Newton's method (no scikit-learn):
 
 # %%
-from peach_lite.mql import effective_sample_size, fit_logistic, propensity_weights
+from peach_lite.propensity import effective_sample_size, fit_logistic, propensity_weights
 
 show_source(fit_logistic)
 

@@ -14,7 +14,7 @@ Composition (no private loop, buffer or network):
 
 Adaptation to a new task (:meth:`MQL.adapt`, the reference's ``adapt``): collect a snapshot of the new
 task, fit a logistic classifier telling new-task contexts from meta-training contexts
-(:func:`fit_logistic`, Newton's method on scikit-learn's objective), turn its logit f into
+(:func:`~peach_lite.propensity.fit_logistic`, Newton's method on scikit-learn's objective), turn its logit f into
 propensity weights beta = exp(-f) (clipped, zeroed below ``beta_min``), compute the normalised effective
 sample size ESS, then run TD3 steps on the snapshot and propensity-weighted TD3 steps on the
 meta-training replay with a proximal term lambda * ||theta - theta_meta||^2, lambda = 1 - ESS (paper) or
@@ -44,11 +44,12 @@ from torch import Tensor, nn
 from peach_lite.buffers import MultiTaskReplayBuffer, ReplayBuffer
 from peach_lite.cli import TrainSpec
 from peach_lite.nets import polyak_update_
+from peach_lite.propensity import effective_sample_size, fit_logistic, propensity_weights
 from peach_lite.runner import Step, TaskBatch
 from peach_lite.td3 import TD3, TD3Config
 from peach_lite.validation import as_obs_tensor, check_choice, check_int, check_int_sequence, check_range
 
-__all__ = ["MQLConfig", "TASK_INPUTS", "HistoryEncoder", "MQL", "fit_logistic", "propensity_weights", "effective_sample_size",
+__all__ = ["MQLConfig", "TASK_INPUTS", "HistoryEncoder", "MQL",
            "AdaptResult", "normalised_score", "context_probe", "task_goals", "train_mql", "CLI"]
 
 
@@ -523,61 +524,6 @@ class MQL:
 
 EVAL_SEED = 12_345
 """Seed of the first fixed evaluation episode (episode j, env i: EVAL_SEED + j * n + i)."""
-
-
-def fit_logistic(x: Tensor, y: Tensor, c: float = 1.0, *, tol: float = 1e-8, max_iter: int = 100) -> tuple[Tensor, Tensor]:
-    """L2-regularised logistic regression by Newton's method, on scikit-learn's objective
-    0.5 ||w||^2 + C sum_i log(1 + exp(-y_i (w . x_i + b)))  (the bias is not penalised).
-
-    Args:
-        x: (N, d) features; y: (N,) labels in {-1, +1}; c: C > 0.
-    Returns:
-        (w (d,), b ()) as float32; f(x) = x @ w + b is the logit of P(y = +1 | x).
-
-    Taught in notebooks/08_mql.py (section "Propensity scores").
-    """
-    check_range("c", c, 1e-12, None)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"x must be (N, d) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
-    if not torch.all((y == 1) | (y == -1)):
-        raise ValueError("y must hold labels -1 and +1 only")
-    xb = torch.cat([x.double(), torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
-    yd = y.double()
-    theta = torch.zeros(xb.shape[1], dtype=torch.float64)
-    penalty = torch.ones_like(theta)
-    penalty[-1] = 0.0
-    for _ in range(max_iter):
-        margin = yd * (xb @ theta)
-        p = torch.sigmoid(-margin)  # d/dm log(1 + e^-m) = -sigmoid(-m)
-        grad = penalty * theta - c * xb.T @ (yd * p)
-        if grad.norm() < tol:
-            break
-        hess = torch.diag(penalty) + c * (xb.T * (p * (1 - p))) @ xb
-        theta = theta - torch.linalg.solve(hess + 1e-12 * torch.eye(len(theta), dtype=torch.float64), grad)
-    return theta[:-1].float(), theta[-1].float()
-
-
-def propensity_weights(logit: Tensor, beta_clip: float = 1.0, beta_min: float = 0.1) -> Tensor:
-    """beta = exp(-max(f, -beta_clip)), then beta < beta_min set to 0 (the reference's clipping).
-
-    With f the logit of "meta-training data", exp(-f) is the odds that a row came from the new task:
-    a density ratio that up-weights replay rows that look like the new task.
-
-    Taught in notebooks/08_mql.py (section "Propensity scores").
-    """
-    beta = torch.exp(-logit.clamp(min=-beta_clip))
-    return torch.where(beta < beta_min, torch.zeros_like(beta), beta)
-
-
-def effective_sample_size(beta: Tensor) -> float:
-    """Normalised ESS = (sum beta)^2 / (n sum beta^2), in [1/n, 1]: 1 for constant weights, 1/n for one-hot.
-
-    Taught in notebooks/08_mql.py (section "Propensity scores").
-    """
-    beta = beta.double().flatten()
-    if beta.numel() == 0 or float(beta.pow(2).sum()) == 0.0:
-        return 0.0
-    return float(beta.sum() ** 2 / (beta.numel() * beta.pow(2).sum()))
 
 
 def normalised_score(agent: Any, envs: Any, tasks: list[Any], blind_target: np.ndarray, *, seed: int = EVAL_SEED,

@@ -6,7 +6,8 @@ import torch
 
 from peach_lite.envs import make
 from peach_lite.loop import TrainConfig, train
-from peach_lite.mql import MQL, MQLConfig, effective_sample_size, fit_logistic, propensity_weights
+from peach_lite.mql import MQL, MQLConfig
+from peach_lite.propensity import effective_sample_size, fit_logistic, propensity_weights
 from peach_lite.runner import GymTaskEnvs, Runner, TaskBatch, run_episodes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

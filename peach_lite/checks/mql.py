@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from peach_lite.checks._core import CheckResult, compare_function
-from peach_lite.mql import effective_sample_size, propensity_weights
+from peach_lite.propensity import effective_sample_size, propensity_weights
 
 __all__ = ["check_propensity_weights", "check_effective_sample_size"]
 
