@@ -36,6 +36,7 @@ import numpy as np
 
 from peach_lite.budget import Budget
 from peach_lite.results import bars_panel, figure_spec, write_results
+from peach_lite.stats import headline_stats
 
 CHECKPOINT = "data/checkpoints/peach_maze.pt"
 VARIANTS = {"supervised": 0.0, "supervised_kl": None}
@@ -108,6 +109,8 @@ def main() -> None:
     headline["rl_paid_probe_snr"] = float(np.mean([run["paid_probe"]["signal_to_noise"] for run in runs]))
     headline["rl_paid_probe_success"] = float(np.mean([run["paid_probe"]["success"] for run in runs]))
     headline["cpu_minutes"] = cpu_minutes
+    for key in ("goal_error_paid", "goal_error_unpaid"):  # IQM and 95% bootstrap interval over seeds
+        headline |= headline_stats(f"supervised_{key}", [run["supervised"][f"{key}_{HEADLINE_ROWS}"] for run in runs])
 
     if budget.fast and args.out is None:
         print(f"fast run ({len(args.seeds)} seed(s), {args.train_steps} steps): writes nothing; headline: {headline}")
