@@ -46,6 +46,9 @@ ENV_ID = "peach_lite/PointMazeHidden-v0"
 EXPLORE = {"top_random_action_rate": 0.3}
 """Every method: 30% uniformly random top-level subgoals while exploring (HAC's 0.2 found nothing in 400 rounds)."""
 HINDSIGHT = {**EXPLORE, "hindsight_goal_prob": 0.5}
+COLLECTION = {"top_random_action_rate": 0.2, "hindsight_goal_prob": 0.5, "hindsight_rows": "collection"}
+"""The session-7 route: HAC's 20% random subgoals, and each hindsight slot's RL rows from the goal's own collection
+(``PeachConfig.hindsight_rows``: HER's "future" counterpart) rather than the whole replay."""
 METHODS = {
     "oracle_z": {**EXPLORE, "task_inference": "oracle"},
     "oracle_z_hindsight": {**HINDSIGHT, "task_inference": "oracle"},
@@ -53,6 +56,8 @@ METHODS = {
     "peach_hindsight_decoder": {**HINDSIGHT, "reward_decoder_weight": 1.0},
     "peach_hindsight_low_kl": {**HINDSIGHT, "kl_lambda": 0.001, "encoder_lr": 1e-3},
     "peach_hindsight_mid_kl": {**HINDSIGHT, "kl_lambda": 0.01, "encoder_lr": 1e-3},
+    "oracle_z_hindsight_collection": {**COLLECTION, "task_inference": "oracle"},
+    "peach_hindsight_collection": {**COLLECTION, "kl_lambda": 0.001, "encoder_lr": 1e-3},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight"]
@@ -106,7 +111,7 @@ def main() -> None:
         headline.update(headline_stats(f"{m}_success", scores))
     if {"oracle_z", "oracle_z_hindsight"} <= set(rows):
         headline["hindsight_gain_oracle"] = headline["oracle_z_hindsight_success"] - headline["oracle_z_success"]
-    for m in ("peach_hindsight", "peach_hindsight_decoder", "peach_hindsight_low_kl", "peach_hindsight_mid_kl"):
+    for m in ("peach_hindsight", "peach_hindsight_decoder", "peach_hindsight_low_kl", "peach_hindsight_mid_kl", "peach_hindsight_collection"):
         if m in rows:
             headline[f"{m}_paid_context_success"] = mean_of(m, "paid_context_success")
             headline[f"{m}_signal_to_noise"] = mean_of(m, "paid_context_signal_to_noise")

@@ -123,7 +123,8 @@ class PEACH(nn.Module):
 
     Attributes: ``hierarchy`` (the :class:`HAC`; its top level is ``top``), ``posterior``, ``rl_buffer``
     (top-level rows per train task: hindsight actions and penalties), ``context_buffer`` (the context rows of
-    the task's latest collection), ``belief`` ((n, latent_dim) per env), ``schedule`` (meta-test: 1 prior
+    the task's latest collection), ``collection_buffer`` (the top-level rows, penalties included, of the task's latest
+    collection: where ``hindsight_rows="collection"`` draws a hindsight slot's RL rows), ``belief`` ((n, latent_dim) per env), ``schedule`` (meta-test: 1 prior
     episode, then posterior), ``generator``.
 
     Taught in notebooks/11_peach.py (section "The agent").
@@ -159,6 +160,7 @@ class PEACH(nn.Module):
                   "done": (), "next_achieved": (spec.goal_dim,), "context_reward": ()}
         self.rl_buffer = MultiTaskReplayBuffer(self.num_train_tasks, config.buffer_size, fields)
         self.context_buffer = MultiTaskReplayBuffer(self.num_train_tasks, config.buffer_size, fields)
+        self.collection_buffer = MultiTaskReplayBuffer(self.num_train_tasks, config.buffer_size, fields)
         self.schedule = PosteriorSchedule(num_exploration=1, num_trajectories=config.meta_test_episodes)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.belief: Belief | None = None
@@ -236,6 +238,7 @@ class PEACH(nn.Module):
                         context_rows.append((penalty, dense))
             if rows:
                 self.rl_buffer.add_batch(task, **self._columns(rows))
+                self.collection_buffer.add_batch(task, **self._columns(rows))
                 self.context_buffer.add_batch(task, **self._columns(context_rows))
 
     @property
@@ -315,6 +318,7 @@ class PEACH(nn.Module):
         for wave in distinct_waves(drawn):
             for task in wave:
                 self.context_buffer.clear(task)  # "recent" context: only this collection's attempts
+                self.collection_buffer.clear(task)
             self.belief = self.posterior.prior(len(wave))  # Alg. 1: an empty context gives the prior
             for _ in range(cfg.episodes_per_task):
                 # Alg. 1: run TRAIN-LEVEL with z at the top; add every transition to B^i
@@ -358,9 +362,14 @@ class PEACH(nn.Module):
         if hindsight_prob > 0:
             draws = torch.rand(len(tasks), generator=self.generator).tolist()
             rows = torch.randint(0, cfg.context_batch, (len(tasks),), generator=self.generator).tolist()
-            for i in range(len(tasks)):
-                if i not in goals and draws[i] < hindsight_prob:
-                    goals[i] = context["next_achieved"][i, rows[i]].numpy().copy()
+            hindsight = [i for i in range(len(tasks)) if i not in goals and draws[i] < hindsight_prob]
+            for i in hindsight:
+                goals[i] = context["next_achieved"][i, rows[i]].numpy().copy()
+            if hindsight and cfg.hindsight_rows == "collection":  # HER's "future": rows of the goal's own collection
+                recent = self.collection_buffer.sample(cfg.batch_size, [source[i] for i in hindsight], self.generator)
+                for j, i in enumerate(hindsight):
+                    for name in batch:
+                        batch[name][i] = recent[name][j]
         if goals:
             batch, context = self._relabelled(batch, goals), self._relabelled(context, goals)
         slot_goals = np.stack([goals.get(i, np.asarray(self.train_tasks[task].goal, np.float32)) for i, task in enumerate(tasks)])

@@ -9,7 +9,7 @@ from typing import Any
 
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -17,6 +17,8 @@ HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 TASK_INFERENCE = ("posterior", "none", "oracle")
 """What the top level reads as its task variable: PEACH's z ~ q(z | c); nothing (z = 0, HAC without z);
 the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
+HINDSIGHT_ROWS = ("buffer", "collection")
+"""Where a hindsight-goal slot's RL rows come from (``PeachConfig.hindsight_rows``)."""
 
 
 @dataclass
@@ -31,7 +33,8 @@ class PeachConfig:
     * The top level's reward is the env's success signal over an attempt (the goal is hidden), and by default it
       gets no hindsight-goal transitions (it never sees its goal); its hindsight-action and subgoal-test
       transitions are HAC's. Options not in the poster, each off by default: hindsight goals through the
-      context (``hindsight_goal_prob``, with a curriculum ``hindsight_goal_updates``), hindsight task relabelling
+      context (``hindsight_goal_prob``, with a curriculum ``hindsight_goal_updates``, its rows drawn from the goal's own
+      collection with ``hindsight_rows="collection"``), hindsight task relabelling
       (``relabel_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
@@ -92,6 +95,11 @@ class PeachConfig:
     meta-batch slot's goal becomes where one of its context attempts ended, and the slot's RL and context rewards are
     recomputed for it, so the encoder sees a paid attempt and the top level a success it can learn from. HTR
     (``relabel_prob``) relabels to training goals only; this relabels to achieved ones, as HER does."""
+    hindsight_rows: str = "buffer"
+    """Where a hindsight-goal slot draws its RL rows: ``"buffer"`` (the task's whole replay, as its other slots) or
+    ``"collection"`` (the task's latest collection, the episodes its context and its hindsight goal come from: HER's
+    "future" counterpart, so that the goal is reachable from the rows and the critic learns a graded value, not a
+    -H plateau with a few paid rows)."""
     hindsight_goal_updates: int = 0
     """Hindsight-goal curriculum: if > 0, the probability of hindsight goals falls linearly from
     ``hindsight_goal_prob`` to 0 over this many top-level gradient steps, so that the top level first learns to
@@ -122,6 +130,7 @@ class PeachConfig:
                                 ("meta_test_episodes", 1, 100), ("seed", 0, 2**32 - 1)]:
             check_int(name, getattr(self, name), low, high)
         check_choice("task_inference", self.task_inference, TASK_INFERENCE)
+        check_choice("hindsight_rows", self.hindsight_rows, HINDSIGHT_ROWS)
         for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

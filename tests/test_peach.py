@@ -198,6 +198,31 @@ def test_hindsight_goals_through_the_context_pay_an_attempt_the_context_holds(co
         assert np.array_equal(batch["reward"][i].numpy()[~penalty], expected[~penalty])
 
 
+def test_hindsight_rows_from_the_collection_come_from_the_goals_own_episodes():
+    env = make(MAZE).unwrapped
+    older_rows_seen = {}
+    for mode in ("collection", "buffer"):
+        agent, envs, runner = _agent(hindsight_goal_prob=1.0, hindsight_rows=mode)
+        agent.collect_round(runner, 0)
+        agent.collect_round(runner, 1)  # the replay now holds rows older than each task's latest collection
+        tasks = [t for t in range(agent.num_train_tasks) if agent.collection_buffer.size(t) < agent.rl_buffer.size(t)]
+        assert tasks
+        latest = {t: {tuple(r) for r in agent.collection_buffer.sample(2000, [t], torch.Generator().manual_seed(0))["obs"][0].numpy()}
+                  for t in tasks}
+        older_rows_seen[mode] = False
+        for _ in range(10):
+            batch, context, goals = agent.sample_meta_batch(tasks)
+            for i, task in enumerate(tasks):
+                older_rows_seen[mode] |= any(tuple(r) not in latest[task] for r in batch["obs"][i].numpy())
+                penalty = batch["reward"][i].numpy() < -1  # rewards recomputed for the hindsight goal, penalties kept
+                expected = env.compute_reward(batch["next_achieved"][i].numpy(), goals[i].numpy())
+                assert np.array_equal(batch["reward"][i].numpy()[~penalty], expected[~penalty])
+    assert not older_rows_seen["collection"]  # every RL row of a hindsight slot comes from the goal's own collection
+    assert older_rows_seen["buffer"]  # the whole replay: older rows too
+    with pytest.raises(ValueError, match="hindsight_rows"):
+        PeachConfig(hindsight_rows="episode")
+
+
 def test_relabel_probability_zero_leaves_the_update_bit_for_bit_unchanged():
     results = []
     for prob in (None, 0.0):
