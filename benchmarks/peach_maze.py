@@ -26,8 +26,9 @@ Run (needs the sweep extra)::
 
     python benchmarks/peach_maze.py --num-cpus 2
 
-Writes data/results/peach_maze.json and peach_maze.png (read by notebooks/11_peach.py); in fast mode a smoke run
-that writes nothing unless --out is given.
+Writes data/results/peach_maze.json and peach_maze.png (read by notebooks/11_peach.py); a fast-mode smoke run or a
+partial run (``--skip`` or fewer than 3 seeds, e.g. ``--seeds 3 4 --skip peach ...`` for more seeds of one baseline)
+writes nothing unless --out is given.
 """
 from __future__ import annotations
 
@@ -197,8 +198,13 @@ def main() -> None:
         return np.array([r["final_success"] for r in rows.get(method, [])], dtype=float)
 
     peach, no_z, oracle, pearl = final("peach"), final("hac_no_z"), final("hac_true_goal"), final("pearl")
+    peach_rows = rows.get("peach", [])  # empty when --skip peach (e.g. more seeds of one baseline)
+
+    def over_peach(key: str) -> float:
+        return float(np.mean([r[key] for r in peach_rows])) if peach_rows else float("nan")
+
     headline = {
-        "peach_success": float(peach.mean()),
+        "peach_success": float(peach.mean()) if peach.size else float("nan"),
         "gain_over_hac_no_z": float(peach.mean() - no_z.mean()) if no_z.size else float("nan"),
         "ratio_over_pearl": float(peach.mean() / max(pearl.mean(), 1.0 / 12)) if pearl.size else float("nan"),
         "fraction_of_oracle_hac": float(peach.mean() / max(oracle.mean(), 1e-9)) if oracle.size else float("nan"),
@@ -208,12 +214,12 @@ def main() -> None:
         "pearl_success": float(pearl.mean()) if pearl.size else float("nan"),
         "random_subgoals_success": float(final("random_subgoals").mean()) if "random_subgoals" in rows else float("nan"),
         "deterministic_z_success": float(final("deterministic_z").mean()) if "deterministic_z" in rows else float("nan"),
-        "probe_accuracy": float(np.mean([r["probe_accuracy"] for r in rows["peach"]])),
-        "variance_after_success": _nanmean([r["variance_after_success"] for r in rows["peach"]]),
+        "probe_accuracy": over_peach("probe_accuracy"),
+        "variance_after_success": _nanmean([r["variance_after_success"] for r in peach_rows]),
         "uninformed_success": values.uninformed_success,
         "oracle_success": values.oracle_success,
-        "train_minutes_per_seed": float(np.mean([r["train_cpu_s"] for r in rows["peach"]]) / 60),
-        "env_steps_per_seed": float(np.mean([r["steps"] for r in rows["peach"]])),
+        "train_minutes_per_seed": over_peach("train_cpu_s") / 60,
+        "env_steps_per_seed": over_peach("steps"),
         "rounds": args.rounds,
     }
     for name, row in diagnostic_rows.items():
@@ -223,7 +229,7 @@ def main() -> None:
     for name, scores in [("peach_success", peach), ("hac_no_z_success", no_z), ("hac_true_goal_success", oracle), ("pearl_success", pearl)]:
         if scores.size:
             headline.update(headline_stats(name, scores))
-    episodes = list(range(1, len(rows["peach"][0]["success_per_episode"]) + 1))
+    episodes = list(range(1, len(next(iter(rows.values()))[0]["success_per_episode"]) + 1))
     figure = figure_spec("PEACH on the hidden-goal maze", [
         curves_panel("meta-test on held-out tasks", "meta-test episode", "success rate (fraction)",
                      [{"label": m, "x": episodes, "y": [r["success_per_episode"] for r in rows[m]]} for m in configs],
@@ -234,6 +240,11 @@ def main() -> None:
                       for m in configs if m != "pearl"],
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
     ])
+    partial = budget.fast or bool(args.skip) or len(args.seeds) < 3
+    if partial and args.out is None:
+        print(f"headline: {headline}\nfast or partial run (skipped {args.skip}, seeds {args.seeds}): "
+              "data/results/peach_maze.json not written (give --out DIR to write one)")
+        return
     if args.checkpoints and not budget.fast and args.out is None and "peach" in configs:
         record_checkpoint(configs["peach"]["save_seed0"])
     write_results("peach_maze", headline, seeds=list(args.seeds),
