@@ -19,11 +19,17 @@ The two probes of :mod:`peach_lite.peach_diagnostics` say which half fails for t
 probe (a context that already holds a paid attempt: inference and control without exploration; its signal-to-noise is
 about 0 when the posterior ignores its context) and the prior's site visits (exploration).
 
-Headline: ``<method>_success`` (final meta-test episode on the 12 held-out tasks, mean over seeds), with IQM and 95%
-bootstrap intervals; ``hindsight_gain_oracle`` (oracle_z_hindsight - oracle_z); ``peach_hindsight_paid_context_success``,
-``peach_hindsight_signal_to_noise`` and the same for the decoder variant; ``train_minutes_per_seed``.
+The collection route (``oracle_z_hindsight_collection``, ``peach_hindsight_collection``; 600 rounds by default) draws
+each hindsight slot's RL rows from the goal's own collection (``PeachConfig.hindsight_rows="collection"``, HER's
+"future" counterpart), uses HAC's 20% random subgoals, and for PEACH KL weight 0.001 with encoder lr 1e-3.
 
-Run (about 3 CPU-minutes per run, 9 runs by default; one process: ``--address serial``)::
+Headline: ``<method>_success`` (final meta-test episode on the 12 held-out tasks, mean over seeds), with IQM and 95%
+bootstrap intervals; ``hindsight_gain_oracle`` (oracle_z_hindsight - oracle_z); ``<method>_paid_context_success``,
+``<method>_signal_to_noise``, ``<method>_prior_sites_reached`` and ``<method>_probe_accuracy`` for the posterior methods;
+``collection_fraction_of_oracle`` and ``peach_hindsight_collection_first_episode_success`` (the prior episode);
+``train_minutes_per_seed`` (150-round methods) and ``route_train_minutes_per_seed``.
+
+Run (about 3 CPU-minutes per 150-round run and 10-14 per route run, 15 runs by default; one process: ``--address serial``)::
 
     python benchmarks/peach_hindsight.py --address serial
 
@@ -58,13 +64,21 @@ METHODS = {
     "peach_hindsight_mid_kl": {**HINDSIGHT, "kl_lambda": 0.01, "encoder_lr": 1e-3},
     "oracle_z_hindsight_collection": {**COLLECTION, "task_inference": "oracle"},
     "peach_hindsight_collection": {**COLLECTION, "kl_lambda": 0.001, "encoder_lr": 1e-3},
+    "peach_hindsight_collection_mid_kl": {**COLLECTION, "kl_lambda": 0.01, "encoder_lr": 1e-3},
+    "peach_hindsight_collection_curriculum": {**COLLECTION, "kl_lambda": 0.001, "encoder_lr": 1e-3, "hindsight_goal_updates": 24_000},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
-DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight"]
-"""What the committed results hold. The decoder variant and the low-KL variant (KL weight 0.001 instead of 0.1 and
-encoder lr 1e-3 instead of 3e-4, after ``benchmarks/peach_encoder_probe.py`` found the agent's KL weight alone collapses
-even a directly taught encoder) are further routes, each run alone with ``--methods <name> --seeds 0 --out DIR`` (their
-seed-0 results are reported in the issue-12 notes), not part of the default study."""
+DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection"]
+"""What the committed results hold. The decoder variant, the low- and mid-KL variants (KL weight 0.001 / 0.01 instead of
+0.1 and encoder lr 1e-3 instead of 3e-4, after ``benchmarks/peach_encoder_probe.py`` found the agent's KL weight alone
+collapses even a directly taught encoder), the collection route at KL 0.01, and the collection route whose hindsight
+goals fade out over its first 400 rounds (``hindsight_goal_updates``, so that prior samples of z settle on the task
+distribution) are further routes, each run alone with
+``--methods <name> --seeds 0 --out DIR`` (their single-seed results are reported in the issue-12 notes)."""
+ROUTE_METHODS = ("oracle_z_hindsight_collection", "peach_hindsight_collection", "peach_hindsight_collection_mid_kl",
+                 "peach_hindsight_collection_curriculum")
+"""The collection route trains for ``--route-rounds`` (default 600, about 14 CPU-minutes a run, inside the issue's 30)
+and meta-tests every ``--route-eval-every`` rounds; the other methods for ``--rounds``."""
 
 
 def run_one(seed: int, method: str, rounds: int, eval_every: int, overrides: dict) -> dict:
@@ -91,18 +105,25 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
     parser.add_argument("--rounds", type=int, default=budget.pick(full=150, fast=2), help="rounds (4 tasks x 3 episodes each)")
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=25, fast=2))
+    parser.add_argument("--route-rounds", type=int, default=budget.pick(full=600, fast=2), help="rounds of the collection route")
+    parser.add_argument("--route-eval-every", type=int, default=budget.pick(full=100, fast=2))
     parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
     add_sweep_arguments(parser)
     args = parser.parse_args()
 
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
-    configs = {m: {"method": m, "rounds": args.rounds, "eval_every": args.eval_every, "overrides": dict(small)} for m in args.methods}
+    configs = {m: {"method": m, "rounds": args.route_rounds if m in ROUTE_METHODS else args.rounds,
+                   "eval_every": args.route_eval_every if m in ROUTE_METHODS else args.eval_every, "overrides": dict(small)}
+               for m in args.methods}
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()
     rows = {m: sweep.results(m) for m in configs}
 
     def mean_of(method: str, key: str) -> float:
         values = [r[key] for r in rows.get(method, []) if key in r and np.isfinite(r[key])]
         return float(np.mean(values)) if values else float("nan")
+
+    def mean_of_list(method: str, key: str, index: int) -> float:
+        return float(np.mean([r[key][index] for r in rows.get(method, [])]))
 
     headline: dict[str, float] = {}
     for m in rows:
@@ -111,14 +132,22 @@ def main() -> None:
         headline.update(headline_stats(f"{m}_success", scores))
     if {"oracle_z", "oracle_z_hindsight"} <= set(rows):
         headline["hindsight_gain_oracle"] = headline["oracle_z_hindsight_success"] - headline["oracle_z_success"]
-    for m in ("peach_hindsight", "peach_hindsight_decoder", "peach_hindsight_low_kl", "peach_hindsight_mid_kl", "peach_hindsight_collection"):
+    if {"oracle_z_hindsight_collection", "peach_hindsight_collection"} <= set(rows):
+        oracle = headline["oracle_z_hindsight_collection_success"]
+        headline["collection_fraction_of_oracle"] = headline["peach_hindsight_collection_success"] / oracle if oracle > 0 else float("nan")
+        headline["peach_hindsight_collection_first_episode_success"] = mean_of_list("peach_hindsight_collection", "success_per_episode", 0)
+    for m in ("peach_hindsight", "peach_hindsight_decoder", "peach_hindsight_low_kl", "peach_hindsight_mid_kl", "peach_hindsight_collection",
+              "peach_hindsight_collection_mid_kl", "peach_hindsight_collection_curriculum"):
         if m in rows:
             headline[f"{m}_paid_context_success"] = mean_of(m, "paid_context_success")
             headline[f"{m}_signal_to_noise"] = mean_of(m, "paid_context_signal_to_noise")
             headline[f"{m}_prior_sites_reached"] = mean_of(m, "prior_sites_reached")
             headline[f"{m}_probe_accuracy"] = mean_of(m, "probe_accuracy")
-    headline["train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for m in rows for r in rows[m]]) / 60)
+    for key, group in [("train_minutes_per_seed", [m for m in rows if m not in ROUTE_METHODS]),
+                       ("route_train_minutes_per_seed", [m for m in rows if m in ROUTE_METHODS])]:
+        headline[key] = float(np.mean([r["train_cpu_s"] for m in group for r in rows[m]]) / 60) if group else float("nan")
     headline["rounds"] = float(args.rounds)
+    headline["route_rounds"] = float(args.route_rounds)
     undefined = sorted(k for k, v in headline.items() if not np.isfinite(v))
     headline = {k: v for k, v in headline.items() if k not in undefined}
 

@@ -80,3 +80,27 @@ def test_no_study_agent_exceeds_the_oracle(headline):
                    strict=False)
 def test_peach_with_hindsight_goals_reaches_eighty_percent(headline):
     assert headline("peach_hindsight")["peach_hindsight_success"] >= 0.80
+
+
+def test_the_collection_route_solves_the_oracle_top_level(headline):
+    h = headline("peach_hindsight")  # rows from the goal's own collection: the control half works, given the goal
+    assert h["oracle_z_hindsight_collection_success"] >= 0.9 > h["oracle_z_hindsight_success"]
+
+
+def test_the_collection_route_makes_the_posterior_read_the_goal(headline):
+    h = headline("peach_hindsight")
+    assert h["peach_hindsight_collection_signal_to_noise"] > max(1.0, 10 * h["peach_hindsight_signal_to_noise"])
+    assert h["peach_hindsight_collection_paid_context_success"] > h["peach_hindsight_paid_context_success"]
+    assert h["peach_hindsight_collection_success"] <= h["oracle_z_hindsight_collection_success"] + 1e-9  # below its oracle
+
+
+ROUTE_KEYS = ("peach_hindsight_collection_success", "oracle_z_hindsight_collection_success", "peach_hindsight_collection_signal_to_noise",
+              "peach_hindsight_collection_paid_context_success", "peach_hindsight_collection_prior_sites_reached")
+
+
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_hindsight', *ROUTE_KEYS)}; with rows from the goal's own collection "
+                          "and KL 0.001 the posterior reads the goal and the top level often acts on a paid context, but episodes on "
+                          "prior samples of z rarely pass a site and never the far one: exploration, no longer inference, is where it stops",
+                   strict=False)
+def test_peach_on_the_collection_route_reaches_eighty_percent(headline):
+    assert headline("peach_hindsight")["peach_hindsight_collection_success"] >= 0.80
