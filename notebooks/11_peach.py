@@ -267,15 +267,15 @@ from peach_lite.posterior import Belief
 VIEW = 4.2  # the top-down frame covers [-4.2, 4.2]^2
 
 
-def draw_episode(ax, task_index, k):
+def draw_episode(ax, task_index, k, agent=pretrained, result=result, traces=traces):
     trace = traces[k][task_index]
     path = np.array(trace.achieved)
     env.reset(seed=0, options={"task": test_tasks[task_index]})
     ax.imshow(env.render(), extent=(-VIEW, VIEW, -VIEW, VIEW), alpha=0.6)  # the maze, the hidden goal (green), the sites
     belief = Belief(torch.as_tensor(result.z_mean[task_index, k - 1])[None], torch.as_tensor(result.z_var[task_index, k - 1])[None])
-    guesses = pretrained.first_subgoals(trace.obs[0], belief, num_samples=32, seed=k)
+    guesses = agent.first_subgoals(trace.obs[0], belief, num_samples=32, seed=k)
     ax.scatter(guesses[:, 0], guesses[:, 1], s=8, color="gray", alpha=0.6, label="first subgoal under belief samples")
-    subgoals = np.array([a.action for a in trace.attempts if a.level == pretrained.num_levels - 1])
+    subgoals = np.array([a.action for a in trace.attempts if a.level == agent.num_levels - 1])
     if len(subgoals):
         ax.scatter(subgoals[:, 0], subgoals[:, 1], s=30, color="C1", marker="x", label="top-level subgoals")
     ax.plot(path[:, 0], path[:, 1], color="C0", linewidth=1.5, label="path")
@@ -466,3 +466,84 @@ assert c["rl_snr_paid"] < 0.01 * c["supervised_snr_paid"]
 # the prior. PEARL balances that KL against critic losses made large by its reward scale (5 to 100); PEACH's top
 # critic is bounded to [-H, 0] and learns from rewards of -1 and 0, with no reward scale to strengthen its pull.
 # The wall is the training signal and its balance with the KL, not the encoder.
+
+# %% [markdown]
+# ### Relabel as HER does, and let the posterior speak
+#
+# Two changes follow from these measurements; `benchmarks/peach_hindsight.py` runs them as its *collection route*
+# (600 rounds, about 15 CPU-minutes a run, inside the 30):
+#
+# * **where a hindsight slot's rows come from** (`hindsight_rows="collection"`). HER relabels a transition with a
+#   goal its *own* episode reached later, so the goal is reachable from the rows and the critic learns a graded value.
+#   Drawn from the whole replay, most rows of a hindsight slot lie rooms away from its goal: the critic sees a -H
+#   plateau with a few paid spikes. The collection route draws them from the goal's own collection (the episodes its
+#   context came from). It also keeps HAC's 20% random subgoals.
+# * **the KL weight**: 0.001 instead of 0.1 (and encoder lr 1e-3), so that the critic's pull can move the posterior.
+#
+# The oracle top level gets the same two changes (minus the KL), so that it stays PEACH's upper bound.
+
+# %%
+route = [("oracle z, collection route", "oracle_z_hindsight_collection"), ("PEACH, collection route", "peach_hindsight_collection")]
+runs = study["details"]["runs"]
+print(f"{'method':30s} final success  per seed  ({found['route_rounds']:.0f} rounds, seeds {study['seeds']})")
+for label, key in route:
+    print(f"{label:30s} {found[key + '_success']:.2f}          {[round(r['final_success'], 2) for r in runs[key]]}")
+collection = runs["peach_hindsight_collection"]
+for label, key in (("signal-to-noise, paid context", "paid_context_signal_to_noise"), ("success, paid context", "paid_context_success"),
+                   ("sites reached on the prior (of 3)", "prior_sites_reached")):
+    print(f"PEACH {label:34s} per seed {[round(r[key], 2) for r in collection]}   (PEACH + hindsight: "
+          f"{[round(r[key], 3) for r in runs['peach_hindsight']]})")
+per_episode = np.mean([r["success_per_episode"] for r in collection], axis=0)
+print("PEACH success per meta-test episode (mean over seeds):", np.round(per_episode, 2))
+assert found["peach_hindsight_collection_signal_to_noise"] > 10 * found["peach_hindsight_signal_to_noise"]  # z now moves with the context
+assert found["peach_hindsight_collection_paid_context_success"] > found["peach_hindsight_paid_context_success"]  # and the top level acts on it
+assert found["peach_hindsight_collection_success"] > found["peach_hindsight_success"]
+assert found["peach_hindsight_collection_success"] <= found["oracle_z_hindsight_collection_success"] + 1e-9  # below its oracle
+assert per_episode[-1] > per_episode[0]  # the text below: success rises over the meta-test episodes
+assert max(max(r["prior_site_visits"]) for r in collection) < 0.5  # the text below: the prior rarely finds a site
+assert all(r["prior_site_visits"][1] == 0 for r in collection)  # and never the far one (room 2)
+
+# %% [markdown]
+# For the first time PEACH's posterior carries the goal: the posterior means of different goals lie many times their
+# own spread apart, and handed a context with a paid attempt the top level often goes there. Success rises over the
+# meta-test episodes, the signature of task inference. What it cannot yet do is **explore**: episodes on prior
+# samples of z rarely pass any site, and never the far one, so at meta-test time there is seldom a paid attempt to
+# infer from. The half that fails has moved from inference to exploration.
+#
+#
+# The route's agent is in `data/checkpoints/peach_maze_collection.pt` (seed 2 of the route, the best of the three
+# seeds in the table; its command is in `data/MANIFEST.json`). Below, its meta-test on the held-out tasks, and the
+# six episodes of the first task on which it succeeds. Misses leave the belief wide; the paid attempt narrows it,
+# and the next episode's subgoals (orange) head back to where that attempt ended.
+
+# %%
+route_agent, _ = load_agent(checkpoints_dir() / "peach_maze_collection.pt", algorithm="peach")
+route_traces = {}
+
+
+def keep_route_traces(k, episodes):
+    route_traces[k] = list(route_agent.traces)
+
+
+route_agent.record = True
+route_result = meta_test_success(route_agent, eval_envs, test_tasks, seed=7, on_trajectory=keep_route_traces)
+route_agent.record = False
+print("route agent, success per meta-test episode (12 held-out tasks):", np.round(route_result.success.mean(axis=0), 2))
+solved = np.flatnonzero(route_result.success.any(axis=1))
+print("tasks it solves in some episode:", solved.tolist())
+assert route_result.success.mean() <= values.oracle_success + 1e-9
+assert route_result.success[:, -1].mean() > result.success[:, -1].mean()  # it beats the Algorithm-1-as-written agent
+
+# %%
+task_index = int(solved[0])
+first = int(np.argmax(route_result.success[task_index]))  # episode index of its first success
+fig, axes = plt.subplots(1, 6, figsize=(15, 2.8))
+for k, ax in enumerate(axes, start=1):
+    draw_episode(ax, task_index, k, agent=route_agent, result=route_result, traces=route_traces)
+axes[0].legend(fontsize=6, loc="lower right")
+plt.show()
+before = route_result.z_var[task_index, : first + 1].mean()  # beliefs up to the success (the prior first)
+after = route_result.z_var[task_index, first + 1 :].mean() if first + 1 < route_result.z_var.shape[1] else float("nan")
+print(f"task {task_index}: first success in episode {first + 1}; belief variance {before:.3f} before, {after:.3f} after")
+assert after < before  # the paid attempt narrows the belief
+

@@ -641,6 +641,8 @@ CLI = TrainSpec(
         "maze": {"env_id": HIDDEN_MAZE_ID, "rounds": 150},
         "maze-no-z": {"env_id": HIDDEN_MAZE_ID, "rounds": 150, "task_inference": "none"},
         "maze-oracle": {"env_id": HIDDEN_MAZE_ID, "rounds": 150, "task_inference": "oracle"},
+        "maze-collection": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, "top_random_action_rate": 0.2, "hindsight_goal_prob": 0.5,
+                            "hindsight_rows": "collection", "kl_lambda": 0.001, "encoder_lr": 1e-3},
     },
     score_name="meta_test_success",
     tolerance=0.1,
