@@ -123,9 +123,9 @@ class PEACH(nn.Module):
 
     Attributes: ``hierarchy`` (the :class:`HAC`; its top level is ``top``), ``posterior``, ``rl_buffer``
     (top-level rows per train task: hindsight actions and penalties), ``context_buffer`` (the context rows of
-    the task's latest collection), ``collection_buffer`` (the top-level rows, penalties included, of the task's latest
-    collection: where ``hindsight_rows="collection"`` draws a hindsight slot's RL rows), ``belief`` ((n, latent_dim) per env), ``schedule`` (meta-test: 1 prior
-    episode, then posterior), ``generator``.
+    the task's latest collection), ``collection_buffer`` (the top-level rows, penalties included, of the task's
+    latest collection: where ``hindsight_rows="collection"`` draws a hindsight slot's RL rows), ``belief``
+    ((n, latent_dim) per env), ``schedule`` (meta-test: 1 prior episode, then posterior), ``generator``.
 
     Taught in notebooks/11_peach.py (section "The agent").
     """
@@ -341,7 +341,8 @@ class PEACH(nn.Module):
         * hindsight task relabelling (``relabel_prob``): the slot's rows come from another train task's buffers,
           relabelled for the listed task's goal;
         * hindsight goals through the context (``hindsight_goal_prob``): the slot keeps its task's rows but its goal
-          becomes where one of its context attempts ended, so its context holds a paid attempt.
+          becomes where one of its context attempts ended, so its context holds a paid attempt; with
+          ``hindsight_rows="collection"`` its RL rows come from that task's latest collection (HER's "future").
 
         Rewards and terminals of a relabelled slot (RL rows and context rows alike) come from the env's own reward
         function on where each attempt ended; subgoal-test penalties (-H) are kept.
