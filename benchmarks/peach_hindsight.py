@@ -44,6 +44,7 @@ import time
 import numpy as np
 
 from peach_lite.budget import Budget
+from peach_lite.peach_config import COLLECTION_ROUTE
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -52,9 +53,9 @@ ENV_ID = "peach_lite/PointMazeHidden-v0"
 EXPLORE = {"top_random_action_rate": 0.3}
 """Every method: 30% uniformly random top-level subgoals while exploring (HAC's 0.2 found nothing in 400 rounds)."""
 HINDSIGHT = {**EXPLORE, "hindsight_goal_prob": 0.5}
-COLLECTION = {"top_random_action_rate": 0.2, "hindsight_goal_prob": 0.5, "hindsight_rows": "collection"}
-"""The session-7 route: HAC's 20% random subgoals, and each hindsight slot's RL rows from the goal's own collection
-(``PeachConfig.hindsight_rows``: HER's "future" counterpart) rather than the whole replay."""
+COLLECTION = {k: v for k, v in COLLECTION_ROUTE.items() if k not in ("kl_lambda", "encoder_lr")}
+"""The collection route without its posterior settings (for the oracle): HAC's 20% random subgoals, and each hindsight
+slot's RL rows from the goal's own collection (``PeachConfig.hindsight_rows``: HER's "future" counterpart)."""
 METHODS = {
     "oracle_z": {**EXPLORE, "task_inference": "oracle"},
     "oracle_z_hindsight": {**HINDSIGHT, "task_inference": "oracle"},
@@ -63,9 +64,9 @@ METHODS = {
     "peach_hindsight_low_kl": {**HINDSIGHT, "kl_lambda": 0.001, "encoder_lr": 1e-3},
     "peach_hindsight_mid_kl": {**HINDSIGHT, "kl_lambda": 0.01, "encoder_lr": 1e-3},
     "oracle_z_hindsight_collection": {**COLLECTION, "task_inference": "oracle"},
-    "peach_hindsight_collection": {**COLLECTION, "kl_lambda": 0.001, "encoder_lr": 1e-3},
-    "peach_hindsight_collection_mid_kl": {**COLLECTION, "kl_lambda": 0.01, "encoder_lr": 1e-3},
-    "peach_hindsight_collection_curriculum": {**COLLECTION, "kl_lambda": 0.001, "encoder_lr": 1e-3, "hindsight_goal_updates": 24_000},
+    "peach_hindsight_collection": dict(COLLECTION_ROUTE),
+    "peach_hindsight_collection_mid_kl": {**COLLECTION_ROUTE, "kl_lambda": 0.01},
+    "peach_hindsight_collection_curriculum": {**COLLECTION_ROUTE, "hindsight_goal_updates": 24_000},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection"]
@@ -74,9 +75,8 @@ DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_
 collapses even a directly taught encoder), the collection route at KL 0.01, and the collection route whose hindsight
 goals fade out over its first 400 rounds (``hindsight_goal_updates``, so that prior samples of z settle on the task
 distribution) are further routes, each run alone with
-``--methods <name> --seeds 0 --out DIR`` (their single-seed results are reported in the issue-12 notes)."""
-ROUTE_METHODS = ("oracle_z_hindsight_collection", "peach_hindsight_collection", "peach_hindsight_collection_mid_kl",
-                 "peach_hindsight_collection_curriculum")
+``--methods <name> --seeds S --out DIR`` (their results, one or two seeds, are reported in the issue-12 notes)."""
+ROUTE_METHODS = tuple(m for m, overrides in METHODS.items() if overrides.get("hindsight_rows") == "collection")
 """The collection route trains for ``--route-rounds`` (default 600, about 14 CPU-minutes a run, inside the issue's 30)
 and meta-tests every ``--route-eval-every`` rounds; the other methods for ``--rounds``."""
 
@@ -136,9 +136,8 @@ def main() -> None:
         oracle = headline["oracle_z_hindsight_collection_success"]
         headline["collection_fraction_of_oracle"] = headline["peach_hindsight_collection_success"] / oracle if oracle > 0 else float("nan")
         headline["peach_hindsight_collection_first_episode_success"] = mean_of_list("peach_hindsight_collection", "success_per_episode", 0)
-    for m in ("peach_hindsight", "peach_hindsight_decoder", "peach_hindsight_low_kl", "peach_hindsight_mid_kl", "peach_hindsight_collection",
-              "peach_hindsight_collection_mid_kl", "peach_hindsight_collection_curriculum"):
-        if m in rows:
+    for m in rows:
+        if METHODS[m].get("task_inference", "posterior") == "posterior":
             headline[f"{m}_paid_context_success"] = mean_of(m, "paid_context_success")
             headline[f"{m}_signal_to_noise"] = mean_of(m, "paid_context_signal_to_noise")
             headline[f"{m}_prior_sites_reached"] = mean_of(m, "prior_sites_reached")

@@ -510,7 +510,6 @@ assert all(r["prior_site_visits"][1] == 0 for r in collection)  # and never the 
 # samples of z rarely pass any site, and never the far one, so at meta-test time there is seldom a paid attempt to
 # infer from. The half that fails has moved from inference to exploration.
 #
-#
 # The route's agent is in `data/checkpoints/peach_maze_collection.pt` (seed 2 of the route, the best of the three
 # seeds in the table; its command is in `data/MANIFEST.json`). Below, its meta-test on the held-out tasks, and the
 # six episodes of the first task on which it succeeds. Misses leave the belief wide; the paid attempt narrows it,

@@ -9,7 +9,7 @@ from typing import Any
 
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "COLLECTION_ROUTE", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -19,6 +19,10 @@ TASK_INFERENCE = ("posterior", "none", "oracle")
 the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
 HINDSIGHT_ROWS = ("buffer", "collection")
 """Where a hindsight-goal slot's RL rows come from (``PeachConfig.hindsight_rows``)."""
+COLLECTION_ROUTE = {"top_random_action_rate": 0.2, "hindsight_goal_prob": 0.5, "hindsight_rows": "collection", "kl_lambda": 0.001,
+                    "encoder_lr": 1e-3}
+"""PeachConfig overrides of the collection route (benchmarks/peach_hindsight.py, the CLI preset ``maze-collection``):
+HAC's 20% random subgoals, hindsight goals with rows from the goal's own collection, KL weight 0.001, encoder lr 1e-3."""
 
 
 @dataclass
