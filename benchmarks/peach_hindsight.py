@@ -67,6 +67,8 @@ METHODS = {
     "peach_hindsight_collection": dict(COLLECTION_ROUTE),
     "peach_hindsight_collection_mid_kl": {**COLLECTION_ROUTE, "kl_lambda": 0.01},
     "peach_hindsight_collection_curriculum": {**COLLECTION_ROUTE, "hindsight_goal_updates": 24_000},
+    "peach_hindsight_collection_latent2": {**COLLECTION_ROUTE, "latent_dim": 2},
+    "peach_hindsight_collection_prior_slots": {**COLLECTION_ROUTE, "prior_slot_prob": 0.5},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection"]

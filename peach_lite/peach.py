@@ -73,7 +73,7 @@ def oracle_code(task: Any) -> np.ndarray:
 
 def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, Tensor], context: Tensor, *, kl_lambda: float,
                  generator: torch.Generator | None = None, z: Tensor | None = None, reward_decoder: nn.Module | None = None,
-                 decoder_rows: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+                 decoder_rows: dict[str, Tensor] | None = None, prior_slots: Tensor | None = None) -> dict[str, Tensor]:
     """Algorithm 1's losses for one meta-batch, with PEARL's routing of z.
 
     Args:
@@ -85,6 +85,7 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
         z: (T, cond_dim) a fixed task variable instead of a posterior sample (baselines: no KL, no φ).
         reward_decoder: optional (z, next_achieved) -> logit that the attempt was paid (``reward_decoder_weight``).
         decoder_rows: the attempts it decodes, ``next_achieved`` (T, N, goal_dim) and ``reward`` (T, N) (default: ``batch``'s).
+        prior_slots: (T,) bool, slots whose z comes from the prior (an empty context; ``prior_slot_prob``).
     Returns:
         ``critic_loss`` (its gradient reaches the top critic and, through z, φ), ``kl`` (reaches φ),
         ``actor_loss`` (z detached: reaches the top actor only), ``q`` (T, B), and ``decoder_loss`` (reaches the
@@ -95,6 +96,9 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
     num_tasks, batch_size = batch["reward"].shape
     if z is None:
         belief = posterior.infer(context)  # Alg. 1: z ~ q_φ(z | c^i), reparameterised
+        if prior_slots is not None:  # not in Alg. 1: these slots read the prior (no gradient reaches φ through them)
+            prior, empty = posterior.prior(num_tasks), prior_slots[:, None]
+            belief = Belief(torch.where(empty, prior.mean, belief.mean), torch.where(empty, prior.var, belief.var))
         z = posterior.sample(belief, generator)
         kl = pearl_kl_loss(belief.mean, belief.var, kl_lambda) if posterior.probabilistic else z.new_zeros(())
     else:
@@ -418,8 +422,11 @@ class PEACH(nn.Module):
             elif cfg.task_inference == "none":
                 fixed = torch.zeros(len(tasks), self.cond_dim)
             decoder = self.reward_decoder if cfg.reward_decoder_weight > 0 and fixed is None else None
+            own = torch.as_tensor([bool(np.array_equal(goals[i].numpy(), np.asarray(self.train_tasks[t].goal, np.float32))) for i, t in enumerate(tasks)])
+            prior_slots = own & (torch.rand(len(tasks), generator=self.generator) < cfg.prior_slot_prob) if cfg.prior_slot_prob > 0 else None
             losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed,
-                                  reward_decoder=decoder, decoder_rows=self.decoder_rows(batch, context) if decoder else None)
+                                  reward_decoder=decoder, decoder_rows=self.decoder_rows(batch, context) if decoder else None,
+                                  prior_slots=prior_slots)
             self.encoder_optimizer.zero_grad(set_to_none=True)
             self.top.critic_optimizer.zero_grad(set_to_none=True)
             # Alg. 1: φ <- critic + KL; θ_QH <- critic (+ the optional decoder's loss, which reaches φ and the decoder)

@@ -108,6 +108,11 @@ class PeachConfig:
     """Hindsight-goal curriculum: if > 0, the probability of hindsight goals falls linearly from
     ``hindsight_goal_prob`` to 0 over this many top-level gradient steps, so that the top level first learns to
     reach where it has been and the task variable then settles on the true task distribution (0: constant)."""
+    prior_slot_prob: float = 0.0
+    """Prior slots (not in the poster or PEARL): with this probability a meta-batch slot that keeps its own task's goal
+    reads z from the prior, as if its context were empty, instead of from q(z | c). The top level then learns what to
+    do before any context, which is the meta-test's first episode (its value is the best uninformed attempt). No
+    gradient reaches φ from such a slot. 0 = Algorithm 1 as written."""
     reward_decoder_weight: float = 0.0
     """Weight of an auxiliary reward decoder (VariBAD-style; not in the poster or PEARL): a small MLP predicts from
     (z, where an attempt ended) whether the attempt was paid, for the RL batch's and the context's attempts, and its
@@ -143,6 +148,7 @@ class PeachConfig:
         check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)
+        check_range("prior_slot_prob", self.prior_slot_prob, 0.0, 1.0)
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("subgoal_test_rate", self.subgoal_test_rate, 0.0, 1.0)
         check_range("random_action_rate", self.random_action_rate, 0.0, 1.0)

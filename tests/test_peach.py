@@ -58,6 +58,44 @@ def test_the_encoder_learns_from_the_critic_and_the_kl_and_never_from_the_actor(
     assert any(g.abs().sum() > 0 for g in _grads(agent.top.actor))
 
 
+def test_prior_slots_read_the_prior_and_send_the_encoder_nothing(collected):
+    agent, *_ = collected
+    batch, context = _batch(agent)
+    for prior_slots, expect_encoder in [(torch.tensor([True, True, True]), False), (torch.tensor([True, False, True]), True)]:
+        agent.zero_grad(set_to_none=True)
+        losses = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1, prior_slots=prior_slots)
+        (losses["critic_loss"] + losses["kl"]).backward()
+        encoder = _grads(agent.posterior)
+        assert any(g.abs().sum() > 0 for g in encoder) == expect_encoder
+        if not expect_encoder:
+            assert all(torch.equal(g, torch.zeros_like(g)) for g in encoder)  # exactly zero: the prior has no φ
+            assert losses["kl"].item() == 0.0  # KL(N(0, I) || N(0, I))
+    with pytest.raises(ValueError, match="prior_slot_prob"):
+        PeachConfig(prior_slot_prob=1.5)
+
+
+def test_prior_slots_are_drawn_only_among_slots_that_keep_their_own_goal(monkeypatch):
+    import peach_lite.peach as peach_module
+
+    agent, _, runner = _agent(prior_slot_prob=1.0, hindsight_goal_prob=0.5, meta_batch=16)
+    agent.collect_round(runner, 0)
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["prior_slots"].clone())
+        return peach_losses(*args, **kwargs)
+
+    monkeypatch.setattr(peach_module, "peach_losses", spy)
+    generator_state = agent.generator.get_state()
+    agent.update()
+    agent.generator.set_state(generator_state)  # the same draws again, to see which slots kept their goal
+    tasks = torch.randint(0, agent.num_train_tasks, (16,), generator=agent.generator).tolist()
+    _, _, goals = agent.sample_meta_batch(tasks)
+    own = torch.tensor([np.array_equal(goals[i].numpy(), np.asarray(agent.train_tasks[t].goal, np.float32)) for i, t in enumerate(tasks)])
+    assert torch.equal(seen[0], own)  # prior_slot_prob = 1: every own-goal slot, and no hindsight slot
+    assert 0 < int(own.sum()) < 16
+
+
 def test_lower_level_updates_leave_the_encoder_and_the_top_level_alone(collected):
     agent, *_ = collected
     before = [p.clone() for p in [*agent.posterior.parameters(), *agent.top.parameters()]]
