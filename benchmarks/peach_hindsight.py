@@ -69,6 +69,8 @@ METHODS = {
     "peach_hindsight_collection_curriculum": {**COLLECTION_ROUTE, "hindsight_goal_updates": 24_000},
     "peach_hindsight_collection_latent2": {**COLLECTION_ROUTE, "latent_dim": 2},
     "peach_hindsight_collection_prior_slots": {**COLLECTION_ROUTE, "prior_slot_prob": 0.5},
+    "peach_hindsight_collection_latent2_prior_slots": {**COLLECTION_ROUTE, "latent_dim": 2, "prior_slot_prob": 0.5},
+    "peach_hindsight_collection_task_goals": {**COLLECTION_ROUTE, "hindsight_goals": "task"},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection"]

@@ -33,6 +33,8 @@ __all__ = [
     "choose_hindsight_goals",
     "relabel_with_goals",
     "hindsight_goal_transitions",
+    "goals_reached_by",
+    "hindsight_goal",
     "GoalObservation",
     "goal_point_mass",
     "NORMS",
@@ -209,6 +211,45 @@ def hindsight_goal_transitions(
     n = int(np.shape(obs)[0])
     indices = choose_hindsight_goals(n, num_goals, rng)
     return relabel_with_goals(obs, action, next_obs, next_achieved, indices, threshold, norm)
+
+
+def goals_reached_by(achieved: Any, candidate_goals: Any, reward_fn: Any) -> np.ndarray:
+    """Hindsight task relabelling's test (Packer et al., 2021): which candidate goals (e.g. the training tasks') would
+    have paid at least one of these achieved points.
+
+    Args:
+        achieved: (N, goal_dim) where attempts ended.
+        candidate_goals: (K, goal_dim).
+        reward_fn: the env's vectorised ``compute_reward(achieved, goal)``, 0 where paid.
+    Returns:
+        (K,) bool.
+
+    Taught in notebooks/11_peach.py (section "Relabel as HER does, and let the posterior speak").
+    """
+    achieved, candidates = _array(achieved), _array(candidate_goals)
+    return np.any(np.asarray(reward_fn(achieved[:, None, :], candidates[None, :, :])) == 0.0, axis=0)
+
+
+def hindsight_goal(achieved: Any, pick: int, mode: str = "achieved", candidate_goals: Any = None, reward_fn: Any = None) -> np.ndarray | None:
+    """A hindsight goal for a set of attempts: where attempt ``pick`` ended (``mode="achieved"``, HER), or one of the
+    candidate goals that the attempts reached (``"task"``, hindsight task relabelling: the ``pick``-th of them,
+    cyclically; None when they reached none).
+
+    Args:
+        achieved: (N, goal_dim) where the attempts ended.
+        pick: an index in [0, N) (drawn by the caller).
+        mode: ``"achieved"`` or ``"task"``; ``candidate_goals`` and ``reward_fn`` as in :func:`goals_reached_by`.
+    Returns:
+        (goal_dim,) float32 or None.
+
+    Taught in notebooks/11_peach.py (section "Relabel as HER does, and let the posterior speak").
+    """
+    check_choice("mode", mode, ("achieved", "task"))
+    achieved = _array(achieved)
+    if mode == "achieved":
+        return achieved[pick].astype(np.float32).copy()
+    reached = np.flatnonzero(goals_reached_by(achieved, candidate_goals, reward_fn))
+    return _array(candidate_goals)[reached[pick % reached.size]].astype(np.float32).copy() if reached.size else None
 
 
 class GoalObservation(gym.ObservationWrapper):

@@ -33,7 +33,7 @@ from peach_lite.device import torch_threads
 from peach_lite.goal_levels import GoalLevel
 from peach_lite.hac import HAC
 from peach_lite.hac_config import HacSpec, maze_config
-from peach_lite.her import Transitions
+from peach_lite.her import Transitions, hindsight_goal
 from peach_lite.nets import mlp
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TrainConfig, train
 from peach_lite.runner import distinct_waves
@@ -97,8 +97,7 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
     if z is None:
         belief = posterior.infer(context)  # Alg. 1: z ~ q_φ(z | c^i), reparameterised
         if prior_slots is not None:  # not in Alg. 1: these slots read the prior (no gradient reaches φ through them)
-            prior, empty = posterior.prior(num_tasks), prior_slots[:, None]
-            belief = Belief(torch.where(empty, prior.mean, belief.mean), torch.where(empty, prior.var, belief.var))
+            belief = posterior.prior_where(belief, prior_slots)
         z = posterior.sample(belief, generator)
         kl = pearl_kl_loss(belief.mean, belief.var, kl_lambda) if posterior.probabilistic else z.new_zeros(())
     else:
@@ -345,8 +344,9 @@ class PEACH(nn.Module):
         * hindsight task relabelling (``relabel_prob``): the slot's rows come from another train task's buffers,
           relabelled for the listed task's goal;
         * hindsight goals through the context (``hindsight_goal_prob``): the slot keeps its task's rows but its goal
-          becomes where one of its context attempts ended, so its context holds a paid attempt; with
-          ``hindsight_rows="collection"`` its RL rows come from that task's latest collection (HER's "future").
+          becomes where one of its context attempts ended (``hindsight_goals="task"``: a train goal one reached), so its
+          context holds a paid attempt; with ``hindsight_rows="collection"`` its RL rows come from that task's latest
+          collection (HER's "future").
 
         Rewards and terminals of a relabelled slot (RL rows and context rows alike) come from the env's own reward
         function on where each attempt ended; subgoal-test penalties (-H) are kept.
@@ -368,8 +368,12 @@ class PEACH(nn.Module):
             draws = torch.rand(len(tasks), generator=self.generator).tolist()
             rows = torch.randint(0, cfg.context_batch, (len(tasks),), generator=self.generator).tolist()
             hindsight = [i for i in range(len(tasks)) if i not in goals and draws[i] < hindsight_prob]
-            for i in hindsight:
-                goals[i] = context["next_achieved"][i, rows[i]].numpy().copy()
+            train_goals = np.stack([np.asarray(t.goal, np.float32) for t in self.train_tasks])
+            for i in hindsight:  # HER: where attempt rows[i] ended; HTR ("task"): a train goal one of its attempts reached
+                goal = hindsight_goal(context["next_achieved"][i].numpy(), rows[i], cfg.hindsight_goals, train_goals, self.reward_fn)
+                if goal is not None:
+                    goals[i] = goal
+            hindsight = [i for i in hindsight if i in goals]
             if hindsight and cfg.hindsight_rows == "collection":  # HER's "future": rows of the goal's own collection
                 recent = self.collection_buffer.sample(cfg.batch_size, [source[i] for i in hindsight], self.generator)
                 for j, i in enumerate(hindsight):
@@ -470,11 +474,8 @@ class PEACH(nn.Module):
             if rows:
                 context[e, : len(rows)] = torch.as_tensor(np.stack(rows))
                 mask[e, : len(rows)] = True
-        prior = self.posterior.prior(len(self._context))
         with torch.no_grad():
-            belief = self.posterior.infer(context, mask)
-        empty = ~mask.any(dim=1)
-        self.belief = Belief(torch.where(empty[:, None], prior.mean, belief.mean), torch.where(empty[:, None], prior.var, belief.var))
+            self.belief = self.posterior.prior_where(self.posterior.infer(context, mask), ~mask.any(dim=1))
         return self.belief
 
     # ------------------------------------------------------------------------- checkpoints

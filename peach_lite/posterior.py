@@ -183,6 +183,12 @@ class ContextPosterior(nn.Module):
         mean = torch.zeros(num_tasks, self.latent_dim, device=self._device())
         return Belief(mean, torch.ones_like(mean) if self.probabilistic else torch.zeros_like(mean))
 
+    def prior_where(self, belief: Belief, empty: Tensor) -> Belief:
+        """``belief`` with the prior in the rows where ``empty`` (num_tasks,) is True: what an empty context gives.
+        No gradient reaches the encoder through those rows."""
+        prior, empty = self.prior(len(empty)), empty[:, None]
+        return Belief(torch.where(empty, prior.mean, belief.mean), torch.where(empty, prior.var, belief.var))
+
     def infer(self, context: Tensor, mask: Tensor | None = None) -> Belief:
         """q(z | c): context (num_tasks, num_context, context_dim), mask (num_tasks, num_context) of valid rows."""
         return Belief(*self.encoder(context, mask))

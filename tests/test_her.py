@@ -109,3 +109,20 @@ def test_goal_observation_wraps_the_point_mass_into_a_goal_env():
     np.testing.assert_allclose(next_obs["achieved_goal"], next_obs["observation"][:2])
     assert env.goal_threshold == pytest.approx(0.2)
     assert env.observation_space.contains(next_obs)
+
+
+def test_goals_reached_by_and_hindsight_goal_pick_only_reached_candidates():
+    from peach_lite.her import goals_reached_by, hindsight_goal
+
+    def reward_fn(achieved, goal):  # paid within 0.5
+        return -(np.linalg.norm(achieved - goal, axis=-1) > 0.5).astype(np.float32)
+
+    achieved = np.array([[0.0, 0.0], [2.0, 2.1], [5.0, 5.0]])
+    candidates = np.array([[2.0, 2.0], [-3.0, 0.0], [0.2, 0.0], [9.0, 9.0]])
+    assert goals_reached_by(achieved, candidates, reward_fn).tolist() == [True, False, True, False]
+    assert np.array_equal(hindsight_goal(achieved, 2), achieved[2].astype(np.float32))  # HER: where attempt 2 ended
+    picks = {tuple(hindsight_goal(achieved, k, "task", candidates, reward_fn)) for k in range(3)}
+    assert picks == {tuple(candidates[0].astype(np.float32)), tuple(candidates[2].astype(np.float32))}  # HTR: only the reached candidates, each of them for some pick
+    assert hindsight_goal(achieved[2:], 0, "task", candidates, reward_fn) is None
+    with pytest.raises(ValueError, match="mode"):
+        hindsight_goal(achieved, 0, "final")

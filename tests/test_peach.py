@@ -261,6 +261,35 @@ def test_hindsight_rows_from_the_collection_come_from_the_goals_own_episodes():
         PeachConfig(hindsight_rows="episode")
 
 
+def test_task_hindsight_goals_are_train_goals_that_the_slots_own_context_reached():
+    env = make(MAZE).unwrapped
+    agent, envs, runner = _agent(hindsight_goal_prob=1.0, hindsight_goals="task")
+    agent.collect_round(runner, 0)
+    n, generator = agent.num_train_tasks, torch.Generator().manual_seed(0)
+    collected = [t for t in range(n) if agent.context_buffer.size(t)]
+    for t in collected:  # one extra attempt per collected task that ends on the next task's goal
+        row = {k: v[0, 0].numpy().copy() for k, v in agent.context_buffer.sample(1, [t], generator).items()}
+        row["next_achieved"] = np.asarray(agent.train_tasks[(t + 1) % n].goal, np.float32)
+        row["next_obs"][:2] = row["next_achieved"]
+        agent.context_buffer.add(t, **row)
+    train_goals = {tuple(np.asarray(task.goal, np.float32)) for task in agent.train_tasks}
+    reward_col = env.observation_space["observation"].shape[0] + 2  # context rows are [s, subgoal, r, s']
+    relabelled = kept = 0
+    for _ in range(20):
+        batch, context, goals = agent.sample_meta_batch(collected)
+        for i, task in enumerate(collected):
+            goal = goals[i].numpy()
+            assert tuple(goal) in train_goals  # only goals of the task distribution, never a bare endpoint
+            if np.array_equal(goal, np.asarray(agent.train_tasks[task].goal, np.float32)):
+                kept += 1  # its context reached no train goal: it keeps its own
+            else:
+                relabelled += 1
+                assert (context[i, :, reward_col] == 0.0).any()  # recomputed for the goal, its context holds a paid attempt
+    assert relabelled > 0 and kept > 0
+    with pytest.raises(ValueError, match="hindsight_goals"):
+        PeachConfig(hindsight_goals="final")
+
+
 def test_relabel_probability_zero_leaves_the_update_bit_for_bit_unchanged():
     results = []
     for prob in (None, 0.0):
