@@ -26,7 +26,8 @@ each hindsight slot's RL rows from the goal's own collection (``PeachConfig.hind
 Headline: ``<method>_success`` (final meta-test episode on the 12 held-out tasks, mean over seeds), with IQM and 95%
 bootstrap intervals; ``hindsight_gain_oracle`` (oracle_z_hindsight - oracle_z); ``<method>_paid_context_success``,
 ``<method>_signal_to_noise``, ``<method>_prior_sites_reached`` and ``<method>_probe_accuracy`` for the posterior methods;
-``collection_fraction_of_oracle`` and ``peach_hindsight_collection_first_episode_success`` (the prior episode);
+``<method>_first_episode_success`` (the prior episode) and ``<method>_far_site_visits`` (share of prior samples of z
+whose episode passes the far site, room 2) for the posterior methods; ``collection_fraction_of_oracle``;
 ``train_minutes_per_seed`` (150-round methods) and ``route_train_minutes_per_seed``.
 
 Run (about 3 CPU-minutes per 150-round run and 10-14 per route run, 15 runs by default; one process: ``--address serial``)::
@@ -71,6 +72,7 @@ METHODS = {
     "peach_hindsight_collection_prior_slots": {**COLLECTION_ROUTE, "prior_slot_prob": 0.5},
     "peach_hindsight_collection_latent2_prior_slots": {**COLLECTION_ROUTE, "latent_dim": 2, "prior_slot_prob": 0.5},
     "peach_hindsight_collection_task_goals": {**COLLECTION_ROUTE, "hindsight_goals": "task"},
+    "peach_hindsight_collection_task_or_achieved": {**COLLECTION_ROUTE, "hindsight_goals": "task_or_achieved"},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection"]
@@ -78,8 +80,11 @@ DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_
 0.1 and encoder lr 1e-3 instead of 3e-4, after ``benchmarks/peach_encoder_probe.py`` found the agent's KL weight alone
 collapses even a directly taught encoder), the collection route at KL 0.01, and the collection route whose hindsight
 goals fade out over its first 400 rounds (``hindsight_goal_updates``, so that prior samples of z settle on the task
-distribution) are further routes, each run alone with
-``--methods <name> --seeds S --out DIR`` (their results, one or two seeds, are reported in the issue-12 notes)."""
+distribution), and the exploration routes on top of the collection route (``latent2``: a 2-d task variable, the goal's own
+dimension; ``prior_slots``: half of the own-goal slots read the prior, ``PeachConfig.prior_slot_prob``; both together;
+``task_goals``: hindsight task relabelling, a hindsight slot takes a train goal its context reached,
+``PeachConfig.hindsight_goals="task"``) are further routes, each run alone with ``--methods <name> --seeds S --out DIR``
+(their results, one or two seeds, are reported in the issue-12 notes)."""
 ROUTE_METHODS = tuple(m for m, overrides in METHODS.items() if overrides.get("hindsight_rows") == "collection")
 """The collection route trains for ``--route-rounds`` (default 600, about 14 CPU-minutes a run, inside the issue's 30)
 and meta-tests every ``--route-eval-every`` rounds; the other methods for ``--rounds``."""
@@ -139,9 +144,10 @@ def main() -> None:
     if {"oracle_z_hindsight_collection", "peach_hindsight_collection"} <= set(rows):
         oracle = headline["oracle_z_hindsight_collection_success"]
         headline["collection_fraction_of_oracle"] = headline["peach_hindsight_collection_success"] / oracle if oracle > 0 else float("nan")
-        headline["peach_hindsight_collection_first_episode_success"] = mean_of_list("peach_hindsight_collection", "success_per_episode", 0)
     for m in rows:
         if METHODS[m].get("task_inference", "posterior") == "posterior":
+            headline[f"{m}_first_episode_success"] = mean_of_list(m, "success_per_episode", 0)
+            headline[f"{m}_far_site_visits"] = mean_of_list(m, "prior_site_visits", 1)
             headline[f"{m}_paid_context_success"] = mean_of(m, "paid_context_success")
             headline[f"{m}_signal_to_noise"] = mean_of(m, "paid_context_signal_to_noise")
             headline[f"{m}_prior_sites_reached"] = mean_of(m, "prior_sites_reached")

@@ -38,8 +38,11 @@ __all__ = [
     "GoalObservation",
     "goal_point_mass",
     "NORMS",
+    "HINDSIGHT_GOAL_MODES",
 ]
 
+HINDSIGHT_GOAL_MODES = ("achieved", "task", "task_or_achieved")
+"""Where :func:`hindsight_goal` takes a goal from: an attempt's end (HER), a reached candidate (HTR), or either."""
 NORMS = ("box", "l2")
 """How a goal counts as reached: HAC's per-dimension box, or the Euclidean ball of gymnasium-robotics."""
 
@@ -233,23 +236,24 @@ def goals_reached_by(achieved: Any, candidate_goals: Any, reward_fn: Any) -> np.
 def hindsight_goal(achieved: Any, pick: int, mode: str = "achieved", candidate_goals: Any = None, reward_fn: Any = None) -> np.ndarray | None:
     """A hindsight goal for a set of attempts: where attempt ``pick`` ended (``mode="achieved"``, HER), or one of the
     candidate goals that the attempts reached (``"task"``, hindsight task relabelling: the ``pick``-th of them,
-    cyclically; None when they reached none).
+    cyclically; None when they reached none), or that candidate when there is one and else where attempt ``pick``
+    ended (``"task_or_achieved"``).
 
     Args:
         achieved: (N, goal_dim) where the attempts ended.
         pick: an index in [0, N) (drawn by the caller).
-        mode: ``"achieved"`` or ``"task"``; ``candidate_goals`` and ``reward_fn`` as in :func:`goals_reached_by`.
+        mode: one of :data:`HINDSIGHT_GOAL_MODES`; ``candidate_goals`` and ``reward_fn`` as in :func:`goals_reached_by`.
     Returns:
         (goal_dim,) float32 or None.
 
     Taught in notebooks/11_peach.py (section "Relabel as HER does, and let the posterior speak").
     """
-    check_choice("mode", mode, ("achieved", "task"))
+    check_choice("mode", mode, HINDSIGHT_GOAL_MODES)
     achieved = _array(achieved)
-    if mode == "achieved":
-        return achieved[pick].astype(np.float32).copy()
-    reached = np.flatnonzero(goals_reached_by(achieved, candidate_goals, reward_fn))
-    return _array(candidate_goals)[reached[pick % reached.size]].astype(np.float32).copy() if reached.size else None
+    reached = np.flatnonzero(goals_reached_by(achieved, candidate_goals, reward_fn)) if mode != "achieved" else []
+    if len(reached):
+        return _array(candidate_goals)[reached[pick % len(reached)]].astype(np.float32).copy()
+    return None if mode == "task" else achieved[pick].astype(np.float32).copy()
 
 
 class GoalObservation(gym.ObservationWrapper):

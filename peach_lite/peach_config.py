@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from peach_lite.her import HINDSIGHT_GOAL_MODES
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "HINDSIGHT_GOALS", "COLLECTION_ROUTE", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "COLLECTION_ROUTE", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -19,8 +20,7 @@ TASK_INFERENCE = ("posterior", "none", "oracle")
 the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
 HINDSIGHT_ROWS = ("buffer", "collection")
 """Where a hindsight-goal slot's RL rows come from (``PeachConfig.hindsight_rows``)."""
-HINDSIGHT_GOALS = ("achieved", "task")
-"""Which goal a hindsight slot takes (``PeachConfig.hindsight_goals``)."""
+
 COLLECTION_ROUTE = {"top_random_action_rate": 0.2, "hindsight_goal_prob": 0.5, "hindsight_rows": "collection", "kl_lambda": 0.001,
                     "encoder_lr": 1e-3}
 """PeachConfig overrides of the collection route (benchmarks/peach_hindsight.py, the CLI preset ``maze-collection``):
@@ -110,7 +110,8 @@ class PeachConfig:
     """Which goal a hindsight slot takes: ``"achieved"`` (where one of its context attempts ended, as HER) or ``"task"``
     (a training task's goal that one of its context attempts reached, chosen uniformly among those reached: hindsight
     task relabelling as in Packer et al. 2021, so that the task variable only ever encodes goals of the task
-    distribution; a slot whose attempts reached no training goal keeps its own)."""
+    distribution; a slot whose attempts reached no training goal keeps its own), or ``"task_or_achieved"`` (that
+    training goal when there is one, else where one of its attempts ended)."""
     hindsight_goal_updates: int = 0
     """Hindsight-goal curriculum: if > 0, the probability of hindsight goals falls linearly from
     ``hindsight_goal_prob`` to 0 over this many top-level gradient steps, so that the top level first learns to
@@ -147,7 +148,7 @@ class PeachConfig:
             check_int(name, getattr(self, name), low, high)
         check_choice("task_inference", self.task_inference, TASK_INFERENCE)
         check_choice("hindsight_rows", self.hindsight_rows, HINDSIGHT_ROWS)
-        check_choice("hindsight_goals", self.hindsight_goals, HINDSIGHT_GOALS)
+        check_choice("hindsight_goals", self.hindsight_goals, HINDSIGHT_GOAL_MODES)
         for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

@@ -124,5 +124,7 @@ def test_goals_reached_by_and_hindsight_goal_pick_only_reached_candidates():
     picks = {tuple(hindsight_goal(achieved, k, "task", candidates, reward_fn)) for k in range(3)}
     assert picks == {tuple(candidates[0].astype(np.float32)), tuple(candidates[2].astype(np.float32))}  # HTR: only the reached candidates, each of them for some pick
     assert hindsight_goal(achieved[2:], 0, "task", candidates, reward_fn) is None
+    assert np.array_equal(hindsight_goal(achieved[2:], 0, "task_or_achieved", candidates, reward_fn), achieved[2].astype(np.float32))
+    assert tuple(hindsight_goal(achieved, 0, "task_or_achieved", candidates, reward_fn)) in picks  # a reached candidate first
     with pytest.raises(ValueError, match="mode"):
         hindsight_goal(achieved, 0, "final")
