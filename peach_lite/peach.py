@@ -37,7 +37,7 @@ from peach_lite.her import Transitions, hindsight_goal
 from peach_lite.nets import mlp
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TrainConfig, train
 from peach_lite.runner import distinct_waves
-from peach_lite.peach_config import COLLECTION_ROUTE, HIDDEN_MAZE_ID, TASK_INFERENCE, PeachConfig
+from peach_lite.peach_config import COLLECTION_ROUTE, HIDDEN_MAZE_ID, HTR_ROUTE, TASK_INFERENCE, PeachConfig
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test
 from peach_lite.validation import check_int
@@ -651,6 +651,7 @@ CLI = TrainSpec(
         "maze-no-z": {"env_id": HIDDEN_MAZE_ID, "rounds": 150, "task_inference": "none"},
         "maze-oracle": {"env_id": HIDDEN_MAZE_ID, "rounds": 150, "task_inference": "oracle"},
         "maze-collection": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **COLLECTION_ROUTE},
+        "maze-htr": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **HTR_ROUTE},
     },
     score_name="meta_test_success",
     tolerance=0.1,

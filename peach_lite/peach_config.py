@@ -10,7 +10,7 @@ from typing import Any
 from peach_lite.her import HINDSIGHT_GOAL_MODES
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "COLLECTION_ROUTE", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "COLLECTION_ROUTE", "HTR_ROUTE", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -25,6 +25,9 @@ COLLECTION_ROUTE = {"top_random_action_rate": 0.2, "hindsight_goal_prob": 0.5, "
                     "encoder_lr": 1e-3}
 """PeachConfig overrides of the collection route (benchmarks/peach_hindsight.py, the CLI preset ``maze-collection``):
 HAC's 20% random subgoals, hindsight goals with rows from the goal's own collection, KL weight 0.001, encoder lr 1e-3."""
+HTR_ROUTE = {**COLLECTION_ROUTE, "hindsight_goals": "task_or_achieved"}
+"""The collection route whose hindsight slots take a train goal their context reached when there is one (HTR), else where
+an attempt ended (HER): the CLI preset ``maze-htr`` and ``peach_hindsight_collection_task_or_achieved``."""
 
 
 @dataclass

@@ -16,8 +16,9 @@ BUDGET = ("at the committed budget (50 rounds, about 30k env steps, under 1 CPU-
           "the top level never learns to find the sites. The oracle-z top level, handed the goal but learning as PEACH "
           "does (no hindsight goals at the top), fails too, while plain HAC given the goal reaches hac_true_goal_success "
           "on the same tasks: without hindsight goals the top level gets no credit to learn from. With hindsight goals "
-          "through the task variable the oracle-z top level learns and PEACH's posterior is what fails "
-          "(data/results/peach_hindsight.json; closing notes of issue 12)")
+          "through the task variable the oracle-z top level learns; on the collection route with HTR goals PEACH reaches "
+          f"{quote_headline('peach_hindsight', 'peach_hindsight_collection_task_or_achieved_success')} at 600 rounds"
+          " (data/results/peach_hindsight.json; closing notes of issue 12)")
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'peach_success', 'oracle_z_success', 'hac_true_goal_success')}; {BUDGET}",
@@ -71,6 +72,8 @@ def test_no_study_agent_exceeds_the_oracle(headline):
     keys = [k for k in h if k.endswith("_success") and not k.endswith("paid_context_success")]
     assert keys
     assert all(0.0 <= h[k] <= 1.0 for k in keys)
+    route = [k for k in keys if k.startswith("peach_hindsight_collection")]  # each route below its oracle top level
+    assert route and all(h[k] <= h["oracle_z_hindsight_collection_success"] + 1e-9 for k in route)
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_hindsight', 'peach_hindsight_success', 'oracle_z_hindsight_success', 'peach_hindsight_signal_to_noise', 'peach_hindsight_paid_context_success')}; "
@@ -104,3 +107,33 @@ ROUTE_KEYS = ("peach_hindsight_collection_success", "oracle_z_hindsight_collecti
                    strict=False)
 def test_peach_on_the_collection_route_reaches_eighty_percent(headline):
     assert headline("peach_hindsight")["peach_hindsight_collection_success"] >= 0.80
+
+
+def _runs(name: str, method: str) -> list[dict]:
+    from peach_lite.results import read_results
+
+    return read_results(name)["details"]["runs"][method]
+
+
+def test_htr_goals_with_her_as_fallback_keep_the_posterior_reading_and_raise_success(headline):
+    h = headline("peach_hindsight")
+    her, htr, both = ("peach_hindsight_collection", "peach_hindsight_collection_task_goals", "peach_hindsight_collection_task_or_achieved")
+    assert h[f"{both}_success"] > h[f"{her}_success"]  # HTR's goals where the context reached one: more successes
+    assert h[f"{both}_success"] > h[f"{both}_first_episode_success"]  # which rise over the meta-test: task inference
+    for alone, mixed in zip(_runs("peach_hindsight", htr), _runs("peach_hindsight", both)):
+        assert mixed["paid_context_signal_to_noise"] > alone["paid_context_signal_to_noise"]  # per seed: HTR alone collapses z
+        assert max(alone["prior_site_visits"]) >= 0.8  # and commits to one site,
+        assert alone["success_per_episode"][-1] == alone["success_per_episode"][0]  # the same in every meta-test episode
+
+
+HTR_KEYS = ("peach_hindsight_collection_task_or_achieved_success", "peach_hindsight_collection_task_or_achieved_first_episode_success",
+            "peach_hindsight_collection_task_or_achieved_far_site_visits", "peach_hindsight_collection_task_or_achieved_probe_accuracy")
+
+
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_hindsight', *HTR_KEYS)}; with HTR goals where the context reached a train goal "
+                          "and HER's otherwise, prior samples of z pass two of the three sites and success rises over the meta-test on "
+                          "seeds 0 and 2, but the far site is never visited, and on seed 1 no collection in 600 rounds reaches any "
+                          "train goal, so HTR never fires and the run is the collection route's, bit for bit",
+                   strict=False)
+def test_peach_with_htr_goals_reaches_eighty_percent(headline):
+    assert headline("peach_hindsight")["peach_hindsight_collection_task_or_achieved_success"] >= 0.80
