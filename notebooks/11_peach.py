@@ -246,16 +246,23 @@ from peach_lite.peach import meta_test_success
 
 pretrained, _ = load_agent(PRETRAINED, algorithm="peach")
 eval_envs = GymTaskEnvs(ENV_ID, seed=1)
-traces = {}
 
 
-def keep_traces(k, episodes):
-    traces[k] = [pretrained.traces[e] for e in range(len(pretrained.traces))]
+def recorded_meta_test(agent, seed=7):
+    """Meta-test ``agent`` on the held-out tasks; also return each episode's traces, {episode k: [trace per task]}."""
+    traces = {}
+
+    def keep_traces(k, episodes):
+        traces[k] = list(agent.traces)
+
+    agent.record = True
+    try:
+        return meta_test_success(agent, eval_envs, test_tasks, seed=seed, on_trajectory=keep_traces), traces
+    finally:
+        agent.record = False
 
 
-pretrained.record = True
-result = meta_test_success(pretrained, eval_envs, test_tasks, seed=7, on_trajectory=keep_traces)
-pretrained.record = False
+result, traces = recorded_meta_test(pretrained)
 print("success per meta-test episode (12 held-out tasks):", np.round(result.success.mean(axis=0), 2))
 assert np.all(result.z_var[:, 0] == 1.0) and np.all(result.z_mean[:, 0] == 0.0)  # episode 1: the prior
 assert result.success.mean() <= values.oracle_success + 1e-9  # no agent beats the oracle
@@ -284,11 +291,16 @@ def draw_episode(ax, task_index, k, agent=pretrained, result=result, traces=trac
     ax.set_title(f"episode {k} ({tag}): {'success' if result.success[task_index, k - 1] else 'miss'}", fontsize=8)
 
 
-fig, axes = plt.subplots(1, 6, figsize=(15, 2.8))
-for k, ax in enumerate(axes, start=1):
-    draw_episode(ax, 0, k)
-axes[0].legend(fontsize=6, loc="lower right")
-plt.show()
+def draw_meta_test(task_index, **agent_result_traces):
+    """The six meta-test episodes of one held-out task, side by side (keywords as in ``draw_episode``)."""
+    fig, axes = plt.subplots(1, 6, figsize=(15, 2.8))
+    for k, ax in enumerate(axes, start=1):
+        draw_episode(ax, task_index, k, **agent_result_traces)
+    axes[0].legend(fontsize=6, loc="lower right")
+    plt.show()
+
+
+draw_meta_test(0)
 
 # %% [markdown]
 # ### Explore it yourself
@@ -517,16 +529,7 @@ assert all(r["prior_site_visits"][1] == 0 for r in collection)  # and never the 
 
 # %%
 route_agent, _ = load_agent(checkpoints_dir() / "peach_maze_collection.pt", algorithm="peach")
-route_traces = {}
-
-
-def keep_route_traces(k, episodes):
-    route_traces[k] = list(route_agent.traces)
-
-
-route_agent.record = True
-route_result = meta_test_success(route_agent, eval_envs, test_tasks, seed=7, on_trajectory=keep_route_traces)
-route_agent.record = False
+route_result, route_traces = recorded_meta_test(route_agent)
 print("route agent, success per meta-test episode (12 held-out tasks):", np.round(route_result.success.mean(axis=0), 2))
 solved = np.flatnonzero(route_result.success.any(axis=1))
 print("tasks it solves in some episode:", solved.tolist())
@@ -536,11 +539,7 @@ assert route_result.success[:, -1].mean() > result.success[:, -1].mean()  # it b
 # %%
 task_index = int(solved[0])
 first = int(np.argmax(route_result.success[task_index]))  # episode index of its first success
-fig, axes = plt.subplots(1, 6, figsize=(15, 2.8))
-for k, ax in enumerate(axes, start=1):
-    draw_episode(ax, task_index, k, agent=route_agent, result=route_result, traces=route_traces)
-axes[0].legend(fontsize=6, loc="lower right")
-plt.show()
+draw_meta_test(task_index, agent=route_agent, result=route_result, traces=route_traces)
 before = route_result.z_var[task_index, : first + 1].mean()  # beliefs up to the success (the prior first)
 after = route_result.z_var[task_index, first + 1 :].mean() if first + 1 < route_result.z_var.shape[1] else float("nan")
 print(f"task {task_index}: first success in episode {first + 1}; belief variance {before:.3f} before, {after:.3f} after")
@@ -604,16 +603,7 @@ assert found[routes[2][1] + "_far_site_visits"] == 0.0 and min(r["final_success"
 
 # %%
 htr_agent, _ = load_agent(checkpoints_dir() / "peach_maze_htr.pt", algorithm="peach")
-htr_traces = {}
-
-
-def keep_htr_traces(k, episodes):
-    htr_traces[k] = list(htr_agent.traces)
-
-
-htr_agent.record = True
-htr_result = meta_test_success(htr_agent, eval_envs, test_tasks, seed=7, on_trajectory=keep_htr_traces)
-htr_agent.record = False
+htr_result, htr_traces = recorded_meta_test(htr_agent)
 per_episode_htr = htr_result.success.mean(axis=0)
 print("HTR-else-HER agent, success per meta-test episode (12 held-out tasks):", np.round(per_episode_htr, 2))
 late = [i for i in range(len(test_tasks)) if not htr_result.success[i, 0] and htr_result.success[i].any()]
@@ -623,11 +613,7 @@ assert per_episode_htr[-1] > per_episode_htr[0]  # inference: later episodes do 
 
 # %%
 task_index = late[0] if late else int(np.flatnonzero(htr_result.success.any(axis=1))[0])
-fig, axes = plt.subplots(1, 6, figsize=(15, 2.8))
-for k, ax in enumerate(axes, start=1):
-    draw_episode(ax, task_index, k, agent=htr_agent, result=htr_result, traces=htr_traces)
-axes[0].legend(fontsize=6, loc="lower right")
-plt.show()
+draw_meta_test(task_index, agent=htr_agent, result=htr_result, traces=htr_traces)
 first_htr = int(np.argmax(htr_result.success[task_index]))
 print(f"task {task_index}: missed on the prior, first success in episode {first_htr + 1}, "
       f"success in episodes {np.flatnonzero(htr_result.success[task_index]) + 1}")
