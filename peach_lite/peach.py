@@ -344,7 +344,7 @@ class PEACH(nn.Module):
         * hindsight task relabelling (``relabel_prob``): the slot's rows come from another train task's buffers,
           relabelled for the listed task's goal;
         * hindsight goals through the context (``hindsight_goal_prob``): the slot keeps its task's rows but its goal
-          becomes where one of its context attempts ended (``hindsight_goals="task"``: a train goal one reached), so its
+          becomes where one of its context attempts ended (or, by ``hindsight_goals``, a train goal one reached), so its
           context holds a paid attempt; with ``hindsight_rows="collection"`` its RL rows come from that task's latest
           collection (HER's "future").
 
@@ -368,7 +368,7 @@ class PEACH(nn.Module):
             draws = torch.rand(len(tasks), generator=self.generator).tolist()
             rows = torch.randint(0, cfg.context_batch, (len(tasks),), generator=self.generator).tolist()
             hindsight = [i for i in range(len(tasks)) if i not in goals and draws[i] < hindsight_prob]
-            train_goals = np.stack([np.asarray(t.goal, np.float32) for t in self.train_tasks])
+            train_goals = np.stack([np.asarray(t.goal, np.float32) for t in self.train_tasks]) if cfg.hindsight_goals != "achieved" else None
             for i in hindsight:  # HER: where attempt rows[i] ended; HTR ("task"): a train goal one of its attempts reached
                 goal = hindsight_goal(context["next_achieved"][i].numpy(), rows[i], cfg.hindsight_goals, train_goals, self.reward_fn)
                 if goal is not None:
@@ -426,8 +426,8 @@ class PEACH(nn.Module):
             elif cfg.task_inference == "none":
                 fixed = torch.zeros(len(tasks), self.cond_dim)
             decoder = self.reward_decoder if cfg.reward_decoder_weight > 0 and fixed is None else None
-            own = torch.as_tensor([bool(np.array_equal(goals[i].numpy(), np.asarray(self.train_tasks[t].goal, np.float32))) for i, t in enumerate(tasks)])
-            prior_slots = own & (torch.rand(len(tasks), generator=self.generator) < cfg.prior_slot_prob) if cfg.prior_slot_prob > 0 else None
+            prior_slots = (torch.rand(len(tasks), generator=self.generator) < cfg.prior_slot_prob) & torch.as_tensor(  # own-goal slots only
+                [np.array_equal(goals[i].numpy(), np.asarray(self.train_tasks[t].goal, np.float32)) for i, t in enumerate(tasks)]) if cfg.prior_slot_prob > 0 else None
             losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed,
                                   reward_decoder=decoder, decoder_rows=self.decoder_rows(batch, context) if decoder else None,
                                   prior_slots=prior_slots)

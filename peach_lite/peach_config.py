@@ -43,8 +43,9 @@ class PeachConfig:
       gets no hindsight-goal transitions (it never sees its goal); its hindsight-action and subgoal-test
       transitions are HAC's. Options not in the poster, each off by default: hindsight goals through the
       context (``hindsight_goal_prob``, with a curriculum ``hindsight_goal_updates``, its rows drawn from the goal's own
-      collection with ``hindsight_rows="collection"``), hindsight task relabelling
-      (``relabel_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``).
+      collection with ``hindsight_rows="collection"``, its goal a train goal the context reached with
+      ``hindsight_goals``), hindsight task relabelling (``relabel_prob``), meta-batch slots that read the prior
+      (``prior_slot_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -110,7 +111,8 @@ class PeachConfig:
     "future" counterpart, so that the goal is reachable from the rows and the critic learns a graded value, not a
     -H plateau with a few paid rows)."""
     hindsight_goals: str = "achieved"
-    """Which goal a hindsight slot takes: ``"achieved"`` (where one of its context attempts ended, as HER) or ``"task"``
+    """Which goal a hindsight slot takes (not in the poster): ``"achieved"`` (where one of its context attempts ended, as
+    HER), ``"task"``
     (a training task's goal that one of its context attempts reached, chosen uniformly among those reached: hindsight
     task relabelling as in Packer et al. 2021, so that the task variable only ever encodes goals of the task
     distribution; a slot whose attempts reached no training goal keeps its own), or ``"task_or_achieved"`` (that
