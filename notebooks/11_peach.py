@@ -577,9 +577,11 @@ assert all(r["success_per_episode"][-1] == r["success_per_episode"][0] for r in 
 assert all(max(r["prior_site_visits"]) >= 0.8 for r in htr_runs)  # every prior sample goes to one site
 assert all(a["paid_context_signal_to_noise"] < min(b["paid_context_signal_to_noise"], c["paid_context_signal_to_noise"])
            for a, b, c in zip(htr_runs, both_runs, runs[routes[0][1]]))  # HTR alone: z collapses, on every seed
-assert found[routes[2][1] + "_success"] > found[routes[0][1] + "_success"]  # HTR, else HER: the best PEACH so far
+assert found[routes[2][1] + "_success"] >= 2.5 * found[routes[0][1] + "_success"]  # HTR, else HER: about 3x the HER route
 assert found[routes[2][1] + "_success"] > found[routes[2][1] + "_first_episode_success"]  # rising over the meta-test
-assert found[routes[2][1] + "_far_site_visits"] == 0.0 and min(r["final_success"] for r in both_runs) == 0.0  # the text below
+assert found[routes[2][1] + "_far_site_visits"] == 0.0  # the text below: the far site, never on the prior
+assert any(a["curve_success"] == b["curve_success"] and a["paid_context_signal_to_noise"] == b["paid_context_signal_to_noise"]
+           for a, b in zip(both_runs, runs[routes[0][1]]))  # and one seed where HTR never fired: the HER route's run
 
 # %% [markdown]
 # Read it per row, and per seed:
@@ -617,7 +619,7 @@ draw_meta_test(task_index, agent=htr_agent, result=htr_result, traces=htr_traces
 first_htr = int(np.argmax(htr_result.success[task_index]))
 print(f"task {task_index}: missed on the prior, first success in episode {first_htr + 1}, "
       f"success in episodes {np.flatnonzero(htr_result.success[task_index]) + 1}")
-assert late and not htr_result.success[task_index, 0] and htr_result.success[task_index, -1]
+assert late and not htr_result.success[task_index, 0] and htr_result.success[task_index, first_htr:].all()  # then it stays
 
 # %% [markdown]
 # This is the meta-test the poster drew. On the prior the top level tries one site and misses; the attempt goes into
