@@ -76,6 +76,7 @@ METHODS = {
     "peach_hindsight_collection_latent2_prior_slots": {**COLLECTION_ROUTE, "latent_dim": 2, "prior_slot_prob": 0.5},
     "peach_hindsight_collection_task_goals": {**COLLECTION_ROUTE, "hindsight_goals": "task"},
     "peach_hindsight_collection_task_or_achieved": dict(HTR_ROUTE),
+    "peach_hindsight_collection_task_or_achieved_latent2": {**HTR_ROUTE, "latent_dim": 2},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection",
@@ -87,7 +88,7 @@ goals fade out over its first 400 rounds (``hindsight_goal_updates``, so that pr
 distribution), and the exploration routes on top of the collection route (``latent2``: a 2-d task variable, the goal's own
 dimension; ``prior_slots``: half of the own-goal slots read the prior, ``PeachConfig.prior_slot_prob``; both together;
 ``task_goals``: hindsight task relabelling, a hindsight slot takes a train goal its context reached,
-``PeachConfig.hindsight_goals="task"``) are further routes, each run alone with ``--methods <name> --seeds S --out DIR``
+``PeachConfig.hindsight_goals="task"``; ``task_or_achieved_latent2``: HTR else HER with a 2-d task variable) are further routes, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
 ROUTE_METHODS = tuple(m for m, overrides in METHODS.items() if overrides.get("hindsight_rows") == "collection")
 """The collection route trains for ``--route-rounds`` (default 600, about 14 CPU-minutes a run, inside the issue's 30)
