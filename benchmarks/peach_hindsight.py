@@ -60,6 +60,9 @@ HINDSIGHT = {**EXPLORE, "hindsight_goal_prob": 0.5}
 COLLECTION = {k: v for k, v in COLLECTION_ROUTE.items() if k not in ("kl_lambda", "encoder_lr")}
 """The collection route without its posterior settings (for the oracle): HAC's 20% random subgoals, and each hindsight
 slot's RL rows from the goal's own collection (``PeachConfig.hindsight_rows``: HER's "future" counterpart)."""
+HAC_TOP_UPDATES = 40 * 12
+"""Top-level gradient steps per round at HAC's rate (``HacConfig.updates_per_episode`` 40, 12 episodes a round), 8x
+PeachConfig's 60: the update-to-data diagnostic (is the top level short of gradient steps or of data?)."""
 METHODS = {
     "oracle_z": {**EXPLORE, "task_inference": "oracle"},
     "oracle_z_hindsight": {**HINDSIGHT, "task_inference": "oracle"},
@@ -77,6 +80,8 @@ METHODS = {
     "peach_hindsight_collection_task_goals": {**COLLECTION_ROUTE, "hindsight_goals": "task"},
     "peach_hindsight_collection_task_or_achieved": dict(HTR_ROUTE),
     "peach_hindsight_collection_task_or_achieved_latent2": {**HTR_ROUTE, "latent_dim": 2},
+    "oracle_z_hindsight_collection_hac_updates": {**COLLECTION, "task_inference": "oracle", "top_updates_per_round": HAC_TOP_UPDATES},
+    "peach_hindsight_collection_task_or_achieved_hac_updates": {**HTR_ROUTE, "top_updates_per_round": HAC_TOP_UPDATES},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection",

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from peach_lite.validation import check_choice, check_int, check_range
+from peach_lite.validation import check_choice, check_int, check_range, check_shape
 
 __all__ = [
     "Transitions",
@@ -230,6 +230,8 @@ def goals_reached_by(achieved: Any, candidate_goals: Any, reward_fn: Any) -> np.
     Taught in notebooks/11_peach.py (section "Relabel as HER does, and let the posterior speak").
     """
     achieved, candidates = _array(achieved), _array(candidate_goals)
+    check_shape("achieved", achieved.shape, (None, None))
+    check_shape("candidate_goals", candidates.shape, (None, achieved.shape[1]))
     return np.any(np.asarray(reward_fn(achieved[:, None, :], candidates[None, :, :])) == 0.0, axis=0)
 
 
@@ -250,6 +252,7 @@ def hindsight_goal(achieved: Any, pick: int, mode: str = "achieved", candidate_g
     """
     check_choice("mode", mode, HINDSIGHT_GOAL_MODES)
     achieved = _array(achieved)
+    check_int("pick", pick, 0, len(achieved) - 1)
     reached = np.flatnonzero(goals_reached_by(achieved, candidate_goals, reward_fn)) if mode != "achieved" else []
     if len(reached):
         return _array(candidate_goals)[reached[pick % len(reached)]].astype(np.float32).copy()

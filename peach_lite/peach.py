@@ -167,7 +167,8 @@ class PEACH(nn.Module):
         self.schedule = PosteriorSchedule(num_exploration=1, num_trajectories=config.meta_test_episodes)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.belief: Belief | None = None
-        self.train_tasks: list[Any] | None = None
+        self.train_goals: np.ndarray | None = None
+        """(num_train_tasks, goal_dim) the train tasks' goals (from the runner's tasks, set at each collection)."""
         self.reward_fn: Any = None
         self.top_updates = 0
         """Top-level gradient steps taken (the hindsight-goal curriculum's clock)."""
@@ -308,7 +309,7 @@ class PEACH(nn.Module):
         cfg = self.config
         if runner.tasks is None or len(runner.tasks) != self.num_train_tasks:
             raise ValueError(f"runner.tasks must be the {self.num_train_tasks} train tasks, got {None if runner.tasks is None else len(runner.tasks)}")
-        self.train_tasks = list(runner.tasks)
+        self.train_goals = np.stack([np.asarray(t.goal, np.float32) for t in runner.tasks])
         if self.reward_fn is None and hasattr(runner.envs, "envs"):
             self.reward_fn = runner.envs.envs[0].unwrapped.compute_reward
         parts = []
@@ -362,15 +363,14 @@ class PEACH(nn.Module):
         goals: dict[int, np.ndarray] = {}
         for i, (task, src) in enumerate(zip(tasks, source)):
             if task != src:
-                goals[i] = np.asarray(self.train_tasks[task].goal, np.float32)
+                goals[i] = self.train_goals[task]
         hindsight_prob = self.hindsight_goal_prob()
         if hindsight_prob > 0:
             draws = torch.rand(len(tasks), generator=self.generator).tolist()
             rows = torch.randint(0, cfg.context_batch, (len(tasks),), generator=self.generator).tolist()
             hindsight = [i for i in range(len(tasks)) if i not in goals and draws[i] < hindsight_prob]
-            train_goals = np.stack([np.asarray(t.goal, np.float32) for t in self.train_tasks]) if cfg.hindsight_goals != "achieved" else None
             for i in hindsight:  # HER: where attempt rows[i] ended; HTR ("task"): a train goal one of its attempts reached
-                goal = hindsight_goal(context["next_achieved"][i].numpy(), rows[i], cfg.hindsight_goals, train_goals, self.reward_fn)
+                goal = hindsight_goal(context["next_achieved"][i].numpy(), rows[i], cfg.hindsight_goals, self.train_goals, self.reward_fn)
                 if goal is not None:
                     goals[i] = goal
             hindsight = [i for i in hindsight if i in goals]
@@ -381,7 +381,7 @@ class PEACH(nn.Module):
                         batch[name][i] = recent[name][j]
         if goals:
             batch, context = self._relabelled(batch, goals), self._relabelled(context, goals)
-        slot_goals = np.stack([goals.get(i, np.asarray(self.train_tasks[task].goal, np.float32)) for i, task in enumerate(tasks)])
+        slot_goals = np.stack([goals.get(i, self.train_goals[task]) for i, task in enumerate(tasks)])
         return batch, self.make_context(context), torch.as_tensor(slot_goals, dtype=torch.float32)
 
     def decoder_rows(self, batch: dict[str, Tensor], context: Tensor) -> dict[str, Tensor]:
@@ -427,7 +427,7 @@ class PEACH(nn.Module):
                 fixed = torch.zeros(len(tasks), self.cond_dim)
             decoder = self.reward_decoder if cfg.reward_decoder_weight > 0 and fixed is None else None
             prior_slots = (torch.rand(len(tasks), generator=self.generator) < cfg.prior_slot_prob) & torch.as_tensor(  # own-goal slots only
-                [np.array_equal(goals[i].numpy(), np.asarray(self.train_tasks[t].goal, np.float32)) for i, t in enumerate(tasks)]) if cfg.prior_slot_prob > 0 else None
+                [np.array_equal(goals[i].numpy(), self.train_goals[t]) for i, t in enumerate(tasks)]) if cfg.prior_slot_prob > 0 else None
             losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed,
                                   reward_decoder=decoder, decoder_rows=self.decoder_rows(batch, context) if decoder else None,
                                   prior_slots=prior_slots)

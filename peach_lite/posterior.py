@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from peach_lite.loop import Agent, Episodes, TaskBatch, TaskEnvs, run_episodes
 from peach_lite.nets import mlp
-from peach_lite.validation import check_int
+from peach_lite.validation import check_int, check_shape
 
 __all__ = [
     "MIN_FACTOR_VAR",
@@ -186,6 +186,7 @@ class ContextPosterior(nn.Module):
     def prior_where(self, belief: Belief, empty: Tensor) -> Belief:
         """``belief`` with the prior in the rows where ``empty`` (num_tasks,) is True: what an empty context gives.
         No gradient reaches the encoder through those rows."""
+        check_shape("empty", tuple(empty.shape), (len(belief),))
         prior, empty = self.prior(len(empty)), empty[:, None]
         return Belief(torch.where(empty, prior.mean, belief.mean), torch.where(empty, prior.var, belief.var))
 

@@ -128,3 +128,9 @@ def test_goals_reached_by_and_hindsight_goal_pick_only_reached_candidates():
     assert tuple(hindsight_goal(achieved, 0, "task_or_achieved", candidates, reward_fn)) in picks  # a reached candidate first
     with pytest.raises(ValueError, match="mode"):
         hindsight_goal(achieved, 0, "final")
+    with pytest.raises(ValueError, match=r"pick must be in \[0, 2\]"):
+        hindsight_goal(achieved, 3)
+    with pytest.raises(ValueError, match="candidate_goals must have shape"):
+        goals_reached_by(achieved, candidates[:, :1], reward_fn)
+    with pytest.raises(ValueError, match="achieved must have shape"):
+        goals_reached_by(achieved[0], candidates, reward_fn)

@@ -91,7 +91,7 @@ def test_prior_slots_are_drawn_only_among_slots_that_keep_their_own_goal(monkeyp
     agent.generator.set_state(generator_state)  # the same draws again, to see which slots kept their goal
     tasks = torch.randint(0, agent.num_train_tasks, (16,), generator=agent.generator).tolist()
     _, _, goals = agent.sample_meta_batch(tasks)
-    own = torch.tensor([np.array_equal(goals[i].numpy(), np.asarray(agent.train_tasks[t].goal, np.float32)) for i, t in enumerate(tasks)])
+    own = torch.tensor([np.array_equal(goals[i].numpy(), agent.train_goals[t]) for i, t in enumerate(tasks)])
     assert torch.equal(seen[0], own)  # prior_slot_prob = 1: every own-goal slot, and no hindsight slot
     assert 0 < int(own.sum()) < 16
 
@@ -214,8 +214,8 @@ def test_relabelled_rewards_come_from_the_envs_reward_function_and_train_goals_o
         assert np.array_equal(batch["done"][i].numpy()[~penalty], (expected[~penalty] == 0).astype(np.float32))
         ends = context[i, :, -4:-2].numpy()  # s' of each context row: (x, y, vx, vy) -> x, y
         assert np.array_equal(context[i, :, 6].numpy(), env.compute_reward(ends, goal))
-    test_goals = {tuple(t.goal) for t in envs.unwrapped.test_tasks()}
-    assert not test_goals & {tuple(t.goal) for t in agent.train_tasks}
+    test_goals = {tuple(np.asarray(t.goal, np.float32)) for t in envs.unwrapped.test_tasks()}
+    assert not test_goals & {tuple(g) for g in agent.train_goals}
 
 
 def test_hindsight_goals_through_the_context_pay_an_attempt_the_context_holds(collected):
@@ -269,10 +269,10 @@ def test_task_hindsight_goals_are_train_goals_that_the_slots_own_context_reached
     collected = [t for t in range(n) if agent.context_buffer.size(t)]
     for t in collected:  # one extra attempt per collected task that ends on the next task's goal
         row = {k: v[0, 0].numpy().copy() for k, v in agent.context_buffer.sample(1, [t], generator).items()}
-        row["next_achieved"] = np.asarray(agent.train_tasks[(t + 1) % n].goal, np.float32)
+        row["next_achieved"] = agent.train_goals[(t + 1) % n]
         row["next_obs"][:2] = row["next_achieved"]
         agent.context_buffer.add(t, **row)
-    train_goals = {tuple(np.asarray(task.goal, np.float32)) for task in agent.train_tasks}
+    train_goals = {tuple(g) for g in agent.train_goals}
     reward_col = env.observation_space["observation"].shape[0] + 2  # context rows are [s, subgoal, r, s']
     relabelled = kept = 0
     for _ in range(20):
@@ -280,7 +280,7 @@ def test_task_hindsight_goals_are_train_goals_that_the_slots_own_context_reached
         for i, task in enumerate(collected):
             goal = goals[i].numpy()
             assert tuple(goal) in train_goals  # only goals of the task distribution, never a bare endpoint
-            if np.array_equal(goal, np.asarray(agent.train_tasks[task].goal, np.float32)):
+            if np.array_equal(goal, agent.train_goals[task]):
                 kept += 1  # its context reached no train goal: it keeps its own
             else:
                 relabelled += 1

@@ -105,6 +105,20 @@ def test_context_posterior_prior_sample_and_deterministic_ablation():
     assert torch.equal(point.sample(b, g1), b.mean) and torch.equal(point.kl(b), torch.zeros(2))
 
 
+def test_prior_where_gives_the_prior_in_empty_rows_only_and_checks_the_mask_length():
+    torch.manual_seed(0)
+    posterior = ContextPosterior(ContextEncoder(4, 3, (16,)))
+    belief = posterior.infer(torch.randn(4, 6, 4))
+    empty = torch.tensor([True, False, True, False])
+    mixed = posterior.prior_where(belief, empty)
+    assert torch.equal(mixed.mean[empty], torch.zeros(2, 3)) and torch.equal(mixed.var[empty], torch.ones(2, 3))
+    assert torch.equal(mixed.mean[~empty], belief.mean[~empty]) and torch.equal(mixed.var[~empty], belief.var[~empty])
+    mixed.mean.sum().backward()
+    assert all(p.grad is not None for p in posterior.parameters())  # the context rows still reach the encoder
+    with pytest.raises(ValueError, match="empty must have shape"):
+        posterior.prior_where(belief, torch.tensor([True, False]))
+
+
 def test_schedule_validates_and_says_when_to_refresh():
     schedule = PosteriorSchedule(num_steps_prior=100, num_steps_posterior=300, update_post_train=2, num_exploration=2, num_trajectories=4)
     assert [schedule.refresh_after(k) for k in range(1, 5)] == [False, True, False, True]
