@@ -63,6 +63,10 @@ slot's RL rows from the goal's own collection (``PeachConfig.hindsight_rows``: H
 HAC_TOP_UPDATES = 40 * 12
 """Top-level gradient steps per round at HAC's rate (``HacConfig.updates_per_episode`` 40, 12 episodes a round), 8x
 PeachConfig's 60: the update-to-data diagnostic (is the top level short of gradient steps or of data?)."""
+MANY_SLOTS = {"meta_batch": 64, "batch_size": 16}
+"""The same 1,024 top-level rows per gradient step, spread over 64 meta-batch slots instead of 8: each hindsight slot
+carries one relabelled goal, so about 32 distinct hindsight goals per step instead of 4 (HAC's top level sees nearly
+one goal per row)."""
 METHODS = {
     "oracle_z": {**EXPLORE, "task_inference": "oracle"},
     "oracle_z_hindsight": {**HINDSIGHT, "task_inference": "oracle"},
@@ -82,6 +86,8 @@ METHODS = {
     "peach_hindsight_collection_task_or_achieved_latent2": {**HTR_ROUTE, "latent_dim": 2},
     "oracle_z_hindsight_collection_hac_updates": {**COLLECTION, "task_inference": "oracle", "top_updates_per_round": HAC_TOP_UPDATES},
     "peach_hindsight_collection_task_or_achieved_hac_updates": {**HTR_ROUTE, "top_updates_per_round": HAC_TOP_UPDATES},
+    "oracle_z_hindsight_collection_many_slots": {**COLLECTION, "task_inference": "oracle", **MANY_SLOTS},
+    "peach_hindsight_collection_task_or_achieved_many_slots": {**HTR_ROUTE, **MANY_SLOTS},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection",

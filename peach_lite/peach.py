@@ -656,4 +656,4 @@ CLI = TrainSpec(
     score_name="meta_test_success",
     tolerance=0.1,
 )
-"""``python -m peach_lite train peach --preset maze --seed 0 --out data/checkpoints/peach_maze.pt``."""
+"""E.g. ``python -m peach_lite train peach --preset maze-htr --seed 2 --out data/checkpoints/peach_maze_htr.pt`` (each checkpoint's command is in data/MANIFEST.json)."""
