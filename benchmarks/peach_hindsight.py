@@ -88,6 +88,7 @@ METHODS = {
     "peach_hindsight_collection_task_or_achieved_hac_updates": {**HTR_ROUTE, "top_updates_per_round": HAC_TOP_UPDATES},
     "oracle_z_hindsight_collection_many_slots": {**COLLECTION, "task_inference": "oracle", **MANY_SLOTS},
     "peach_hindsight_collection_task_or_achieved_many_slots": {**HTR_ROUTE, **MANY_SLOTS},
+    "peach_hindsight_collection_task_or_achieved_six_episodes": {**HTR_ROUTE, "episodes_per_task": 6},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection",
@@ -99,7 +100,10 @@ goals fade out over its first 400 rounds (``hindsight_goal_updates``, so that pr
 distribution), and the exploration routes on top of the collection route (``latent2``: a 2-d task variable, the goal's own
 dimension; ``prior_slots``: half of the own-goal slots read the prior, ``PeachConfig.prior_slot_prob``; both together;
 ``task_goals``: hindsight task relabelling, a hindsight slot takes a train goal its context reached,
-``PeachConfig.hindsight_goals="task"``; ``task_or_achieved_latent2``: HTR else HER with a 2-d task variable) are further routes, each run alone with ``--methods <name> --seeds S --out DIR``
+``PeachConfig.hindsight_goals="task"``; ``task_or_achieved_latent2``: HTR else HER with a 2-d task variable; ``..._hac_updates``: 8x the top-level gradient steps,
+HAC's rate, for the oracle and for HTR else HER; ``..._many_slots``: 64 meta-batch slots of 16 rows, so 8x the distinct
+hindsight goals per step; ``..._six_episodes``: six collection episodes per task, as many as the meta-test has, run at half
+the rounds for the same env steps) are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
 ROUTE_METHODS = tuple(m for m, overrides in METHODS.items() if overrides.get("hindsight_rows") == "collection")
 """The collection route trains for ``--route-rounds`` (default 600, about 14 CPU-minutes a run, inside the issue's 30)
