@@ -48,7 +48,8 @@ import time
 import numpy as np
 
 from peach_lite.budget import Budget
-from peach_lite.peach_config import COLLECTION_ROUTE, HTR_ROUTE
+from peach_lite.hac_config import HacConfig
+from peach_lite.peach_config import COLLECTION_ROUTE, HTR_ROUTE, PeachConfig
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -60,9 +61,9 @@ HINDSIGHT = {**EXPLORE, "hindsight_goal_prob": 0.5}
 COLLECTION = {k: v for k, v in COLLECTION_ROUTE.items() if k not in ("kl_lambda", "encoder_lr")}
 """The collection route without its posterior settings (for the oracle): HAC's 20% random subgoals, and each hindsight
 slot's RL rows from the goal's own collection (``PeachConfig.hindsight_rows``: HER's "future" counterpart)."""
-HAC_TOP_UPDATES = 40 * 12
-"""Top-level gradient steps per round at HAC's rate (``HacConfig.updates_per_episode`` 40, 12 episodes a round), 8x
-PeachConfig's 60: the update-to-data diagnostic (is the top level short of gradient steps or of data?)."""
+HAC_TOP_UPDATES = HacConfig().updates_per_episode * PeachConfig().num_tasks_sample * PeachConfig().episodes_per_task
+"""Top-level gradient steps per round at HAC's rate (``HacConfig.updates_per_episode``, 40, times the 12 episodes of a
+round: 480), 8x PeachConfig's 60: the update-to-data diagnostic (is the top level short of gradient steps or of data?)."""
 MANY_SLOTS = {"meta_batch": 64, "batch_size": 16}
 """The same 1,024 top-level rows per gradient step, spread over 64 meta-batch slots instead of 8: each hindsight slot
 carries one relabelled goal, so about 32 distinct hindsight goals per step instead of 4 (HAC's top level sees nearly
