@@ -90,6 +90,8 @@ METHODS = {
     "oracle_z_hindsight_collection_many_slots": {**COLLECTION, "task_inference": "oracle", **MANY_SLOTS},
     "peach_hindsight_collection_task_or_achieved_many_slots": {**HTR_ROUTE, **MANY_SLOTS},
     "peach_hindsight_collection_task_or_achieved_six_episodes": {**HTR_ROUTE, "episodes_per_task": 6},
+    "peach_hindsight_collection_decoder": {**COLLECTION_ROUTE, "reward_decoder_weight": 1.0},
+    "peach_hindsight_collection_task_or_achieved_decoder": {**HTR_ROUTE, "reward_decoder_weight": 1.0},
 }
 """PeachConfig overrides of each method (the rest is PeachConfig's defaults, as in peach_maze.py)."""
 DEFAULT_METHODS = ["oracle_z", "oracle_z_hindsight", "peach_hindsight", "oracle_z_hindsight_collection", "peach_hindsight_collection",
@@ -104,15 +106,25 @@ dimension; ``prior_slots``: half of the own-goal slots read the prior, ``PeachCo
 ``PeachConfig.hindsight_goals="task"``; ``task_or_achieved_latent2``: HTR else HER with a 2-d task variable; ``..._hac_updates``: 8x the top-level gradient steps,
 HAC's rate, for the oracle and for HTR else HER; ``..._many_slots``: 64 meta-batch slots of 16 rows, so 8x the distinct
 hindsight goals per step; ``..._six_episodes``: six collection episodes per task, as many as the meta-test has, run at half
-the rounds for the same env steps) are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
+the rounds for the same env steps; ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder)
+are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
 ROUTE_METHODS = tuple(m for m, overrides in METHODS.items() if overrides.get("hindsight_rows") == "collection")
 """The collection route trains for ``--route-rounds`` (default 600, about 14 CPU-minutes a run, inside the issue's 30)
 and meta-tests every ``--route-eval-every`` rounds; the other methods for ``--rounds``."""
 
 
+def method_configs(methods: list[str], rounds: int, eval_every: int, route_rounds: int, route_eval_every: int, small: dict) -> dict[str, dict]:
+    """The sweep's config of each method. ``overrides`` holds the method's PeachConfig fields resolved (``METHODS``, then
+    ``small``), so each run file records them and a changed ``METHODS`` entry reruns its runs instead of reusing them."""
+    return {m: {"method": m, "rounds": route_rounds if m in ROUTE_METHODS else rounds,
+                "eval_every": route_eval_every if m in ROUTE_METHODS else eval_every, "overrides": {**METHODS[m], **small}}
+            for m in methods}
+
+
 def run_one(seed: int, method: str, rounds: int, eval_every: int, overrides: dict) -> dict:
-    """Train one method with ``train_peach`` and diagnose it."""
+    """Train one method with ``train_peach`` (``overrides``: its PeachConfig fields, see :func:`method_configs`) and
+    diagnose it."""
     from peach_lite.device import set_threads
     from peach_lite.peach import train_peach
     from peach_lite.peach_diagnostics import diagnose
@@ -121,7 +133,7 @@ def run_one(seed: int, method: str, rounds: int, eval_every: int, overrides: dic
     set_threads(1)
     seed_everything(seed)
     wall, cpu = time.perf_counter(), time.process_time()
-    agent, meta = train_peach(seed=seed, progress=False, env_id=ENV_ID, rounds=rounds, eval_every=eval_every, **{**METHODS[method], **overrides})
+    agent, meta = train_peach(seed=seed, progress=False, env_id=ENV_ID, rounds=rounds, eval_every=eval_every, **overrides)
     train_cpu = time.process_time() - cpu
     history = meta["history"]
     return {**diagnose(agent, ENV_ID), "curve_steps": history["eval_steps"], "curve_success": history["eval_values"],
@@ -142,9 +154,7 @@ def main() -> None:
     args = parser.parse_args()
 
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
-    configs = {m: {"method": m, "rounds": args.route_rounds if m in ROUTE_METHODS else args.rounds,
-                   "eval_every": args.route_eval_every if m in ROUTE_METHODS else args.eval_every, "overrides": dict(small)}
-               for m in args.methods}
+    configs = method_configs(args.methods, args.rounds, args.eval_every, args.route_rounds, args.route_eval_every, small)
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()
     rows = {m: sweep.results(m) for m in configs}
 

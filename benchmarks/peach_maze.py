@@ -62,8 +62,9 @@ SITES_ID = "peach_lite/PointMazeSites-v0"
 
 def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, overrides: dict, env_id: str = ENV_ID,
                   save_seed0: str | None = None) -> dict:
-    """Train one hierarchical method, then meta-test and diagnose it (``peach_diagnostics.diagnose``; and save seed 0's
-    agent to ``save_seed0``, a checkpoint with its training metadata, when that is given)."""
+    """Train one hierarchical method (``overrides``: its PeachConfig fields, the ``METHODS`` entry resolved into the sweep
+    config so that each run file records it), then meta-test and diagnose it (``peach_diagnostics.diagnose``; and save
+    seed 0's agent to ``save_seed0``, a checkpoint with its training metadata, when that is given)."""
     from peach_lite.device import set_threads
     from peach_lite.peach import train_peach
     from peach_lite.peach_diagnostics import diagnose
@@ -72,7 +73,7 @@ def hierarchy_run(seed: int, method: str, rounds: int, eval_every: int, override
     set_threads(1)
     seed_everything(seed)
     wall, cpu = time.perf_counter(), time.process_time()
-    agent, meta = train_peach(seed=seed, progress=False, env_id=env_id, rounds=rounds, eval_every=eval_every, **{**METHODS.get(method, {}), **overrides})
+    agent, meta = train_peach(seed=seed, progress=False, env_id=env_id, rounds=rounds, eval_every=eval_every, **overrides)
     train_cpu = time.process_time() - cpu
     history = meta["history"]
     if save_seed0 and seed == 0:
@@ -169,7 +170,7 @@ def main() -> None:
 
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
     steps = args.rounds * 12 * 50 + 24 * 50  # about the hierarchy's env steps (episodes end early on success)
-    configs = {m: {"method": m, "rounds": args.rounds, "eval_every": args.eval_every, "overrides": dict(small)} for m in METHODS}
+    configs = {m: {"method": m, "rounds": args.rounds, "eval_every": args.eval_every, "overrides": {**METHODS[m], **small}} for m in METHODS}
     configs["hac_true_goal"] = {"method": "hac_true_goal", "steps": steps, "episodes": small.get("meta_test_episodes", 6),
                                 "overrides": {"updates_per_episode": 2, "batch_size": 16} if budget.fast else {}}
     configs["pearl"] = {"method": "pearl", "steps": steps, "episodes": small.get("meta_test_episodes", 6), "overrides": {"num_train_steps_per_itr": 2} if budget.fast else {}}
@@ -183,9 +184,9 @@ def main() -> None:
     # Diagnostics, one seed: the dense-context variant (continuous goals along a band; the encoder reads -distance,
     # the RL reward stays sparse) isolates exploration from inference.
     diagnostics = {"dense_context": {"method": "peach", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
-                                     "overrides": {**small, "dense_context": True}},
+                                     "overrides": {**METHODS["peach"], **small, "dense_context": True}},
                    "sparse_region": {"method": "peach", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
-                                     "overrides": dict(small)}}
+                                     "overrides": {**METHODS["peach"], **small}}}
     diagnostics = {k: v for k, v in diagnostics.items() if k not in args.skip}
     single = run_sweep(run_one, diagnostics, args.seeds[:1], name="peach_maze", **sweep_options(args)).check() if diagnostics else None
     diagnostic_rows = {k: single.results(k)[0] for k in diagnostics} if single else {}

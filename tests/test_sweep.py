@@ -181,3 +181,19 @@ def test_serial_mode_runs_without_ray_and_keeps_the_same_files(tmp_path):
     failing = run_sweep(train_flaky, {"raise": {"mode": "raise", "marker_dir": str(tmp_path)}}, [1], name="serial-retry",
                         runs_dir=tmp_path, address="serial", progress=False).check()
     assert failing.runs[0].attempts == 2
+
+
+def test_a_benchmark_method_records_its_config_fields_in_the_sweep_config():
+    """peach_hindsight puts each method's PeachConfig fields into its sweep config, so a run file records them and a
+    changed ``METHODS`` entry no longer matches a stale run file (the sweep redoes that run)."""
+    import importlib.util
+
+    from peach_lite.paths import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("peach_hindsight_benchmark", REPO_ROOT / "benchmarks" / "peach_hindsight.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    configs = bench.method_configs(list(bench.METHODS), 150, 25, 600, 100, {"meta_test_episodes": 2})
+    for method, config in configs.items():
+        assert config["overrides"] == {**bench.METHODS[method], "meta_test_episodes": 2}
+        assert config["rounds"] == (600 if method in bench.ROUTE_METHODS else 150)
