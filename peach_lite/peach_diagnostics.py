@@ -51,9 +51,11 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
         envs: a :class:`~peach_lite.loop.GymTaskEnvs` of its maze.
         tasks: the tasks to probe (e.g. the held-out test tasks).
     Returns:
-        ``success`` (share of episodes that reach the goal); ``signal_to_noise`` (spread of the posterior means
-        across tasks over the posterior's own standard deviation, mean over z's dimensions: about 0 when the
-        posterior ignores the context, "posterior collapse"; NaN for point beliefs); ``var_ratio`` (posterior variance over the prior's).
+        ``success`` (share of episodes that reach the goal); ``success_per_site`` (the same for the tasks of each
+        site, ``envs.unwrapped.sites`` order; NaN for a site with no task: is one site out of reach even when its
+        goal is in the context?); ``signal_to_noise`` (spread of the posterior means across tasks over the posterior's
+        own standard deviation, mean over z's dimensions: about 0 when the posterior ignores the context, "posterior
+        collapse"; NaN for point beliefs); ``var_ratio`` (posterior variance over the prior's).
 
     Taught in notebooks/11_peach.py (section "Which half fails").
     """
@@ -78,7 +80,10 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
         variances.append(belief.var[0].numpy())
     stacked = Belief(torch.as_tensor(np.stack(means)), torch.as_tensor(np.stack(variances)))
     ratio = _signal_to_noise(stacked) if agent.posterior.probabilistic else float("nan")  # point beliefs: no noise
-    return {"success": float(np.mean(successes)), "signal_to_noise": ratio,
+    sites = envs.unwrapped.sites
+    task_sites = np.array([site_of(task, sites) for task in tasks])
+    per_site = [float(np.mean(np.array(successes)[task_sites == s])) if (task_sites == s).any() else float("nan") for s in range(len(sites))]
+    return {"success": float(np.mean(successes)), "success_per_site": per_site, "signal_to_noise": ratio,
             "var_ratio": float(np.mean(variances))}
 
 
@@ -179,7 +184,8 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
         if agent.config.task_inference == "posterior":
             probe = paid_context_probe(agent, envs, test_tasks)
             visits = prior_site_visits(agent, envs, test_tasks[0])
-            out |= {"paid_context_success": probe["success"], "paid_context_signal_to_noise": probe["signal_to_noise"],
+            out |= {"paid_context_success": probe["success"], "paid_context_success_per_site": probe["success_per_site"],
+                    "paid_context_signal_to_noise": probe["signal_to_noise"],
                     "prior_site_visits": visits.tolist(), "prior_sites_reached": float((visits > 0).sum())}
         return out
     finally:

@@ -411,6 +411,10 @@ def test_the_paid_context_probe_and_prior_visits_have_their_ranges(collected):
     tasks = envs.unwrapped.test_tasks()[:3]
     probe = paid_context_probe(agent, envs, tasks, num_samples=2)
     assert 0.0 <= probe["success"] <= 1.0 and not probe["signal_to_noise"] < 0.0 and probe["var_ratio"] > 0.0
+    counts = np.bincount([envs.unwrapped.site_of(t) for t in tasks], minlength=envs.unwrapped.num_sites)
+    per_site = np.array(probe["success_per_site"])
+    assert per_site.shape == (envs.unwrapped.num_sites,) and np.array_equal(np.isnan(per_site), counts == 0)
+    assert np.isclose(np.nansum(per_site * counts) / counts.sum(), probe["success"])  # the per-site shares add up
     visits = prior_site_visits(agent, envs, tasks[0], num_samples=4)
     assert visits.shape == (envs.unwrapped.num_sites,) and ((visits >= 0) & (visits <= 1)).all()
     with pytest.raises(ValueError, match="task_inference"):
