@@ -37,6 +37,7 @@ __all__ = [
     "TanhGaussianPolicy",
     "DeterministicActor",
     "ActionScale",
+    "DistanceDecoder",
     "tanh_gaussian_log_prob",
     "frozen",
     "polyak_update_",
@@ -415,6 +416,32 @@ class ActionScale(nn.Module):
 
     def from_env(self, action: Tensor) -> Tensor:
         return 2.0 * (action - self.low) / (self.high - self.low) - 1.0
+
+
+class DistanceDecoder(nn.Module):
+    """A reward decoder that reads z as a place: ``logit p(paid | z, s') = b - e^a ||W z - s'||^2``.
+
+    One linear map ``W`` sends z to a point in goal space; an attempt that ended at ``s'`` is predicted paid the
+    closer ``s'`` lies to that point. Trained on paid / unpaid attempts, it pushes the encoder towards a code that is
+    linear in the goal's coordinates, as the oracle's ``goal / 4`` is, so the prior N(0, I) spreads over places.
+    Input (*batch, latent_dim + goal_dim): z then s' (the layout of the MLP decoder's input); output (*batch, 1).
+
+    Taught in notebooks/11_peach.py (section "Where 0.58 stops: the paid-context probe, site by site").
+    """
+
+    def __init__(self, latent_dim: int, goal_dim: int):
+        super().__init__()
+        if latent_dim < 1 or goal_dim < 1:
+            raise ValueError(f"latent_dim and goal_dim must be >= 1, got {latent_dim} and {goal_dim}")
+        self.latent_dim = latent_dim
+        self.to_goal = nn.Linear(latent_dim, goal_dim)
+        self.log_scale = nn.Parameter(torch.zeros(()))
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        z, achieved = inputs[..., : self.latent_dim], inputs[..., self.latent_dim :]
+        squared = (self.to_goal(z) - achieved).pow(2).sum(dim=-1, keepdim=True)
+        return self.bias - self.log_scale.exp() * squared
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from peach_lite.goal_levels import GoalLevel
 from peach_lite.hac import HAC
 from peach_lite.hac_config import HacSpec, maze_config
 from peach_lite.her import Transitions, hindsight_goal
-from peach_lite.nets import mlp
+from peach_lite.nets import DistanceDecoder, mlp
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TrainConfig, train
 from peach_lite.runner import distinct_waves
 from peach_lite.peach_config import COLLECTION_ROUTE, HIDDEN_MAZE_ID, HTR_ROUTE, TASK_INFERENCE, PeachConfig
@@ -156,7 +156,8 @@ class PEACH(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed + 1)
             encoder = ContextEncoder(self.context_dim, config.latent_dim, config.encoder_hidden, probabilistic=not config.deterministic_z)
-            self.reward_decoder = mlp(config.latent_dim + spec.goal_dim, 1, config.encoder_hidden[:2])
+            self.reward_decoder = (DistanceDecoder(config.latent_dim, spec.goal_dim) if config.reward_decoder_form == "distance"
+                                   else mlp(config.latent_dim + spec.goal_dim, 1, config.encoder_hidden[:2]))
         self.posterior = ContextPosterior(encoder)
         self.encoder_optimizer = torch.optim.Adam([*self.posterior.parameters(), *self.reward_decoder.parameters()], lr=config.encoder_lr)
         fields = {"obs": (spec.obs_dim,), "action": (spec.goal_dim,), "reward": (), "next_obs": (spec.obs_dim,), "goal": (spec.goal_dim,),

@@ -10,7 +10,7 @@ from typing import Any
 from peach_lite.her import HINDSIGHT_GOAL_MODES
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "COLLECTION_ROUTE", "HTR_ROUTE", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -18,6 +18,8 @@ HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 TASK_INFERENCE = ("posterior", "none", "oracle")
 """What the top level reads as its task variable: PEACH's z ~ q(z | c); nothing (z = 0, HAC without z);
 the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
+REWARD_DECODER_FORMS = ("mlp", "distance")
+"""The auxiliary reward decoder's forms (``PeachConfig.reward_decoder_form``)."""
 HINDSIGHT_ROWS = ("buffer", "collection")
 """Where a hindsight-goal slot's RL rows come from (``PeachConfig.hindsight_rows``)."""
 
@@ -45,7 +47,8 @@ class PeachConfig:
       context (``hindsight_goal_prob``, with a curriculum ``hindsight_goal_updates``, its rows drawn from the goal's own
       collection with ``hindsight_rows="collection"``, its goal a train goal the context reached with
       ``hindsight_goals``), hindsight task relabelling (``relabel_prob``), meta-batch slots that read the prior
-      (``prior_slot_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``).
+      (``prior_slot_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``, an MLP or a distance
+      decoder: ``reward_decoder_form``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -131,6 +134,10 @@ class PeachConfig:
     (z, where an attempt ended) whether the attempt was paid, for the RL batch's and the context's attempts, and its
     cross-entropy trains the decoder and, through z, the encoder. It gives q(z | c) a direct reason to encode the goal when the critic's gradient alone lets the
     posterior collapse to the prior. 0 = Algorithm 1 as written."""
+    reward_decoder_form: str = "mlp"
+    """The reward decoder's form (when ``reward_decoder_weight`` > 0): ``"mlp"``, a small MLP of (z, s'); or
+    ``"distance"`` (:class:`~peach_lite.nets.DistanceDecoder`), paid the closer s' lies to a linear image W z of z, which
+    asks for a code linear in the goal's coordinates, like the oracle's. Not in the poster or VariBAD."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -154,6 +161,7 @@ class PeachConfig:
         check_choice("task_inference", self.task_inference, TASK_INFERENCE)
         check_choice("hindsight_rows", self.hindsight_rows, HINDSIGHT_ROWS)
         check_choice("hindsight_goals", self.hindsight_goals, HINDSIGHT_GOAL_MODES)
+        check_choice("reward_decoder_form", self.reward_decoder_form, REWARD_DECODER_FORMS)
         for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

@@ -422,8 +422,9 @@ def test_the_paid_context_probe_and_prior_visits_have_their_ranges(collected):
         paid_context_probe(oracle, envs3, tasks)
 
 
-def test_the_reward_decoder_teaches_the_encoder_and_nothing_else():
-    agent, envs, runner = _agent(reward_decoder_weight=1.0)
+@pytest.mark.parametrize("form", ["mlp", "distance"])
+def test_the_reward_decoder_teaches_the_encoder_and_nothing_else(form):
+    agent, envs, runner = _agent(reward_decoder_weight=1.0, reward_decoder_form=form)
     agent.collect_round(runner, 0)
     batch, context = _batch(agent)
     batch["reward"][:, 0] = 0.0  # at least one paid attempt per task
@@ -447,7 +448,27 @@ def test_without_the_decoder_its_loss_is_zero_and_its_weights_stay():
     assert all(torch.equal(a, b) for a, b in zip(before, agent.reward_decoder.parameters()))
     with pytest.raises(ValueError, match="reward_decoder_weight"):
         PeachConfig(reward_decoder_weight=-1.0)
+    with pytest.raises(ValueError, match="reward_decoder_form"):
+        PeachConfig(reward_decoder_form="linear")
     envs.close()
+
+
+def test_the_distance_decoder_is_its_closed_form():
+    from peach_lite.nets import DistanceDecoder
+
+    decoder = DistanceDecoder(latent_dim=3, goal_dim=2)
+    with torch.no_grad():
+        decoder.to_goal.weight.copy_(torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]))
+        decoder.to_goal.bias.zero_()
+        decoder.log_scale.fill_(float(np.log(4.0)))
+        decoder.bias.fill_(1.0)
+    z = torch.tensor([[0.5, -1.0, 7.0], [0.0, 0.0, 0.0]])
+    achieved = torch.tensor([[1.0, -2.0], [0.5, 0.0]])  # W z = (1, -2), then (0, 0)
+    logits = decoder(torch.cat([z, achieved], dim=-1))
+    assert logits.shape == (2, 1)
+    assert torch.allclose(logits[:, 0], torch.tensor([1.0, 1.0 - 4.0 * 0.25]))  # b - e^a ||W z - s'||^2
+    with pytest.raises(ValueError, match="latent_dim"):
+        DistanceDecoder(0, 2)
 
 
 def test_the_decoder_reads_the_contexts_attempts_too(collected):
