@@ -642,6 +642,7 @@ print("HTR-else-HER agent, paid context: success", round(per_site["success"], 2)
 print(f"its meta-test, final episode: {htr_result.success[:, -1].mean():.2f}")
 assert per_site["success_per_site"][1] == 0.0  # the far room (2): not even with its goal in the context
 assert htr_result.success[:, -1].mean() <= per_site["success"] + 1e-9  # the meta-test reaches this ceiling, no higher
+assert min(r["final_success"] for r in runs["oracle_z_hindsight_collection"]) == 1.0  # the text below: the oracle, every room
 
 # %% [markdown]
 # Given the goal in its context, the agent reaches the sites of rooms 1 and 3 and never room 2. Its final meta-test
