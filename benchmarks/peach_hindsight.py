@@ -90,6 +90,7 @@ METHODS = {
     "oracle_z_hindsight_collection_many_slots": {**COLLECTION, "task_inference": "oracle", **MANY_SLOTS},
     "peach_hindsight_collection_task_or_achieved_many_slots": {**HTR_ROUTE, **MANY_SLOTS},
     "peach_hindsight_collection_task_or_achieved_six_episodes": {**HTR_ROUTE, "episodes_per_task": 6},
+    "peach_hindsight_collection_task_or_achieved_six_episodes_explore": {**HTR_ROUTE, "episodes_per_task": 6, "top_random_action_rate": 0.5},
     "peach_hindsight_collection_decoder": {**COLLECTION_ROUTE, "reward_decoder_weight": 1.0},
     "peach_hindsight_collection_task_or_achieved_decoder": {**HTR_ROUTE, "reward_decoder_weight": 1.0},
     "peach_hindsight_collection_distance_decoder": {**COLLECTION_ROUTE, "reward_decoder_weight": 1.0, "reward_decoder_form": "distance"},
@@ -108,7 +109,8 @@ dimension; ``prior_slots``: half of the own-goal slots read the prior, ``PeachCo
 ``PeachConfig.hindsight_goals="task"``; ``task_or_achieved_latent2``: HTR else HER with a 2-d task variable; ``..._hac_updates``: 8x the top-level gradient steps,
 HAC's rate, for the oracle and for HTR else HER; ``..._many_slots``: 64 meta-batch slots of 16 rows, so 8x the distinct
 hindsight goals per step; ``..._six_episodes``: six collection episodes per task, as many as the meta-test has, run at half
-the rounds for the same env steps; ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
+the rounds for the same env steps; ``..._six_episodes_explore``: the same with 50% random top-level subgoals while
+collecting; ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
 same with the distance decoder, ``PeachConfig.reward_decoder_form="distance"``)
 are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
