@@ -108,8 +108,8 @@ dimension; ``prior_slots``: half of the own-goal slots read the prior, ``PeachCo
 ``task_goals``: hindsight task relabelling, a hindsight slot takes a train goal its context reached,
 ``PeachConfig.hindsight_goals="task"``; ``task_or_achieved_latent2``: HTR else HER with a 2-d task variable; ``..._hac_updates``: 8x the top-level gradient steps,
 HAC's rate, for the oracle and for HTR else HER; ``..._many_slots``: 64 meta-batch slots of 16 rows, so 8x the distinct
-hindsight goals per step; ``..._six_episodes``: six collection episodes per task, as many as the meta-test has, run at half
-the rounds for the same env steps; ``..._six_episodes_explore``: the same with 50% random top-level subgoals while
+hindsight goals per step; ``..._six_episodes``: six collection episodes per task, as many as the meta-test has, run at the
+default 600 route rounds (twice the env steps, about 15 CPU-minutes) and at 300 (the same env steps); ``..._six_episodes_explore``: the same with 50% random top-level subgoals while
 collecting; ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
 same with the distance decoder, ``PeachConfig.reward_decoder_form="distance"``)
 are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``

@@ -651,3 +651,9 @@ assert min(r["final_success"] for r in runs["oracle_z_hindsight_collection"]) ==
 # context ever held a paid attempt there and z has no value that means "room 2". The oracle top level, whose z is
 # the goal's own coordinates, reaches all three rooms with the same lower levels: its code extends to places it has
 # not been paid for, a learned z does not. That is the next wall, and it is exploration while training.
+#
+# Two routes aimed at it, each run on its own (commands and numbers in issue 12's notes): six collection episodes
+# per task instead of three, as many as the meta-test has, bring the seed whose collections never reached a site up
+# to this same two-site ceiling; a reward decoder that reads z as a place (`peach_lite.nets.DistanceDecoder`,
+# `PeachConfig.reward_decoder_form="distance"`) sharpens inference but adds no site. Every agent so far knows two
+# of the three sites.
