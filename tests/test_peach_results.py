@@ -109,7 +109,9 @@ ROUTE_FINDINGS = {
                                                     "prior samples of z pass two of the three sites and success rises over the meta-test on "
                                                     "seeds 0 and 2, but the far site is never visited, and on seed 1 no collection in 600 "
                                                     "rounds reaches any train goal, so HTR never fires and the run is the collection "
-                                                    "route's, bit for bit"),
+                                                    "route's, bit for bit; the seed-2 agent, handed a paid attempt at the far site, still "
+                                                    "never goes there (paid-context probe per site, lesson 11): each agent knows two "
+                                                    "sites, a 2/3 ceiling set while training"),
 }
 
 
