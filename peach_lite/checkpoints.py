@@ -10,7 +10,7 @@
 * ``record_in_manifest`` notes in ``data/MANIFEST.json`` the command, seed, versions, sha256 and the score
   a file reached, plus the function that re-evaluates it; ``tests/test_manifest.py`` re-checks every entry.
 
-Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ ALGORITHMS: dict[str, str] = {
 class Checkpointable(Protocol):
     """What :func:`save_agent` and :func:`load_agent` need from an agent class.
 
-    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
     """
 
     algorithm: ClassVar[str]
@@ -103,7 +103,7 @@ def save_agent(agent: Checkpointable, path: str | os.PathLike, *, meta: dict[str
     Returns:
         The path written.
 
-    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
     """
     name = getattr(type(agent), "algorithm", None)
     if name not in ALGORITHMS:
@@ -121,7 +121,7 @@ def load_agent(path: str | os.PathLike, *, algorithm: str | None = None, device:
         device: where to put the networks (default CPU).
         check_manifest: compare the sha256 with ``data/MANIFEST.json`` when the file is listed there.
 
-    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
     """
     if algorithm is not None and algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {sorted(ALGORITHMS)}, got {algorithm!r}")
@@ -144,7 +144,7 @@ def load_agent(path: str | os.PathLike, *, algorithm: str | None = None, device:
 def evaluate_checkpoint(path: str | os.PathLike) -> float:
     """Load any registered checkpoint and recompute the score its manifest entry records.
 
-    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
     """
     agent, payload = load_agent(path)
     return float(agent.checkpoint_score(payload))

@@ -11,7 +11,7 @@ Each algorithm module exposes ``CLI = TrainSpec(...)``: named presets of keyword
 ``train(seed=..., progress=..., **settings) -> (agent, meta)`` function. This module does the rest in
 one place: parsing, the thread policy, seeding, the atomic save, the re-evaluation and the manifest.
 
-Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ __all__ = ["TrainSpec", "main", "train_spec"]
 class TrainSpec:
     """How ``python -m peach_lite train <algorithm>`` trains one algorithm.
 
-    Taught in notebooks/00_how_to_use.py (section "Pretrained checkpoints").
+    Taught in notebooks/00_how_to_use.py (section "Where the numbers come from").
     """
 
     train: Callable[..., tuple[Any, dict[str, Any]]]

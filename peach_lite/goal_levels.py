@@ -315,7 +315,7 @@ def numpy_actor(policy: tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, n
 
     The same arithmetic as the torch actor, ``tanh(relu(...) W + b) * scale + offset``, in float32 numpy.
 
-    Taught in notebooks/07_hac.py (section "One episode, level by level").
+    Taught in notebooks/07_hac.py (section "One training episode, level by level").
     """
     layers, scale, offset = policy
     h = x

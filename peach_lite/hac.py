@@ -100,7 +100,7 @@ class HAC(nn.Module):
     PEACH builds its context and its per-task top replay from these), ``random_top`` (the top level proposes
     uniformly random subgoals, exploring or not: the random-subgoal baseline).
 
-    Taught in notebooks/07_hac.py (section "The agent").
+    Taught in notebooks/07_hac.py (section "The hierarchy").
     """
 
     algorithm: ClassVar[str] = "hac"
@@ -149,7 +149,7 @@ class HAC(nn.Module):
     def from_env(cls, env: gym.Env | TaskEnvs, config: HacConfig | None = None) -> "HAC":
         """``HAC(HacSpec.from_env(env, config), config)``.
 
-        Taught in notebooks/07_hac.py (section "The agent").
+        Taught in notebooks/07_hac.py (section "The hierarchy").
         """
         config = config or HacConfig()
         return cls(HacSpec.from_env(env, config), config)
@@ -165,7 +165,7 @@ class HAC(nn.Module):
         storing (on "train" tasks); greedy otherwise, with the top level proposing subgoals until the end
         goal or ``max_actions`` (reference test mode).
 
-        Taught in notebooks/07_hac.py (section "One episode, level by level").
+        Taught in notebooks/07_hac.py (section "One training episode, level by level").
         """
         self._explore, self._store = bool(explore), bool(explore) and tasks.split == "train"
         task_ids = tasks.ids.tolist() if self.config.replay_tasks > 1 and self._store else [0] * len(tasks)
@@ -181,7 +181,7 @@ class HAC(nn.Module):
         level picks its action (greedy when testing or not exploring), a level > 0 decides whether to test
         its subgoal and hands it down, and the level below starts a fresh sequence of H attempts on it.
 
-        Taught in notebooks/07_hac.py (section "One episode, level by level").
+        Taught in notebooks/07_hac.py (section "One training episode, level by level").
         """
         states, achieved, desired = (_rows(obs, key, len(self._envs)) for key in ("observation", "achieved_goal", "desired_goal"))
         out = np.zeros((len(self._envs), self.action_dim), np.float32)
@@ -224,7 +224,7 @@ class HAC(nn.Module):
         or when time is up: it goes to the replay with its (b) hindsight-goal copies, and level i+1's
         attempt ends in turn. The lowest level still going picks its next action in :meth:`act`.
 
-        Taught in notebooks/07_hac.py (section "One episode, level by level").
+        Taught in notebooks/07_hac.py (section "One training episode, level by level").
         """
         states, achieved = (_rows(step.next_obs, key, len(self._envs)) for key in ("observation", "achieved_goal"))
         top = self.num_levels - 1
@@ -294,7 +294,7 @@ class HAC(nn.Module):
     def end_episode(self) -> None:
         """Store the attempt sequences the env's own end left open (bottom-up), finish the traces.
 
-        Taught in notebooks/07_hac.py (section "One episode, level by level").
+        Taught in notebooks/07_hac.py (section "One training episode, level by level").
         """
         for e, env in enumerate(self._envs):
             if self._explore and not env.over:
@@ -366,7 +366,7 @@ class HAC(nn.Module):
         Returns:
             (action_dim_level,) float32: an env action at level 0, a subgoal above.
 
-        Taught in notebooks/07_hac.py (section "One episode, level by level").
+        Taught in notebooks/07_hac.py (section "One training episode, level by level").
         """
         check_int("level", level, 0, self.num_levels - 1)
         low, high = self.action_lows[level], self.action_highs[level]
@@ -544,7 +544,7 @@ def train_hac(*, seed: int, progress: bool = True, env_id: str = MAZE_ID, num_le
     """Train HAC on ``env_id`` with :func:`default_config` (``overrides`` are HacConfig fields); returns
     the agent and plain metadata (steps, episodes, wall time, evaluation curve).
 
-    Taught in notebooks/07_hac.py (section "A pretrained hierarchy").
+    Taught in notebooks/07_hac.py (section "Watching a trained hierarchy").
     """
     from peach_lite.envs import make
 

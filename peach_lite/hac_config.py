@@ -32,7 +32,7 @@ EVAL_SEED = 10_000
 class HacConfig:
     """Hyperparameters of HAC; defaults follow the reference code (algorithms.md §1.3) unless noted.
 
-    Taught in notebooks/07_hac.py (section "The agent").
+    Taught in notebooks/07_hac.py (section "The hierarchy").
     """
 
     num_levels: int = 2
@@ -185,7 +185,7 @@ def default_config(env_id: str, num_levels: int, **overrides: Any) -> HacConfig:
 class HacSpec:
     """What a hierarchy needs to know about its env: sizes, action and subgoal boxes, goal tests, time limit.
 
-    Taught in notebooks/07_hac.py (section "The agent").
+    Taught in notebooks/07_hac.py (section "The hierarchy").
     """
 
     obs_dim: int

@@ -1,7 +1,7 @@
 """Recording and watching HAC episodes: the trace records the agent fills when ``agent.record`` is True,
 and the pictures built from them (:func:`render_episode`, :func:`episode_viewer`).
 
-Taught in notebooks/07_hac.py (section "Watching the hierarchy").
+Taught in notebooks/07_hac.py (section "Watching a trained hierarchy").
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class SequenceRecord(NamedTuple):
 class EpisodeTrace:
     """Everything that happened in one env's episode, for tests, pictures and the step-through widget.
 
-    Taught in notebooks/07_hac.py (section "Watching the hierarchy").
+    Taught in notebooks/07_hac.py (section "Watching a trained hierarchy").
     """
 
     obs: list[np.ndarray] = field(default_factory=list)
@@ -129,7 +129,7 @@ def render_episode(agent: Any, env: gym.Env, task: Any = None, *, seed: int = 10
     Returns:
         the agent's :class:`EpisodeTrace` with ``frames`` (T + 1 images).
 
-    Taught in notebooks/07_hac.py (section "Watching the hierarchy").
+    Taught in notebooks/07_hac.py (section "Watching a trained hierarchy").
     """
     from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
 
@@ -161,7 +161,7 @@ def episode_viewer(trace: EpisodeTrace, num_levels: int | None = None, width: in
     Returns:
         an ``ipywidgets.VBox`` (slider, frame, text).
 
-    Taught in notebooks/07_hac.py (section "Watching the hierarchy").
+    Taught in notebooks/07_hac.py (section "Watching a trained hierarchy").
     """
     import io
 

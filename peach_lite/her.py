@@ -99,7 +99,7 @@ def goal_reached(achieved: Any, goal: Any, threshold: Any, norm: str = "box") ->
     Returns:
         (...,) bool array.
 
-    Taught in notebooks/06_her.py (section "Sparse goal rewards").
+    Taught in notebooks/06_her.py (section "Why sparse rewards starve a learner").
     """
     check_choice("norm", norm, NORMS)
     achieved, goal = _array(achieved), _array(goal)
@@ -119,7 +119,7 @@ def goal_reward(achieved: Any, goal: Any, threshold: Any, norm: str = "box") -> 
     Returns:
         (reward, done), each (...,) float32; reward in {-1, 0} and ``done == (reward == 0)``.
 
-    Taught in notebooks/06_her.py (section "Sparse goal rewards").
+    Taught in notebooks/06_her.py (section "Why sparse rewards starve a learner").
     """
     reached = goal_reached(achieved, goal, threshold, norm)
     return np.where(reached, 0.0, -1.0).astype(np.float32), reached.astype(np.float32)

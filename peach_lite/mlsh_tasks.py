@@ -181,7 +181,7 @@ class DirectionSubPolicies(nn.Module):
     learn; a fresh master over them measures how far the master's W iterations can go with perfect primitives.
     Interface of :class:`peach_lite.mlsh.SubPolicies`: obs (n, 104) -> logits (4, n, 4), values (4, n).
 
-    Taught in notebooks/10_mlsh.py (section "What prevents it, measured").
+    Taught in notebooks/10_mlsh.py (section "Collapse").
     """
 
     num_subs = 4

@@ -426,7 +426,7 @@ class DistanceDecoder(nn.Module):
     linear in the goal's coordinates, as the oracle's ``goal / 4`` is, so the prior N(0, I) spreads over places.
     Input (*batch, latent_dim + goal_dim): z then s' (the layout of the MLP decoder's input); output (*batch, 1).
 
-    Taught in notebooks/11_peach.py (section "Where 0.58 stops: the paid-context probe, site by site").
+    Taught in notebooks/11_peach.py (section "More collection episodes: the hard seed reaches the same wall").
     """
 
     def __init__(self, latent_dim: int, goal_dim: int):

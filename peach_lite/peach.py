@@ -66,7 +66,7 @@ def top_context_row(obs: Any, subgoal: Any, reward: float, next_obs: Any) -> np.
 def oracle_code(task: Any) -> np.ndarray:
     """The oracle baseline's task variable: the true goal (x, y) / 4, (2,) float32.
 
-    Taught in notebooks/11_peach.py (section "Baselines").
+    Taught in notebooks/11_peach.py (section "Against its parents (the benchmark)").
     """
     return (np.asarray(task.goal, np.float32) / ORACLE_SCALE).astype(np.float32)
 

@@ -10,7 +10,7 @@
 * :func:`encoder_capacity_probe` trains a fresh encoder of the agent's architecture to regress the goal from real
   contexts: can this encoder and this context format carry the goal at all, given a direct supervised signal?
 
-Taught in notebooks/11_peach.py (section "Which half fails").
+Taught in notebooks/11_peach.py (section "What the top level needs: hindsight, then inference").
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
         own standard deviation, mean over z's dimensions: about 0 when the posterior ignores the context, "posterior
         collapse"; NaN for point beliefs); ``var_ratio`` (posterior variance over the prior's).
 
-    Taught in notebooks/11_peach.py (section "Which half fails").
+    Taught in notebooks/11_peach.py (section "Where 0.58 stops: the paid-context probe, site by site").
     """
     check_int("num_samples", num_samples, 1)
     num_rows = agent.config.context_batch if num_rows is None else num_rows
@@ -95,7 +95,7 @@ def prior_site_visits(agent: Any, envs: Any, task: Any, *, num_samples: int = 32
         (num_sites,) float: visit shares, one per site (``envs.unwrapped.site_centers``). A posterior sampler
         needs every entry > 0; the best uninformed tour visits two sites in one episode.
 
-    Taught in notebooks/11_peach.py (section "Which half fails").
+    Taught in notebooks/11_peach.py (section "What the top level needs: hindsight, then inference").
     """
     check_int("num_samples", num_samples, 1)
     unwrapped = envs.unwrapped
@@ -226,7 +226,7 @@ def encoder_capacity_probe(agent: Any, envs: Any, *, num_rows: Sequence[int] = (
         ``rl_goal_error_{kind}_{n}`` (the agent's own posterior on the same contexts; its read-out is a least-squares
         linear map from its posterior means, fitted on training-pool contexts); ``final_loss``, ``num_attempts``.
 
-    Taught in notebooks/11_peach.py (section "Which half fails").
+    Taught in notebooks/11_peach.py (section "Can the encoder carry the goal at all?").
     """
     sizes = [int(n) for n in num_rows]
     if not sizes:

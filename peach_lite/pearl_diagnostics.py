@@ -13,7 +13,7 @@
 
     python -m peach_lite.pearl_diagnostics            # every data/checkpoints/pearl_point_robot*.pt
 
-Taught in notebooks/05_pearl.py (section "Diagnostics: does z carry the task?").
+Taught in notebooks/05_pearl.py (section "Why it fails: the bootstrap").
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def informative_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, nu
         ``final_distance`` (mean distance of the last position to the goal), ``return`` (mean sparse return),
         ``kl`` (mean KL(q(z | c) || prior) in nats), ``success`` (share of episodes ending within the radius).
 
-    Taught in notebooks/05_pearl.py (section "Diagnostics: does z carry the task?").
+    Taught in notebooks/05_pearl.py (section "Why it fails: the bootstrap").
     """
     check_int("num_context", num_context, 1)
     rng = np.random.default_rng(seed)
@@ -97,7 +97,7 @@ def prior_rollout_spread(agent: Any, envs: Any, task: Any, *, num_rollouts: int 
         ``angular_coverage`` (share of sectors hit), ``share_near_arc`` (share of endpoints within 0.2 of the arc),
         ``median_radius``, ``endpoints`` ((num_rollouts, 2) list, for plots).
 
-    Taught in notebooks/05_pearl.py (section "Diagnostics: does z carry the task?").
+    Taught in notebooks/05_pearl.py (section "Why it fails: the bootstrap").
     """
     check_int("num_rollouts", num_rollouts, 1)
     check_int("num_bins", num_bins, 1)
@@ -123,7 +123,7 @@ def meta_test_curve(agent: Any, envs: Any, tasks: Sequence[Any], *, num_evals: i
         ``per_trajectory`` (mean return of trajectory k), ``final_return``, ``oracle_return``, ``fraction_of_oracle``,
         ``sweep_per_trajectory``, ``seeds``.
 
-    Taught in notebooks/05_pearl.py (section "Diagnostics: does z carry the task?").
+    Taught in notebooks/05_pearl.py (section "Why it fails: the bootstrap").
     """
     from peach_lite.pearl import EVAL_SEED
 
@@ -143,7 +143,7 @@ def diagnose(agent: Any, *, num_evals: int = 2, seed: int | None = None) -> dict
     ``probe`` (:func:`informative_context_probe`), ``prior`` (:func:`prior_rollout_spread`), ``meta_test``
     (:func:`meta_test_curve` with the manifest's seeds unless ``seed``).
 
-    Taught in notebooks/05_pearl.py (section "Diagnostics: does z carry the task?").
+    Taught in notebooks/05_pearl.py (section "Why it fails: the bootstrap").
     """
     from peach_lite.pearl import EVAL_SEED
 
@@ -160,7 +160,7 @@ def diagnose_checkpoints(paths: Sequence[str | os.PathLike] | None = None, *, nu
     """:func:`diagnose` on every listed checkpoint (default: every ``data/checkpoints/pearl_point_robot*.pt``),
     by file name; each entry also holds the checkpoint's ``config`` and training ``iterations``.
 
-    Taught in notebooks/05_pearl.py (section "Diagnostics: does z carry the task?").
+    Taught in notebooks/05_pearl.py (section "Why it fails: the bootstrap").
     """
     from peach_lite.checkpoints import load_agent
     from peach_lite.paths import data_dir

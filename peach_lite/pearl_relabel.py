@@ -170,7 +170,7 @@ def curriculum_context(agent: Any, rows: dict[str, Tensor], context: Tensor) -> 
     the dense reward ``rows["reward"]`` instead of the sparse one with probability :func:`dense_probability`.
     Only training contexts pass here; the meta-test context (``PEARL.add_context``) is always sparse.
 
-    Taught in notebooks/05_pearl.py (section "A dense-to-sparse curriculum").
+    Taught in notebooks/05_pearl.py (section "Relabelling against the alternatives, same budget and seeds").
     """
     p = dense_probability(agent.num_updates, agent.config.dense_to_sparse_updates)
     if p <= 0.0:

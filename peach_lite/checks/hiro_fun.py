@@ -15,7 +15,7 @@ def check_candidate_log_likelihood(student_fn) -> CheckResult:
     -1/2 sum_i mask_i ‖a_i - policy(s_i, g_i)‖^2 with g_0 the candidate and g_{i+1} = s_i + g_i - s_{i+1} on the goal
     dims; against :func:`peach_lite.hiro.candidate_log_likelihood`.
 
-    Taught in notebooks/09_hiro_fun.py (section "Exercise: the candidates' likelihood").
+    Taught in notebooks/09_hiro_fun.py (section "The relabel explorer").
     """
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
@@ -38,7 +38,7 @@ def check_intrinsic_reward(student_fn) -> CheckResult:
     """Check ``student_fn(positions, goals, horizon) -> (n, T)``: FuN's r^I for the action at t,
     (1/c) sum_{i=1..c, t+1-i >= 0} d_cos(s_{t+1} - s_{t+1-i}, g_{t+1-i}); against :func:`peach_lite.fun.intrinsic_reward`.
 
-    Taught in notebooks/09_hiro_fun.py (section "Exercise: the intrinsic reward").
+    Taught in notebooks/09_hiro_fun.py (section "FeUdal Networks").
     """
     g = torch.Generator().manual_seed(1)
     cases = []

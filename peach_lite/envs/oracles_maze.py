@@ -16,7 +16,7 @@ through the doorways (nothing is pasted in):
 
 ``python -m peach_lite.envs.oracles_maze`` prints the values of the registered env.
 
-Taught in notebooks/11_peach.py (section "What the best agents could do").
+Taught in notebooks/11_peach.py (section "The hidden-goal maze").
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ __all__ = [
 class MazeSitesValues:
     """What ``maze_sites_values`` measured; tuples are per site (index into ``sites``) or per episode t.
 
-    Taught in notebooks/11_peach.py (section "What the best agents could do").
+    Taught in notebooks/11_peach.py (section "The hidden-goal maze").
     """
 
     horizon: int
@@ -99,7 +99,7 @@ def posterior_sampling_curves(num_sites: int, num_episodes: int = 6, oracle_succ
         found the goal by episode t when failed sites are never retried, and
         ``without_elimination`` (T,) = (1 - (1 - 1/K)^t) * oracle_success: sites drawn afresh each episode.
 
-    Taught in notebooks/11_peach.py (section "What the best agents could do").
+    Taught in notebooks/11_peach.py (section "The hidden-goal maze").
     """
     check_int("num_sites", num_sites, 1)
     check_int("num_episodes", num_episodes, 1)
@@ -122,7 +122,7 @@ def maze_hidden_oracle_policy(env: Any) -> Callable[[Mapping[str, np.ndarray]], 
     Returns:
         ``obs -> (2,) action``, usable as ``runner.PolicyAgent(policy)`` on that single env.
 
-    Taught in notebooks/11_peach.py (section "What the best agents could do").
+    Taught in notebooks/11_peach.py (section "The hidden-goal maze").
     """
     from peach_lite.envs.oracles import maze_waypoint_policy
 
@@ -146,7 +146,7 @@ class MazeTourPolicy:
         switch_radius: distance at which a target counts as visited (0.3: passes within 0.3 + the
             servo lag of the centre, which with jitter 0.25 and threshold 0.4 finds every goal).
 
-    Taught in notebooks/11_peach.py (section "What the best agents could do").
+    Taught in notebooks/11_peach.py (section "The hidden-goal maze").
     """
 
     def __init__(self, targets: Sequence[Sequence[float]], switch_radius: float = 0.3):
@@ -203,7 +203,7 @@ def maze_sites_values(
     Returns:
         ``MazeSitesValues``. Cost: (1 + K!) * len(tasks) episodes, about 3 s for K = 3.
 
-    Taught in notebooks/11_peach.py (section "What the best agents could do").
+    Taught in notebooks/11_peach.py (section "The hidden-goal maze").
     """
     from peach_lite.envs.maze_hidden import HIDDEN_HORIZON, PointMazeHiddenEnv
 

@@ -235,7 +235,7 @@ class PointRobotEnv(TaskEnvMixin, gym.Env):
         Outside the [-1, 1]^2 square every train and test goal comes from, so an agent must adapt to
         reach them (MQL's test of adaptation out of distribution). Seeded: the same list every call.
 
-        Taught in notebooks/08_mql.py (section "Out of distribution").
+        Taught in notebooks/08_mql.py (section "A history context").
         """
         from peach_lite.validation import check_int
 
