@@ -134,3 +134,19 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert re.search(r"^make test$", ci, re.M)
     readme = (REPO_ROOT / "README.md").read_text()
     assert "make test" in readme and "make lab" in readme
+
+
+def test_every_taught_in_line_names_a_real_lesson_section():
+    """'Taught in notebooks/NN_x.py (section "S")' in the package, tests and benchmarks: the lesson exists and has a
+    heading that starts with S (a renamed or removed section must not leave its docstrings pointing nowhere)."""
+    headings = {path.name: [re.sub(r"^#+\s*", "", line[2:]).strip() for line in path.read_text().splitlines() if re.match(r"^# #+ ", line)]
+                for path in NOTEBOOKS.glob("[0-9][0-9]_*.py")}
+    broken = []
+    for folder in ("peach_lite", "tests", "benchmarks"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
+            text = re.sub(r"\s+", " ", path.read_text())
+            for lesson, section in re.findall(r'Taught in notebooks/(\d\d_\w+\.py) \(section "([^"]+)"\)', text):
+                if not any(heading.startswith(section) for heading in headings.get(lesson, [])):
+                    broken.append(f"{path.relative_to(REPO_ROOT)}: {lesson} / {section}")
+    assert len(headings) >= 12
+    assert not broken, "\n".join(broken)
