@@ -728,10 +728,10 @@ assert six_result.success[:, -1].mean() <= six_sites["success"] + 1e-9  # and th
 
 # %% [markdown]
 # Six episodes lift the seed that found nothing to the same ceiling as the agent above: rooms 1 and 3 known, the far
-# room never. (On seed 0 its prior samples pass rooms 1 and 2 and never room 3.) It does not rescue every seed (a fourth seed's collections never reached a site, with six
-# episodes either), and no agent so far knows more than two of the three sites. Two more routes, each run on its own
-# (commands and numbers in issue 12's notes), did not move this wall: half of the collection's subgoals random
-# (undirected noise dilutes the top level's data), and a reward decoder that reads z as a place
-# (`peach_lite.nets.DistanceDecoder`, `PeachConfig.reward_decoder_form="distance"`), which sharpens inference, the
-# half that already works. What is left is *directed* exploration while training: something that sends collections
-# to the site no attempt has been paid at yet.
+# room never. (On seed 0 its prior samples pass rooms 1 and 2 and never room 3.) It does not rescue every seed (a
+# fourth seed's collections never reached a site, with six episodes either), and no agent so far knows more than two
+# of the three sites. Two more routes, each run on its own (commands and numbers in issue 12's notes), did not move
+# this wall: half of the collection's subgoals random (undirected noise dilutes the top level's data), and a reward
+# decoder that reads z as a place (`peach_lite.nets.DistanceDecoder`, `PeachConfig.reward_decoder_form="distance"`),
+# which sharpens inference, the half that already works. What is left is *directed* exploration while training:
+# something that sends collections to the site no attempt has been paid at yet.
