@@ -80,9 +80,8 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
         variances.append(belief.var[0].numpy())
     stacked = Belief(torch.as_tensor(np.stack(means)), torch.as_tensor(np.stack(variances)))
     ratio = _signal_to_noise(stacked) if agent.posterior.probabilistic else float("nan")  # point beliefs: no noise
-    sites = envs.unwrapped.sites
-    task_sites = np.array([site_of(task, sites) for task in tasks])
-    per_site = [float(np.mean(np.array(successes)[task_sites == s])) if (task_sites == s).any() else float("nan") for s in range(len(sites))]
+    task_sites, hits = np.array([site_of(task, envs.unwrapped.sites) for task in tasks]), np.array(successes)
+    per_site = [float(hits[task_sites == s].mean()) if (task_sites == s).any() else float("nan") for s in range(len(envs.unwrapped.sites))]
     return {"success": float(np.mean(successes)), "success_per_site": per_site, "signal_to_noise": ratio,
             "var_ratio": float(np.mean(variances))}
 
@@ -158,7 +157,7 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
 
     A meta-test on the held-out tasks (``success_per_episode``, ``final_success``, ``returns_per_episode``) and on
     the train tasks (for the linear probe ``probe_accuracy``), ``variance_after_success``; for a posterior agent
-    also the paid-context probe (``paid_context_success``, ``paid_context_signal_to_noise``) and the prior's site
+    also the paid-context probe (``paid_context_success``, ``paid_context_success_per_site``, ``paid_context_signal_to_noise``) and the prior's site
     visits (``prior_site_visits``, ``prior_sites_reached``).
 
     Args:
