@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from peach_lite.validation import check_choice, check_range
+from peach_lite.validation import check_choice, check_int, check_range
 
 __all__ = [
     "mlp",
@@ -431,8 +431,8 @@ class DistanceDecoder(nn.Module):
 
     def __init__(self, latent_dim: int, goal_dim: int):
         super().__init__()
-        if latent_dim < 1 or goal_dim < 1:
-            raise ValueError(f"latent_dim and goal_dim must be >= 1, got {latent_dim} and {goal_dim}")
+        check_int("latent_dim", latent_dim, 1)
+        check_int("goal_dim", goal_dim, 1)
         self.latent_dim = latent_dim
         self.to_goal = nn.Linear(latent_dim, goal_dim)
         self.log_scale = nn.Parameter(torch.zeros(()))
