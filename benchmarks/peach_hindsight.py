@@ -29,8 +29,9 @@ there is one and HER's otherwise (``PeachConfig.hindsight_goals``).
 Headline: ``<method>_success`` (final meta-test episode on the 12 held-out tasks, mean over seeds), with IQM and 95%
 bootstrap intervals; ``hindsight_gain_oracle`` (oracle_z_hindsight - oracle_z); ``<method>_paid_context_success``,
 ``<method>_signal_to_noise``, ``<method>_prior_sites_reached`` and ``<method>_probe_accuracy`` for the posterior methods;
-``<method>_first_episode_success`` (the prior episode) and ``<method>_far_site_visits`` (share of prior samples of z
-whose episode passes the far site, room 2) for the posterior methods; ``collection_fraction_of_oracle``;
+``<method>_first_episode_success`` (the prior episode), ``<method>_far_site_visits`` (share of prior samples of z
+whose episode passes the far site, room 2) and ``<method>_train_far_room_share`` (share of the training collections'
+top-level attempts that ended in room 2) for the posterior methods; ``collection_fraction_of_oracle``;
 ``train_minutes_per_seed`` (150-round methods) and ``route_train_minutes_per_seed``.
 
 Run (about 3 CPU-minutes per 150-round run and 9-16 per route run, 21 runs by default; one process: ``--address serial``)::
@@ -90,6 +91,8 @@ METHODS = {
     "oracle_z_hindsight_collection_many_slots": {**COLLECTION, "task_inference": "oracle", **MANY_SLOTS},
     "peach_hindsight_collection_task_or_achieved_many_slots": {**HTR_ROUTE, **MANY_SLOTS},
     "peach_hindsight_collection_task_or_achieved_six_episodes": {**HTR_ROUTE, "episodes_per_task": 6},
+    "peach_hindsight_collection_task_or_achieved_novelty": {**HTR_ROUTE, "novelty_bonus": 0.5},
+    "peach_hindsight_collection_task_or_achieved_six_episodes_novelty": {**HTR_ROUTE, "episodes_per_task": 6, "novelty_bonus": 0.5},
     "peach_hindsight_collection_task_or_achieved_six_episodes_explore": {**HTR_ROUTE, "episodes_per_task": 6, "top_random_action_rate": 0.5},
     "peach_hindsight_collection_decoder": {**COLLECTION_ROUTE, "reward_decoder_weight": 1.0},
     "peach_hindsight_collection_task_or_achieved_decoder": {**HTR_ROUTE, "reward_decoder_weight": 1.0},
@@ -110,7 +113,8 @@ dimension; ``prior_slots``: half of the own-goal slots read the prior, ``PeachCo
 HAC's rate, for the oracle and for HTR else HER; ``..._many_slots``: 64 meta-batch slots of 16 rows, so 8x the distinct
 hindsight goals per step; ``..._six_episodes``: six collection episodes per task, as many as the meta-test has, run at the
 default 600 route rounds (twice the env steps, about 15 CPU-minutes) and at 300 (the same env steps); ``..._six_episodes_explore``: the same with 50% random top-level subgoals while
-collecting; ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
+collecting; ``..._novelty``: HTR else HER plus the count-based exploration bonus of the top level
+(``PeachConfig.novelty_bonus`` 0.5), with three or six collection episodes; ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
 same with the distance decoder, ``PeachConfig.reward_decoder_form="distance"``)
 are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
@@ -188,6 +192,7 @@ def main() -> None:
             headline[f"{m}_signal_to_noise"] = mean_of(m, "paid_context_signal_to_noise")
             headline[f"{m}_prior_sites_reached"] = mean_of(m, "prior_sites_reached")
             headline[f"{m}_probe_accuracy"] = mean_of(m, "probe_accuracy")
+            headline[f"{m}_train_far_room_share"] = mean_of_list(m, "train_attempt_room_shares", 2)
     for key, group in [("train_minutes_per_seed", [m for m in rows if m not in ROUTE_METHODS]),
                        ("route_train_minutes_per_seed", [m for m in rows if m in ROUTE_METHODS])]:
         headline[key] = float(np.mean([r["train_cpu_s"] for m in group for r in rows[m]]) / 60) if group else float("nan")

@@ -175,6 +175,9 @@ class PEACH(nn.Module):
         """Top-level gradient steps taken (the hindsight-goal curriculum's clock)."""
         self.train_success: list[float] = []
         """Success rate of each round's collection episodes (exploring, z from prior then posterior)."""
+        self.attempt_counts = np.zeros((config.novelty_cells, config.novelty_cells), np.int64)
+        """(cells, cells) training collections' top-level attempts per cell of where they ended (``novelty_bonus``;
+        row: x, column: y, over the subgoal box)."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
         self._context: list[list[np.ndarray]] = []
@@ -241,6 +244,9 @@ class PEACH(nn.Module):
                     rows.append((penalty, dense))
                     if self.config.penalties_in_context:
                         context_rows.append((penalty, dense))
+            ends = np.stack([transition.next_obs[: self.spec.goal_dim] for transition, _, _ in self._attempts[e]]) if self._attempts[e] else None
+            if ends is not None:
+                np.add.at(self.attempt_counts, self.attempt_cells(ends), 1)
             if rows:
                 self.rl_buffer.add_batch(task, **self._columns(rows))
                 self.collection_buffer.add_batch(task, **self._columns(rows))
@@ -394,6 +400,23 @@ class PEACH(nn.Module):
         return {"next_achieved": torch.cat([batch["next_achieved"], achieved], dim=1),
                 "reward": torch.cat([batch["reward"], context[..., reward_col]], dim=1)}
 
+    def attempt_cells(self, achieved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grid cell (x index, y index) of positions (..., goal_dim) in the subgoal box, ``novelty_cells`` per axis."""
+        cells = self.config.novelty_cells
+        low, high = self.hierarchy.action_lows[-1][:2], self.hierarchy.action_highs[-1][:2]
+        index = np.clip(np.floor((np.asarray(achieved)[..., :2] - low) / (high - low) * cells), 0, cells - 1).astype(np.int64)
+        return index[..., 0], index[..., 1]
+
+    def novelty_bonus(self, batch: dict[str, Tensor]) -> Tensor:
+        """(T, B) count-based bonus of each row: ``novelty_bonus / sqrt(max(1, N(cell of next_achieved)))`` for unpaid
+        attempts (reward -1), 0 for paid ones and subgoal-test penalties (-H).
+
+        Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level")."""
+        counts = self.attempt_counts[self.attempt_cells(batch["next_achieved"].numpy())]
+        bonus = self.config.novelty_bonus / np.sqrt(np.maximum(counts, 1))
+        unpaid = (batch["reward"] >= -1.0) & (batch["reward"] < 0.0)
+        return torch.where(unpaid, torch.as_tensor(bonus, dtype=torch.float32), torch.zeros(()))
+
     def hindsight_goal_prob(self) -> float:
         """This gradient step's probability of a hindsight goal: ``hindsight_goal_prob``, falling linearly to 0 over
         ``hindsight_goal_updates`` top-level steps when that is > 0 (the curriculum)."""
@@ -421,6 +444,8 @@ class PEACH(nn.Module):
         with torch_threads(1):
             tasks = torch.randint(0, self.num_train_tasks, (cfg.meta_batch,), generator=self.generator).tolist()
             batch, context, goals = self.sample_meta_batch(tasks)  # Alg. 1: b^i ~ B^i, c^i ~ S_c(B^i)
+            if cfg.novelty_bonus > 0:  # not in Alg. 1: the count bonus reaches the critic's reward only (context made above)
+                batch = {**batch, "reward": batch["reward"] + self.novelty_bonus(batch)}
             fixed = None
             if cfg.task_inference == "oracle":  # the true goal of each slot (relabelled slots: the goal they were relabelled for)
                 fixed = goals / ORACLE_SCALE

@@ -48,7 +48,8 @@ class PeachConfig:
       collection with ``hindsight_rows="collection"``, its goal a train goal the context reached with
       ``hindsight_goals``), hindsight task relabelling (``relabel_prob``), meta-batch slots that read the prior
       (``prior_slot_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``, an MLP or a distance
-      decoder: ``reward_decoder_form``).
+      decoder: ``reward_decoder_form``), and a count-based exploration bonus in the top level's RL reward
+      (``novelty_bonus``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -138,6 +139,15 @@ class PeachConfig:
     """The reward decoder's form (when ``reward_decoder_weight`` > 0): ``"mlp"``, a small MLP of (z, s'); or
     ``"distance"`` (:class:`~peach_lite.nets.DistanceDecoder`), paid the closer s' lies to a linear image W z of z, which
     asks for a code linear in the goal's coordinates, like the oracle's. Not in the poster or VariBAD."""
+    novelty_bonus: float = 0.0
+    """Directed exploration (count-based, as MBIE-EB / #Exploration; not in the poster, PEARL or HAC): each unpaid top-level
+    attempt in the RL batch earns ``novelty_bonus / sqrt(N)``, where N counts the training collections' top-level attempts
+    that ended in the same cell of a ``novelty_cells``-per-axis grid over the subgoal box (at least 1). The bonus is
+    task-independent and fades as the cell is visited, so the top level under every z is drawn to where collection has
+    rarely been (the far room) until the task's reward dominates. Only the critic's reward: the context rows keep the
+    task's reward. At most 0.99, so rewards stay in [-1, 0) and the bounded critic in [-H, 0]. 0 = Algorithm 1 as written."""
+    novelty_cells: int = 8
+    """Cells per axis of the grid that counts where training attempts ended (``novelty_bonus``; 8: 1 x 1 cells in the maze)."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -156,7 +166,7 @@ class PeachConfig:
                                 ("batch_size", 1, None), ("context_batch", 1, None), ("num_tasks_sample", 1, 1024),
                                 ("episodes_per_task", 1, 100), ("num_initial_episodes", 0, 100), ("top_updates_per_round", 0, None),
                                 ("lower_updates_per_episode", 0, None), ("hindsight_goal_updates", 0, None), ("lower_batch_size", 1, None), ("buffer_size", 1, None),
-                                ("meta_test_episodes", 1, 100), ("seed", 0, 2**32 - 1)]:
+                                ("meta_test_episodes", 1, 100), ("novelty_cells", 1, 1024), ("seed", 0, 2**32 - 1)]:
             check_int(name, getattr(self, name), low, high)
         check_choice("task_inference", self.task_inference, TASK_INFERENCE)
         check_choice("hindsight_rows", self.hindsight_rows, HINDSIGHT_ROWS)
@@ -167,6 +177,7 @@ class PeachConfig:
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_range("kl_lambda", self.kl_lambda, 0.0, 1e3)
         check_range("reward_decoder_weight", self.reward_decoder_weight, 0.0, 1e3)
+        check_range("novelty_bonus", self.novelty_bonus, 0.0, 0.99)
         check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)

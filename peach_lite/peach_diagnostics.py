@@ -7,6 +7,8 @@
   exploration a posterior sampler needs (every site reached by some prior sample).
 * :func:`site_probe_accuracy` (a linear probe from posterior means to sites) and
   :func:`variance_after_first_success` read a meta-test's beliefs: does z carry the task, does a success collapse it?
+* :func:`train_attempt_room_shares` reads where the training collections' top-level attempts ended, room by room:
+  did collection ever explore the far room (exploration while training, before any inference)?
 * :func:`encoder_capacity_probe` trains a fresh encoder of the agent's architecture to regress the goal from real
   contexts: can this encoder and this context format carry the goal at all, given a direct supervised signal?
 
@@ -23,6 +25,7 @@ import torch
 from torch import nn
 
 from peach_lite.envs.maze_hidden import site_of
+from peach_lite.envs.point_mass import room_of
 from peach_lite.loop import GymTaskEnvs
 from peach_lite.peach import EVAL_SEED, meta_test_success, top_context_row
 from peach_lite.pearl import pearl_kl_loss
@@ -31,7 +34,7 @@ from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
 __all__ = ["paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
-           "encoder_capacity_probe", "PROBE_SEED"]
+           "train_attempt_room_shares", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
 """Seed of the probes' episodes and z draws (training and meta-tests use others)."""
@@ -152,13 +155,30 @@ def variance_after_first_success(result: MetaTestResult) -> float:
     return float(np.mean(ratios)) if ratios else float("nan")
 
 
+def train_attempt_room_shares(agent: Any) -> np.ndarray:
+    """(4,) share of the training collections' top-level attempts that ended in each room of the maze (0: the start room,
+    2: the far site's), from ``agent.attempt_counts`` (each grid cell counted to the room of its centre; all zeros
+    before any collection).
+
+    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
+    """
+    counts = np.asarray(agent.attempt_counts, dtype=float)
+    cells = counts.shape[0]
+    low, high = agent.hierarchy.action_lows[-1][:2], agent.hierarchy.action_highs[-1][:2]
+    centres = low + (np.arange(cells)[:, None] + 0.5) * (high - low) / cells  # (cells, 2): x centres, y centres
+    rooms = room_of(np.stack(np.meshgrid(centres[:, 0], centres[:, 1], indexing="ij"), axis=-1))
+    shares = np.array([counts[rooms == room].sum() for room in range(4)])
+    return shares / shares.sum() if shares.sum() > 0 else shares
+
+
 def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the PEACH benchmarks report about one trained agent, on the maze family ``env_id``.
 
     A meta-test on the held-out tasks (``success_per_episode``, ``final_success``, ``returns_per_episode``) and on
     the train tasks (for the linear probe ``probe_accuracy``), ``variance_after_success``; for a posterior agent
     also the paid-context probe (``paid_context_success``, ``paid_context_success_per_site``, ``paid_context_signal_to_noise``) and the prior's site
-    visits (``prior_site_visits``, ``prior_sites_reached``).
+    visits (``prior_site_visits``, ``prior_sites_reached``); for every agent, where its training attempts ended
+    (``train_attempt_room_shares``, all zeros for a loaded checkpoint).
 
     Args:
         agent: a trained :class:`~peach_lite.peach.PEACH`.
@@ -179,7 +199,8 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
             "returns_per_episode": test.returns.mean(axis=0).tolist(),
             "probe_accuracy": site_probe_accuracy(train.z_mean[:, -1], np.array([site_of(t, sites) for t in train_tasks]),
                                                   test.z_mean[:, -1], np.array([site_of(t, sites) for t in test_tasks])),
-            "variance_after_success": variance_after_first_success(test)}
+            "variance_after_success": variance_after_first_success(test),
+            "train_attempt_room_shares": train_attempt_room_shares(agent).tolist()}
         if agent.config.task_inference == "posterior":
             probe = paid_context_probe(agent, envs, test_tasks)
             visits = prior_site_visits(agent, envs, test_tasks[0])

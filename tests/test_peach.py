@@ -478,3 +478,72 @@ def test_the_decoder_reads_the_contexts_attempts_too(collected):
     assert rows["reward"].shape == (3, batch["reward"].shape[1] + context.shape[1])
     assert torch.equal(rows["reward"][:, batch["reward"].shape[1]:], context[..., 6])  # [s(4), ã(2), r, s'(4)]
     assert torch.equal(rows["next_achieved"][:, batch["reward"].shape[1]:], context[..., 7:9])
+
+
+def test_attempt_counts_hold_every_training_attempts_end_cell():
+    agent, envs, runner = _agent(novelty_bonus=0.5)
+    ends = []
+    hook = agent.hierarchy.top_attempt_hook
+
+    def spy(env_index, transition, penalty):
+        if agent.hierarchy._explore:
+            ends.append(transition.next_obs[:2].copy())
+        hook(env_index, transition, penalty)
+
+    agent.hierarchy.top_attempt_hook = spy
+    agent.collect_round(runner, 0)
+    ends = np.stack(ends)
+    expected = np.zeros((8, 8), np.int64)  # the maze's subgoal box is [-4, 4]^2: 1 x 1 cells
+    np.add.at(expected, (np.clip(np.floor(ends[:, 0] + 4), 0, 7).astype(int), np.clip(np.floor(ends[:, 1] + 4), 0, 7).astype(int)), 1)
+    assert np.array_equal(agent.attempt_counts, expected) and expected.sum() == len(ends) > 0
+    meta_test_success(agent, envs, envs.unwrapped.test_tasks()[:2])  # meta-testing counts nothing
+    assert np.array_equal(agent.attempt_counts, expected)
+
+
+def test_the_count_bonus_is_its_closed_form_on_unpaid_attempts_only():
+    agent, *_ = _agent(novelty_bonus=0.5)
+    agent.attempt_counts[:] = 0
+    agent.attempt_counts[6, 6] = 16  # the cell [2, 3) x [2, 3) (room 2)
+    agent.attempt_counts[1, 1] = 4
+    batch = {"next_achieved": torch.tensor([[[2.5, 2.5], [-2.5, -2.5], [0.5, -3.5], [2.5, 2.5], [-2.5, -2.5]]]),
+             "reward": torch.tensor([[-1.0, -1.0, -1.0, 0.0, -8.0]])}
+    bonus = agent.novelty_bonus(batch)
+    assert torch.allclose(bonus, torch.tensor([[0.5 / 4, 0.5 / 2, 0.5, 0.0, 0.0]]))  # N = 16, 4, 0 (as 1); paid; penalty
+    assert float((batch["reward"] + bonus).max()) <= 0.0  # rewards stay in [-H, 0]: the bounded critic's range
+
+
+def test_the_count_bonus_reaches_the_critics_reward_only(monkeypatch):
+    seen = {}
+
+    def spy(top, posterior, batch, context, **kwargs):
+        seen["reward"], seen["context"] = batch["reward"].clone(), context.clone()
+        return peach_losses(top, posterior, batch, context, **kwargs)
+
+    monkeypatch.setattr("peach_lite.peach.peach_losses", spy)
+    results = {}
+    for bonus in (0.0, 0.5):
+        agent, envs, runner = _agent(novelty_bonus=bonus)
+        agent.collect_round(runner, 0)
+        losses = agent.update()
+        results[bonus] = (seen["reward"], seen["context"])
+        assert losses
+    reward_off, context_off = results[0.0]
+    reward_on, context_on = results[0.5]
+    unpaid = reward_off == -1.0
+    assert torch.all(reward_on[unpaid] > -1.0) and torch.equal(reward_on[~unpaid], reward_off[~unpaid])
+    assert torch.equal(context_on, context_off)  # the same draws; the context keeps the task's reward
+
+
+def test_train_attempt_room_shares_map_cells_to_rooms():
+    from peach_lite.peach_diagnostics import train_attempt_room_shares
+
+    agent, *_ = _agent()
+    assert np.array_equal(train_attempt_room_shares(agent), np.zeros(4))
+    agent.attempt_counts[1, 1], agent.attempt_counts[6, 6], agent.attempt_counts[6, 1], agent.attempt_counts[1, 6] = 5, 3, 1, 1
+    assert np.allclose(train_attempt_room_shares(agent), [0.5, 0.1, 0.3, 0.1])  # rooms: 0 south-west, 1 south-east, 2 north-east, 3 north-west
+
+
+def test_bad_novelty_values_name_the_field():
+    for field, value in [("novelty_bonus", 1.0), ("novelty_bonus", -0.1), ("novelty_cells", 0)]:
+        with pytest.raises(ValueError, match=field):
+            PeachConfig(**{field: value})
