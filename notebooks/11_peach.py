@@ -143,7 +143,7 @@ show_source(PEACH.update)
 
 # %%
 from peach_lite.checks import check_detach_map
-from peach_lite.peach import gradient_routing
+from peach_lite.peach_diagnostics import gradient_routing
 
 small = dict(top_updates_per_round=2, lower_updates_per_episode=2, batch_size=16, context_batch=8, lower_batch_size=16,
              meta_batch=4, num_tasks_sample=2, episodes_per_task=2, buffer_size=5_000)
@@ -735,3 +735,57 @@ assert six_result.success[:, -1].mean() <= six_sites["success"] + 1e-9  # and th
 # decoder that reads z as a place (`peach_lite.nets.DistanceDecoder`, `PeachConfig.reward_decoder_form="distance"`),
 # which sharpens inference, the half that already works. What is left is *directed* exploration while training:
 # something that sends collections to the site no attempt has been paid at yet.
+
+# %% [markdown]
+# ### Directed exploration: a count bonus for the top level
+#
+# The classic remedy for "no collection ever got there" is a **count bonus** (MBIE-EB, Strehl & Littman 2008;
+# #Exploration, Tang et al. 2017): pay the learner a little for reaching places it has rarely reached, $\beta/\sqrt{N}$,
+# so unvisited places look better than they are until they are visited. PEACH counts where each training attempt of
+# its top level ended, on a grid over the subgoal box (`peach_lite.exploration.CellCounts`, a shared part), and in each
+# gradient step adds $\beta/\sqrt{N(\text{cell of } s')}$ to the reward of every unpaid row of the critic's batch
+# (`PeachConfig.novelty_bonus` is $\beta$). Not in Algorithm 1; three choices keep it honest:
+#
+# * the **context keeps the task's own reward**: the bonus is the same for every task, and the encoder must infer
+#   the task, not the novelty;
+# * $\beta < 1$ keeps every unpaid reward below 0, inside the bounded critic's range $[-H, 0]$; paid rows and
+#   subgoal-test penalties get nothing;
+# * meta-testing counts nothing: only training collections explore.
+
+# %%
+from peach_lite.exploration import CellCounts
+
+show_source(PEACH.novelty_bonus)
+
+# %%
+show_source(CellCounts)
+
+# %% [markdown]
+# A few collection rounds of a small agent with $\beta = 0.5$, live: where its attempts ended (left) and the bonus
+# an attempt ending in each cell would earn now (right). The agent also counts where its **subgoals** were, which
+# separates the two levels: a room the top level proposes but no attempt reaches is a wall of the lower levels'
+# control; a room it never proposes is the top level's exploration.
+
+# %%
+from peach_lite.peach_diagnostics import train_attempt_room_shares
+
+explorer = PEACH.from_env(demo_envs, len(train_tasks), PeachConfig(**{**small, "novelty_bonus": 0.5}))
+explore_runner = Runner(demo_envs, train_tasks, seed=0)
+for round_index in range(budget.pick(full=8, fast=2)):
+    explorer.collect_round(explore_runner, round_index)
+grid = explorer.attempt_counts
+bonus_now = grid.bonus(grid.centres(), explorer.config.novelty_bonus)
+env.reset(seed=0, options={"task": test_tasks[0]})
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+for ax, cell_values, title in [(axes[0], grid.counts, "training attempts ended here (N)"), (axes[1], bonus_now, "bonus β/√N now")]:
+    ax.imshow(env.render(), extent=(-VIEW, VIEW, -VIEW, VIEW), alpha=0.5)
+    shown = ax.imshow(cell_values.T, origin="lower", extent=(grid.low[0], grid.high[0], grid.low[1], grid.high[1]),
+                      alpha=0.6, cmap="viridis")
+    fig.colorbar(shown, ax=ax, fraction=0.046)
+    ax.set_xticks([]), ax.set_yticks([]), ax.set_title(title, fontsize=9)
+plt.show()
+shares = train_attempt_room_shares(explorer)
+print("rooms 0-3, share of subgoals:", np.round(shares["subgoals"], 2), " share of attempt ends:", np.round(shares["ends"], 2))
+assert grid.counts.sum() == explorer.subgoal_counts.counts.sum() > 0  # one end and one subgoal per training attempt
+assert np.allclose(bonus_now[grid.counts == 0], 0.5) and np.all(bonus_now[grid.counts > 0] < 0.5)  # fading with N
+assert np.isclose(shares["ends"].sum(), 1.0) and shares["ends"][0] == shares["ends"].max()  # mostly still the start room

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from peach_lite.buffers import MultiTaskReplayBuffer
 from peach_lite.cli import TrainSpec
 from peach_lite.device import torch_threads
+from peach_lite.exploration import CellCounts
 from peach_lite.goal_levels import GoalLevel
 from peach_lite.hac import HAC
 from peach_lite.hac_config import HacSpec, maze_config
@@ -43,7 +44,7 @@ from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaT
 from peach_lite.validation import check_int
 
 __all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success",
-           "transfer_agent", "gradient_routing", "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
+           "transfer_agent", "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
 
 EVAL_SEED = 20_000
 """Meta-tests during training and of checkpoints use this seed (training uses the config's seed)."""
@@ -175,9 +176,10 @@ class PEACH(nn.Module):
         """Top-level gradient steps taken (the hindsight-goal curriculum's clock)."""
         self.train_success: list[float] = []
         """Success rate of each round's collection episodes (exploring, z from prior then posterior)."""
-        self.attempt_counts = np.zeros((config.novelty_cells, config.novelty_cells), np.int64)
-        """(cells, cells) training collections' top-level attempts per cell of where they ended (``novelty_bonus``;
-        row: x, column: y, over the subgoal box)."""
+        self.attempt_counts = CellCounts(self.hierarchy.action_lows[-1], self.hierarchy.action_highs[-1], config.novelty_cells)
+        """Where the training collections' top-level attempts ended, counted per cell of the subgoal box (``novelty_bonus``)."""
+        self.subgoal_counts = CellCounts(self.hierarchy.action_lows[-1], self.hierarchy.action_highs[-1], config.novelty_cells)
+        """Where those attempts' subgoals were (proposed vs reached: top-level exploration vs lower-level control)."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
         self._context: list[list[np.ndarray]] = []
@@ -244,9 +246,10 @@ class PEACH(nn.Module):
                     rows.append((penalty, dense))
                     if self.config.penalties_in_context:
                         context_rows.append((penalty, dense))
-            ends = np.stack([transition.next_obs[: self.spec.goal_dim] for transition, _, _ in self._attempts[e]]) if self._attempts[e] else None
-            if ends is not None:
-                np.add.at(self.attempt_counts, self.attempt_cells(ends), 1)
+            if self._attempts[e]:
+                attempted = [transition for transition, _, _ in self._attempts[e]]
+                self.attempt_counts.add(np.stack([transition.next_obs[: self.spec.goal_dim] for transition in attempted]))
+                self.subgoal_counts.add(np.stack([transition.action for transition in attempted]))
             if rows:
                 self.rl_buffer.add_batch(task, **self._columns(rows))
                 self.collection_buffer.add_batch(task, **self._columns(rows))
@@ -400,22 +403,14 @@ class PEACH(nn.Module):
         return {"next_achieved": torch.cat([batch["next_achieved"], achieved], dim=1),
                 "reward": torch.cat([batch["reward"], context[..., reward_col]], dim=1)}
 
-    def attempt_cells(self, achieved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Grid cell (x index, y index) of positions (..., goal_dim) in the subgoal box, ``novelty_cells`` per axis."""
-        cells = self.config.novelty_cells
-        low, high = self.hierarchy.action_lows[-1][:2], self.hierarchy.action_highs[-1][:2]
-        index = np.clip(np.floor((np.asarray(achieved)[..., :2] - low) / (high - low) * cells), 0, cells - 1).astype(np.int64)
-        return index[..., 0], index[..., 1]
-
     def novelty_bonus(self, batch: dict[str, Tensor]) -> Tensor:
         """(T, B) count-based bonus of each row: ``novelty_bonus / sqrt(max(1, N(cell of next_achieved)))`` for unpaid
         attempts (reward -1), 0 for paid ones and subgoal-test penalties (-H).
 
         Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level")."""
-        counts = self.attempt_counts[self.attempt_cells(batch["next_achieved"].numpy())]
-        bonus = self.config.novelty_bonus / np.sqrt(np.maximum(counts, 1))
+        bonus = torch.as_tensor(self.attempt_counts.bonus(batch["next_achieved"].numpy(), self.config.novelty_bonus), dtype=torch.float32)
         unpaid = (batch["reward"] >= -1.0) & (batch["reward"] < 0.0)
-        return torch.where(unpaid, torch.as_tensor(bonus, dtype=torch.float32), torch.zeros(()))
+        return torch.where(unpaid, bonus, torch.zeros(()))
 
     def hindsight_goal_prob(self) -> float:
         """This gradient step's probability of a hindsight goal: ``hindsight_goal_prob``, falling linearly to 0 over
@@ -579,30 +574,6 @@ def meta_test_success(agent: PEACH, envs: Any, tasks: Sequence[Any], *, seed: in
     """
     return meta_test(agent, envs, TaskBatch.from_list(list(tasks), split="test"), agent.schedule, seed=seed, record_paths=record_paths,
                      on_trajectory=on_trajectory)
-
-
-def gradient_routing(agent: PEACH, batch: dict[str, Tensor], context: Tensor) -> dict[str, set[str]]:
-    """Which parameters each of Algorithm 1's losses reaches, measured by backpropagating it alone.
-
-    Returns:
-        ``{loss: {part, ...}}`` for the losses ``critic_loss``, ``kl``, ``actor_loss`` and the parts
-        ``encoder`` (φ), ``top_actor``, ``top_critic``, ``lower_levels``: a part is listed iff some parameter got
-        a nonzero gradient. Gradients are cleared before and after.
-
-    Taught in notebooks/11_peach.py (section "Algorithm 1, line by line"); exercise 1 asks for this map.
-    """
-    parts = {"encoder": agent.posterior, "top_actor": agent.top.actor, "top_critic": agent.top.critic,
-             "lower_levels": nn.ModuleList(agent.hierarchy.levels[:-1])}
-    out: dict[str, set[str]] = {}
-    for name in ("critic_loss", "kl", "actor_loss"):
-        agent.zero_grad(set_to_none=True)
-        losses = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=max(agent.config.kl_lambda, 1e-3),
-                              generator=torch.Generator().manual_seed(0))
-        losses[name].backward()
-        out[name] = {part for part, module in parts.items()
-                     if any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())}
-    agent.zero_grad(set_to_none=True)
-    return out
 
 
 def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PEACH:

@@ -1,5 +1,7 @@
 """Which half of PEACH fails, inference or exploration? Probes on a trained agent.
 
+* :func:`gradient_routing` backpropagates each of Algorithm 1's losses alone and lists the parts it reaches.
+
 * :func:`paid_context_probe` gives each task a context that already holds a paid attempt ending at its goal: the
   agent need not explore, only read the context and go there. High success here and low meta-test success means
   the exploration (the prior episode) fails; low success here means inference or control fails.
@@ -7,8 +9,8 @@
   exploration a posterior sampler needs (every site reached by some prior sample).
 * :func:`site_probe_accuracy` (a linear probe from posterior means to sites) and
   :func:`variance_after_first_success` read a meta-test's beliefs: does z carry the task, does a success collapse it?
-* :func:`train_attempt_room_shares` reads where the training collections' top-level attempts ended, room by room:
-  did collection ever explore the far room (exploration while training, before any inference)?
+* :func:`train_attempt_room_shares` reads where the training collections' top-level subgoals were and where their
+  attempts ended, room by room: did collection ever propose, or reach, the far room (exploration while training)?
 * :func:`encoder_capacity_probe` trains a fresh encoder of the agent's architecture to regress the goal from real
   contexts: can this encoder and this context format carry the goal at all, given a direct supervised signal?
 
@@ -22,18 +24,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from torch import nn
+from torch import Tensor, nn
 
 from peach_lite.envs.maze_hidden import site_of
 from peach_lite.envs.point_mass import room_of
+from peach_lite.exploration import CellCounts
 from peach_lite.loop import GymTaskEnvs
-from peach_lite.peach import EVAL_SEED, meta_test_success, top_context_row
+from peach_lite.peach import EVAL_SEED, meta_test_success, peach_losses, top_context_row
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, act_on_belief
 from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
-__all__ = ["paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
+__all__ = ["gradient_routing", "room_shares", "paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
            "train_attempt_room_shares", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
@@ -155,20 +158,50 @@ def variance_after_first_success(result: MetaTestResult) -> float:
     return float(np.mean(ratios)) if ratios else float("nan")
 
 
-def train_attempt_room_shares(agent: Any) -> np.ndarray:
-    """(4,) share of the training collections' top-level attempts that ended in each room of the maze (0: the start room,
-    2: the far site's), from ``agent.attempt_counts`` (each grid cell counted to the room of its centre; all zeros
-    before any collection).
+def room_shares(grid: CellCounts) -> np.ndarray:
+    """(4,) share of a grid's counts in each room of the maze (0: the start room, 2: the far site's), each cell counted
+    to the room of its centre; all zeros when nothing was counted.
 
     Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
     """
-    counts = np.asarray(agent.attempt_counts, dtype=float)
-    cells = counts.shape[0]
-    low, high = agent.hierarchy.action_lows[-1][:2], agent.hierarchy.action_highs[-1][:2]
-    centres = low + (np.arange(cells)[:, None] + 0.5) * (high - low) / cells  # (cells, 2): x centres, y centres
-    rooms = room_of(np.stack(np.meshgrid(centres[:, 0], centres[:, 1], indexing="ij"), axis=-1))
-    shares = np.array([counts[rooms == room].sum() for room in range(4)])
+    rooms = room_of(grid.centres())
+    shares = np.array([grid.counts[rooms == room].sum() for room in range(4)], dtype=float)
     return shares / shares.sum() if shares.sum() > 0 else shares
+
+
+def train_attempt_room_shares(agent: Any) -> dict[str, np.ndarray]:
+    """Where the training collections' top-level attempts went, room by room: ``{"subgoals": (4,), "ends": (4,)}``,
+    the :func:`room_shares` of ``agent.subgoal_counts`` (what the top level proposed) and of ``agent.attempt_counts``
+    (where the lower levels got). A room proposed but never reached is a control wall; a room never proposed is the
+    top level's exploration.
+
+    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
+    """
+    return {"subgoals": room_shares(agent.subgoal_counts), "ends": room_shares(agent.attempt_counts)}
+
+
+def gradient_routing(agent: Any, batch: dict[str, Tensor], context: Tensor) -> dict[str, set[str]]:
+    """Which parameters each of Algorithm 1's losses reaches, measured by backpropagating it alone.
+
+    Returns:
+        ``{loss: {part, ...}}`` for the losses ``critic_loss``, ``kl``, ``actor_loss`` and the parts
+        ``encoder`` (φ), ``top_actor``, ``top_critic``, ``lower_levels``: a part is listed iff some parameter got
+        a nonzero gradient. Gradients are cleared before and after.
+
+    Taught in notebooks/11_peach.py (section "Algorithm 1, line by line"); exercise 1 asks for this map.
+    """
+    parts = {"encoder": agent.posterior, "top_actor": agent.top.actor, "top_critic": agent.top.critic,
+             "lower_levels": nn.ModuleList(agent.hierarchy.levels[:-1])}
+    out: dict[str, set[str]] = {}
+    for name in ("critic_loss", "kl", "actor_loss"):
+        agent.zero_grad(set_to_none=True)
+        losses = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=max(agent.config.kl_lambda, 1e-3),
+                              generator=torch.Generator().manual_seed(0))
+        losses[name].backward()
+        out[name] = {part for part, module in parts.items()
+                     if any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in module.parameters())}
+    agent.zero_grad(set_to_none=True)
+    return out
 
 
 def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -177,8 +210,9 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
     A meta-test on the held-out tasks (``success_per_episode``, ``final_success``, ``returns_per_episode``) and on
     the train tasks (for the linear probe ``probe_accuracy``), ``variance_after_success``; for a posterior agent
     also the paid-context probe (``paid_context_success``, ``paid_context_success_per_site``, ``paid_context_signal_to_noise``) and the prior's site
-    visits (``prior_site_visits``, ``prior_sites_reached``); for every agent, where its training attempts ended
-    (``train_attempt_room_shares``, all zeros for a loaded checkpoint).
+    visits (``prior_site_visits``, ``prior_sites_reached``); for every agent, room by room, where its training attempts
+    ended (``train_attempt_room_shares``) and where their subgoals were (``train_subgoal_room_shares``), all zeros for
+    a loaded checkpoint.
 
     Args:
         agent: a trained :class:`~peach_lite.peach.PEACH`.
@@ -193,14 +227,14 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
         test_tasks, train_tasks = envs.unwrapped.test_tasks(), envs.unwrapped.train_tasks()
         test = meta_test_success(agent, envs, test_tasks, seed=seed)
         train = meta_test_success(agent, envs, train_tasks, seed=seed + 1)
-        sites = envs.unwrapped.sites
+        sites, shares = envs.unwrapped.sites, train_attempt_room_shares(agent)
         out: dict[str, Any] = {
             "success_per_episode": test.success.mean(axis=0).tolist(), "final_success": float(test.success[:, -1].mean()),
             "returns_per_episode": test.returns.mean(axis=0).tolist(),
             "probe_accuracy": site_probe_accuracy(train.z_mean[:, -1], np.array([site_of(t, sites) for t in train_tasks]),
                                                   test.z_mean[:, -1], np.array([site_of(t, sites) for t in test_tasks])),
             "variance_after_success": variance_after_first_success(test),
-            "train_attempt_room_shares": train_attempt_room_shares(agent).tolist()}
+            "train_attempt_room_shares": shares["ends"].tolist(), "train_subgoal_room_shares": shares["subgoals"].tolist()}
         if agent.config.task_inference == "posterior":
             probe = paid_context_probe(agent, envs, test_tasks)
             visits = prior_site_visits(agent, envs, test_tasks[0])

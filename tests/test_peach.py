@@ -356,7 +356,7 @@ def test_the_top_level_reward_is_the_envs_success_not_the_zero_goal():
 
 def test_the_measured_detach_map_and_its_checkers(collected):
     from peach_lite.checks import check_detach_map, check_top_context_row
-    from peach_lite.peach import gradient_routing
+    from peach_lite.peach_diagnostics import gradient_routing
 
     agent, *_ = collected
     batch, context = _batch(agent)
@@ -480,31 +480,36 @@ def test_the_decoder_reads_the_contexts_attempts_too(collected):
     assert torch.equal(rows["next_achieved"][:, batch["reward"].shape[1]:], context[..., 7:9])
 
 
-def test_attempt_counts_hold_every_training_attempts_end_cell():
-    agent, envs, runner = _agent(novelty_bonus=0.5)
-    ends = []
+def _training_attempts(agent, runner):
+    """Collect one round and return the top-level transitions of its (exploring) training attempts."""
+    attempts = []
     hook = agent.hierarchy.top_attempt_hook
 
     def spy(env_index, transition, penalty):
         if agent.hierarchy._explore:
-            ends.append(transition.next_obs[:2].copy())
+            attempts.append(transition)
         hook(env_index, transition, penalty)
 
     agent.hierarchy.top_attempt_hook = spy
     agent.collect_round(runner, 0)
-    ends = np.stack(ends)
+    return attempts
+
+
+def test_attempt_counts_hold_every_training_attempts_end_cell():
+    agent, envs, runner = _agent(novelty_bonus=0.5)
+    ends = np.stack([transition.next_obs[:2] for transition in _training_attempts(agent, runner)])
     expected = np.zeros((8, 8), np.int64)  # the maze's subgoal box is [-4, 4]^2: 1 x 1 cells
     np.add.at(expected, (np.clip(np.floor(ends[:, 0] + 4), 0, 7).astype(int), np.clip(np.floor(ends[:, 1] + 4), 0, 7).astype(int)), 1)
-    assert np.array_equal(agent.attempt_counts, expected) and expected.sum() == len(ends) > 0
+    assert np.array_equal(agent.attempt_counts.counts, expected) and expected.sum() == len(ends) > 0
     meta_test_success(agent, envs, envs.unwrapped.test_tasks()[:2])  # meta-testing counts nothing
-    assert np.array_equal(agent.attempt_counts, expected)
+    assert np.array_equal(agent.attempt_counts.counts, expected)
 
 
 def test_the_count_bonus_is_its_closed_form_on_unpaid_attempts_only():
     agent, *_ = _agent(novelty_bonus=0.5)
-    agent.attempt_counts[:] = 0
-    agent.attempt_counts[6, 6] = 16  # the cell [2, 3) x [2, 3) (room 2)
-    agent.attempt_counts[1, 1] = 4
+    agent.attempt_counts.counts[:] = 0
+    agent.attempt_counts.counts[6, 6] = 16  # the cell [2, 3) x [2, 3) (room 2)
+    agent.attempt_counts.counts[1, 1] = 4
     batch = {"next_achieved": torch.tensor([[[2.5, 2.5], [-2.5, -2.5], [0.5, -3.5], [2.5, 2.5], [-2.5, -2.5]]]),
              "reward": torch.tensor([[-1.0, -1.0, -1.0, 0.0, -8.0]])}
     bonus = agent.novelty_bonus(batch)
@@ -538,12 +543,38 @@ def test_train_attempt_room_shares_map_cells_to_rooms():
     from peach_lite.peach_diagnostics import train_attempt_room_shares
 
     agent, *_ = _agent()
-    assert np.array_equal(train_attempt_room_shares(agent), np.zeros(4))
-    agent.attempt_counts[1, 1], agent.attempt_counts[6, 6], agent.attempt_counts[6, 1], agent.attempt_counts[1, 6] = 5, 3, 1, 1
-    assert np.allclose(train_attempt_room_shares(agent), [0.5, 0.1, 0.3, 0.1])  # rooms: 0 south-west, 1 south-east, 2 north-east, 3 north-west
+    assert all(np.array_equal(shares, np.zeros(4)) for shares in train_attempt_room_shares(agent).values())
+    agent.attempt_counts.counts[1, 1], agent.attempt_counts.counts[6, 6], agent.attempt_counts.counts[6, 1], agent.attempt_counts.counts[1, 6] = 5, 3, 1, 1
+    agent.subgoal_counts.counts[6, 6] = 2
+    shares = train_attempt_room_shares(agent)
+    assert np.allclose(shares["ends"], [0.5, 0.1, 0.3, 0.1])  # rooms: 0 south-west, 1 south-east, 2 north-east, 3 north-west
+    assert np.allclose(shares["subgoals"], [0.0, 0.0, 1.0, 0.0])
+
+
+def test_subgoal_counts_hold_every_training_attempts_subgoal_cell():
+    agent, envs, runner = _agent()
+    subgoals = np.stack([transition.action[:2] for transition in _training_attempts(agent, runner)])
+    expected = np.zeros((8, 8), np.int64)
+    np.add.at(expected, agent.subgoal_counts.cell_of(subgoals), 1)
+    assert np.array_equal(agent.subgoal_counts.counts, expected) and expected.sum() == agent.attempt_counts.counts.sum() > 0
 
 
 def test_bad_novelty_values_name_the_field():
     for field, value in [("novelty_bonus", 1.0), ("novelty_bonus", -0.1), ("novelty_cells", 0)]:
         with pytest.raises(ValueError, match=field):
             PeachConfig(**{field: value})
+
+
+def test_cell_counts_grid_edges_bonus_and_centres():
+    from peach_lite.exploration import CellCounts
+
+    grid = CellCounts([-4.0, -4.0], [4.0, 4.0], 8)
+    assert [tuple(map(int, ix)) for ix in zip(*grid.cell_of(np.array([[-4.0, -4.0], [3.99, 0.0], [4.0, 9.0], [-7.0, 0.5]])))] == \
+        [(0, 0), (7, 4), (7, 7), (0, 4)]  # the box's far edge and points outside count to the edge cells
+    grid.add(np.array([[0.5, 0.5], [0.7, 0.2], [0.5, 0.5], [-3.5, 3.5]]))
+    assert grid.counts.sum() == 4 and grid.counts[4, 4] == 3 and grid.counts[0, 7] == 1
+    assert np.allclose(grid.bonus(np.array([[0.5, 0.5], [2.5, 2.5]]), 0.6), [0.6 / np.sqrt(3), 0.6])
+    assert np.allclose(grid.centres()[4, 4], [0.5, 0.5]) and np.allclose(grid.centres()[0, 7], [-3.5, 3.5])
+    for kwargs, field in [({"cells": 0}, "cells"), ({"low": [1.0, 1.0], "high": [0.0, 2.0]}, "high")]:
+        with pytest.raises(ValueError, match=field):
+            CellCounts(**{"low": [0.0, 0.0], "high": [1.0, 1.0], "cells": 4, **kwargs})

@@ -11,7 +11,7 @@ __all__ = ["check_detach_map", "check_top_context_row"]
 
 def check_detach_map(student_map: dict[str, set[str]], measured: dict[str, set[str]]) -> CheckResult:
     """Check a student's ``{loss: {parts its gradient reaches}}`` against the map measured on the real agent by
-    :func:`peach_lite.peach.gradient_routing` (losses ``critic_loss``, ``kl``, ``actor_loss``; parts ``encoder``,
+    :func:`peach_lite.peach_diagnostics.gradient_routing` (losses ``critic_loss``, ``kl``, ``actor_loss``; parts ``encoder``,
     ``top_actor``, ``top_critic``, ``lower_levels``).
 
     Taught in notebooks/11_peach.py (section "Algorithm 1, line by line").
