@@ -10,22 +10,25 @@ earns ``PeachConfig.novelty_bonus / sqrt(N)``, N counting the training attempts 
 * ``htr``: ``peach_hindsight_collection_task_or_achieved`` of peach_hindsight.py (600 rounds);
 * ``novelty``: the same plus ``novelty_bonus`` 0.5 on 1 x 1 cells (``peach_hindsight_collection_task_or_achieved_novelty``);
 * ``room_novelty``: the same with ``novelty_bonus`` 0.9 counted per room (``novelty_cells`` 2; a room no attempt has
-  ended in pays 0.9 until one does: ``peach_hindsight_collection_task_or_achieved_room_novelty``).
+  ended in pays 0.9 until one does: ``peach_hindsight_collection_task_or_achieved_room_novelty``);
+* ``oracle_top``: the collection route's top level handed the goal (``oracle_z_hindsight_collection``, z = the goal's
+  coordinates): where a top level that knows the task sends its collections, with the same kind of lower levels.
 
-All three are peach_hindsight.py's methods, trained and diagnosed by its ``run_one`` with its run files
+All four are peach_hindsight.py's methods, trained and diagnosed by its ``run_one`` with its run files
 (``runs/peach_hindsight/<method>/seed<k>.json``), so a run either script made is reused by the other.
 
-Headline, for ``htr`` and ``novelty``: ``<m>_success`` (final meta-test episode on the 12 held-out tasks, mean over
+Headline, for each of them: ``<m>_success`` (final meta-test episode on the 12 held-out tasks, mean over
 seeds, with IQM and 95% bootstrap CI), ``<m>_train_far_room_share`` (share of the training collections' top-level
 attempts that ended in room 2, the far site's: did collection reach it?), ``<m>_train_far_subgoal_share`` (share of
 their subgoals in room 2: did the top level propose it?), ``<m>_train_start_room_share`` (attempts that ended in the
 start room, 0), ``<m>_far_site_paid_context_success``
 (the paid-context probe on the far site's tasks: can the agent go there when its context says so?),
-``<m>_prior_sites_reached`` (sites that prior samples of z pass, of 3), ``<m>_first_episode_success``;
+``<m>_prior_sites_reached`` (sites that prior samples of z pass, of 3; these two not for oracle_top),
+``<m>_first_episode_success``;
 ``novelty_gain`` and ``room_novelty_gain`` (minus htr's success), ``oracle_success`` (the goal-known reference) and
 ``route_train_minutes_per_seed``.
 
-Run (about 10 CPU-minutes a run, 9 runs)::
+Run (about 10 CPU-minutes a run, 12 runs)::
 
     nohup python benchmarks/peach_exploration.py --address serial > runs/logs/peach_exploration.log 2>&1 &
 
@@ -45,7 +48,7 @@ from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 METHODS = {"htr": "peach_hindsight_collection_task_or_achieved", "novelty": "peach_hindsight_collection_task_or_achieved_novelty",
-           "room_novelty": "peach_hindsight_collection_task_or_achieved_room_novelty"}
+           "room_novelty": "peach_hindsight_collection_task_or_achieved_room_novelty", "oracle_top": "oracle_z_hindsight_collection"}
 """Short name -> the peach_hindsight.py method it runs."""
 FAR_SITE = 1
 """Index into the env's ``sites`` (1, 2, 3) of the far site: room 2."""
@@ -79,10 +82,11 @@ def main() -> None:
         headline[f"{m}_train_far_room_share"] = float(np.mean([r["train_attempt_room_shares"][FAR_ROOM] for r in runs]))
         headline[f"{m}_train_far_subgoal_share"] = float(np.mean([r["train_subgoal_room_shares"][FAR_ROOM] for r in runs]))
         headline[f"{m}_train_start_room_share"] = float(np.mean([r["train_attempt_room_shares"][0] for r in runs]))
-        headline[f"{m}_far_site_paid_context_success"] = float(np.mean([r["paid_context_success_per_site"][FAR_SITE] for r in runs]))
-        headline[f"{m}_paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
-        headline[f"{m}_prior_sites_reached"] = float(np.mean([r["prior_sites_reached"] for r in runs]))
         headline[f"{m}_first_episode_success"] = float(np.mean([r["success_per_episode"][0] for r in runs]))
+        if m != "oracle_top":  # the probes of a posterior
+            headline[f"{m}_far_site_paid_context_success"] = float(np.mean([r["paid_context_success_per_site"][FAR_SITE] for r in runs]))
+            headline[f"{m}_paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
+            headline[f"{m}_prior_sites_reached"] = float(np.mean([r["prior_sites_reached"] for r in runs]))
     headline["novelty_gain"] = headline["novelty_success"] - headline["htr_success"]
     headline["room_novelty_gain"] = headline["room_novelty_success"] - headline["htr_success"]
     headline["oracle_success"] = float(values.oracle_success)
