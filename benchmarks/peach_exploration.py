@@ -1,20 +1,25 @@
-"""Directed exploration while training: PEACH's best route with and without a count-based bonus for its top level.
+"""Directed exploration while training: PEACH's best route with and without a count bonus or frontier subgoals for its top level.
 
 ``benchmarks/peach_hindsight.py`` found where PEACH stops on ``peach_lite/PointMazeHidden-v0``: its best route
 (hindsight goals from the task distribution where the context reached one, else where an attempt ended: HTR else HER)
 knows at most two of the three sites, even handed a paid attempt at the third, because no training collection reached
-it. This study adds one thing, directed exploration while training: each unpaid top-level attempt in the critic's batch
-earns ``PeachConfig.novelty_bonus / sqrt(N)``, N counting the training attempts that ended in the same 1 x 1 cell
-(MBIE-EB style, task-independent, fading as a cell is visited; the context keeps the task's reward).
+it. This study adds directed exploration while training, in two forms. A count bonus: each unpaid top-level attempt
+in the critic's batch earns ``PeachConfig.novelty_bonus / sqrt(N)``, N counting the training attempts that ended in the same 1 x 1 cell
+(MBIE-EB style, task-independent, fading as a cell is visited; the context keeps the task's reward). Frontier
+subgoals: the top level's exploring random subgoals aim at the edge of what training attempts have reached.
 
 * ``htr``: ``peach_hindsight_collection_task_or_achieved`` of peach_hindsight.py (600 rounds);
 * ``novelty``: the same plus ``novelty_bonus`` 0.5 on 1 x 1 cells (``peach_hindsight_collection_task_or_achieved_novelty``);
 * ``room_novelty``: the same with ``novelty_bonus`` 0.9 counted per room (``novelty_cells`` 2; a room no attempt has
   ended in pays 0.9 until one does: ``peach_hindsight_collection_task_or_achieved_room_novelty``);
+* ``frontier``: no bonus; instead the exploring top level's random subgoals (half of them, ``top_random_action_rate``
+  0.5 instead of 0.2) go to the least-visited cell that training attempts have reached within 2 of the agent
+  (``frontier_radius``; MEGA-style) instead of anywhere in the box: directed exploration of the *proposals*
+  (``peach_hindsight_collection_task_or_achieved_frontier``);
 * ``oracle_top``: the collection route's top level handed the goal (``oracle_z_hindsight_collection``, z = the goal's
   coordinates): where a top level that knows the task sends its collections, with the same kind of lower levels.
 
-All four are peach_hindsight.py's methods, trained and diagnosed by its ``run_one`` with its run files
+All five are peach_hindsight.py's methods, trained and diagnosed by its ``run_one`` with its run files
 (``runs/peach_hindsight/<method>/seed<k>.json``), so a run either script made is reused by the other.
 
 Headline, for each of them: ``<m>_success`` (final meta-test episode on the 12 held-out tasks, mean over
@@ -25,10 +30,10 @@ start room, 0), ``<m>_far_site_paid_context_success``
 (the paid-context probe on the far site's tasks: can the agent go there when its context says so?),
 ``<m>_prior_sites_reached`` (sites that prior samples of z pass, of 3; these two not for oracle_top),
 ``<m>_first_episode_success``;
-``novelty_gain`` and ``room_novelty_gain`` (minus htr's success), ``oracle_success`` (the goal-known reference) and
+``novelty_gain``, ``room_novelty_gain`` and ``frontier_gain`` (minus htr's success), ``oracle_success`` (the goal-known reference) and
 ``route_train_minutes_per_seed``.
 
-Run (about 10 CPU-minutes a run, 12 runs)::
+Run (about 10 CPU-minutes a run, 15 runs)::
 
     nohup python benchmarks/peach_exploration.py --address serial > runs/logs/peach_exploration.log 2>&1 &
 
@@ -48,7 +53,8 @@ from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 METHODS = {"htr": "peach_hindsight_collection_task_or_achieved", "novelty": "peach_hindsight_collection_task_or_achieved_novelty",
-           "room_novelty": "peach_hindsight_collection_task_or_achieved_room_novelty", "oracle_top": "oracle_z_hindsight_collection"}
+           "room_novelty": "peach_hindsight_collection_task_or_achieved_room_novelty",
+           "frontier": "peach_hindsight_collection_task_or_achieved_frontier", "oracle_top": "oracle_z_hindsight_collection"}
 """Short name -> the peach_hindsight.py method it runs."""
 FAR_SITE = 1
 """Index into the env's ``sites`` (1, 2, 3) of the far site: room 2."""
@@ -89,6 +95,7 @@ def main() -> None:
             headline[f"{m}_prior_sites_reached"] = float(np.mean([r["prior_sites_reached"] for r in runs]))
     headline["novelty_gain"] = headline["novelty_success"] - headline["htr_success"]
     headline["room_novelty_gain"] = headline["room_novelty_success"] - headline["htr_success"]
+    headline["frontier_gain"] = headline["frontier_success"] - headline["htr_success"]
     headline["oracle_success"] = float(values.oracle_success)
     headline["route_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for runs in rows.values() for r in runs]) / 60)
     headline["route_rounds"] = float(args.route_rounds)

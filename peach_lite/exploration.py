@@ -2,7 +2,8 @@
 
 A shared part, like the buffers: an agent counts where its exploratory behaviour went (:meth:`CellCounts.add`) and
 adds :meth:`CellCounts.bonus` to the rewards it learns from, so rarely visited places look better than they are
-until they are visited (the count bonus of MBIE-EB, Strehl & Littman 2008; on a grid the counts are exact, with no
+until they are visited, or aims its exploration at :meth:`CellCounts.frontier_goal`, the least-visited place it has
+reached nearby (the count bonus of MBIE-EB, Strehl & Littman 2008; on a grid the counts are exact, with no
 density model as in Bellemare et al. 2016's pseudo-counts).
 
 Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
@@ -51,6 +52,22 @@ class CellCounts:
     def bonus(self, positions: Any, scale: float) -> np.ndarray:
         """(...) the bonus ``scale / sqrt(max(1, N))`` of each position's cell (an unvisited cell pays ``scale``)."""
         return scale / np.sqrt(np.maximum(self.counts[self.cell_of(positions)], 1))
+
+    def frontier_goal(self, position: Any, radius: float, rng: np.random.Generator) -> np.ndarray:
+        """(2,) an exploration goal at the edge of what has been reached near ``position`` (>= 2): the centre of the
+        least-visited cell among the *visited* ones whose centre lies within ``radius`` of it (ties broken by ``rng``),
+        or a uniform point of the box when there is none (MEGA's minimum-density achieved goal, Pitis et al. 2020, on a
+        grid and kept local, so that it lies on this side of the walls).
+
+        Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
+        """
+        centres = self.centres()
+        near = (self.counts > 0) & (np.linalg.norm(centres - np.asarray(position, dtype=float)[:2], axis=-1) <= radius)
+        if not near.any():
+            return rng.uniform(self.low, self.high)
+        candidates = np.argwhere(near & (self.counts == self.counts[near].min()))
+        x, y = candidates[rng.integers(len(candidates))]
+        return centres[x, y]
 
     def centres(self) -> np.ndarray:
         """(cells, cells, 2) the centre (x, y) of each cell."""

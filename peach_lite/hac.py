@@ -98,7 +98,8 @@ class HAC(nn.Module):
     ``top_attempt_hook`` (None, or ``hook(env_index, transition, penalty)`` called whenever a top-level attempt
     ends, in training and test episodes: its hindsight-action transition (a) and its penalty (c) or None;
     PEACH builds its context and its per-task top replay from these), ``random_top`` (the top level proposes
-    uniformly random subgoals, exploring or not: the random-subgoal baseline).
+    uniformly random subgoals, exploring or not: the random-subgoal baseline), ``top_explore_subgoal`` (None, or
+    ``propose(obs) -> subgoal``, which replaces the top level's uniformly random exploring subgoals: PEACH's frontier).
 
     Taught in notebooks/07_hac.py (section "The hierarchy").
     """
@@ -141,6 +142,7 @@ class HAC(nn.Module):
         self.top_cond: np.ndarray | None = None
         self.top_attempt_hook: Callable[[int, Transitions, Transitions | None], None] | None = None
         self.random_top = False
+        self.top_explore_subgoal: Callable[[np.ndarray], np.ndarray] | None = None
         self._policy: list[Any] | None = None
         self._envs: list[_EnvState] = []
         self._explore = self._store = False
@@ -376,6 +378,8 @@ class HAC(nn.Module):
         if level == self.num_levels - 1 and self.config.top_random_action_rate is not None:
             rate = self.config.top_random_action_rate
         if explore and self.rng.random() < rate:
+            if level == self.num_levels - 1 and self.top_explore_subgoal is not None:
+                return np.clip(self.top_explore_subgoal(np.asarray(obs)), low, high).astype(np.float32)
             return self.rng.uniform(low, high).astype(np.float32)
         if self._policy is None:
             self._policy = [level_net.numpy_policy() for level_net in self.levels]

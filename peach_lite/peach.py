@@ -152,6 +152,8 @@ class PEACH(nn.Module):
         self.hierarchy = HAC(spec, hac_config)
         self.hierarchy.top_attempt_hook = self.record_attempt
         self.hierarchy.random_top = config.random_subgoals
+        if config.frontier_radius > 0:  # exploring random subgoals go to the edge of where training attempts ended
+            self.hierarchy.top_explore_subgoal = lambda obs: self.attempt_counts.frontier_goal(obs, config.frontier_radius, self.hierarchy.rng)
         self.top: GoalLevel = self.hierarchy.levels[-1]
         self.context_dim = 2 * spec.obs_dim + spec.goal_dim + 1
         with torch.random.fork_rng(devices=[]):
@@ -408,9 +410,10 @@ class PEACH(nn.Module):
         attempts (reward -1), 0 for paid ones and subgoal-test penalties (-H).
 
         Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level")."""
-        bonus = torch.as_tensor(self.attempt_counts.bonus(batch["next_achieved"].numpy(), self.config.novelty_bonus), dtype=torch.float32)
-        unpaid = (batch["reward"] >= -1.0) & (batch["reward"] < 0.0)
-        return torch.where(unpaid, bonus, torch.zeros(()))
+        reward = batch["reward"]
+        bonus = self.attempt_counts.bonus(batch["next_achieved"].detach().cpu().numpy(), self.config.novelty_bonus)
+        unpaid = (reward >= -1.0) & (reward < 0.0)
+        return torch.where(unpaid, torch.as_tensor(bonus, dtype=reward.dtype, device=reward.device), torch.zeros((), device=reward.device))
 
     def hindsight_goal_prob(self) -> float:
         """This gradient step's probability of a hindsight goal: ``hindsight_goal_prob``, falling linearly to 0 over

@@ -48,8 +48,8 @@ class PeachConfig:
       collection with ``hindsight_rows="collection"``, its goal a train goal the context reached with
       ``hindsight_goals``), hindsight task relabelling (``relabel_prob``), meta-batch slots that read the prior
       (``prior_slot_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``, an MLP or a distance
-      decoder: ``reward_decoder_form``), and a count-based exploration bonus in the top level's RL reward
-      (``novelty_bonus``).
+      decoder: ``reward_decoder_form``), a count-based exploration bonus in the top level's RL reward
+      (``novelty_bonus``), and frontier subgoals in place of the top level's uniformly random ones (``frontier_radius``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -148,6 +148,12 @@ class PeachConfig:
     task's reward. At most 0.99, so rewards stay in [-1, 0) and the bounded critic in [-H, 0]. 0 = Algorithm 1 as written."""
     novelty_cells: int = 8
     """Cells per axis of the grid that counts where training attempts ended (``novelty_bonus``; 8: 1 x 1 cells in the maze)."""
+    frontier_radius: float = 0.0
+    """Frontier subgoals (directed exploration of the proposals; MEGA-style, Pitis et al. 2020; not in the poster, PEARL or
+    HAC): if > 0, each uniformly random subgoal of the exploring top level (``top_random_action_rate``) is replaced by
+    the centre of the least-visited cell, among the cells where training attempts have ended (``novelty_cells`` grid),
+    within this distance of the agent (a uniform subgoal when there is none). Collections then push the edge of what
+    has been reached, through doorways, instead of proposing places behind walls. 0 = HAC's uniform subgoals."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -178,6 +184,7 @@ class PeachConfig:
         check_range("kl_lambda", self.kl_lambda, 0.0, 1e3)
         check_range("reward_decoder_weight", self.reward_decoder_weight, 0.0, 1e3)
         check_range("novelty_bonus", self.novelty_bonus, 0.0, 0.99)
+        check_range("frontier_radius", self.frontier_radius, 0.0, 100.0)
         check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)

@@ -578,3 +578,35 @@ def test_cell_counts_grid_edges_bonus_and_centres():
     for kwargs, field in [({"cells": 0}, "cells"), ({"low": [1.0, 1.0], "high": [0.0, 2.0]}, "high")]:
         with pytest.raises(ValueError, match=field):
             CellCounts(**{"low": [0.0, 0.0], "high": [1.0, 1.0], "cells": 4, **kwargs})
+
+
+def test_frontier_goal_is_the_least_visited_reached_cell_nearby():
+    from peach_lite.exploration import CellCounts
+
+    grid = CellCounts([-4.0, -4.0], [4.0, 4.0], 8)
+    rng = np.random.default_rng(0)
+    assert np.all(np.abs(grid.frontier_goal([0.0, 0.0], 2.0, rng)) <= 4.0)  # nothing reached yet: uniform in the box
+    grid.counts[4, 4], grid.counts[5, 4], grid.counts[7, 7] = 9, 2, 1  # cells [0,1)x[0,1), [1,2)x[0,1), [3,4)x[3,4)
+    assert np.allclose(grid.frontier_goal([0.5, 0.5], 1.5, rng), [1.5, 0.5])  # the far corner (N = 1) is out of reach
+    assert np.allclose(grid.frontier_goal([0.5, 0.5], 5.0, rng), [3.5, 3.5])  # within reach, it is the least visited
+    grid.counts[3, 4] = 2  # a tie: both cells come up
+    picks = {tuple(grid.frontier_goal([0.5, 0.5], 1.5, rng)) for _ in range(50)}
+    assert picks == {(1.5, 0.5), (-0.5, 0.5)}
+
+
+def test_frontier_subgoals_replace_the_top_levels_random_ones_only_when_asked():
+    agent, *_ = _agent()
+    assert agent.hierarchy.top_explore_subgoal is None  # default: HAC's uniform subgoals, as before
+    agent, *_ = _agent(frontier_radius=1.5, top_random_action_rate=1.0)
+    agent.attempt_counts.counts[1, 1] = 3  # reached: the cell [-3, -2)^2
+    obs, z = np.array([-2.5, -2.5, 0.0, 0.0], np.float32), np.zeros(agent.config.latent_dim, np.float32)
+    top = agent.hierarchy.num_levels - 1
+    for _ in range(5):
+        assert np.allclose(agent.hierarchy.level_action(top, obs, np.zeros(2), explore=True, cond=z), [-2.5, -2.5])
+    calls = []
+    frontier = agent.hierarchy.top_explore_subgoal
+    agent.hierarchy.top_explore_subgoal = lambda o: calls.append(1) or frontier(o)
+    agent.hierarchy.level_action(top, obs, np.zeros(2), explore=False, cond=z)
+    assert not calls  # greedy proposals (meta-testing) are the actor's
+    with pytest.raises(ValueError, match="frontier_radius"):
+        PeachConfig(frontier_radius=-1.0)
