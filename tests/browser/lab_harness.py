@@ -46,6 +46,10 @@ CONTROL_SELECTOR = (
 )
 RUN_ALL_TIMEOUT_S = float(os.environ.get("PEACH_BROWSER_RUN_ALL_TIMEOUT", "300"))
 CONTROL_TIMEOUT_S = float(os.environ.get("PEACH_BROWSER_CONTROL_TIMEOUT", "60"))
+RERUN_PAUSE_MS = 1500
+"""Pause between moving a control and re-running the cell that reads it, as a student does. The widget's comm message
+goes to a kernel subshell thread and the execute request to the main shell, so running at once can read the old value
+(a deterministic cell then redraws the same output: "changed nothing")."""
 
 
 def find_chromium() -> str | None:
@@ -435,6 +439,7 @@ class LessonRunner:
                 before = self._snapshot(page, watched)
                 notes.append(self._move(page, position, control, undo, back))
                 if control["rerun"]:
+                    page.wait_for_timeout(RERUN_PAUSE_MS)
                     self._run_cell(page, watched)
                 must_change = not (back and control["kind"] in ("widget-button", "widget-toggle-button"))
                 changed = self._wait_for_change(page, watched, before, CONTROL_TIMEOUT_S if must_change else 3.0)
