@@ -140,14 +140,16 @@ def test_htr_goals_with_her_as_fallback_keep_the_posterior_reading_and_raise_suc
 
 
 # Directed exploration while training (data/results/peach_exploration.json): a count bonus for the top level.
-EXPLORATION_ARMS = ("htr", "novelty", "room_novelty")
+EXPLORATION_ARMS = ("htr", "novelty", "room_novelty", "frontier")
 EXPLORATION_FINDING = ("the bonus pays where an attempt ended, and attempts end where the top level sends them: without a bonus, or "
                        "with one on 1 x 1 cells, under 1% of the training subgoals are in the far room on every seed, so there is "
                        "almost nothing for the bonus to reward; counted per room it raises that share several-fold on one seed of three, "
                        "whose agent goes to the far site when handed its goal and never to room 3's site instead: two of three sites again; "
                        "on the seed whose collections never leave the start room the top level does propose the neighbouring room "
-                       "and the lower levels never get there, a control wall no top-level reward moves (lesson 11, 'Directed "
-                       "exploration')")
+                       "and the lower levels never get there, a control wall no top-level reward moves. Frontier subgoals (half "
+                       "of the exploring subgoals aimed at the least-visited reached cell nearby) give one agent all three sites "
+                       "given the goal, some of the time, but thin the task-directed data and lower success on every seed that "
+                       "found a site (lesson 11, 'Directed exploration')")
 
 
 def test_no_exploration_agent_exceeds_the_oracle(headline):
@@ -168,20 +170,20 @@ def test_attempts_end_where_the_top_level_sends_them_and_only_a_room_bonus_sends
         for seed, run in enumerate(_runs("peach_exploration", arm)):
             assert run["train_attempt_room_shares"][2] <= run["train_subgoal_room_shares"][2] + 1e-3, (arm, seed)
     assert max(far_proposals["htr"] + far_proposals["novelty"]) < 0.01
-    assert max(far_proposals["room_novelty"]) > max(far_proposals["htr"] + far_proposals["novelty"])
+    assert max(far_proposals["room_novelty"]) > max(far_proposals["htr"] + far_proposals["novelty"] + far_proposals["frontier"])
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_exploration', *[f'{a}_train_far_room_share' for a in EXPLORATION_ARMS])}, "
                           f"{quote_headline('peach_exploration', 'novelty_gain', 'room_novelty_gain')}; {EXPLORATION_FINDING}", strict=False)
 def test_a_count_bonus_sends_collection_to_the_far_room(headline):
     h = headline("peach_exploration")
-    assert max(h["novelty_train_far_room_share"], h["room_novelty_train_far_room_share"]) >= 0.05
+    assert max(h[f"{arm}_train_far_room_share"] for arm in EXPLORATION_ARMS[1:]) >= 0.05
 
 
 @pytest.mark.parametrize("arm", [
     pytest.param(arm, marks=pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_exploration', f'{arm}_success', 'htr_success', 'oracle_top_success')}; "
                                                      f"{EXPLORATION_FINDING}", strict=False))
-    for arm in ("novelty", "room_novelty")])
+    for arm in ("novelty", "room_novelty", "frontier")])
 def test_directed_exploration_reaches_eighty_percent(headline, arm):
     assert headline("peach_exploration")[f"{arm}_success"] >= 0.80
 
