@@ -737,7 +737,7 @@ assert six_result.success[:, -1].mean() <= six_sites["success"] + 1e-9  # and th
 # something that sends collections to the site no attempt has been paid at yet.
 
 # %% [markdown]
-# ### Directed exploration: a count bonus for the top level
+# ### Directed exploration: a count bonus and frontier subgoals
 #
 # The classic remedy for "no collection ever got there" is a **count bonus** (MBIE-EB, Strehl & Littman 2008;
 # #Exploration, Tang et al. 2017): pay the learner a little for reaching places it has rarely reached, $\beta/\sqrt{N}$,
@@ -751,6 +751,11 @@ assert six_result.success[:, -1].mean() <= six_sites["success"] + 1e-9  # and th
 # * $\beta < 1$ keeps every unpaid reward below 0, inside the bounded critic's range $[-H, 0]$; paid rows and
 #   subgoal-test penalties get nothing;
 # * meta-testing counts nothing: only training collections explore.
+#
+# The same counts serve a second form, **frontier subgoals** (`PeachConfig.frontier_radius`): the exploring top
+# level's random subgoals, which HAC draws anywhere in the box (mostly behind walls), aim instead at the least-visited
+# cell that attempts have already reached near the agent (`CellCounts.frontier_goal`), so collections push the edge of
+# the known map outward.
 
 # %%
 from peach_lite.exploration import CellCounts

@@ -6,7 +6,7 @@ until they are visited, or aims its exploration at :meth:`CellCounts.frontier_go
 reached nearby (the count bonus of MBIE-EB, Strehl & Littman 2008; on a grid the counts are exact, with no
 density model as in Bellemare et al. 2016's pseudo-counts).
 
-Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
+Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class CellCounts:
         low, high: (2,) corners of the box; positions outside count to the nearest edge cell.
         cells: cells per axis.
 
-    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
+    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
     """
 
     def __init__(self, low: Any, high: Any, cells: int):
@@ -59,7 +59,7 @@ class CellCounts:
         or a uniform point of the box when there is none (MEGA's minimum-density achieved goal, Pitis et al. 2020, on a
         grid and kept local, so that it lies on this side of the walls).
 
-        Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
+        Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
         """
         centres = self.centres()
         near = (self.counts > 0) & (np.linalg.norm(centres - np.asarray(position, dtype=float)[:2], axis=-1) <= radius)

@@ -409,7 +409,7 @@ class PEACH(nn.Module):
         """(T, B) count-based bonus of each row: ``novelty_bonus / sqrt(max(1, N(cell of next_achieved)))`` for unpaid
         attempts (reward -1), 0 for paid ones and subgoal-test penalties (-H).
 
-        Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level")."""
+        Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals")."""
         reward = batch["reward"]
         bonus = self.attempt_counts.bonus(batch["next_achieved"].detach().cpu().numpy(), self.config.novelty_bonus)
         unpaid = (reward >= -1.0) & (reward < 0.0)

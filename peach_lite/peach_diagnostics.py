@@ -162,7 +162,7 @@ def room_shares(grid: CellCounts) -> np.ndarray:
     """(4,) share of a grid's counts in each room of the maze (0: the start room, 2: the far site's), each cell counted
     to the room of its centre; all zeros when nothing was counted.
 
-    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
+    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
     """
     rooms = room_of(grid.centres())
     shares = np.array([grid.counts[rooms == room].sum() for room in range(4)], dtype=float)
@@ -175,7 +175,7 @@ def train_attempt_room_shares(agent: Any) -> dict[str, np.ndarray]:
     (where the lower levels got). A room proposed but never reached is a control wall; a room never proposed is the
     top level's exploration.
 
-    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus for the top level").
+    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
     """
     return {"subgoals": room_shares(agent.subgoal_counts), "ends": room_shares(agent.attempt_counts)}
 

@@ -139,7 +139,7 @@ def test_htr_goals_with_her_as_fallback_keep_the_posterior_reading_and_raise_suc
         assert alone["success_per_episode"][-1] == alone["success_per_episode"][0]  # the same in every meta-test episode
 
 
-# Directed exploration while training (data/results/peach_exploration.json): a count bonus for the top level.
+# Directed exploration while training (data/results/peach_exploration.json): a count bonus or frontier subgoals.
 EXPLORATION_ARMS = ("htr", "novelty", "room_novelty", "frontier")
 EXPLORATION_FINDING = ("the bonus pays where an attempt ended, and attempts end where the top level sends them: without a bonus, or "
                        "with one on 1 x 1 cells, under 1% of the training subgoals are in the far room on every seed, so there is "
@@ -149,7 +149,7 @@ EXPLORATION_FINDING = ("the bonus pays where an attempt ended, and attempts end 
                        "and the lower levels never get there, a control wall no top-level reward moves. Frontier subgoals (half "
                        "of the exploring subgoals aimed at the least-visited reached cell nearby) give one agent all three sites "
                        "given the goal, some of the time, but thin the task-directed data and lower success on every seed that "
-                       "found a site (lesson 11, 'Directed exploration')")
+                       "found a site (lesson 11, 'Directed exploration: a count bonus and frontier subgoals')")
 
 
 def test_no_exploration_agent_exceeds_the_oracle(headline):
