@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from peach_lite.validation import check_int
+from peach_lite.validation import check_int, check_range
 
 __all__ = ["CellCounts"]
 
@@ -38,10 +38,15 @@ class CellCounts:
         self.cells = cells
         self.counts = np.zeros((cells, cells), np.int64)
         """(cells, cells) visits per cell (row: x index, column: y index)."""
+        axis = (np.arange(cells)[:, None] + 0.5) / cells * (self.high - self.low) + self.low  # (cells, 2)
+        self._centres = np.stack(np.meshgrid(axis[:, 0], axis[:, 1], indexing="ij"), axis=-1)
 
     def cell_of(self, positions: Any) -> tuple[np.ndarray, np.ndarray]:
         """(x index, y index) of the cell of each position (..., >= 2), each of shape (...)."""
-        scaled = (np.asarray(positions, dtype=float)[..., :2] - self.low) / (self.high - self.low) * self.cells
+        positions = np.asarray(positions, dtype=float)
+        if positions.ndim == 0 or positions.shape[-1] < 2:
+            raise ValueError(f"positions must have shape (..., >= 2), got {positions.shape}")
+        scaled = (positions[..., :2] - self.low) / (self.high - self.low) * self.cells
         index = np.clip(np.floor(scaled), 0, self.cells - 1).astype(np.int64)
         return index[..., 0], index[..., 1]
 
@@ -51,6 +56,7 @@ class CellCounts:
 
     def bonus(self, positions: Any, scale: float) -> np.ndarray:
         """(...) the bonus ``scale / sqrt(max(1, N))`` of each position's cell (an unvisited cell pays ``scale``)."""
+        check_range("scale", scale, 0.0)
         return scale / np.sqrt(np.maximum(self.counts[self.cell_of(positions)], 1))
 
     def frontier_goal(self, position: Any, radius: float, rng: np.random.Generator) -> np.ndarray:
@@ -61,7 +67,8 @@ class CellCounts:
 
         Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
         """
-        centres = self.centres()
+        check_range("radius", radius, 0.0)
+        centres = self._centres
         near = (self.counts > 0) & (np.linalg.norm(centres - np.asarray(position, dtype=float)[:2], axis=-1) <= radius)
         if not near.any():
             return rng.uniform(self.low, self.high)
@@ -70,6 +77,5 @@ class CellCounts:
         return centres[x, y]
 
     def centres(self) -> np.ndarray:
-        """(cells, cells, 2) the centre (x, y) of each cell."""
-        axis = (np.arange(self.cells)[:, None] + 0.5) / self.cells * (self.high - self.low) + self.low  # (cells, 2)
-        return np.stack(np.meshgrid(axis[:, 0], axis[:, 1], indexing="ij"), axis=-1)
+        """(cells, cells, 2) the centre (x, y) of each cell (a copy)."""
+        return self._centres.copy()

@@ -178,9 +178,10 @@ class PEACH(nn.Module):
         """Top-level gradient steps taken (the hindsight-goal curriculum's clock)."""
         self.train_success: list[float] = []
         """Success rate of each round's collection episodes (exploring, z from prior then posterior)."""
-        self.attempt_counts = CellCounts(self.hierarchy.action_lows[-1], self.hierarchy.action_highs[-1], config.novelty_cells)
+        subgoal_grid = (self.hierarchy.action_lows[-1], self.hierarchy.action_highs[-1], config.novelty_cells)
+        self.attempt_counts = CellCounts(*subgoal_grid)
         """Where the training collections' top-level attempts ended, counted per cell of the subgoal box (``novelty_bonus``)."""
-        self.subgoal_counts = CellCounts(self.hierarchy.action_lows[-1], self.hierarchy.action_highs[-1], config.novelty_cells)
+        self.subgoal_counts = CellCounts(*subgoal_grid)
         """Where those attempts' subgoals were (proposed vs reached: top-level exploration vs lower-level control)."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []

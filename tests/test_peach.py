@@ -578,6 +578,10 @@ def test_cell_counts_grid_edges_bonus_and_centres():
     for kwargs, field in [({"cells": 0}, "cells"), ({"low": [1.0, 1.0], "high": [0.0, 2.0]}, "high")]:
         with pytest.raises(ValueError, match=field):
             CellCounts(**{"low": [0.0, 0.0], "high": [1.0, 1.0], "cells": 4, **kwargs})
+    for call, field in [(lambda: grid.add(np.array([1.0])), "positions"), (lambda: grid.bonus(np.zeros((3, 2)), -0.1), "scale"),
+                        (lambda: grid.frontier_goal([0.0, 0.0], -1.0, np.random.default_rng(0)), "radius")]:
+        with pytest.raises(ValueError, match=field):
+            call()
 
 
 def test_frontier_goal_is_the_least_visited_reached_cell_nearby():
