@@ -40,20 +40,33 @@ import numpy as np
 import torch
 
 from peach_lite.budget import Budget
+from peach_lite.peach_config import HTR_ROUTE
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 ENV_ID = "peach_lite/PointMazeHidden-v0"
+ROUTE = dict(HTR_ROUTE)
+"""Every hierarchical method trains on the HTR route (``peach_config.HTR_ROUTE``), the best route that
+``benchmarks/peach_hindsight.py`` and ``benchmarks/peach_exploration.py`` measured: Algorithm 1 plus hindsight goals
+through the task variable (half of the meta-batch slots take a train goal their context reached, else where an attempt
+ended; the slot's RL rows from that goal's own collection), HAC's 20% random subgoals, KL weight 0.001 and encoder lr
+1e-3. Algorithm 1 literally (``PeachConfig()``) stays at 0 success on this maze (peach_hindsight.json, ``oracle_z`` and
+``peach_hindsight``): without hindsight its top level never learns, whatever it reads."""
+ORACLE_ROUTE = {k: v for k, v in ROUTE.items() if k not in ("kl_lambda", "encoder_lr", "hindsight_goals")}
+"""The oracle's route has no posterior settings and takes HER's achieved goals (it reads the true goal, so a train goal
+its context reached adds nothing): peach_exploration's ``oracle_top``."""
 METHODS = {
-    "peach": {},
-    "hac_no_z": {"task_inference": "none"},
-    "oracle_z": {"task_inference": "oracle"},
-    "random_subgoals": {"random_subgoals": True},
-    "deterministic_z": {"deterministic_z": True},
+    "peach": ROUTE,
+    "hac_no_z": {**ROUTE, "task_inference": "none"},
+    "oracle_z": {**ORACLE_ROUTE, "task_inference": "oracle"},
+    "random_subgoals": {**ROUTE, "random_subgoals": True},
+    "deterministic_z": {**ROUTE, "deterministic_z": True},
 }
-"""PeachConfig overrides of each method trained by train_peach (``oracle_z``: the top level reads the true goal
-instead of z, with PEACH's learner and no hindsight goals: inference solved, exploration not)."""
+"""PeachConfig overrides of each method trained by train_peach: the same route, one thing changed (``hac_no_z``: the top
+level reads z = 0, so the same learner with no task information; ``oracle_z``: the top level reads the true goal
+instead of z: inference solved, exploration not; ``random_subgoals``: uniformly random subgoals at the top;
+``deterministic_z``: point beliefs, PEARL's ablation)."""
 REGION_ID = "peach_lite/PointMazeHiddenRegion-v0"
 """Continuous hidden goals along a band through rooms 1-3 (the dense-context diagnostic's family)."""
 SITES_ID = "peach_lite/PointMazeSites-v0"
@@ -159,8 +172,10 @@ def main() -> None:
     budget = Budget.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
-    parser.add_argument("--rounds", type=int, default=budget.pick(full=50, fast=2), help="PEACH rounds (4 tasks x 3 episodes each)")
-    parser.add_argument("--eval-every", type=int, default=budget.pick(full=25, fast=2))
+    parser.add_argument("--rounds", type=int, default=budget.pick(full=600, fast=2), help="PEACH rounds (4 tasks x 3 episodes each)")
+    parser.add_argument("--eval-every", type=int, default=budget.pick(full=100, fast=2))
+    parser.add_argument("--hac-steps", type=int, default=budget.pick(full=120_000, fast=2_400),
+                        help="env steps of HAC given the goal (at most the hierarchy's; HAC costs about 5.5 CPU-ms a step)")
     parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     parser.add_argument("--checkpoints", action="store_true",
                         help="save seed 0 of PEACH and record it as data/checkpoints/peach_maze.pt (full runs)")
@@ -171,7 +186,7 @@ def main() -> None:
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
     steps = args.rounds * 12 * 50 + 24 * 50  # about the hierarchy's env steps (episodes end early on success)
     configs = {m: {"method": m, "rounds": args.rounds, "eval_every": args.eval_every, "overrides": {**METHODS[m], **small}} for m in METHODS}
-    configs["hac_true_goal"] = {"method": "hac_true_goal", "steps": steps, "episodes": small.get("meta_test_episodes", 6),
+    configs["hac_true_goal"] = {"method": "hac_true_goal", "steps": min(steps, args.hac_steps), "episodes": small.get("meta_test_episodes", 6),
                                 "overrides": {"updates_per_episode": 2, "batch_size": 16} if budget.fast else {}}
     configs["pearl"] = {"method": "pearl", "steps": steps, "episodes": small.get("meta_test_episodes", 6), "overrides": {"num_train_steps_per_itr": 2} if budget.fast else {}}
     configs = {k: v for k, v in configs.items() if k not in args.skip}
