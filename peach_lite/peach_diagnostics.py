@@ -122,7 +122,7 @@ def site_probe_accuracy(train_means: np.ndarray, train_sites: np.ndarray, test_m
     Returns:
         the fraction of held-out tasks whose site the probe predicts.
 
-    Taught in notebooks/11_peach.py (section "Why it works, or where it stops").
+    Taught in notebooks/11_peach.py (section "Task inference, measured").
     """
     x, y = torch.as_tensor(train_means, dtype=torch.float64), torch.as_tensor(train_sites, dtype=torch.long)
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
@@ -148,7 +148,7 @@ def variance_after_first_success(result: MetaTestResult) -> float:
     """Posterior variance (mean over z's dimensions) in the episode after each task's first success, as a
     fraction of the prior's (1): NaN if no task succeeded before its last episode.
 
-    Taught in notebooks/11_peach.py (section "Why it works, or where it stops").
+    Taught in notebooks/11_peach.py (section "Task inference, measured").
     """
     ratios = []
     for task in range(result.success.shape[0]):
@@ -219,7 +219,7 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
         env_id: its maze (``PointMazeHidden-v0`` or a variant), made with ``env_kwargs``.
         seed: meta-test seed (default ``peach.EVAL_SEED``; the train-task meta-test uses seed + 1).
 
-    Taught in notebooks/11_peach.py (section "Why it works, or where it stops").
+    Taught in notebooks/11_peach.py (section "Task inference, measured").
     """
     seed = EVAL_SEED + 1 if seed is None else seed
     envs = GymTaskEnvs(env_id, seed=EVAL_SEED, **(env_kwargs or {}))
