@@ -21,7 +21,8 @@ Run (about 20 CPU-minutes a seed: 600 source rounds, twice 300 target rounds; ne
 
     python benchmarks/peach_transfer.py --address serial
 
-Writes data/results/peach_transfer.json and .png; in fast mode a smoke run that writes nothing unless --out is given.
+Writes data/results/peach_transfer.json and .png; a fast-mode smoke run or fewer than 3 seeds (e.g. one seed per
+process, ``--seeds 1``, to use more cores: the runs are shared through runs/) writes nothing unless --out is given.
 """
 from __future__ import annotations
 
@@ -110,8 +111,9 @@ def main() -> None:
     }
     headline.update(headline_stats("frozen_final_success", [r["frozen"]["final_success"] for r in rows]))
     headline.update(headline_stats("scratch_final_success", [r["scratch"]["final_success"] for r in rows]))
-    if budget.fast and args.out is None:
-        print(f"headline: {headline}\nfast mode: smoke run only, data/results/peach_transfer.json not written (give --out DIR to write one)")
+    if (budget.fast or len(args.seeds) < 3) and args.out is None:
+        print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_transfer.json not written "
+              "(give --out DIR to write one)")
         return
     figure = figure_spec("PEACH transfer: same dynamics, a new reward", [
         curves_panel("target distribution (start room 2, sites in rooms 0, 1, 3)", "environment steps on the target",
