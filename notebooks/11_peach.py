@@ -240,7 +240,8 @@ plt.show()
 # posterior over *all* context so far, and the next episode draws a fresh z from it. Lower levels act greedily.
 # Below, one task's six episodes: the path (blue), the subgoals the top level proposed (orange), the hidden goal
 # (green), and, in grey, where the top level would send the agent first under 32 samples of the belief of that
-# episode: a belief that has found the site puts them together.
+# episode: a belief that has found the site puts them together. Algorithm 1 as written misses in every episode;
+# the same pictures of the route that works come later ("Hindsight goals from the task distribution").
 
 # %%
 from peach_lite.peach import meta_test_success
@@ -266,6 +267,7 @@ def recorded_meta_test(agent, seed=7):
 result, traces = recorded_meta_test(pretrained)
 print("success per meta-test episode (12 held-out tasks):", np.round(result.success.mean(axis=0), 2))
 assert np.all(result.z_var[:, 0] == 1.0) and np.all(result.z_mean[:, 0] == 0.0)  # episode 1: the prior
+assert result.success.sum() == 0  # the text above: Algorithm 1 as written misses in every episode
 assert result.success.mean() <= values.oracle_success + 1e-9  # no agent beats the oracle
 
 # %%
@@ -563,8 +565,8 @@ assert late and not htr_result.success[task_index, 0] and htr_result.success[tas
 # %% [markdown]
 # ### Explore it yourself
 #
-# Pick a held-out task and scrub through the HTR-else-HER agent's meta-test episodes: the path, the subgoals, and where samples of
-# that episode's belief point.
+# Pick a held-out task and scrub through the HTR-else-HER agent's meta-test episodes: the path, the subgoals, and
+# where samples of that episode's belief point. Find a task it misses on the prior and watch the belief move.
 
 # %% tags=["nbval-ignore-output"]
 task_pick = widgets.Dropdown(options=[(f"task {i} (site {env.unwrapped.site_of(t)})", i) for i, t in enumerate(test_tasks)], value=0,

@@ -61,6 +61,19 @@ def test_the_benchmark_records_its_budget_and_references(headline):
     assert h["oracle_success"] == 1.0 and 0.0 < h["uninformed_success"] < 1.0
 
 
+def test_the_benchmark_reproduces_the_exploration_study_run_for_run(headline):
+    """peach_maze's PEACH and oracle-z runs have the configs of peach_exploration's ``htr`` and ``oracle_top`` arms (two
+    scripts, separate processes): the same seed gives the same env steps and the same meta-test, bit for bit."""
+    headline("peach_maze")
+    for maze_method, study_arm in (("peach", "htr"), ("oracle_z", "oracle_top")):
+        maze_runs, study_runs = _runs("peach_maze", maze_method), _runs("peach_exploration", study_arm)
+        assert len(maze_runs) == len(study_runs) == 3
+        for maze_run, study_run in zip(maze_runs, study_runs):
+            assert maze_run["steps"] == study_run["steps"]
+            assert maze_run["success_per_episode"] == study_run["success_per_episode"]
+            assert maze_run["curve_success"] == study_run["curve_success"]
+
+
 def test_hindsight_goals_are_what_the_oracle_top_level_was_missing(headline):
     h = headline("peach_hindsight")
     assert h["hindsight_gain_oracle"] > 0.0
