@@ -12,13 +12,12 @@ import pytest
 from peach_lite.results import quote_headline
 
 
-BUDGET = ("at the committed budget (50 rounds, about 30k env steps, under 1 CPU-minute of training per seed, 3 seeds) "
-          "the top level never learns to find the sites. The oracle-z top level, handed the goal but learning as PEACH "
-          "does (no hindsight goals at the top), fails too, while plain HAC given the goal reaches hac_true_goal_success "
-          "on the same tasks: without hindsight goals the top level gets no credit to learn from. With hindsight goals "
-          "through the task variable the oracle-z top level learns; on the collection route with HTR goals PEACH reaches "
-          f"{quote_headline('peach_hindsight', 'peach_hindsight_collection_task_or_achieved_success')} at 600 rounds"
-          " (data/results/peach_hindsight.json; closing notes of issue 12)")
+BUDGET = ("every hierarchical method on the HTR route (hindsight goals through the task variable: a train goal the context "
+          "reached, else where an attempt ended), 600 rounds, about 300k env steps and 9 CPU-minutes a run, 3 seeds. The "
+          "oracle-z top level, the same learner handed the goal, solves every held-out task on every seed, so control and "
+          "credit assignment are not the wall; PEACH's posterior learns two of the three sites on seeds 0 and 2 and none on "
+          "seed 1, whose collections never reach a site, and no agent learns the far room's site: exploration while "
+          "training (data/results/peach_exploration.json; lesson 11; closing notes of issue 12)")
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'peach_success', 'oracle_z_success', 'hac_true_goal_success')}; {BUDGET}",
@@ -27,15 +26,28 @@ def test_peach_reaches_eighty_percent_meta_test_success(headline):
     assert headline("peach_maze")["peach_success"] >= 0.80
 
 
-@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'gain_over_hac_no_z', 'ratio_over_pearl', 'fraction_of_oracle_hac')}; {BUDGET}",
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'gain_over_hac_no_z', 'ratio_over_pearl', 'fraction_of_oracle_hac', 'hac_no_z_success')}; "
+                          "HAC without z commits to one site and gets a third "
+                          f"on 2 of 3 seeds; {BUDGET}",
                    strict=False)
 def test_peach_beats_its_parents(headline):
     h = headline("peach_maze")
-    assert h["gain_over_hac_no_z"] >= 0.2 and h["ratio_over_pearl"] >= 3.0 and h["fraction_of_oracle_hac"] >= 0.85
+    assert h["gain_over_hac_no_z"] >= 0.2 and h["fraction_of_oracle_hac"] >= 0.85
 
 
-@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'probe_accuracy')}; with no success in the context the posterior "
-                          "has nothing to carry", strict=False)
+def test_peach_beats_flat_pearl_threefold_and_every_uninformed_baseline(headline):
+    """The issue's ratio over flat PEARL (PEARL's 0 counted as 1/12, one held-out task), and PEACH above HAC without z,
+    random subgoals and deterministic z in the same budget, below the oracle-z top level."""
+    h = headline("peach_maze")
+    assert h["ratio_over_pearl"] >= 3.0
+    assert h["peach_success"] > max(h["hac_no_z_success"], h["random_subgoals_success"], h["deterministic_z_success"])
+    assert h["peach_success"] < h["oracle_z_success"]
+
+
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'probe_accuracy', 'variance_after_success')}; the probe reaches 0.92 "
+                          "on seed 2 and is at chance on seed 1 (no site found); the route's KL weight of 0.001 leaves the posterior "
+                          "variance nearly free, and after a paid attempt the belief moves its mean and widens instead of collapsing",
+                   strict=False)
 def test_the_posterior_mean_carries_the_site(headline):
     h = headline("peach_maze")
     assert h["probe_accuracy"] >= 0.9 and h.get("variance_after_success", math.inf) < 0.2
@@ -49,7 +61,7 @@ def test_frozen_lower_levels_halve_the_steps_to_eighty_percent(headline):
 
 def test_no_agent_exceeds_its_oracle(headline):
     h = headline("peach_maze")
-    keys = [k for k in h if k.endswith("_success") and not k.startswith(("oracle_success", "uninformed"))]
+    keys = [k for k in h if k.endswith("_success") and not k.startswith(("oracle_success", "uninformed", "variance_after"))]
     assert keys
     for key in keys:
         assert h[key] <= h["oracle_success"] + 1e-9, key
