@@ -99,7 +99,9 @@ class HAC(nn.Module):
     ends, in training and test episodes: its hindsight-action transition (a) and its penalty (c) or None;
     PEACH builds its context and its per-task top replay from these), ``random_top`` (the top level proposes
     uniformly random subgoals, exploring or not: the random-subgoal baseline), ``top_explore_subgoal`` (None, or
-    ``propose(obs) -> subgoal``, which replaces the top level's uniformly random exploring subgoals: PEACH's frontier).
+    ``propose(obs) -> subgoal``, which replaces the top level's uniformly random exploring subgoals: PEACH's frontier),
+    ``top_plan`` (None, or ``plan(env_index, obs) -> subgoal or None``, asked at every top-level decision of an
+    exploring episode; a subgoal it returns replaces the top level's own: PEACH's first-return-then-explore).
 
     Taught in notebooks/07_hac.py (section "The hierarchy").
     """
@@ -143,6 +145,7 @@ class HAC(nn.Module):
         self.top_attempt_hook: Callable[[int, Transitions, Transitions | None], None] | None = None
         self.random_top = False
         self.top_explore_subgoal: Callable[[np.ndarray], np.ndarray] | None = None
+        self.top_plan: Callable[[int, np.ndarray], np.ndarray | None] | None = None
         self._policy: list[Any] | None = None
         self._envs: list[_EnvState] = []
         self._explore = self._store = False
@@ -203,6 +206,9 @@ class HAC(nn.Module):
                 # Alg. 2: a_i <- π_i(s, g_i) + exploration noise (greedy when a level above is testing)
                 cond = self.top_cond[e] if self.levels[level].cond_dim else None
                 run.action = self.level_action(level, env.state, run.goal, explore=self._explore and not run.tested, cond=cond)
+                planned = self.top_plan(e, env.state) if level == self.num_levels - 1 and self._explore and self.top_plan else None
+                if planned is not None:  # an exploration plan overrides the top level's own subgoal
+                    run.action = np.clip(planned, self.action_lows[level], self.action_highs[level]).astype(np.float32)
                 env.deciders_pending = max(env.deciders_pending, level)
                 if level == 0:
                     break

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from peach_lite.buffers import MultiTaskReplayBuffer
 from peach_lite.cli import TrainSpec
 from peach_lite.device import torch_threads
-from peach_lite.exploration import CellCounts
+from peach_lite.exploration import CellCounts, FirstReturnThenExplore
 from peach_lite.goal_levels import GoalLevel
 from peach_lite.hac import HAC
 from peach_lite.hac_config import HacSpec, maze_config
@@ -181,13 +181,14 @@ class PEACH(nn.Module):
         subgoal_grid = (self.hierarchy.action_lows[-1], self.hierarchy.action_highs[-1], config.novelty_cells)
         self.attempt_counts = CellCounts(*subgoal_grid)
         """Where the training collections' top-level attempts ended, counted per cell of the subgoal box (``novelty_bonus``)."""
+        self.explorer = FirstReturnThenExplore(self.attempt_counts, config.return_explore_rate, self.hierarchy.rng)
+        self.hierarchy.top_plan = lambda e, obs: self.explorer.subgoal(e, obs[: spec.goal_dim])  # None unless returning
         self.subgoal_counts = CellCounts(*subgoal_grid)
         """Where those attempts' subgoals were (proposed vs reached: top-level exploration vs lower-level control)."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
         self._context: list[list[np.ndarray]] = []
-        self._explore = False
-        self._dense = np.zeros(0, np.float32)
+        self._explore, self._dense = False, np.zeros(0, np.float32)
 
     @classmethod
     def from_env(cls, envs: Any, num_train_tasks: int, config: PeachConfig | None = None) -> "PEACH":
@@ -206,6 +207,7 @@ class PEACH(nn.Module):
             self.reset_belief(len(tasks))
         self.hierarchy.begin_episode(tasks, explore=explore)
         self.hierarchy.top_cond = self.task_variable(tasks).numpy()
+        self.explorer.begin(len(tasks), active=explore and tasks.split == "train")
         self._tasks, self._explore = tasks, bool(explore)
         self._attempts = [[] for _ in range(len(tasks))]
         self._dense = np.zeros(len(tasks), np.float32)
@@ -249,10 +251,12 @@ class PEACH(nn.Module):
                     rows.append((penalty, dense))
                     if self.config.penalties_in_context:
                         context_rows.append((penalty, dense))
-            if self._attempts[e]:
-                attempted = [transition for transition, _, _ in self._attempts[e]]
-                self.attempt_counts.add(np.stack([transition.next_obs[: self.spec.goal_dim] for transition in attempted]))
-                self.subgoal_counts.add(np.stack([transition.action for transition in attempted]))
+            if self._attempts[e]:  # where the attempts started, aimed and ended (the exploration counts and moves)
+                starts, subgoals, ends = (np.stack([getattr(t, key)[: self.spec.goal_dim] for t, _, _ in self._attempts[e]])
+                                          for key in ("obs", "action", "next_obs"))
+                self.attempt_counts.add(ends)
+                self.subgoal_counts.add(subgoals)
+                self.explorer.add_moves(starts, ends)
             if rows:
                 self.rl_buffer.add_batch(task, **self._columns(rows))
                 self.collection_buffer.add_batch(task, **self._columns(rows))
@@ -536,15 +540,13 @@ class PEACH(nn.Module):
     # ------------------------------------------------------------------------- helpers
     def _columns(self, rows: list[tuple[Transitions, float]]) -> dict[str, np.ndarray]:
         stacked = Transitions.concatenate([row for row, _ in rows])
-        goal_dim = self.spec.goal_dim
         return {"obs": stacked.obs, "action": stacked.action, "reward": stacked.reward, "next_obs": stacked.next_obs,
-                "goal": stacked.goal, "done": stacked.done, "next_achieved": stacked.next_obs[:, :goal_dim],
+                "goal": stacked.goal, "done": stacked.done, "next_achieved": stacked.next_obs[:, : self.spec.goal_dim],
                 "context_reward": np.array([dense for _, dense in rows], np.float32)}
 
     def _relabel_sources(self, tasks: Sequence[int], buffer: MultiTaskReplayBuffer) -> list[int]:
         """Hindsight task relabelling: each task's rows come from another train task with prob. ``relabel_prob``."""
-        p = self.config.relabel_prob
-        if p == 0.0:
+        if (p := self.config.relabel_prob) == 0.0:
             return list(tasks)
         draws = torch.rand(len(tasks), generator=self.generator).tolist()
         others = torch.randint(0, self.num_train_tasks, (len(tasks),), generator=self.generator).tolist()
@@ -592,8 +594,7 @@ def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PE
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
     config = PeachConfig.from_dict({**trained.config.to_dict(), "lower_updates_per_episode": 0, **overrides})
-    if config.lower_updates_per_episode != 0:
-        raise ValueError(f"lower_updates_per_episode must be 0 for frozen lower levels, got {config.lower_updates_per_episode}")
+    check_int("lower_updates_per_episode", config.lower_updates_per_episode, 0, 0)  # frozen lower levels
     agent = PEACH(trained.spec, num_train_tasks, config)
     for new, old in zip(agent.hierarchy.levels[:-1], trained.hierarchy.levels[:-1]):
         new.load_state_dict(old.state_dict())
@@ -639,8 +640,8 @@ def train_peach(*, seed: int, progress: bool = True, env_id: str = HIDDEN_MAZE_I
                     callbacks=callbacks, history=history)
     history.extra["success_per_episode"] = curves
     history.extra["train_success"] = list(agent.train_success)
-    envs.close()
-    eval_envs.close()
+    for opened in (envs, eval_envs):
+        opened.close()
     return agent, {"env_id": env_id, "env_kwargs": env_kwargs or {}, "steps": history.total_steps, "episodes": history.episodes,
                    "rounds": history.rounds, "wall_time_s": round(history.elapsed, 1), "history": history.to_dict()}
 
@@ -654,7 +655,6 @@ CLI = TrainSpec(
         "maze-collection": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **COLLECTION_ROUTE},
         "maze-htr": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **HTR_ROUTE},
     },
-    score_name="meta_test_success",
-    tolerance=0.1,
+    score_name="meta_test_success", tolerance=0.1,
 )
 """E.g. ``python -m peach_lite train peach --preset maze-htr --seed 2 --out data/checkpoints/peach_maze_htr.pt`` (each checkpoint's command is in data/MANIFEST.json)."""

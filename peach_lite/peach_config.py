@@ -49,7 +49,8 @@ class PeachConfig:
       ``hindsight_goals``), hindsight task relabelling (``relabel_prob``), meta-batch slots that read the prior
       (``prior_slot_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``, an MLP or a distance
       decoder: ``reward_decoder_form``), a count-based exploration bonus in the top level's RL reward
-      (``novelty_bonus``), and frontier subgoals in place of the top level's uniformly random ones (``frontier_radius``).
+      (``novelty_bonus``), frontier subgoals in place of the top level's uniformly random ones (``frontier_radius``), and
+      collection episodes that first return to a rarely visited cell, then explore (``return_explore_rate``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -154,6 +155,13 @@ class PeachConfig:
     the centre of the least-visited cell, among the cells where training attempts have ended (``novelty_cells`` grid),
     within this distance of the agent (a uniform subgoal when there is none). Collections then push the edge of what
     has been reached, through doorways, instead of proposing places behind walls. 0 = HAC's uniform subgoals."""
+    return_explore_rate: float = 0.0
+    """First return, then explore (Go-Explore, Ecoffet et al. 2021; not in the poster, PEARL or HAC): the share of
+    training collection episodes whose top-level subgoals are planned, not the top level's own: waypoints along the
+    cell-to-cell moves earlier training attempts made (``novelty_cells`` grid) to a visited cell drawn ∝ 1/√N, then
+    uniformly random subgoals from there (:class:`~peach_lite.exploration.FirstReturnThenExplore`). z is still drawn
+    and stored with every row (the top level learns off-policy from them), and the attempts go to every buffer. The
+    collections then reach the far room consistently instead of by chance. 0 = Algorithm 1 as written."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -185,6 +193,7 @@ class PeachConfig:
         check_range("reward_decoder_weight", self.reward_decoder_weight, 0.0, 1e3)
         check_range("novelty_bonus", self.novelty_bonus, 0.0, 0.99)
         check_range("frontier_radius", self.frontier_radius, 0.0, 100.0)
+        check_range("return_explore_rate", self.return_explore_rate, 0.0, 1.0)
         check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)

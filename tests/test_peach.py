@@ -614,3 +614,68 @@ def test_frontier_subgoals_replace_the_top_levels_random_ones_only_when_asked():
     assert not calls  # greedy proposals (meta-testing) are the actor's
     with pytest.raises(ValueError, match="frontier_radius"):
         PeachConfig(frontier_radius=-1.0)
+
+
+def test_first_return_then_explore_follows_recorded_moves_to_a_rarely_visited_cell():
+    from peach_lite.exploration import CellCounts, FirstReturnThenExplore
+
+    grid = CellCounts([-4.0, -4.0], [4.0, 4.0], 8)
+    explorer = FirstReturnThenExplore(grid, 1.0, np.random.default_rng(0))
+    a, b, c, far = [0.5, 0.5], [1.5, 0.5], [2.5, 0.5], [2.5, 2.5]  # cells (4,4) -> (5,4) -> (6,4); (6,6) never reached
+    explorer.add_moves(np.array([a, b, a]), np.array([b, c, a]))
+    assert explorer.route(int(explorer.cell(a)), int(explorer.cell(c))) == [36, 44, 52]  # flat x * 8 + y
+    assert explorer.route(int(explorer.cell(c)), int(explorer.cell(a))) is None  # moves are directed
+    assert explorer.route(36, int(explorer.cell(far))) is None
+    grid.add(np.array([a] * 9 + [b] * 4 + [c]))
+    targets = [explorer._draw_target(36) for _ in range(2000)]
+    share = np.bincount(targets, minlength=64)[[44, 52]] / len(targets)
+    assert np.allclose(share, np.array([1 / 2, 1.0]) / 1.5, atol=0.03)  # ∝ 1/√N among reachable visited cells, not here
+    explorer.begin(1, active=True)
+    explorer.plans[0]["target"], explorer.plans[0]["tries"] = 52, 4  # return to c: waypoints are cell centres on the path
+    assert np.allclose(explorer.subgoal(0, a), b) and np.allclose(explorer.subgoal(0, b), c)
+    at_target = explorer.subgoal(0, c)  # arrived: explore with uniform subgoals from now on
+    assert explorer.plans[0]["exploring"] and np.all(np.abs(at_target) <= 4.0)
+    explorer.begin(1, active=True)
+    explorer.plans[0]["target"], explorer.plans[0]["tries"] = 52, 1  # a waypoint missed too often: explore
+    explorer.subgoal(0, a)
+    explorer.subgoal(0, a)
+    assert explorer.plans[0]["exploring"]
+
+
+def test_first_return_then_explore_leaves_other_episodes_and_the_rng_alone():
+    from peach_lite.exploration import CellCounts, FirstReturnThenExplore
+
+    rng = np.random.default_rng(3)
+    explorer = FirstReturnThenExplore(CellCounts([-4.0, -4.0], [4.0, 4.0], 8), 0.0, rng)
+    state = rng.bit_generator.state
+    explorer.begin(5, active=True)
+    assert explorer.plans == [None] * 5 and explorer.subgoal(2, [0.0, 0.0]) is None and rng.bit_generator.state == state
+    explorer = FirstReturnThenExplore(explorer.counts, 1.0, rng)
+    explorer.begin(4, active=False)  # meta-test and test-task episodes are never planned
+    assert explorer.plans == [None] * 4
+    explorer.begin(400, active=True)
+    assert all(plan is not None for plan in explorer.plans)
+    with pytest.raises(ValueError, match="rate"):
+        FirstReturnThenExplore(explorer.counts, 1.5, rng)
+    with pytest.raises(ValueError, match="return_explore_rate"):
+        PeachConfig(return_explore_rate=-0.1)
+
+
+def test_return_then_explore_collections_replace_the_top_levels_subgoals_and_record_moves():
+    agent, envs, runner = _agent(return_explore_rate=1.0)
+    calls = []
+    plan = agent.hierarchy.top_plan
+    agent.hierarchy.top_plan = lambda e, obs: calls.append(e) or plan(e, obs)
+    agent.collect_round(runner, 0)
+    assert calls and agent.explorer.moves.any()  # every collection episode asked the plan; attempts left their moves
+    starts = [t.obs[:2] for attempts in agent.attempts for t, _, _ in attempts]
+    assert all(agent.explorer.moves[int(agent.explorer.cell(s))].any() for s in starts)  # the last episode's starts
+    calls.clear()
+    meta_test_success(agent, envs, envs.unwrapped.test_tasks()[:2])
+    assert all(plan is None for plan in agent.explorer.plans)  # meta-test episodes follow the top level
+    baseline, _, baseline_runner = _agent()  # Algorithm 1 as written: the plan is asked and always declines
+    answers = []
+    baseline_plan = baseline.hierarchy.top_plan
+    baseline.hierarchy.top_plan = lambda e, obs: answers.append(baseline_plan(e, obs)) or answers[-1]
+    baseline.collect_round(baseline_runner, 0)
+    assert answers and all(answer is None for answer in answers)
