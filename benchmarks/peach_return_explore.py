@@ -1,0 +1,121 @@
+"""First return, then explore: PEACH's HTR route with Go-Explore collections, against the same route without them.
+
+``benchmarks/peach_exploration.py`` ended on a circle: the top level proposes the far room only under a z that means
+"room 2", and z comes to mean it only once collections were paid there; noise added to the task's own episodes (a count
+bonus, frontier subgoals) does not break it. This study makes the exploration itself consistent. In half of the
+training collection episodes (``PeachConfig.return_explore_rate`` 0.5, drawn per env) the top level's subgoals are
+planned by :class:`peach_lite.exploration.FirstReturnThenExplore`: waypoints along the cell-to-cell moves that earlier
+training attempts made, to a visited cell drawn ∝ 1/√N (Go-Explore's "return"), then uniformly random subgoals from
+there ("explore"). z is still drawn and stored with every row; the attempts go to the RL, collection and context
+buffers like any other, and the top level learns from them off-policy.
+
+* ``return_explore``: ``peach_hindsight_collection_task_or_achieved_return_explore`` of peach_hindsight.py (600 rounds,
+  trained and diagnosed by its ``run_one``, run files ``runs/peach_hindsight/<method>/seed<k>.json``);
+* ``htr``: the same route without the plans, read from ``data/results/peach_exploration.json`` (its ``htr`` runs: the
+  same method config but ``return_explore_rate``, the same seeds and run function; tests/test_peach_results.py checks
+  that the two configs differ in that field only, and that peach_maze's ``peach`` runs reproduce these bit for bit).
+
+Headline: ``return_explore_success`` (final meta-test episode on the 12 held-out tasks; mean, IQM and 95% bootstrap CI
+over seeds), ``htr_success``, ``return_explore_gain`` (the difference), and for both: ``<m>_train_far_room_share``
+(share of the training collections' attempt ends in room 2, the far site's), ``<m>_train_start_room_share``,
+``<m>_far_site_paid_context_success`` (the paid-context probe on the far site's tasks),
+``<m>_paid_context_success``, ``<m>_first_episode_success``; ``oracle_success`` and
+``return_explore_train_minutes_per_seed``.
+
+Run (about 11 CPU-minutes a seed; one seed per process shares runs/)::
+
+    nohup python benchmarks/peach_return_explore.py --address serial > runs/logs/peach_return_explore.log 2>&1 &
+
+Writes data/results/peach_return_explore.json and .png; a fast-mode smoke run or fewer than 3 seeds writes nothing
+unless --out is given.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from peach_hindsight import METHODS as ROUTES
+from peach_hindsight import method_configs, run_one  # a sibling script: the same methods and runs
+
+from peach_lite.budget import Budget
+from peach_lite.results import curves_panel, figure_spec, read_results, write_results
+from peach_lite.stats import headline_stats
+from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+
+METHOD = "peach_hindsight_collection_task_or_achieved_return_explore"
+BASELINE = "htr"
+"""The baseline's key in peach_exploration.json's runs."""
+FAR_SITE, FAR_ROOM = 1, 2
+
+
+def arm_headline(name: str, runs: list[dict]) -> dict[str, float]:
+    """The per-arm numbers of the headline, from its run rows."""
+    out = {f"{name}_success": float(np.mean([r["final_success"] for r in runs]))}
+    out.update(headline_stats(f"{name}_success", [r["final_success"] for r in runs]))
+    out[f"{name}_train_far_room_share"] = float(np.mean([r["train_attempt_room_shares"][FAR_ROOM] for r in runs]))
+    out[f"{name}_train_start_room_share"] = float(np.mean([r["train_attempt_room_shares"][0] for r in runs]))
+    out[f"{name}_far_site_paid_context_success"] = float(np.mean([r["paid_context_success_per_site"][FAR_SITE] for r in runs]))
+    out[f"{name}_paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
+    out[f"{name}_first_episode_success"] = float(np.mean([r["success_per_episode"][0] for r in runs]))
+    return out
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--route-rounds", type=int, default=budget.pick(full=600, fast=2), help="training rounds (4 tasks x 3 episodes)")
+    parser.add_argument("--route-eval-every", type=int, default=budget.pick(full=100, fast=2))
+    add_sweep_arguments(parser)
+    args = parser.parse_args()
+
+    small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
+    configs = method_configs([METHOD], args.route_rounds, args.route_eval_every, args.route_rounds, args.route_eval_every, small)
+    sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()
+    runs = {"return_explore": sweep.results(METHOD)}
+    study = read_results("peach_exploration")
+    baseline_method = study["details"]["methods"][BASELINE]
+    if {k: v for k, v in ROUTES[METHOD].items() if k != "return_explore_rate"} != ROUTES[baseline_method]:
+        raise ValueError(f"{METHOD} must be {baseline_method} plus return_explore_rate")
+    base_config = study["details"]["configs"][baseline_method]
+    if not budget.fast and (base_config["rounds"], base_config["eval_every"]) != (args.route_rounds, args.route_eval_every):
+        raise ValueError(f"--route-rounds and --route-eval-every must be peach_exploration's {base_config['rounds']} and "
+                         f"{base_config['eval_every']} (its htr runs are the baseline), got {args.route_rounds} and {args.route_eval_every}")
+    by_seed = dict(zip(study["seeds"], study["details"]["runs"][BASELINE]))
+    if not set(args.seeds) <= set(by_seed):
+        raise ValueError(f"seeds must be among peach_exploration's {sorted(by_seed)}, got {args.seeds}")
+    runs[BASELINE] = [by_seed[s] for s in args.seeds]
+
+    from peach_lite.envs.oracles import maze_sites_values
+
+    values = maze_sites_values()
+    headline: dict[str, float] = {}
+    for name, rows in runs.items():
+        headline.update(arm_headline(name, rows))
+    headline["return_explore_gain"] = headline["return_explore_success"] - headline["htr_success"]
+    headline["oracle_success"] = float(values.oracle_success)
+    headline["return_explore_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for r in runs["return_explore"]]) / 60)
+    headline["route_rounds"] = float(args.route_rounds)
+
+    if (budget.fast or len(args.seeds) < 3) and args.out is None:
+        print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_return_explore.json not written "
+              "(give --out DIR to write one)")
+        return
+    labels = {"return_explore": "first return, then explore", "htr": "HTR, else HER (peach_exploration)"}
+    figure = figure_spec("First return, then explore (hidden-goal maze)", [
+        curves_panel("meta-training", "environment steps", "final-episode meta-test success",
+                     [{"label": labels[m], "x": [r["curve_steps"] for r in rows], "y": [r["curve_success"] for r in rows]}
+                      for m, rows in runs.items()],
+                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
+        curves_panel("collection (exploring)", "round", "success of the round's episodes",
+                     [{"label": labels[m], "x": [list(range(1, len(r["train_success"]) + 1)) for r in rows],
+                       "y": [r["train_success"] for r in rows]} for m, rows in runs.items()], smooth=25),
+    ])
+    write_results("peach_return_explore", headline, seeds=list(args.seeds),
+                  details={"runs": runs, "configs": configs, "baseline": f"peach_exploration.json runs[{BASELINE!r}]",
+                           "oracles": values.to_dict()},
+                  figure=figure, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
