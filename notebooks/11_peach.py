@@ -678,10 +678,16 @@ show_source(CellCounts)
 # %%
 from peach_lite.peach_diagnostics import train_attempt_room_shares
 
-explorer = PEACH.from_env(demo_envs, len(train_tasks), PeachConfig(**{**small, "novelty_bonus": 0.5}))
-explore_runner = Runner(demo_envs, train_tasks, seed=0)
-for round_index in range(budget.pick(full=8, fast=2)):
-    explorer.collect_round(explore_runner, round_index)
+def small_agent_after_a_few_rounds(**overrides) -> PEACH:
+    """A small PEACH (``small`` plus ``overrides``) after a few collection rounds on the train tasks."""
+    agent = PEACH.from_env(demo_envs, len(train_tasks), PeachConfig(**{**small, **overrides}))
+    runner = Runner(demo_envs, train_tasks, seed=0)
+    for round_index in range(budget.pick(full=8, fast=2)):
+        agent.collect_round(runner, round_index)
+    return agent
+
+
+explorer = small_agent_after_a_few_rounds(novelty_bonus=0.5)
 grid = explorer.attempt_counts
 bonus_now = grid.bonus(grid.centres(), explorer.config.novelty_bonus)
 env.reset(seed=0, options={"task": test_tasks[0]})
@@ -805,10 +811,7 @@ show_source(FirstReturnThenExplore)
 # a real target is drawn ∝ $1/\sqrt{N}$ among all of them).
 
 # %%
-returner = PEACH.from_env(demo_envs, len(train_tasks), PeachConfig(**{**small, "return_explore_rate": 1.0}))
-return_runner = Runner(demo_envs, train_tasks, seed=0)
-for round_index in range(budget.pick(full=8, fast=2)):
-    returner.collect_round(return_runner, round_index)
+returner = small_agent_after_a_few_rounds(return_explore_rate=1.0)
 planner = returner.explorer
 centres = returner.attempt_counts.centres().reshape(-1, 2)
 start_obs, _ = env.reset(seed=0, options={"task": test_tasks[0]})
