@@ -54,7 +54,10 @@ def test_the_posterior_mean_carries_the_site(headline):
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_transfer', 'transfer_steps_ratio', 'frozen_final_success', 'scratch_final_success', 'censored_runs')}; "
-                          "neither run reaches 0.8 within the budget, so both are censored at it", strict=False)
+                          "on the HTR route (600 source, 300 target rounds) no run reaches 0.8, so both are censored at their budgets; frozen lower "
+                          "levels are as good as their source: on the seed whose source never left the start room the frozen agent never "
+                          "reaches a site, on the best source's seed it gets a head start (lesson 11, 'Transfer: same dynamics, a new reward')",
+                   strict=False)
 def test_frozen_lower_levels_halve_the_steps_to_eighty_percent(headline):
     assert headline("peach_transfer")["transfer_steps_ratio"] <= 0.5
 
