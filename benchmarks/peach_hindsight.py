@@ -97,6 +97,8 @@ METHODS = {
     "peach_hindsight_collection_task_or_achieved_frontier": {**HTR_ROUTE, "frontier_radius": 2.0, "top_random_action_rate": 0.5},
     "peach_hindsight_collection_task_or_achieved_six_episodes_explore": {**HTR_ROUTE, "episodes_per_task": 6, "top_random_action_rate": 0.5},
     "peach_hindsight_collection_task_or_achieved_return_explore": {**HTR_ROUTE, "return_explore_rate": 0.5},
+    "peach_hindsight_collection_task_or_achieved_return_explore_quarter": {**HTR_ROUTE, "return_explore_rate": 0.25},
+    "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots": {**HTR_ROUTE, "return_explore_rate": 0.5, "prior_slot_prob": 0.5},
     "peach_hindsight_collection_decoder": {**COLLECTION_ROUTE, "reward_decoder_weight": 1.0},
     "peach_hindsight_collection_task_or_achieved_decoder": {**HTR_ROUTE, "reward_decoder_weight": 1.0},
     "peach_hindsight_collection_distance_decoder": {**COLLECTION_ROUTE, "reward_decoder_weight": 1.0, "reward_decoder_form": "distance"},
@@ -121,7 +123,8 @@ collecting; ``..._novelty``: HTR else HER plus the count-based exploration bonus
 counted per room (``novelty_cells`` 2: each cell is one room of the maze); ``..._frontier``: half of the exploring top
 level's subgoals aimed at the least-visited cell reached within 2 of the agent (``frontier_radius``); ``..._return_explore``:
 half of the collection episodes first return to a rarely visited cell along moves earlier attempts made, then explore
-(Go-Explore, ``return_explore_rate`` 0.5); ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
+(Go-Explore, ``return_explore_rate`` 0.5; ``..._quarter``: a quarter of them; ``..._prior_slots``: plus half of the own-goal
+meta-batch slots reading the prior, so the top level learns the meta-test's first episode from the now complete data); ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
 same with the distance decoder, ``PeachConfig.reward_decoder_form="distance"``)
 are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
