@@ -866,7 +866,10 @@ others = [i for i in range(len(returns["seeds"])) if i != hard]
 assert all(explored[i]["final_success"] < base[i]["final_success"] for i in others)  # the seeds that found sites before: lower
 assert all(max(explored[i]["curve_success"]) > explored[i]["curve_success"][-1] for i in others)  # they peaked, then decayed
 assert r["return_explore_first_episode_success"] == 0.0 < r["htr_first_episode_success"]  # the prior episode finds nothing
-assert abs(r["return_explore_gain"]) < 0.05  # the text below: on average, no gain
+assert abs(r["return_explore_gain"]) < 0.05  # the text below: on average, no gain at the end
+early = {key: np.mean([run["curve_success"][1] for run in return_runs[key]]) for key in ("htr", "return_explore")}
+print(f"mean meta-test success at round 200: HTR {early['htr']:.2f}, first return then explore {early['return_explore']:.2f}")
+assert early["return_explore"] > 0.4 and early["return_explore"] > 5 * early["htr"]  # but it learns far sooner
 
 # %% [markdown]
 # Consistent exploration changes what the agent *knows*, not yet what it *does*:
@@ -875,9 +878,11 @@ assert abs(r["return_explore_gain"]) < 0.05  # the text below: on average, no ga
 #   more than the oracle top level's on average (the study above). The far site's paid-context success rises from 0: the agents
 #   now go there when their context says so. On the hard seed (1), whose collections never left the start room, the
 #   agent learns all three sites and its success goes from 0 to 0.67.
-# * **Success does not rise on average.** On the two seeds that already found two sites it falls, and their
-#   meta-test success over training peaks early and decays: half of the collections now follow plans, not z, and the
-#   top level's own task-directed data thins, as with frontier subgoals.
+# * **It learns far sooner, then decays.** At round 200 its mean meta-test success is 0.50 where the HTR route's is
+#   0.03 (the figure's left panel), and its collections are paid from the first rounds (right panel). But on the two
+#   seeds that found two sites without it, success then falls, and at round 600 it is lower than theirs: half of the
+#   collections follow plans, not z, so the top level's own task-directed data thins, as with frontier subgoals.
+#   On average the final success is the HTR route's.
 # * **The wall moves to the meta-test's own exploration.** The first meta-test episode (prior z) reaches no site on
 #   any seed, where the HTR route's reached one in six. Training now explores consistently; the meta-test still
 #   explores by posterior sampling from a prior whose samples do not tour the sites. PEACH needs its *prior* episode to

@@ -6,6 +6,7 @@ Targets not reached stay documented xfails whose reasons quote the measured numb
 from __future__ import annotations
 
 import math
+import numpy as np
 
 import pytest
 
@@ -231,7 +232,7 @@ RETURN_EXPLORE_FINDING = ("returning along recorded moves to rarely visited cell
                           "agent knows given a paid context (the far site's paid-context success rises from 0; the hard seed learns "
                           "all three sites and its success rises from 0 to 0.67), but success on the other two seeds falls: their "
                           "learning curves peak early and decay, and the meta-test's prior episode no longer reaches any site "
-                          "(first-episode success 0 on every seed). The wall moves from training exploration to the meta-test's "
+                          "(first-episode success 0 on every seed), though it learns far sooner (0.50 at round 200, HTR 0.03). The wall moves from training exploration to the meta-test's "
                           "own exploration (lesson 11, 'First return, then explore')")
 
 
@@ -256,6 +257,8 @@ def test_first_return_then_explore_reaches_the_far_room_and_teaches_the_far_site
         assert run["train_attempt_room_shares"][2] >= max(0.05, 10 * base["train_attempt_room_shares"][2])
     assert h["return_explore_far_site_paid_context_success"] > h["htr_far_site_paid_context_success"] == 0.0
     assert max(min(run["paid_context_success_per_site"]) for run in runs) >= 0.5  # one agent knows all three sites
+    early = [np.mean([run["curve_success"][1] for run in arm]) for arm in (runs, baseline)]  # meta-test at round 200
+    assert early[0] > 0.4 and early[0] > 5 * early[1]
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_return_explore', 'return_explore_success', 'htr_success', 'return_explore_gain', 'return_explore_first_episode_success')}; "
