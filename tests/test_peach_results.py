@@ -6,8 +6,8 @@ Targets not reached stay documented xfails whose reasons quote the measured numb
 from __future__ import annotations
 
 import math
-import numpy as np
 
+import numpy as np
 import pytest
 
 from peach_lite.results import quote_headline
