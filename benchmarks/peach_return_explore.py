@@ -11,18 +11,21 @@ buffers like any other, and the top level learns from them off-policy.
 
 * ``return_explore``: ``peach_hindsight_collection_task_or_achieved_return_explore`` of peach_hindsight.py (600 rounds,
   trained and diagnosed by its ``run_one``, run files ``runs/peach_hindsight/<method>/seed<k>.json``);
-* ``htr``: the same route without the plans, read from ``data/results/peach_exploration.json`` (its ``htr`` runs: the
-  same method config but ``return_explore_rate``, the same seeds and run function; tests/test_peach_results.py checks
-  that the two configs differ in that field only, and that peach_maze's ``peach`` runs reproduce these bit for bit).
+* ``return_explore_quarter``: the same with a quarter of the collections planned (``return_explore_rate`` 0.25);
+* ``return_explore_prior_slots``: rate 0.5 plus half of the own-goal meta-batch slots reading the prior
+  (``prior_slot_prob`` 0.5), so that the top level learns the meta-test's first episode from the complete data;
+* ``htr``: the route without the plans, read from ``data/results/peach_exploration.json`` (its ``htr`` runs: the same
+  method config but the fields above, the same seeds and run function; tests/test_peach_results.py checks that the
+  configs differ in those fields only, and that peach_maze's ``peach`` runs reproduce these bit for bit).
 
 Headline: ``return_explore_success`` (final meta-test episode on the 12 held-out tasks; mean, IQM and 95% bootstrap CI
-over seeds), ``htr_success``, ``return_explore_gain`` (the difference), and for both: ``<m>_train_far_room_share``
+over seeds), the same for each other arm and ``htr_success``, ``<arm>_gain`` (minus htr's), and for every arm: ``<m>_train_far_room_share``
 (share of the training collections' attempt ends in room 2, the far site's), ``<m>_train_start_room_share``,
 ``<m>_far_site_paid_context_success`` (the paid-context probe on the far site's tasks),
 ``<m>_paid_context_success``, ``<m>_first_episode_success``; ``oracle_success`` and
 ``return_explore_train_minutes_per_seed``.
 
-Run (about 11 CPU-minutes a seed; one seed per process shares runs/)::
+Run (about 13.5 CPU-minutes a run, 9 runs; one run per process shares runs/)::
 
     nohup python benchmarks/peach_return_explore.py --address serial > runs/logs/peach_return_explore.log 2>&1 &
 
@@ -42,7 +45,12 @@ from peach_lite.results import curves_panel, figure_spec, read_results, write_re
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
-METHOD = "peach_hindsight_collection_task_or_achieved_return_explore"
+ARMS = {"return_explore": "peach_hindsight_collection_task_or_achieved_return_explore",
+        "return_explore_quarter": "peach_hindsight_collection_task_or_achieved_return_explore_quarter",
+        "return_explore_prior_slots": "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots"}
+"""Short name -> the peach_hindsight.py method it runs (rate 0.5; rate 0.25; rate 0.5 plus ``prior_slot_prob`` 0.5)."""
+ADDED_FIELDS = ("return_explore_rate", "prior_slot_prob")
+"""The only PeachConfig fields in which an arm may differ from the baseline."""
 BASELINE = "htr"
 """The baseline's key in peach_exploration.json's runs."""
 FAR_SITE, FAR_ROOM = 1, 2
@@ -70,13 +78,14 @@ def main() -> None:
     args = parser.parse_args()
 
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
-    configs = method_configs([METHOD], args.route_rounds, args.route_eval_every, args.route_rounds, args.route_eval_every, small)
+    configs = method_configs(list(ARMS.values()), args.route_rounds, args.route_eval_every, args.route_rounds, args.route_eval_every, small)
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()
-    runs = {"return_explore": sweep.results(METHOD)}
+    runs = {arm: sweep.results(method) for arm, method in ARMS.items()}
     study = read_results("peach_exploration")
     baseline_method = study["details"]["methods"][BASELINE]
-    if {k: v for k, v in ROUTES[METHOD].items() if k != "return_explore_rate"} != ROUTES[baseline_method]:
-        raise ValueError(f"{METHOD} must be {baseline_method} plus return_explore_rate")
+    for method in ARMS.values():
+        if {k: v for k, v in ROUTES[method].items() if k not in ADDED_FIELDS} != ROUTES[baseline_method]:
+            raise ValueError(f"{method} must be {baseline_method} plus some of {ADDED_FIELDS}")
     base_config = study["details"]["configs"][baseline_method]
     if not budget.fast and (base_config["rounds"], base_config["eval_every"]) != (args.route_rounds, args.route_eval_every):
         raise ValueError(f"--route-rounds and --route-eval-every must be peach_exploration's {base_config['rounds']} and "
@@ -92,16 +101,18 @@ def main() -> None:
     headline: dict[str, float] = {}
     for name, rows in runs.items():
         headline.update(arm_headline(name, rows))
-    headline["return_explore_gain"] = headline["return_explore_success"] - headline["htr_success"]
+    for arm in ARMS:
+        headline[f"{arm}_gain"] = headline[f"{arm}_success"] - headline["htr_success"]
     headline["oracle_success"] = float(values.oracle_success)
-    headline["return_explore_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for r in runs["return_explore"]]) / 60)
+    headline["return_explore_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for arm in ARMS for r in runs[arm]]) / 60)
     headline["route_rounds"] = float(args.route_rounds)
 
     if (budget.fast or len(args.seeds) < 3) and args.out is None:
         print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_return_explore.json not written "
               "(give --out DIR to write one)")
         return
-    labels = {"return_explore": "first return, then explore", "htr": "HTR, else HER (peach_exploration)"}
+    labels = {"return_explore": "first return, then explore (half the collections)", "return_explore_quarter": "... a quarter of them",
+              "return_explore_prior_slots": "... half, plus prior slots", "htr": "HTR, else HER (peach_exploration)"}
     figure = figure_spec("First return, then explore (hidden-goal maze)", [
         curves_panel("meta-training", "environment steps", "final-episode meta-test success",
                      [{"label": labels[m], "x": [r["curve_steps"] for r in rows], "y": [r["curve_success"] for r in rows]}

@@ -233,7 +233,9 @@ RETURN_EXPLORE_FINDING = ("returning along recorded moves to rarely visited cell
                           "all three sites and its success rises from 0 to 0.67), but success on the other two seeds falls: their "
                           "learning curves peak early and decay, and the meta-test's prior episode no longer reaches any site "
                           "(first-episode success 0 on every seed), though it learns far sooner (0.50 at round 200, HTR 0.03). The wall moves from training exploration to the meta-test's "
-                          "own exploration (lesson 11, 'First return, then explore')")
+                          "own exploration. With a quarter of the collections planned, success is 0.47 while a paid context brings the agent to "
+                          "the goal 94% of the time (the far site 98%): inference is solved, and what remains is the meta-test's own search "
+                          "for a first paid attempt (lesson 11, 'First return, then explore')")
 
 
 def test_first_return_then_explore_compares_like_with_like(headline):
@@ -242,10 +244,12 @@ def test_first_return_then_explore_compares_like_with_like(headline):
 
     headline("peach_return_explore")
     record, study = read_results("peach_return_explore"), read_results("peach_exploration")
-    (config,) = record["details"]["configs"].values()
     base = study["details"]["configs"][study["details"]["methods"]["htr"]]
-    assert {k: v for k, v in config["overrides"].items() if k != "return_explore_rate"} == base["overrides"]
-    assert config["overrides"]["return_explore_rate"] > 0 and (config["rounds"], config["eval_every"]) == (base["rounds"], base["eval_every"])
+    assert len(record["details"]["configs"]) == 3
+    for config in record["details"]["configs"].values():
+        added = ("return_explore_rate", "prior_slot_prob")
+        assert {k: v for k, v in config["overrides"].items() if k not in added} == base["overrides"]
+        assert config["overrides"]["return_explore_rate"] > 0 and (config["rounds"], config["eval_every"]) == (base["rounds"], base["eval_every"])
     assert record["seeds"] == study["seeds"]
 
 
@@ -261,7 +265,15 @@ def test_first_return_then_explore_reaches_the_far_room_and_teaches_the_far_site
     assert early[0] > 0.4 and early[0] > 5 * early[1]
 
 
-@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_return_explore', 'return_explore_success', 'htr_success', 'return_explore_gain', 'return_explore_first_episode_success')}; "
+def test_a_quarter_of_planned_collections_solves_inference_given_a_paid_context(headline):
+    """The best route so far: given a context that holds a paid attempt, the agent goes to the goal, the far site too."""
+    h = headline("peach_return_explore")
+    assert h["return_explore_quarter_paid_context_success"] >= 0.9 and h["return_explore_quarter_far_site_paid_context_success"] >= 0.9
+    assert h["return_explore_quarter_gain"] >= 0.1 and h["return_explore_quarter_success"] <= h["oracle_success"]
+
+
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_return_explore', 'return_explore_success', 'return_explore_quarter_success', 'return_explore_prior_slots_success', 'htr_success', 'return_explore_quarter_paid_context_success', 'return_explore_first_episode_success')}; "
                           f"{RETURN_EXPLORE_FINDING}", strict=False)
 def test_first_return_then_explore_reaches_eighty_percent(headline):
-    assert headline("peach_return_explore")["return_explore_success"] >= 0.80
+    h = headline("peach_return_explore")
+    assert max(h[f"{arm}_success"] for arm in ("return_explore", "return_explore_quarter", "return_explore_prior_slots")) >= 0.80
