@@ -547,9 +547,10 @@ class LessonRunner:
         return page.evaluate("""(i) => { const cells = window.jupyterapp.shell.currentWidget.content.widgets;
             for (let j = i + 1; j < cells.length; j++) if (cells[j].model.type === 'code') return j; return i; }""", cell)
 
-    def _bad_images(self, page: Any, cell: int, when: str, retry: bool = True) -> list[str]:
-        """Blank, broken or half-rendered images in a cell's output; a bad one is measured again after a second
-        (an output can be swapped in while the browser still paints it) and reported only if it stays bad."""
+    def _bad_images(self, page: Any, cell: int, when: str, retries: int = 3) -> list[str]:
+        """Blank, broken or half-rendered images in a cell's output; a bad one is measured again, up to ``retries``
+        times 1.5 s apart (an output can be swapped in while a loaded browser still paints it), and reported only if
+        it stays bad."""
         problems = []
         for stats in page.evaluate(_IMAGE_STATS_JS, cell):
             if stats.get("broken"):
@@ -559,9 +560,9 @@ class LessonRunner:
             elif stats["square"] >= BLACK_SQUARE:
                 problems.append(f"an image with a solid black square {stats['square']:.0%} of its size (a frame that "
                                 f"did not render) in cell {cell + 1} {when}")
-        if problems and retry:
-            page.wait_for_timeout(1000)
-            return self._bad_images(page, cell, when, retry=False)
+        if problems and retries > 0:
+            page.wait_for_timeout(1500)
+            return self._bad_images(page, cell, when, retries - 1)
         return problems
 
     def _wait_widgets_rendered(self, page: Any, timeout_s: float = 60) -> None:
