@@ -42,15 +42,13 @@ than 3 seeds writes nothing unless --out is given.
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
-from peach_hindsight import ROUTE_METHODS, method_configs, run_one  # a sibling script: the same methods and runs
+from peach_hindsight import FAST_OVERRIDES, ROUTE_METHODS, method_configs, route_study_arguments, run_one  # a sibling script: the same methods and runs
 
 from peach_lite.budget import Budget
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
-from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+from peach_lite.sweep import run_sweep, sweep_options
 
 METHODS = {"htr": "peach_hindsight_collection_task_or_achieved", "novelty": "peach_hindsight_collection_task_or_achieved_novelty",
            "room_novelty": "peach_hindsight_collection_task_or_achieved_room_novelty",
@@ -63,15 +61,9 @@ FAR_ROOM = 2
 
 def main() -> None:
     budget = Budget.from_env()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
-    parser.add_argument("--route-rounds", type=int, default=budget.pick(full=600, fast=2), help="training rounds (4 tasks x 3 episodes)")
-    parser.add_argument("--route-eval-every", type=int, default=budget.pick(full=100, fast=2))
-    add_sweep_arguments(parser)
-    args = parser.parse_args()
+    args = route_study_arguments(__doc__.split("\n\n")[0], budget)
     assert set(METHODS.values()) <= set(ROUTE_METHODS)
-
-    small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
+    small = FAST_OVERRIDES if budget.fast else {}
     configs = method_configs(list(METHODS.values()), args.route_rounds, args.route_eval_every, args.route_rounds,
                              args.route_eval_every, small)
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()

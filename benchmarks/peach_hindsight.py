@@ -133,6 +133,21 @@ ROUTE_METHODS = tuple(m for m, overrides in METHODS.items() if overrides.get("hi
 and meta-tests every ``--route-eval-every`` rounds; the other methods for ``--rounds``."""
 
 
+FAST_OVERRIDES = {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
+"""PeachConfig fields of a fast-mode smoke run (PEACH_FAST=1)."""
+
+
+def route_study_arguments(description: str, budget: Budget) -> argparse.Namespace:
+    """The command line of a study of route methods (peach_exploration.py, peach_return_explore.py): ``--seeds``,
+    ``--route-rounds``, ``--route-eval-every`` and the sweep's arguments."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--route-rounds", type=int, default=budget.pick(full=600, fast=2), help="training rounds (4 tasks x 3 episodes)")
+    parser.add_argument("--route-eval-every", type=int, default=budget.pick(full=100, fast=2))
+    add_sweep_arguments(parser)
+    return parser.parse_args()
+
+
 def method_configs(methods: list[str], rounds: int, eval_every: int, route_rounds: int, route_eval_every: int, small: dict) -> dict[str, dict]:
     """The sweep's config of each method. ``overrides`` holds the method's PeachConfig fields resolved (``METHODS``, then
     ``small``), so each run file records them and a changed ``METHODS`` entry reruns its runs instead of reusing them."""
@@ -172,7 +187,7 @@ def main() -> None:
     add_sweep_arguments(parser)
     args = parser.parse_args()
 
-    small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
+    small = FAST_OVERRIDES if budget.fast else {}
     configs = method_configs(args.methods, args.rounds, args.eval_every, args.route_rounds, args.route_eval_every, small)
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()
     rows = {m: sweep.results(m) for m in configs}

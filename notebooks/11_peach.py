@@ -715,6 +715,11 @@ assert np.isclose(shares["ends"].sum(), 1.0) and shares["ends"][0] == shares["en
 # their attempts ended. Every number is from `data/results/peach_exploration.json`.
 
 # %%
+def success_with_ci(h: dict, key: str) -> str:
+    """``key``'s final success in headline ``h``: the mean, then the IQM and its 95% bootstrap CI."""
+    return f"{h[key + '_success']:5.2f}  {h[key + '_success_iqm']:.2f} [{h[key + '_success_ci_low']:.2f}, {h[key + '_success_ci_high']:.2f}]"
+
+
 explore_study = read_results("peach_exploration")
 got = explore_study["headline"]
 explore_runs = explore_study["details"]["runs"]
@@ -722,10 +727,11 @@ arms = [("HTR, else HER", "htr"), ("+ bonus, 1 x 1 cells", "novelty"), ("+ bonus
         ("+ frontier subgoals", "frontier"), ("oracle z (goal given)", "oracle_top")]
 print(f"{'route':22s} {'final':>5s}  {'IQM [95% CI]':17s} {'far subgoals':>12s} {'far ends':>8s} {'far, paid ctx':>13s}   per seed "
       f"(seeds {explore_study['seeds']}, {got['route_rounds']:.0f} rounds)")
+
+
 for label, key in arms:
     paid = got.get(f"{key}_far_site_paid_context_success", float("nan"))
-    print(f"{label:22s} {got[key + '_success']:5.2f}  {got[key + '_success_iqm']:.2f} [{got[key + '_success_ci_low']:.2f}, "
-          f"{got[key + '_success_ci_high']:.2f}]  {got[key + '_train_far_subgoal_share']:12.4f} {got[key + '_train_far_room_share']:8.4f} "
+    print(f"{label:22s} {success_with_ci(got, key)}  {got[key + '_train_far_subgoal_share']:12.4f} {got[key + '_train_far_room_share']:8.4f} "
           f"{paid:13.2f}   {[round(r['final_success'], 2) for r in explore_runs[key]]}")
 display(show_figure("peach_exploration"))
 
@@ -848,8 +854,7 @@ print(f"{'route':30s} {'final':>5s}  {'IQM [95% CI]':17s} {'far ends':>8s} {'far
 return_arms = [("HTR, else HER", "htr"), ("+ return, then explore", "return_explore"), ("+ the same, 1/4 of episodes", "return_explore_quarter"),
                ("+ the same, 1/2, prior slots", "return_explore_prior_slots")]
 for label, key in return_arms:
-    print(f"{label:30s} {r[key + '_success']:5.2f}  {r[key + '_success_iqm']:.2f} [{r[key + '_success_ci_low']:.2f}, "
-          f"{r[key + '_success_ci_high']:.2f}]  {r[key + '_train_far_room_share']:8.4f} {r[key + '_far_site_paid_context_success']:13.2f} "
+    print(f"{label:30s} {success_with_ci(r, key)}  {r[key + '_train_far_room_share']:8.4f} {r[key + '_far_site_paid_context_success']:13.2f} "
           f"{r[key + '_first_episode_success']:11.2f}   {[round(run['final_success'], 2) for run in return_runs[key]]}")
 display(show_figure("peach_return_explore"))
 

@@ -150,13 +150,13 @@ class FirstReturnThenExplore:
         if plan is None:
             return None
         here = int(self.cell(position))
-        if plan["target"] is None and not plan["exploring"]:
-            plan["target"] = self._draw_target(here)
-            path = None if plan["target"] is None else self.route(here, plan["target"])
-            plan["exploring"] = path is None or len(path) < 2
-            plan["tries"] = 0 if path is None else 2 * (len(path) - 1)
         if not plan["exploring"]:
-            path = self.route(here, plan["target"])
+            first = plan["target"] is None
+            if first:
+                plan["target"] = self._draw_target(here)
+            path = None if plan["target"] is None else self.route(here, plan["target"])
+            if first and path is not None:
+                plan["tries"] = 2 * (len(path) - 1)  # at most twice the path's attempts
             plan["tries"] -= 1
             plan["exploring"] = path is None or len(path) < 2 or plan["tries"] < 0
             if not plan["exploring"]:
