@@ -117,11 +117,15 @@ class FirstReturnThenExplore:
 
     def add_moves(self, starts: Any, ends: Any) -> None:
         """Record that attempts went from each of ``starts`` (n, >= 2) to the matching ``ends`` (n, >= 2)."""
+        if np.shape(starts) != np.shape(ends):
+            raise ValueError(f"starts and ends must have the same shape (n, >= 2), got {np.shape(starts)} and {np.shape(ends)}")
         self.moves[self.cell(starts), self.cell(ends)] = True
 
     def route(self, start: int, target: int) -> list[int] | None:
         """The shortest path of flat cells from ``start`` to ``target`` along recorded moves (both ends included),
         or None if no recorded moves lead there (breadth-first search)."""
+        for field, cell in (("start", start), ("target", target)):
+            check_int(field, cell, 0, self.counts.cells ** 2 - 1)
         parent = {start: start}
         frontier = [start]
         while frontier and target not in parent:
@@ -146,7 +150,10 @@ class FirstReturnThenExplore:
 
     def subgoal(self, env_index: int, position: Any) -> np.ndarray | None:
         """(2,) the next subgoal of env ``env_index`` standing at ``position`` (>= 2), or None when it is left alone."""
-        plan = self.plans[env_index] if env_index < len(self.plans) else None
+        if not self.plans:  # no episode begun
+            return None
+        check_int("env_index", env_index, 0, len(self.plans) - 1)
+        plan = self.plans[env_index]
         if plan is None:
             return None
         here = int(self.cell(position))

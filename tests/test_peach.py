@@ -657,6 +657,11 @@ def test_first_return_then_explore_leaves_other_episodes_and_the_rng_alone():
     assert all(plan is not None for plan in explorer.plans)
     with pytest.raises(ValueError, match="rate"):
         FirstReturnThenExplore(explorer.counts, 1.5, rng)
+    for call, field in [(lambda: explorer.route(0, 64), "target"), (lambda: explorer.route(-1, 3), "start"),
+                        (lambda: explorer.subgoal(400, [0.0, 0.0]), "env_index"),
+                        (lambda: explorer.add_moves(np.zeros((2, 2)), np.zeros((3, 2))), "starts and ends")]:
+        with pytest.raises(ValueError, match=field):
+            call()
     with pytest.raises(ValueError, match="return_explore_rate"):
         PeachConfig(return_explore_rate=-0.1)
 
