@@ -50,7 +50,7 @@ import numpy as np
 
 from peach_lite.budget import Budget
 from peach_lite.hac_config import HacConfig
-from peach_lite.peach_config import COLLECTION_ROUTE, HTR_ROUTE, PeachConfig
+from peach_lite.peach_config import COLLECTION_ROUTE, HTR_ROUTE, RETURN_EXPLORE_ROUTE, PeachConfig
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -97,7 +97,7 @@ METHODS = {
     "peach_hindsight_collection_task_or_achieved_frontier": {**HTR_ROUTE, "frontier_radius": 2.0, "top_random_action_rate": 0.5},
     "peach_hindsight_collection_task_or_achieved_six_episodes_explore": {**HTR_ROUTE, "episodes_per_task": 6, "top_random_action_rate": 0.5},
     "peach_hindsight_collection_task_or_achieved_return_explore": {**HTR_ROUTE, "return_explore_rate": 0.5},
-    "peach_hindsight_collection_task_or_achieved_return_explore_quarter": {**HTR_ROUTE, "return_explore_rate": 0.25},
+    "peach_hindsight_collection_task_or_achieved_return_explore_quarter": RETURN_EXPLORE_ROUTE,
     "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots": {**HTR_ROUTE, "return_explore_rate": 0.5, "prior_slot_prob": 0.5},
     "peach_hindsight_collection_decoder": {**COLLECTION_ROUTE, "reward_decoder_weight": 1.0},
     "peach_hindsight_collection_task_or_achieved_decoder": {**HTR_ROUTE, "reward_decoder_weight": 1.0},

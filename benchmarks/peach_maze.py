@@ -43,19 +43,20 @@ import numpy as np
 import torch
 
 from peach_lite.budget import Budget
-from peach_lite.peach_config import HTR_ROUTE
+from peach_lite.peach_config import RETURN_EXPLORE_ROUTE
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 ENV_ID = "peach_lite/PointMazeHidden-v0"
-ROUTE = dict(HTR_ROUTE)
-"""Every hierarchical method trains on the HTR route (``peach_config.HTR_ROUTE``), the best route that
-``benchmarks/peach_hindsight.py`` and ``benchmarks/peach_exploration.py`` measured: Algorithm 1 plus hindsight goals
-through the task variable (half of the meta-batch slots take a train goal their context reached, else where an attempt
-ended; the slot's RL rows from that goal's own collection), HAC's 20% random subgoals, KL weight 0.001 and encoder lr
-1e-3. Algorithm 1 literally (``PeachConfig()``) stays at 0 success on this maze (peach_hindsight.json, ``oracle_z`` and
-``peach_hindsight``): without hindsight its top level never learns, whatever it reads."""
+ROUTE = dict(RETURN_EXPLORE_ROUTE)
+"""Every hierarchical method trains on the best route measured (``peach_config.RETURN_EXPLORE_ROUTE``): Algorithm 1
+plus hindsight goals through the task variable (HTR: half of the meta-batch slots take a train goal their context
+reached, else where an attempt ended; the slot's RL rows from that goal's own collection), HAC's 20% random subgoals,
+KL weight 0.001 and encoder lr 1e-3, and a quarter of the training collections planned by first return, then explore
+(Go-Explore over the visited cells; meta-testing never plans). Algorithm 1 literally (``PeachConfig()``) stays at 0
+success on this maze (peach_hindsight.json, ``oracle_z`` and ``peach_hindsight``): without hindsight its top level never
+learns, whatever it reads; the HTR route without the plans is peach_exploration.json's ``htr``."""
 ORACLE_ROUTE = {k: v for k, v in ROUTE.items() if k not in ("kl_lambda", "encoder_lr", "hindsight_goals")}
 """The oracle's route has no posterior settings and takes HER's achieved goals (it reads the true goal, so a train goal
 its context reached adds nothing): peach_exploration's ``oracle_top``."""

@@ -10,7 +10,7 @@ from typing import Any
 from peach_lite.her import HINDSIGHT_GOAL_MODES
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "RETURN_EXPLORE_ROUTE", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -30,6 +30,9 @@ HAC's 20% random subgoals, hindsight goals with rows from the goal's own collect
 HTR_ROUTE = {**COLLECTION_ROUTE, "hindsight_goals": "task_or_achieved"}
 """The collection route whose hindsight slots take a train goal their context reached when there is one (HTR), else where
 an attempt ended (HER): the CLI preset ``maze-htr`` and ``peach_hindsight_collection_task_or_achieved``."""
+RETURN_EXPLORE_ROUTE = {**HTR_ROUTE, "return_explore_rate": 0.25}
+"""The HTR route with a quarter of the training collections planned by first return, then explore (Go-Explore over the
+visited cells): the best route measured (benchmarks/peach_return_explore.py, ``return_explore_quarter``)."""
 
 
 @dataclass

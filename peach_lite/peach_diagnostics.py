@@ -5,6 +5,8 @@
 * :func:`paid_context_probe` gives each task a context that already holds a paid attempt ending at its goal: the
   agent need not explore, only read the context and go there. High success here and low meta-test success means
   the exploration (the prior episode) fails; low success here means inference or control fails.
+* :func:`failed_context_probe` gives each task a context of failed attempts at another site: does the posterior
+  eliminate that site (the search a meta-test needs before its first paid attempt)?
 * :func:`prior_site_visits` runs the agent on prior samples of z and counts which sites the paths pass: the
   exploration a posterior sampler needs (every site reached by some prior sample).
 * :func:`site_probe_accuracy` (a linear probe from posterior means to sites) and
@@ -17,6 +19,8 @@
 Taught in notebooks/11_peach.py (section "What the top level needs: hindsight, then inference").
 """
 from __future__ import annotations
+
+import itertools
 
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +40,7 @@ from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaT
 from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
-__all__ = ["gradient_routing", "room_shares", "paid_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
+__all__ = ["gradient_routing", "room_shares", "paid_context_probe", "failed_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
            "train_attempt_room_shares", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
@@ -65,18 +69,10 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
 
     Taught in notebooks/11_peach.py (section "Where 0.58 stops: the paid-context probe, site by site").
     """
-    check_int("num_samples", num_samples, 1)
-    num_rows = agent.config.context_batch if num_rows is None else num_rows
-    check_int("num_rows", num_rows, 1)
-    if agent.config.task_inference != "posterior":
-        raise ValueError(f"agent.config.task_inference must be 'posterior' for the probe, got {agent.config.task_inference!r}")
+    num_rows = _checked_probe_rows(agent, num_samples, num_rows)
     successes, means, variances = [], [], []
     for k, task in enumerate(tasks):
-        goal = np.asarray(task.goal, np.float32)
-        start = goal - ATTEMPT_OFFSET * goal / max(float(np.linalg.norm(goal)), 1e-6)
-        at_rest = np.zeros((2, agent.spec.obs_dim), np.float32)  # positions first, velocities (if any) zero
-        at_rest[0, : goal.size], at_rest[1, : goal.size] = start, goal
-        row = torch.as_tensor(top_context_row(at_rest[0], goal, 0.0, at_rest[1]))
+        row = torch.as_tensor(_attempt_row(agent, np.asarray(task.goal, np.float32), 0.0))
         with torch.no_grad():
             belief = agent.posterior.infer(row.expand(1, num_rows, -1))
         belief = Belief(belief.mean.float(), belief.var.float())
@@ -106,9 +102,82 @@ def prior_site_visits(agent: Any, envs: Any, task: Any, *, num_samples: int = 32
     unwrapped = envs.unwrapped
     centers, threshold = np.asarray(unwrapped.site_centers, np.float32), float(unwrapped.goal_threshold)
     episodes = act_on_belief(agent, envs, task, agent.posterior.prior(1), num_samples=num_samples, seed=seed)
-    paths = episodes.positions("achieved_goal")  # (num_samples, T + 1, 2), NaN after an end
-    distance = np.linalg.norm(paths[:, :, None, :] - centers[None, None], axis=-1)  # (num_samples, T + 1, num_sites)
-    return (np.nan_to_num(distance, nan=np.inf) <= threshold).any(axis=1).mean(axis=0)
+    return _sites_passed(episodes, centers, threshold).mean(axis=0)
+
+
+def failed_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows: int | None = None, num_samples: int = 8,
+                         seed: int = PROBE_SEED) -> dict[str, Any]:
+    """Elimination: does a context of failed attempts steer the next episode away from the sites they tried?
+
+    For each task and each non-empty set F of its *other* sites, the context is ``num_rows`` (default:
+    ``context_batch``) unpaid top-level attempts, in turn one per site of F, each ending at its site (s =
+    ``ATTEMPT_OFFSET`` from the site towards the centre, at rest; subgoal = the site; reward -1; s' = the site, at
+    rest); then ``num_samples`` greedy episodes, each on its own z ~ q(z | c), and as many on prior z. A posterior
+    sampler that eliminates never returns to F and samples among the K - |F| sites left (success 1 / (K - |F|));
+    one that ignores failures behaves as on the prior.
+
+    Args:
+        agent: a trained :class:`~peach_lite.peach.PEACH` (``task_inference="posterior"``).
+        envs: a :class:`~peach_lite.loop.GymTaskEnvs` of its hidden-sites maze.
+        tasks: the tasks to probe (e.g. the held-out test tasks).
+    Returns:
+        lists indexed like ``failed_sites`` ([1, ..., K - 1], how many sites the context failed at): ``revisit`` and
+        ``prior_visit`` (share of episodes whose path passes a site of F, after the context and on the prior),
+        ``success`` (share reaching the goal after the context) and ``elimination_reference`` (1 / (K - |F|));
+        ``prior_success`` (share reaching the goal on the prior).
+
+    Taught in notebooks/11_peach.py (section "The wall now: the meta-test's own search").
+    """
+    num_rows = _checked_probe_rows(agent, num_samples, num_rows)
+    unwrapped = envs.unwrapped
+    centers, threshold = np.asarray(unwrapped.site_centers, np.float32), float(unwrapped.goal_threshold)
+    num_sites = len(centers)
+    counts = list(range(1, num_sites))
+    revisit, prior_visit, success = ({n: [] for n in counts} for _ in range(3))
+    prior_success = []
+    for k, task in enumerate(tasks):
+        others = [j for j in range(num_sites) if j != site_of(task, unwrapped.sites)]
+        prior = act_on_belief(agent, envs, task, agent.posterior.prior(1), num_samples=num_samples, seed=seed + 1000 + k)
+        prior_passed = _sites_passed(prior, centers, threshold)
+        prior_success.append(float(np.mean(prior.success)))
+        for n in counts:
+            for failed in itertools.combinations(others, n):
+                rows = [_attempt_row(agent, centers[failed[r % n]], -1.0) for r in range(num_rows)]
+                with torch.no_grad():
+                    belief = agent.posterior.infer(torch.as_tensor(np.stack(rows))[None])
+                belief = Belief(belief.mean.float(), belief.var.float())
+                episodes = act_on_belief(agent, envs, task, belief, num_samples=num_samples, seed=seed + 100 * k + sum(failed) + 10 * n)
+                revisit[n].append(float(_sites_passed(episodes, centers, threshold)[:, list(failed)].any(axis=1).mean()))
+                prior_visit[n].append(float(prior_passed[:, list(failed)].any(axis=1).mean()))
+                success[n].append(float(np.mean(episodes.success)))
+    return {"failed_sites": counts, "revisit": [float(np.mean(revisit[n])) for n in counts],
+            "prior_visit": [float(np.mean(prior_visit[n])) for n in counts], "success": [float(np.mean(success[n])) for n in counts],
+            "elimination_reference": [1.0 / (num_sites - n) for n in counts], "prior_success": float(np.mean(prior_success))}
+
+
+def _checked_probe_rows(agent: Any, num_samples: int, num_rows: int | None) -> int:
+    """The probes' checks; returns the context size (default: ``context_batch``)."""
+    check_int("num_samples", num_samples, 1)
+    num_rows = agent.config.context_batch if num_rows is None else num_rows
+    check_int("num_rows", num_rows, 1)
+    if agent.config.task_inference != "posterior":
+        raise ValueError(f"agent.config.task_inference must be 'posterior' for the probe, got {agent.config.task_inference!r}")
+    return num_rows
+
+
+def _attempt_row(agent: Any, end: np.ndarray, reward: float) -> np.ndarray:
+    """One top-level attempt with subgoal ``end`` that ended there at rest, from ``ATTEMPT_OFFSET`` towards the centre."""
+    start = end - ATTEMPT_OFFSET * end / max(float(np.linalg.norm(end)), 1e-6)
+    at_rest = np.zeros((2, agent.spec.obs_dim), np.float32)  # positions first, velocities (if any) zero
+    at_rest[0, : end.size], at_rest[1, : end.size] = start, end
+    return top_context_row(at_rest[0], end, reward, at_rest[1])
+
+
+def _sites_passed(episodes: Any, centers: np.ndarray, threshold: float) -> np.ndarray:
+    """(num_episodes, num_sites) bool: which sites each recorded path passes within ``threshold``."""
+    paths = episodes.positions("achieved_goal")  # (num_episodes, T + 1, 2), NaN after an end
+    distance = np.linalg.norm(paths[:, :, None, :] - centers[None, None], axis=-1)
+    return (np.nan_to_num(distance, nan=np.inf) <= threshold).any(axis=1)
 
 
 def site_probe_accuracy(train_means: np.ndarray, train_sites: np.ndarray, test_means: np.ndarray, test_sites: np.ndarray,

@@ -307,7 +307,8 @@ class MetaTestResult:
     z_var: np.ndarray
     """(num_tasks, num_trajectories, latent_dim) its variance (prior: 1; deterministic z: 0)."""
     paths: np.ndarray | None = None
-    """(num_tasks, num_trajectories, T + 1, obs_dim) visited observations, when ``record_paths=True``."""
+    """(num_tasks, num_trajectories, T + 1, obs_dim) visited observations (a dict observation's ``"observation"``),
+    when ``record_paths=True``."""
     num_exploration: int = 0
     """How many leading trajectories used prior samples of z."""
     success: np.ndarray | None = None
@@ -368,7 +369,7 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
                 returns.append(episodes.returns)
                 successes.append(episodes.success)
                 if record_paths:
-                    paths.append(episodes.positions())
+                    paths.append(episodes.positions("observation" if isinstance(episodes.steps[0].obs, dict) else None))
                 if on_trajectory is not None:
                     on_trajectory(k, episodes)
                 agent.add_context(episodes)

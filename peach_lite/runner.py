@@ -335,6 +335,8 @@ class Episodes:
         """(n, T + 1, dim) visited observations (``key`` selects a dict entry), NaN after an env's end."""
         if not self.steps:
             raise ValueError("positions need recorded steps: call run_episodes(..., record=True)")
+        if key is None and isinstance(self.steps[0].obs, dict):
+            raise ValueError(f"key: observations are dicts, pass one of {sorted(self.steps[0].obs)}")
         pick = (lambda o: o[key]) if key is not None else (lambda o: o)
         first = pick(self.steps[0].obs).numpy()
         out = np.full((first.shape[0], len(self.steps) + 1, first.shape[1]), np.nan, np.float32)

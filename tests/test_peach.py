@@ -175,6 +175,20 @@ def test_meta_test_starts_on_the_prior_holds_z_per_episode_and_uses_all_context(
     assert rows >= agent.config.meta_test_episodes  # at least one attempt per episode
 
 
+def test_a_meta_test_records_the_paths_of_dict_observations(collected):
+    agent, envs, _ = collected
+    tasks = envs.unwrapped.test_tasks()[:2]
+    result = meta_test_success(agent, GymTaskEnvs(MAZE, seed=1), tasks, seed=3, record_paths=True)
+    horizon = 50
+    assert result.paths.shape == (2, agent.config.meta_test_episodes, horizon + 1, agent.spec.obs_dim)
+    ends = [~np.isnan(p[:, 0]) for p in result.paths[:, 0]]
+    assert all(e[0] and (e.sum() - 1 <= horizon) for e in ends)  # a start, then one row per step taken
+    episodes = run_episodes(agent, GymTaskEnvs(MAZE, seed=1), TaskBatch.from_list(tasks, split="test"), explore=False, record=True)
+    with pytest.raises(ValueError, match="key"):
+        episodes.positions()  # dict observations need a key
+    assert episodes.positions("achieved_goal").shape[-1] == 2
+
+
 def test_infer_belief_reads_all_context_rows_and_the_prior_for_none():
     agent, envs, _ = _agent()
     agent.reset_belief(2)
@@ -420,6 +434,34 @@ def test_the_paid_context_probe_and_prior_visits_have_their_ranges(collected):
     with pytest.raises(ValueError, match="task_inference"):
         oracle, envs3, _ = _agent(task_inference="oracle")
         paid_context_probe(oracle, envs3, tasks)
+
+
+def test_the_failed_context_probe_reads_unpaid_attempts_at_the_other_sites(collected, monkeypatch):
+    from peach_lite.peach_diagnostics import failed_context_probe
+
+    agent, envs, _ = collected
+    tasks, unwrapped = envs.unwrapped.test_tasks()[:3], envs.unwrapped
+    contexts, infer = [], agent.posterior.infer
+    monkeypatch.setattr(agent.posterior, "infer", lambda context: contexts.append(context.clone()) or infer(context))
+    probe = failed_context_probe(agent, envs, tasks, num_rows=4, num_samples=2)
+    assert probe["failed_sites"] == [1, 2] and probe["elimination_reference"] == [0.5, 1.0]
+    for key in ("revisit", "prior_visit", "success"):
+        assert len(probe[key]) == 2 and all(0.0 <= v <= 1.0 for v in probe[key])
+    assert probe["prior_visit"][1] >= probe["prior_visit"][0]  # passing one of two sites is at least as common as one
+    assert len(contexts) == len(tasks) * 3  # per task: each other site alone, then both
+    obs_dim, centers = agent.spec.obs_dim, np.asarray(unwrapped.site_centers, np.float32)
+    for k, task in enumerate(tasks):
+        goal_site = unwrapped.site_of(task)
+        for context in contexts[3 * k: 3 * k + 3]:
+            rows = context[0].numpy()
+            assert rows.shape == (4, 2 * obs_dim + 3) and (rows[:, obs_dim + 2] == -1.0).all()  # every attempt unpaid
+            ends = rows[:, obs_dim + 3: obs_dim + 5]
+            sites = {int(np.argmin(np.linalg.norm(centers - end, axis=1))) for end in ends}
+            assert goal_site not in sites and all(np.linalg.norm(centers - end, axis=1).min() < 1e-6 for end in ends)
+        assert [len({tuple(r) for r in c[0, :, obs_dim + 3: obs_dim + 5].numpy()}) for c in contexts[3 * k: 3 * k + 3]] == [1, 1, 2]
+    with pytest.raises(ValueError, match="task_inference"):
+        oracle, envs3, _ = _agent(task_inference="oracle")
+        failed_context_probe(oracle, envs3, tasks)
 
 
 @pytest.mark.parametrize("form", ["mlp", "distance"])
