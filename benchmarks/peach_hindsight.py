@@ -98,6 +98,7 @@ METHODS = {
     "peach_hindsight_collection_task_or_achieved_six_episodes_explore": {**HTR_ROUTE, "episodes_per_task": 6, "top_random_action_rate": 0.5},
     "peach_hindsight_collection_task_or_achieved_return_explore": {**HTR_ROUTE, "return_explore_rate": 0.5},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter": RETURN_EXPLORE_ROUTE,
+    "peach_hindsight_collection_task_or_achieved_return_explore_quarter_unpaid": {**RETURN_EXPLORE_ROUTE, "unpaid_context_prob": 0.5},
     "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots": {**HTR_ROUTE, "return_explore_rate": 0.5, "prior_slot_prob": 0.5},
     "peach_hindsight_collection_decoder": {**COLLECTION_ROUTE, "reward_decoder_weight": 1.0},
     "peach_hindsight_collection_task_or_achieved_decoder": {**HTR_ROUTE, "reward_decoder_weight": 1.0},
@@ -124,7 +125,9 @@ counted per room (``novelty_cells`` 2: each cell is one room of the maze); ``...
 level's subgoals aimed at the least-visited cell reached within 2 of the agent (``frontier_radius``); ``..._return_explore``:
 half of the collection episodes first return to a rarely visited cell along moves earlier attempts made, then explore
 (Go-Explore, ``return_explore_rate`` 0.5; ``..._quarter``: a quarter of them; ``..._prior_slots``: plus half of the own-goal
-meta-batch slots reading the prior, so the top level learns the meta-test's first episode from the now complete data); ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
+meta-batch slots reading the prior, so the top level learns the meta-test's first episode from the now complete data;
+``..._quarter_unpaid``: the quarter route plus half of the own-goal slots reading only the unpaid attempts of their
+context, ``PeachConfig.unpaid_context_prob``, the context a meta-test has before its first paid attempt); ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
 same with the distance decoder, ``PeachConfig.reward_decoder_form="distance"``)
 are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
@@ -156,6 +159,25 @@ def method_configs(methods: list[str], rounds: int, eval_every: int, route_round
             for m in methods}
 
 
+def elimination(agent) -> dict:
+    """The failed-context probe (``peach_diagnostics.failed_context_probe``) on the held-out tasks, for a posterior agent:
+    ``failed_context_success`` / ``failed_context_revisit`` / ``failed_context_prior_visit`` (lists over 1 and 2 failed
+    sites) and ``failed_context_prior_success``; {} for the oracle and no-z agents. (Runs made before the probe existed lack it.)"""
+    from peach_lite.loop import GymTaskEnvs
+    from peach_lite.peach import EVAL_SEED
+    from peach_lite.peach_diagnostics import failed_context_probe
+
+    if agent.config.task_inference != "posterior":
+        return {}
+    envs = GymTaskEnvs(ENV_ID, seed=EVAL_SEED)
+    try:
+        probe = failed_context_probe(agent, envs, envs.unwrapped.test_tasks())
+    finally:
+        envs.close()
+    return {"failed_context_success": probe["success"], "failed_context_revisit": probe["revisit"],
+            "failed_context_prior_visit": probe["prior_visit"], "failed_context_prior_success": probe["prior_success"]}
+
+
 def run_one(seed: int, method: str, rounds: int, eval_every: int, overrides: dict) -> dict:
     """Train one method with ``train_peach`` (``overrides``: its PeachConfig fields, see :func:`method_configs`) and
     diagnose it."""
@@ -170,7 +192,7 @@ def run_one(seed: int, method: str, rounds: int, eval_every: int, overrides: dic
     agent, meta = train_peach(seed=seed, progress=False, env_id=ENV_ID, rounds=rounds, eval_every=eval_every, **overrides)
     train_cpu = time.process_time() - cpu
     history = meta["history"]
-    return {**diagnose(agent, ENV_ID), "curve_steps": history["eval_steps"], "curve_success": history["eval_values"],
+    return {**diagnose(agent, ENV_ID), **elimination(agent), "curve_steps": history["eval_steps"], "curve_success": history["eval_values"],
             "train_success": history["extra"]["train_success"], "steps": meta["steps"], "train_cpu_s": train_cpu,
             "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 

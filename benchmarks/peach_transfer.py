@@ -8,7 +8,7 @@ lower levels were all a transfer could test.
 
 1. train PEACH on the source distribution, ``peach_lite/PointMazeHidden-v0`` (start room 0, sites in rooms 1, 2, 3);
 2. on the target distribution (start room 2, sites in rooms 0, 1, 3: the same maze and dynamics, other goals):
-   * ``frozen``: :func:`peach_lite.peach.transfer_agent`: the source's lower levels, frozen; a fresh top level and
+   * ``frozen``: :func:`peach_lite.peach_transfer.transfer_agent`: the source's lower levels, frozen; a fresh top level and
      encoder;
    * ``scratch``: a fresh PEACH, every level trained;
    both for the same rounds, with the final-episode meta-test success on the target's held-out tasks every
@@ -60,7 +60,8 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
     """One seed: source training, then frozen-lower-level and from-scratch training on the target."""
     from peach_lite.device import set_threads
     from peach_lite.loop import GymTaskEnvs
-    from peach_lite.peach import train_peach, transfer_agent
+    from peach_lite.peach import train_peach
+    from peach_lite.peach_transfer import transfer_agent
     from peach_lite.seeding import seed_everything
 
     set_threads(1)

@@ -1024,7 +1024,7 @@ display(show_figure("peach_point_robot"))
 # (`transfer_agent`) or a whole PEACH **from scratch**, for the same rounds.
 
 # %%
-from peach_lite.peach import transfer_agent
+from peach_lite.peach_transfer import transfer_agent
 
 show_source(transfer_agent)
 

@@ -40,11 +40,11 @@ from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, T
 from peach_lite.runner import distinct_waves
 from peach_lite.peach_config import COLLECTION_ROUTE, HIDDEN_MAZE_ID, HTR_ROUTE, TASK_INFERENCE, PeachConfig
 from peach_lite.pearl import pearl_kl_loss
-from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test
+from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test, unpaid_only
 from peach_lite.validation import check_int
 
 __all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success",
-           "transfer_agent", "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
+           "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
 
 EVAL_SEED = 20_000
 """Meta-tests during training and of checkpoints use this seed (training uses the config's seed)."""
@@ -357,14 +357,15 @@ class PEACH(nn.Module):
         return self.make_context(self.context_buffer.sample(rows or self.config.context_batch, list(tasks), self.generator))
 
     def sample_meta_batch(self, tasks: Sequence[int]) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-        """b^i ~ B^i and c^i ~ S_c(B^i) for each listed task, with the two relabellings (one goal per task slot):
+        """b^i ~ B^i and c^i ~ S_c(B^i) for each listed task, with the relabellings (one goal per task slot) and unpaid slots:
 
         * hindsight task relabelling (``relabel_prob``): the slot's rows come from another train task's buffers,
           relabelled for the listed task's goal;
         * hindsight goals through the context (``hindsight_goal_prob``): the slot keeps its task's rows but its goal
           becomes where one of its context attempts ended (or, by ``hindsight_goals``, a train goal one reached), so its
           context holds a paid attempt; with ``hindsight_rows="collection"`` its RL rows come from that task's latest
-          collection (HER's "future").
+          collection (HER's "future");
+        * unpaid slots (``unpaid_context_prob``): an own-goal slot's context keeps only its unpaid attempts.
 
         Rewards and terminals of a relabelled slot (RL rows and context rows alike) come from the env's own reward
         function on where each attempt ended; subgoal-test penalties (-H) are kept.
@@ -398,8 +399,13 @@ class PEACH(nn.Module):
                         batch[name][i] = recent[name][j]
         if goals:
             batch, context = self._relabelled(batch, goals), self._relabelled(context, goals)
+        context = self.make_context(context)
+        if cfg.unpaid_context_prob > 0:  # not in Alg. 1: own-goal slots read only unpaid attempts (a meta-test before its first paid one)
+            draws = torch.rand(len(tasks), generator=self.generator).tolist()
+            unpaid = [i for i in range(len(tasks)) if i not in goals and draws[i] < cfg.unpaid_context_prob]
+            context = unpaid_only(context, self.spec.obs_dim + self.spec.goal_dim, unpaid, self.generator)
         slot_goals = np.stack([goals.get(i, self.train_goals[task]) for i, task in enumerate(tasks)])
-        return batch, self.make_context(context), torch.as_tensor(slot_goals, dtype=torch.float32)
+        return batch, context, torch.as_tensor(slot_goals, dtype=torch.float32)
 
     def decoder_rows(self, batch: dict[str, Tensor], context: Tensor) -> dict[str, Tensor]:
         """What the reward decoder reads: the RL batch's attempts and the context's (where a paid attempt is, when the
@@ -580,27 +586,6 @@ def meta_test_success(agent: PEACH, envs: Any, tasks: Sequence[Any], *, seed: in
     """
     return meta_test(agent, envs, TaskBatch.from_list(list(tasks), split="test"), agent.schedule, seed=seed, record_paths=record_paths,
                      on_trajectory=on_trajectory)
-
-
-def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PEACH:
-    """"Same dynamics, a new reward" (the poster's open question): a fresh PEACH whose lower levels are copies of
-    ``trained``'s and stay frozen (``lower_updates_per_episode = 0``); its top level and encoder start anew.
-
-    Args:
-        trained: a trained PEACH (its spec: the same maze).
-        num_train_tasks: train tasks of the new goal distribution.
-        **overrides: :class:`PeachConfig` fields of the new agent (default: ``trained``'s, with a new seed if given).
-
-    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
-    """
-    config = PeachConfig.from_dict({**trained.config.to_dict(), "lower_updates_per_episode": 0, **overrides})
-    check_int("lower_updates_per_episode", config.lower_updates_per_episode, 0, 0)  # frozen lower levels
-    agent = PEACH(trained.spec, num_train_tasks, config)
-    for new, old in zip(agent.hierarchy.levels[:-1], trained.hierarchy.levels[:-1]):
-        new.load_state_dict(old.state_dict())
-        new.requires_grad_(False)
-    agent.hierarchy.actors_changed()
-    return agent
 
 
 def train_peach(*, seed: int, progress: bool = True, env_id: str = HIDDEN_MAZE_ID, rounds: int = 150, eval_every: int = 25,

@@ -53,7 +53,8 @@ class PeachConfig:
       (``prior_slot_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``, an MLP or a distance
       decoder: ``reward_decoder_form``), a count-based exploration bonus in the top level's RL reward
       (``novelty_bonus``), frontier subgoals in place of the top level's uniformly random ones (``frontier_radius``), and
-      collection episodes that first return to a rarely visited cell, then explore (``return_explore_rate``).
+      collection episodes that first return to a rarely visited cell, then explore (``return_explore_rate``), and
+      meta-batch slots whose z reads only the unpaid attempts of their context (``unpaid_context_prob``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -165,6 +166,12 @@ class PeachConfig:
     uniformly random subgoals from there (:class:`~peach_lite.exploration.FirstReturnThenExplore`). z is still drawn
     and stored with every row (the top level learns off-policy from them), and the attempts go to every buffer. The
     collections then reach the far room consistently instead of by chance. 0 = Algorithm 1 as written."""
+    unpaid_context_prob: float = 0.0
+    """Unpaid slots (not in the poster or PEARL): with this probability a meta-batch slot that keeps its own task's goal
+    reads z from only the unpaid attempts of its context (:func:`~peach_lite.posterior.unpaid_only`), the context a
+    meta-test has before its first paid attempt. The critic's gradient then teaches the encoder what failures rule out
+    (elimination), and the actor what to do given them. Needs sparse context rows (``dense_context=False``). 0 =
+    Algorithm 1 as written."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -201,6 +208,9 @@ class PeachConfig:
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)
         check_range("prior_slot_prob", self.prior_slot_prob, 0.0, 1.0)
+        check_range("unpaid_context_prob", self.unpaid_context_prob, 0.0, 1.0)
+        if self.unpaid_context_prob > 0 and self.dense_context:
+            raise ValueError("unpaid_context_prob must be 0 with dense_context=True (dense rows have no paid/unpaid reward)")
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("subgoal_test_rate", self.subgoal_test_rate, 0.0, 1.0)
         check_range("random_action_rate", self.random_action_rate, 0.0, 1.0)

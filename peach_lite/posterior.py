@@ -37,6 +37,7 @@ __all__ = [
     "MIN_FACTOR_VAR",
     "product_of_gaussians",
     "kl_to_prior",
+    "unpaid_only",
     "ContextEncoder",
     "Belief",
     "ContextPosterior",
@@ -85,6 +86,32 @@ def kl_to_prior(mu: Tensor, var: Tensor) -> Tensor:
     Taught in notebooks/05_pearl.py (section "Step 4: the KL term").
     """
     return 0.5 * (var + mu.pow(2) - 1.0 - var.log()).sum(dim=-1)
+
+
+def unpaid_only(context: Tensor, reward_column: int, slots: Sequence[int], generator: torch.Generator | None = None) -> Tensor:
+    """The context a meta-test has before its first paid attempt: a copy of ``context`` whose listed slots keep only
+    their unpaid rows (sparse reward < 0), drawn with replacement back to the same number of rows.
+
+    A slot with no paid row is left as it is, and so is one with no unpaid row (nothing to keep).
+
+    Args:
+        context: (num_slots, num_context, context_dim) rows, the reward in column ``reward_column``.
+        slots: indices of the slots to restrict.
+        generator: draws the kept rows.
+    Returns:
+        (num_slots, num_context, context_dim), a new tensor.
+
+    Taught in notebooks/11_peach.py (section "The wall now: the meta-test's own search").
+    """
+    if context.dim() != 3:
+        raise ValueError(f"context must be (num_slots, num_context, context_dim), got {tuple(context.shape)}")
+    out = context.clone()
+    for i in slots:
+        unpaid = torch.nonzero(context[i, :, reward_column] < 0).flatten()
+        if 0 < len(unpaid) < context.shape[1]:
+            draw = torch.randint(0, len(unpaid), (context.shape[1],), generator=generator, device=generator.device if generator else "cpu")
+            out[i] = context[i, unpaid[draw.to(unpaid.device)]]
+    return out
 
 
 class ContextEncoder(nn.Module):

@@ -436,6 +436,50 @@ def test_the_paid_context_probe_and_prior_visits_have_their_ranges(collected):
         paid_context_probe(oracle, envs3, tasks)
 
 
+def test_unpaid_only_keeps_the_unpaid_rows_of_the_listed_slots():
+    from peach_lite.posterior import unpaid_only
+
+    rows = torch.arange(4 * 6 * 3, dtype=torch.float32).reshape(4, 6, 3)
+    rows[:, :, 1] = torch.tensor([[0, -1, 0, -1, -1, 0], [0, -1, 0, -1, -1, 0], [0.0] * 6, [-1.0] * 6])  # reward column 1
+    before = rows.clone()
+    out = unpaid_only(rows, 1, [0, 2, 3], torch.Generator().manual_seed(0))
+    assert torch.equal(rows, before) and out.shape == rows.shape  # a copy
+    assert (out[0, :, 1] == -1).all() and all(any(torch.equal(r, u) for u in rows[0, [1, 3, 4]]) for r in out[0])
+    assert torch.equal(out[1], rows[1])  # not listed
+    assert torch.equal(out[2], rows[2]) and torch.equal(out[3], rows[3])  # all paid, all unpaid: nothing to change
+    with pytest.raises(ValueError, match="context"):
+        unpaid_only(rows[0], 1, [0])
+
+
+@pytest.mark.parametrize("prob", [0.0, 1.0])
+def test_unpaid_slots_read_only_the_unpaid_attempts_of_their_context(prob, monkeypatch):
+    agent, envs, runner = _agent(unpaid_context_prob=prob, context_batch=16)
+    agent.collect_round(runner, 0)
+    tasks = [i for i in range(len(runner.tasks)) if agent.context_buffer.size(i) > 0][:4]
+    sample = agent.context_buffer.sample
+
+    def with_a_paid_attempt(*args, **kwargs):  # row 0 of every slot: a paid attempt (reward 0)
+        rows = sample(*args, **kwargs)
+        rows["reward"][:, 0] = 0.0
+        return rows
+
+    monkeypatch.setattr(agent.context_buffer, "sample", with_a_paid_attempt)
+    _, context, _ = agent.sample_meta_batch(tasks)
+    reward = context[..., agent.spec.obs_dim + agent.spec.goal_dim]
+    if prob == 1.0:
+        assert (reward < 0).all()  # every own-goal slot reads only unpaid attempts
+    else:
+        assert (reward[:, 0] == 0).all()  # Algorithm 1 as written: the paid attempt stays
+    envs.close()
+
+
+def test_unpaid_context_prob_is_checked():
+    with pytest.raises(ValueError, match="unpaid_context_prob"):
+        PeachConfig(unpaid_context_prob=1.5)
+    with pytest.raises(ValueError, match="unpaid_context_prob"):
+        PeachConfig(unpaid_context_prob=0.5, dense_context=True)
+
+
 def test_the_failed_context_probe_reads_unpaid_attempts_at_the_other_sites(collected, monkeypatch):
     from peach_lite.peach_diagnostics import failed_context_probe
 
