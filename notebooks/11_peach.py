@@ -911,6 +911,77 @@ assert r["return_explore_prior_slots_gain"] < 0.05  # prior slots on top of rate
 # now do, and posterior sampling alone does not give one. That is the open problem this lesson ends on.
 
 # %% [markdown]
+# ### The wall now: the meta-test's own search
+#
+# Before its first paid attempt, a meta-test's context holds only failures, and failures carry information too: a
+# site the agent reached without being paid is not the goal. Posterior sampling that *eliminates* (exact Bayes over
+# the three sites) never returns to a site it has tried, so after one failed site it succeeds half the time and
+# after two it always does. `failed_context_probe` asks the agent directly: hand it a context of unpaid attempts that
+# ended at one other site, or at both, and watch where the episodes on z ~ q(z | c) go.
+
+# %%
+from peach_lite.peach_diagnostics import failed_context_probe
+
+show_source(failed_context_probe)
+
+# %%
+search = failed_context_probe(htr_agent, eval_envs, test_tasks, num_samples=budget.pick(full=8, fast=4))
+print(f"{'context':22s} {'revisits a failed site':>22s} {'on the prior':>12s} {'success':>7s} {'Bayes, eliminating':>18s}")
+print(f"{'(none: the prior)':22s} {'':>22s} {'':>12s} {search['prior_success']:7.2f} {1 / 3:18.2f}")
+for n, revisit, prior, success, bayes in zip(search["failed_sites"], search["revisit"], search["prior_visit"], search["success"],
+                                             search["elimination_reference"]):
+    print(f"{f'failed at {n} site(s)':22s} {revisit:22.2f} {prior:12.2f} {success:7.2f} {bayes:18.2f}")
+assert search["revisit"][0] < 0.2 * search["prior_visit"][0]  # one failed site: eliminated
+assert search["revisit"][1] > 0.5 * search["prior_visit"][1] and search["success"][1] < 0.5 * search["elimination_reference"][1]  # two: not
+assert max(search["success"]) <= values.oracle_success
+
+# %% [markdown]
+# One failed site is eliminated: the agent almost never goes back to it. Two are not: after failing at both other
+# sites it returns to one of them about as often as on the prior, where exact elimination would leave only the goal.
+# The real meta-test shows the same thing. Below, the sites each of the agent's six episodes passes, task by task
+# (`-`: no site centre, e.g. a paid attempt at a jittered goal; `*`: paid):
+
+# %%
+searched = meta_test_success(htr_agent, eval_envs, test_tasks, seed=7, record_paths=True)
+centres, reach = np.asarray(eval_envs.unwrapped.site_centers), eval_envs.unwrapped.goal_threshold
+
+
+def sites_passed(path):
+    """The sites a recorded path (T + 1, obs_dim) passes, as a string ('-' for none)."""
+    near = np.linalg.norm(path[:, None, :2] - centres[None], axis=-1) <= reach
+    return "".join(str(k) for k in np.flatnonzero(np.nan_to_num(near, nan=False).any(axis=0))) or "-"
+
+
+visited = [[sites_passed(path) for path in searched.paths[i]] for i in range(len(test_tasks))]
+for i, task in enumerate(test_tasks):
+    print(f"task {i:2d}, goal at site {eval_envs.unwrapped.site_of(task)}: "
+          + "  ".join(f"{v}{'*' if paid else ' '}" for v, paid in zip(visited[i], searched.success[i])))
+far_tasks = [i for i, task in enumerate(test_tasks) if eval_envs.unwrapped.site_of(task) == 1]
+assert np.array_equal(searched.success, htr_result.success)  # the same meta-test as above, now with its paths
+assert not searched.success[far_tasks].any() and all("1" not in "".join(visited[i]) for i in far_tasks)
+assert all({"0", "2"} <= set(visited[i]) for i in far_tasks)  # it tried both other sites, and kept going back
+
+# %% [markdown]
+# Every task whose goal is the far site (site 1) swings between sites 0 and 2 for all six episodes: after failing at
+# 2 the posterior eliminates 2 and sends the agent to 0; after failing at 0 as well it forgets 2 and goes back. (This
+# agent also never learned the far site itself; the first-return route's agents know it given a paid context, table
+# above, and the question for them is whether their search ever gets there.)
+# The encoder was never taught what failures rule out. In training, a task's context holds its latest collection,
+# and once the agent is any good most collections contain a paid attempt, which says everything; a context of
+# nothing but failures, the meta-test's situation before its first success, is rare, and the critic's gradient
+# through it is weak.
+#
+# **Unpaid slots** (`PeachConfig.unpaid_context_prob`, not in the poster or PEARL) train that situation on purpose:
+# with this probability a meta-batch slot that keeps its own task's goal reads z from only the *unpaid* attempts of
+# its context (`posterior.unpaid_only`). The critic must then predict the task's values from failures alone, so its
+# gradient teaches the encoder elimination, and the actor (z detached, as always) learns what to do given it.
+
+# %%
+from peach_lite.posterior import unpaid_only
+
+show_source(unpaid_only)
+
+# %% [markdown]
 # ## Against its parents (the benchmark)
 #
 # `benchmarks/peach_maze.py` trains every hierarchical method on the route built above (HTR, else HER: Algorithm 1
