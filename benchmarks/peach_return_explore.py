@@ -14,6 +14,9 @@ buffers like any other, and the top level learns from them off-policy.
 * ``return_explore_quarter``: the same with a quarter of the collections planned (``return_explore_rate`` 0.25);
 * ``return_explore_prior_slots``: rate 0.5 plus half of the own-goal meta-batch slots reading the prior
   (``prior_slot_prob`` 0.5), so that the top level learns the meta-test's first episode from the complete data;
+* ``return_explore_quarter_unpaid``: rate 0.25 plus half of the own-goal meta-batch slots reading z from only the
+  unpaid attempts of their context (``unpaid_context_prob`` 0.5), the context a meta-test has before its first paid
+  attempt: the encoder is taught what failures rule out (the failed-context probe, ``failed_context_*``, measures it);
 * ``htr``: the route without the plans, read from ``data/results/peach_exploration.json`` (its ``htr`` runs: the same
   method config but the fields above, the same seeds and run function; tests/test_peach_results.py checks that the
   configs differ in those fields only, and that peach_maze's ``peach`` runs reproduce these bit for bit).
@@ -22,10 +25,13 @@ Headline: ``return_explore_success`` (final meta-test episode on the 12 held-out
 over seeds), the same for each other arm and ``htr_success``, ``<arm>_gain`` (minus htr's), and for every arm: ``<m>_train_far_room_share``
 (share of the training collections' attempt ends in room 2, the far site's), ``<m>_train_start_room_share``,
 ``<m>_far_site_paid_context_success`` (the paid-context probe on the far site's tasks),
-``<m>_paid_context_success``, ``<m>_first_episode_success``; ``oracle_success`` and
-``return_explore_train_minutes_per_seed``.
+``<m>_paid_context_success``, ``<m>_first_episode_success``; for the arms whose runs have it, the failed-context probe
+(``peach_diagnostics.failed_context_probe``): ``<m>_one_failure_success`` / ``<m>_two_failures_success`` (success after a
+context of failed attempts at one / both other sites; posterior sampling with elimination: 0.5 / 1.0) and
+``<m>_two_failures_revisit`` (share of those episodes that pass a failed site again) beside ``<m>_two_failures_prior_visit``;
+``unpaid_gain`` (the unpaid arm minus the quarter arm); ``oracle_success`` and ``return_explore_train_minutes_per_seed``.
 
-Run (about 13.5 CPU-minutes a run, 9 runs; one run per process shares runs/)::
+Run (about 13.5 CPU-minutes a run, 12 runs; one run per process shares runs/)::
 
     nohup python benchmarks/peach_return_explore.py --address serial > runs/logs/peach_return_explore.log 2>&1 &
 
@@ -45,9 +51,11 @@ from peach_lite.sweep import run_sweep, sweep_options
 
 ARMS = {"return_explore": "peach_hindsight_collection_task_or_achieved_return_explore",
         "return_explore_quarter": "peach_hindsight_collection_task_or_achieved_return_explore_quarter",
-        "return_explore_prior_slots": "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots"}
-"""Short name -> the peach_hindsight.py method it runs (rate 0.5; rate 0.25; rate 0.5 plus ``prior_slot_prob`` 0.5)."""
-ADDED_FIELDS = ("return_explore_rate", "prior_slot_prob")
+        "return_explore_prior_slots": "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots",
+        "return_explore_quarter_unpaid": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_unpaid"}
+"""Short name -> the peach_hindsight.py method it runs (rate 0.5; rate 0.25; rate 0.5 plus ``prior_slot_prob`` 0.5; rate 0.25
+plus ``unpaid_context_prob`` 0.5)."""
+ADDED_FIELDS = ("return_explore_rate", "prior_slot_prob", "unpaid_context_prob")
 """The only PeachConfig fields in which an arm may differ from the baseline."""
 BASELINE = "htr"
 """The baseline's key in peach_exploration.json's runs."""
@@ -63,6 +71,11 @@ def arm_headline(name: str, runs: list[dict]) -> dict[str, float]:
     out[f"{name}_far_site_paid_context_success"] = float(np.mean([r["paid_context_success_per_site"][FAR_SITE] for r in runs]))
     out[f"{name}_paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
     out[f"{name}_first_episode_success"] = float(np.mean([r["success_per_episode"][0] for r in runs]))
+    if all("failed_context_success" in r for r in runs):  # runs made before the probe existed lack it
+        for i, count in enumerate(("one_failure", "two_failures")):
+            out[f"{name}_{count}_success"] = float(np.mean([r["failed_context_success"][i] for r in runs]))
+        out[f"{name}_two_failures_revisit"] = float(np.mean([r["failed_context_revisit"][1] for r in runs]))
+        out[f"{name}_two_failures_prior_visit"] = float(np.mean([r["failed_context_prior_visit"][1] for r in runs]))
     return out
 
 
@@ -95,6 +108,7 @@ def main() -> None:
         headline.update(arm_headline(name, rows))
     for arm in ARMS:
         headline[f"{arm}_gain"] = headline[f"{arm}_success"] - headline["htr_success"]
+    headline["unpaid_gain"] = headline["return_explore_quarter_unpaid_success"] - headline["return_explore_quarter_success"]
     headline["oracle_success"] = float(values.oracle_success)
     headline["return_explore_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for arm in ARMS for r in runs[arm]]) / 60)
     headline["route_rounds"] = float(args.route_rounds)
@@ -104,7 +118,8 @@ def main() -> None:
               "(give --out DIR to write one)")
         return
     labels = {"return_explore": "first return, then explore (half the collections)", "return_explore_quarter": "... a quarter of them",
-              "return_explore_prior_slots": "... half, plus prior slots", "htr": "HTR, else HER (peach_exploration)"}
+              "return_explore_prior_slots": "... half, plus prior slots", "return_explore_quarter_unpaid": "... a quarter, plus unpaid slots",
+              "htr": "HTR, else HER (peach_exploration)"}
     figure = figure_spec("First return, then explore (hidden-goal maze)", [
         curves_panel("meta-training", "environment steps", "final-episode meta-test success",
                      [{"label": labels[m], "x": [r["curve_steps"] for r in rows], "y": [r["curve_success"] for r in rows]}
