@@ -309,11 +309,15 @@ def test_unpaid_slots_do_not_teach_elimination(headline):
     prior = np.mean([run["failed_context_prior_success"] for run in runs])
     assert h[f"{UNPAID}_one_failure_success"] < min(prior, 0.5) and h[f"{UNPAID}_two_failures_success"] < min(prior, 1.0)
     assert h[f"{UNPAID}_paid_context_success"] < h["return_explore_quarter_paid_context_success"]
+    for count in ("one_failure", "two_failures"):  # the quarter route's agents eliminate better without them
+        assert h[f"{UNPAID}_{count}_success"] < h[f"return_explore_quarter_{count}_success"]
 
 
-@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_return_explore', f'{UNPAID}_two_failures_success', f'{UNPAID}_two_failures_revisit', f'{UNPAID}_two_failures_prior_visit', 'unpaid_gain')}; "
-                          "exact Bayes over three sites succeeds always after two failed sites; training half of the own-goal slots "
-                          "on unpaid contexts does not teach the encoder elimination (lesson 11, 'The wall now: the meta-test's own search')",
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_return_explore', 'return_explore_quarter_two_failures_success', f'{UNPAID}_two_failures_success', f'{UNPAID}_two_failures_revisit', f'{UNPAID}_two_failures_prior_visit', 'unpaid_gain')}; "
+                          "exact Bayes over three sites succeeds always after two failed sites; the quarter route's agents reach "
+                          "about half of that, and training half of the own-goal slots on unpaid contexts does not teach the encoder "
+                          "elimination but makes it worse (lesson 11, 'The wall now: the meta-test's own search')",
                    strict=False)
 def test_after_two_failed_sites_the_posterior_finds_the_third(headline):
-    assert headline("peach_return_explore")[f"{UNPAID}_two_failures_success"] >= 0.8
+    h = headline("peach_return_explore")
+    assert max(h[f"{arm}_two_failures_success"] for arm in ("return_explore_quarter", UNPAID)) >= 0.8
