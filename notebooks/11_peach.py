@@ -967,12 +967,13 @@ assert all({"0", "2"} <= set(visited[i]) for i in far_tasks)  # it tried both ot
 # 2 the posterior eliminates 2 and sends the agent to 0; after failing at 0 as well it forgets 2 and goes back. (This
 # agent also never learned the far site itself; the first-return route's agents know it given a paid context, table
 # above, and the question for them is whether their search ever gets there.)
-# The encoder was never taught what failures rule out. In training, a task's context holds its latest collection,
-# and once the agent is any good most collections contain a paid attempt, which says everything; a context of
-# nothing but failures, the meta-test's situation before its first success, is rare, and the critic's gradient
-# through it is weak.
+# A natural suspicion: the encoder is rarely asked what failures rule out. In training, a task's context holds its
+# latest collection, and once the agent is any good most collections contain a paid attempt, which says everything;
+# a context of nothing but failures, the meta-test's situation before its first success, may be too rare for the
+# critic's gradient to shape.
 #
-# **Unpaid slots** (`PeachConfig.unpaid_context_prob`, not in the poster or PEARL) train that situation on purpose:
+# **Unpaid slots** (`PeachConfig.unpaid_context_prob`, not in the poster or PEARL) test that suspicion by training the
+# situation on purpose:
 # with this probability a meta-batch slot that keeps its own task's goal reads z from only the *unpaid* attempts of
 # its context (`posterior.unpaid_only`). The critic must then predict the task's values from failures alone, so its
 # gradient teaches the encoder elimination, and the actor (z detached, as always) learns what to do given it.
