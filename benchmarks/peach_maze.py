@@ -1,8 +1,9 @@
 """PEACH on the hidden-goal maze against its parents and baselines, in the same budget and seeds.
 
 Per run (each a Ray task through peach_lite.sweep), on ``peach_lite/PointMazeHidden-v0`` (the goal is one of 3 sites,
-hidden; 50 steps; 24 train / 12 held-out tasks), every hierarchical method on the HTR route (``ROUTE``) for 600 rounds
-(4 tasks x 3 episodes each, about 300k env steps and 10 CPU-minutes a run):
+hidden; 50 steps; 24 train / 12 held-out tasks), every hierarchical method on the best route measured (``ROUTE``: HTR
+else HER, plus first return, then explore on a quarter of the training collections) for 600 rounds (4 tasks x 3
+episodes each, about 300k env steps and 8 to 12 CPU-minutes a run):
 
 * ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC);
 * ``hac_no_z``: the same learner whose top level reads nothing (z = 0): HAC without task information;
@@ -25,7 +26,7 @@ Headline: ``peach_success``, ``gain_over_hac_no_z``, ``ratio_over_pearl``, ``fra
 success, ``probe_accuracy``, ``variance_after_success``, ``train_minutes_per_seed``; IQM and 95% bootstrap intervals
 over seeds beside the means. The oracle and posterior-sampling references come from ``oracles.maze_sites_values``.
 
-Run (needs the sweep extra; about 210 CPU-minutes in all, 21 runs and 2 diagnostics)::
+Run (needs the sweep extra; about 220 CPU-minutes in all, 21 runs and 2 diagnostics)::
 
     python benchmarks/peach_maze.py --num-cpus 2 --checkpoints
 
@@ -59,7 +60,7 @@ success on this maze (peach_hindsight.json, ``oracle_z`` and ``peach_hindsight``
 learns, whatever it reads; the HTR route without the plans is peach_exploration.json's ``htr``."""
 ORACLE_ROUTE = {k: v for k, v in ROUTE.items() if k not in ("kl_lambda", "encoder_lr", "hindsight_goals")}
 """The oracle's route has no posterior settings and takes HER's achieved goals (it reads the true goal, so a train goal
-its context reached adds nothing): peach_exploration's ``oracle_top``."""
+its context reached adds nothing): peach_exploration's ``oracle_top`` plus the route's planned collections."""
 METHODS = {
     "peach": ROUTE,
     "hac_no_z": {**ROUTE, "task_inference": "none"},
