@@ -105,6 +105,10 @@ def unpaid_only(context: Tensor, reward_column: int, slots: Sequence[int], gener
     """
     if context.dim() != 3:
         raise ValueError(f"context must be (num_slots, num_context, context_dim), got {tuple(context.shape)}")
+    if not 0 <= reward_column < context.shape[-1]:
+        raise ValueError(f"reward_column must be in [0, {context.shape[-1] - 1}], got {reward_column}")
+    if any(not 0 <= i < context.shape[0] for i in slots):
+        raise ValueError(f"slots must be in [0, {context.shape[0] - 1}], got {list(slots)}")
     out = context.clone()
     for i in slots:
         unpaid = torch.nonzero(context[i, :, reward_column] < 0).flatten()

@@ -449,6 +449,10 @@ def test_unpaid_only_keeps_the_unpaid_rows_of_the_listed_slots():
     assert torch.equal(out[2], rows[2]) and torch.equal(out[3], rows[3])  # all paid, all unpaid: nothing to change
     with pytest.raises(ValueError, match="context"):
         unpaid_only(rows[0], 1, [0])
+    with pytest.raises(ValueError, match="reward_column"):
+        unpaid_only(rows, 3, [0])
+    with pytest.raises(ValueError, match="slots"):
+        unpaid_only(rows, 1, [4])
 
 
 @pytest.mark.parametrize("prob", [0.0, 1.0])
