@@ -38,7 +38,7 @@ from peach_lite.her import Transitions, hindsight_goal
 from peach_lite.nets import DistanceDecoder, mlp
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TrainConfig, train
 from peach_lite.runner import distinct_waves
-from peach_lite.peach_config import COLLECTION_ROUTE, HIDDEN_MAZE_ID, HTR_ROUTE, TASK_INFERENCE, PeachConfig
+from peach_lite.peach_config import COLLECTION_ROUTE, HIDDEN_MAZE_ID, HTR_ROUTE, RETURN_EXPLORE_ROUTE, TASK_INFERENCE, PeachConfig
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test, unpaid_only
 from peach_lite.validation import check_int
@@ -100,7 +100,10 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
         if prior_slots is not None:  # not in Alg. 1: these slots read the prior (no gradient reaches φ through them)
             belief = posterior.prior_where(belief, prior_slots)
         z = posterior.sample(belief, generator)
-        kl = pearl_kl_loss(belief.mean, belief.var, kl_lambda) if posterior.probabilistic else z.new_zeros(())
+        if posterior.categorical:  # not in PEARL: KL(q || uniform over the clusters)
+            kl = kl_lambda * posterior.kl(belief).sum()
+        else:
+            kl = pearl_kl_loss(belief.mean, belief.var, kl_lambda) if posterior.probabilistic else z.new_zeros(())
     else:
         kl = z.new_zeros(())
     cond = z.unsqueeze(1).expand(num_tasks, batch_size, z.shape[-1])
@@ -158,7 +161,8 @@ class PEACH(nn.Module):
         self.context_dim = 2 * spec.obs_dim + spec.goal_dim + 1
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed + 1)
-            encoder = ContextEncoder(self.context_dim, config.latent_dim, config.encoder_hidden, probabilistic=not config.deterministic_z)
+            encoder = ContextEncoder(self.context_dim, config.latent_dim, config.encoder_hidden, probabilistic=not config.deterministic_z,
+                                     categorical=config.posterior_form == "categorical")
             self.reward_decoder = (DistanceDecoder(config.latent_dim, spec.goal_dim) if config.reward_decoder_form == "distance"
                                    else mlp(config.latent_dim + spec.goal_dim, 1, config.encoder_hidden[:2]))
         self.posterior = ContextPosterior(encoder)
@@ -639,7 +643,9 @@ CLI = TrainSpec(
         "maze-oracle": {"env_id": HIDDEN_MAZE_ID, "rounds": 150, "task_inference": "oracle"},
         "maze-collection": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **COLLECTION_ROUTE},
         "maze-htr": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **HTR_ROUTE},
+        "maze-return-explore": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **RETURN_EXPLORE_ROUTE},
     },
     score_name="meta_test_success", tolerance=0.1,
 )
-"""E.g. ``python -m peach_lite train peach --preset maze-htr --seed 2 --out data/checkpoints/peach_maze_htr.pt`` (each checkpoint's command is in data/MANIFEST.json)."""
+"""E.g. ``python -m peach_lite train peach --preset maze-return-explore --seed 2 --threads 1 --out
+data/checkpoints/peach_maze_return_explore.pt`` (each checkpoint's command is in data/MANIFEST.json)."""

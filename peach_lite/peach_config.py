@@ -10,7 +10,7 @@ from typing import Any
 from peach_lite.her import HINDSIGHT_GOAL_MODES
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "RETURN_EXPLORE_ROUTE", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "POSTERIOR_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "RETURN_EXPLORE_ROUTE", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -19,6 +19,9 @@ TASK_INFERENCE = ("posterior", "none", "oracle")
 """What the top level reads as its task variable: PEACH's z ~ q(z | c); nothing (z = 0, HAC without z);
 the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
 REWARD_DECODER_FORMS = ("mlp", "distance")
+POSTERIOR_FORMS = ("gaussian", "categorical")
+"""The context posterior's family: PEARL's product of Gaussian factors, or (not in PEARL) a product of categorical
+factors over ``latent_dim`` clusters with a one-hot z (``PeachConfig.posterior_form``)."""
 """The auxiliary reward decoder's forms (``PeachConfig.reward_decoder_form``)."""
 HINDSIGHT_ROWS = ("buffer", "collection")
 """Where a hindsight-goal slot's RL rows come from (``PeachConfig.hindsight_rows``)."""
@@ -73,6 +76,13 @@ class PeachConfig:
     """One of :data:`TASK_INFERENCE`: ``"posterior"`` is PEACH; ``"none"`` and ``"oracle"`` are its baselines."""
     deterministic_z: bool = False
     """Point beliefs (no KL, z = the encoder's mean): PEARL's deterministic-z ablation."""
+    posterior_form: str = "gaussian"
+    """One of :data:`POSTERIOR_FORMS`. ``"gaussian"``: PEARL's (Algorithm 1). ``"categorical"`` (not in the poster or
+    PEARL): each context row gives a categorical factor over K = ``latent_dim`` clusters, the factors multiply
+    (:func:`~peach_lite.posterior.product_of_categoricals`), z is a one-hot cluster drawn from q (straight-through
+    Gumbel-softmax gradient to φ, in place of the Gaussian's reparameterisation), and the KL is to the uniform prior.
+    A failure's factor can then rule its cluster out, where a Gaussian product averages two failures. The routing of
+    Algorithm 1 is unchanged (z detached for the actor)."""
     random_subgoals: bool = False
     """Baseline: the top level proposes uniformly random subgoals (it never learns); lower levels as usual."""
     kl_lambda: float = 0.1
@@ -196,6 +206,10 @@ class PeachConfig:
         check_choice("hindsight_rows", self.hindsight_rows, HINDSIGHT_ROWS)
         check_choice("hindsight_goals", self.hindsight_goals, HINDSIGHT_GOAL_MODES)
         check_choice("reward_decoder_form", self.reward_decoder_form, REWARD_DECODER_FORMS)
+        check_choice("posterior_form", self.posterior_form, POSTERIOR_FORMS)
+        if self.posterior_form == "categorical" and (self.deterministic_z or self.latent_dim < 2):
+            raise ValueError(f"posterior_form='categorical' needs deterministic_z=False and latent_dim >= 2 (clusters), "
+                             f"got deterministic_z={self.deterministic_z}, latent_dim={self.latent_dim}")
         for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

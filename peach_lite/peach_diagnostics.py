@@ -7,6 +7,8 @@
   the exploration (the prior episode) fails; low success here means inference or control fails.
 * :func:`failed_context_probe` gives each task a context of failed attempts at another site: does the posterior
   eliminate that site (the search a meta-test needs before its first paid attempt)?
+* :func:`failure_blend_probe` says why elimination stops after one failure: the two-failure belief is the
+  precision-weighted average of the two one-failure beliefs (a product of Gaussians), and where it lands in z.
 * :func:`prior_site_visits` runs the agent on prior samples of z and counts which sites the paths pass: the
   exploration a posterior sampler needs (every site reached by some prior sample).
 * :func:`site_probe_accuracy` (a linear probe from posterior means to sites) and
@@ -40,7 +42,7 @@ from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaT
 from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
-__all__ = ["gradient_routing", "room_shares", "paid_context_probe", "failed_context_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
+__all__ = ["gradient_routing", "room_shares", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
            "train_attempt_room_shares", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
@@ -153,6 +155,99 @@ def failed_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_row
     return {"failed_sites": counts, "revisit": [float(np.mean(revisit[n])) for n in counts],
             "prior_visit": [float(np.mean(prior_visit[n])) for n in counts], "success": [float(np.mean(success[n])) for n in counts],
             "elimination_reference": [1.0 / (num_sites - n) for n in counts], "prior_success": float(np.mean(prior_success))}
+
+
+def failure_blend_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows: int | None = None,
+                        seed: int = PROBE_SEED) -> dict[str, Any]:
+    """Why two failures are not eliminated: the belief after failing at two sites, read as a point in z.
+
+    PEARL's posterior is a product of Gaussian factors with no prior factor (:func:`~peach_lite.posterior.product_of_gaussians`),
+    so the belief from the failures at sites a and b together is the product of their one-failure beliefs: per
+    dimension of z, a precision-weighted average of the two means, and narrower than either. One Gaussian cannot say
+    "site b or site c", so the one-failure beliefs point at single sites, and their average lands wherever the encoder
+    put it, not necessarily on the site left. With ``posterior_form="categorical"`` the beliefs are cluster
+    probabilities, the logits add, and the two-failure belief is the normalised geometric mean of the one-failure
+    ones: a cluster that either failure ruled out stays out.
+
+    Contexts as in :func:`paid_context_probe` and :func:`failed_context_probe`: ``num_rows`` (default: ``context_batch``)
+    copies of a paid attempt at each site (reward 0), of an unpaid attempt at each site (reward -1), and, for each
+    pair of sites, unpaid attempts alternating between the two. Then, per pair, one greedy episode on z = the
+    two-failure mean, on a task of ``tasks`` whose goal is a remaining site.
+
+    Args:
+        agent: a trained :class:`~peach_lite.peach.PEACH` (``task_inference="posterior"``).
+        envs: a :class:`~peach_lite.loop.GymTaskEnvs` of its hidden-sites maze.
+        tasks: tasks with a goal at every site (e.g. the held-out test tasks).
+    Returns:
+        ``pairs`` (the pairs of failed sites) and, per pair, ``nearest_paid`` (the site whose paid belief's mean is
+        nearest the two-failure mean, Euclidean in z: the site the top level takes it for) and ``remaining`` (the sites
+        not in the pair); ``one_failure_nearest`` (per site, the site nearest its one-failure mean);
+        ``lands_on_remaining`` (share of pairs whose nearest site is a remaining one: 1 for exact elimination) and
+        ``one_failure_lands_elsewhere`` (share of sites whose one-failure mean is nearest another site);
+        ``blend_error`` (largest gap between a two-failure mean and the precision-weighted average of its one-failure
+        means, or for a categorical posterior the normalised geometric mean of its one-failure probabilities: 0 up to
+        rounding, the product's identity); ``std_over_gap`` (the two-failure beliefs' standard deviation,
+        mean over pairs and dimensions, over the smallest distance between two paid means: far below 1 means every
+        sample of z reads as the same site, so sampling no longer searches); ``means`` (``paid`` (K, latent_dim),
+        ``one_failure`` (K, latent_dim), ``two_failures`` (pairs, latent_dim) arrays, for plots); ``greedy_sites``
+        (per pair, the sites the episode on the two-failure mean passes) and ``greedy_success`` (share of those
+        episodes that reach the goal, a remaining site).
+
+    Taught in notebooks/11_peach.py (section "The wall now: the meta-test's own search").
+    """
+    num_rows = _checked_probe_rows(agent, 1, num_rows)
+    if num_rows < 2:
+        raise ValueError(f"num_rows must be >= 2 (two failed sites share the context), got {num_rows}")
+    unwrapped = envs.unwrapped
+    centers, threshold = np.asarray(unwrapped.site_centers, np.float32), float(unwrapped.goal_threshold)
+    num_sites = len(centers)
+    task_of_site = {}
+    for task in tasks:
+        task_of_site.setdefault(site_of(task, unwrapped.sites), task)
+    if len(task_of_site) < num_sites:
+        raise ValueError(f"tasks must have a goal at each of the {num_sites} sites, got sites {sorted(task_of_site)}")
+
+    def belief(ends: Sequence[int], reward: float) -> Belief:
+        rows = np.stack([_attempt_row(agent, centers[ends[r % len(ends)]], reward) for r in range(num_rows)])
+        with torch.no_grad():
+            inferred = agent.posterior.infer(torch.as_tensor(rows)[None])
+        return Belief(inferred.mean[0].double(), inferred.var[0].double())
+
+    paid = [belief([s], 0.0) for s in range(num_sites)]
+    failed = [belief([s], -1.0) for s in range(num_sites)]
+    paid_means = torch.stack([b.mean for b in paid])
+
+    def nearest(mean: Tensor) -> int:
+        return int(torch.argmin(torch.linalg.norm(paid_means - mean, dim=1)))
+
+    pairs = list(itertools.combinations(range(num_sites), 2))
+    two = [belief(pair, -1.0) for pair in pairs]
+    errors, stds = [], []
+    for (a, b), both in zip(pairs, two):
+        rows_a, rows_b = (num_rows + 1) // 2, num_rows // 2  # rows at a come first
+        if agent.posterior.categorical:  # the logits add: q_ab ∝ q_a^(rows_a / n) q_b^(rows_b / n)
+            blend = torch.softmax((rows_a * failed[a].mean.clamp_min(1e-300).log() + rows_b * failed[b].mean.clamp_min(1e-300).log()) / num_rows, -1)
+        else:  # precisions add: the precision-weighted average of the means
+            weight_a, weight_b = rows_a / failed[a].var, rows_b / failed[b].var
+            blend = (weight_a * failed[a].mean + weight_b * failed[b].mean) / (weight_a + weight_b)
+        errors.append(float((both.mean - blend).abs().max()))
+        stds.append(float(both.var.sqrt().mean()))
+    gap = min(float(torch.linalg.norm(paid_means[i] - paid_means[j])) for i, j in pairs)
+    nearest_paid = [nearest(b.mean) for b in two]
+    remaining = [[s for s in range(num_sites) if s not in pair] for pair in pairs]
+    one_nearest = [nearest(b.mean) for b in failed]
+    greedy_sites, greedy_success = [], []
+    for k, (both, left) in enumerate(zip(two, remaining)):
+        at_mean = Belief(both.mean[None].float(), torch.zeros_like(both.var[None]).float())
+        episode = act_on_belief(agent, envs, task_of_site[left[0]], at_mean, num_samples=1, seed=seed + k)
+        greedy_sites.append([int(j) for j in np.flatnonzero(_sites_passed(episode, centers, threshold)[0])])
+        greedy_success.append(float(episode.success[0]))
+    return {"pairs": pairs, "greedy_sites": greedy_sites, "greedy_success": float(np.mean(greedy_success)), "nearest_paid": nearest_paid, "remaining": remaining, "one_failure_nearest": one_nearest,
+            "lands_on_remaining": float(np.mean([n in r for n, r in zip(nearest_paid, remaining)])),
+            "one_failure_lands_elsewhere": float(np.mean([n != s for s, n in enumerate(one_nearest)])),
+            "blend_error": max(errors), "std_over_gap": float(np.mean(stds)) / max(gap, 1e-12),
+            "means": {"paid": paid_means.numpy(), "one_failure": torch.stack([b.mean for b in failed]).numpy(),
+                      "two_failures": torch.stack([b.mean for b in two]).numpy()}}
 
 
 def _checked_probe_rows(agent: Any, num_samples: int, num_rows: int | None) -> int:

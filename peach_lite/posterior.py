@@ -6,7 +6,9 @@ The pieces, in the order of lesson 05:
 * :func:`product_of_gaussians` and :func:`kl_to_prior`: the closed-form algebra (Gaussian factors multiply;
   KL to N(0, I)).
 * :class:`ContextEncoder`: an MLP that maps each context transition c_n to a Gaussian factor; the posterior
-  is the product of the factors (no prior factor, as oyster), so it is permutation invariant.
+  is the product of the factors (no prior factor, as oyster), so it is permutation invariant. Not in PEARL: its
+  ``categorical`` form maps each transition to a categorical factor over K clusters and multiplies those
+  (:func:`product_of_categoricals`, :func:`kl_to_uniform`): one factor can then rule a cluster out.
 * :class:`Belief` and :class:`ContextPosterior`: ``prior``, ``infer``, ``sample`` (reparameterised) and
   ``kl``, all batched over tasks.
 * :class:`PosteriorSchedule`: when z comes from the prior and when from the posterior, while collecting
@@ -37,6 +39,8 @@ __all__ = [
     "MIN_FACTOR_VAR",
     "product_of_gaussians",
     "kl_to_prior",
+    "product_of_categoricals",
+    "kl_to_uniform",
     "unpaid_only",
     "ContextEncoder",
     "Belief",
@@ -88,6 +92,37 @@ def kl_to_prior(mu: Tensor, var: Tensor) -> Tensor:
     return 0.5 * (var + mu.pow(2) - 1.0 - var.log()).sum(dim=-1)
 
 
+def product_of_categoricals(log_probs: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Combine per-transition categorical factors p_n(k) over K clusters into one: q(k) ∝ prod_n p_n(k).
+
+    The logits add: log q(k) = sum_n log p_n(k) - log Z. A uniform factor has no effect, and the empty product is
+    the uniform prior; a factor with p_n(k) -> 0 rules cluster k out whatever the others say, so failures at two
+    places eliminate both (a product of Gaussians averages them instead: two-failure beliefs land between the
+    one-failure ones).
+
+    Args:
+        log_probs: (*lead, num_context, K) log p_n(k), each row normalised (e.g. a log_softmax).
+        mask: optional (*lead, num_context) bool, the valid rows (a masked row counts as uniform).
+    Returns:
+        (*lead, K) probabilities q(k).
+
+    Taught in notebooks/11_peach.py (section "An eliminating posterior: categorical factors").
+    """
+    if log_probs.dim() < 2:
+        raise ValueError(f"log_probs must have shape (*lead, num_context, K), got {tuple(log_probs.shape)}")
+    if mask is not None:
+        log_probs = torch.where(mask.unsqueeze(-1), log_probs, torch.zeros_like(log_probs))
+    return torch.softmax(log_probs.sum(dim=-2), dim=-1)
+
+
+def kl_to_uniform(probs: Tensor) -> Tensor:
+    """KL(Cat(probs) || Uniform(K)) = sum_k q_k log q_k + log K, (*lead,) from probs (*lead, K); 0 <= KL <= log K.
+
+    Taught in notebooks/11_peach.py (section "An eliminating posterior: categorical factors").
+    """
+    return (probs * probs.clamp_min(torch.finfo(probs.dtype).tiny).log()).sum(dim=-1) + math.log(probs.shape[-1])  # finite gradient at 0
+
+
 def unpaid_only(context: Tensor, reward_column: int, slots: Sequence[int], generator: torch.Generator | None = None) -> Tensor:
     """The context a meta-test has before its first paid attempt: a copy of ``context`` whose listed slots keep only
     their unpaid rows (sparse reward < 0), drawn with replacement back to the same number of rows.
@@ -127,19 +162,27 @@ class ContextEncoder(nn.Module):
         hidden: hidden layers (oyster 200x200x200).
         probabilistic: True: the MLP outputs (mu_n, softplus -> var_n) and the posterior is their product;
             False (deterministic-z ablation): it outputs an embedding and z = the mean embedding.
+        categorical: not in PEARL: the MLP outputs K = ``latent_dim`` logits, a categorical factor per transition,
+            and the posterior is their product (:func:`product_of_categoricals`); z is a one-hot cluster.
     Forward:
         context (*lead, num_context, context_dim), optional mask (*lead, num_context) of valid rows
-        -> (mu_post, var_post), each (*lead, latent_dim); var_post is 0 when deterministic.
+        -> (mu_post, var_post), each (*lead, latent_dim); var_post is 0 when deterministic. Categorical: the
+        moments of the one-hot z, (q, q (1 - q)).
 
     Taught in notebooks/05_pearl.py (section "The encoder, step 1: one transition, one Gaussian factor").
     """
 
-    def __init__(self, context_dim: int, latent_dim: int, hidden: Sequence[int] = (200, 200, 200), probabilistic: bool = True):
+    def __init__(self, context_dim: int, latent_dim: int, hidden: Sequence[int] = (200, 200, 200), probabilistic: bool = True,
+                 categorical: bool = False):
         super().__init__()
         check_int("context_dim", context_dim, 1)
-        check_int("latent_dim", latent_dim, 1)
-        self.context_dim, self.latent_dim, self.probabilistic = int(context_dim), int(latent_dim), bool(probabilistic)
-        self.net = mlp(context_dim, 2 * latent_dim if probabilistic else latent_dim, hidden, init="pearl")
+        check_int("latent_dim", latent_dim, 2 if categorical else 1)
+        if categorical and not probabilistic:
+            raise ValueError("categorical must be False when probabilistic is False (a point belief has no factors)")
+        self.context_dim, self.latent_dim = int(context_dim), int(latent_dim)
+        self.probabilistic, self.categorical = bool(probabilistic), bool(categorical)
+        outputs = latent_dim if categorical or not probabilistic else 2 * latent_dim
+        self.net = mlp(context_dim, outputs, hidden, init="pearl")
 
     def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
         """Per-transition factors: context (*lead, N, context_dim) -> (mu_n, var_n), each (*lead, N, latent_dim)."""
@@ -148,10 +191,18 @@ class ContextEncoder(nn.Module):
         params = self.net(context)
         if not self.probabilistic:
             return params, torch.zeros_like(params)
+        if self.categorical:  # (p_n, p_n (1 - p_n)): each factor's probabilities and one-hot variances
+            probs = torch.softmax(params, dim=-1)
+            return probs, probs * (1 - probs)
         mu, pre_var = params.split(self.latent_dim, dim=-1)
         return mu, F.softplus(pre_var)
 
     def forward(self, context: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if self.categorical:
+            if context.dim() < 2 or context.shape[-1] != self.context_dim:
+                raise ValueError(f"context must have shape (*lead, num_context, {self.context_dim}), got {tuple(context.shape)}")
+            probs = product_of_categoricals(torch.log_softmax(self.net(context), dim=-1), mask)
+            return probs, probs * (1 - probs)
         mu, var = self.factors(context)
         if not self.probabilistic:
             if mask is None:
@@ -208,10 +259,19 @@ class ContextPosterior(nn.Module):
         """False for the deterministic-z ablation (point beliefs, prior z = 0, no KL)."""
         return self.encoder.probabilistic
 
+    @property
+    def categorical(self) -> bool:
+        """True when z is a one-hot cluster with a categorical posterior (not in PEARL)."""
+        return getattr(self.encoder, "categorical", False)
+
     def prior(self, num_tasks: int) -> Belief:
-        """N(0, I) for each task (deterministic: the point z = 0): fields (num_tasks, latent_dim)."""
+        """N(0, I) for each task (deterministic: the point z = 0; categorical: uniform over the K clusters, as the
+        moments (1/K, 1/K (1 - 1/K))): fields (num_tasks, latent_dim)."""
         check_int("num_tasks", num_tasks, 1)
         mean = torch.zeros(num_tasks, self.latent_dim, device=self._device())
+        if self.categorical:
+            mean = mean + 1.0 / self.latent_dim
+            return Belief(mean, mean * (1 - mean))
         return Belief(mean, torch.ones_like(mean) if self.probabilistic else torch.zeros_like(mean))
 
     def prior_where(self, belief: Belief, empty: Tensor) -> Belief:
@@ -228,16 +288,26 @@ class ContextPosterior(nn.Module):
     def sample(self, belief: Belief, generator: torch.Generator | None = None) -> Tensor:
         """z = mean + sqrt(var) * eps, (num_tasks, latent_dim); differentiable in the belief (rsample).
 
-        Deterministic z: the mean itself (no random draw)."""
+        Deterministic z: the mean itself (no random draw). Categorical: a one-hot cluster k ~ q, drawn by
+        Gumbel-max; its gradient is the straight-through Gumbel-softmax's (temperature 1)."""
         if not self.probabilistic:
             return belief.mean
+        if self.categorical:
+            uniform = torch.rand(belief.mean.shape, generator=generator, device=belief.mean.device, dtype=belief.mean.dtype)
+            scores = belief.mean.clamp_min(1e-30).log() - torch.log(-torch.log(uniform.clamp_min(1e-20)))
+            soft = torch.softmax(scores, dim=-1)
+            hard = F.one_hot(scores.argmax(dim=-1), self.latent_dim).to(soft.dtype)
+            return hard + (soft - soft.detach())  # exactly one-hot in value, the soft sample's gradient
         eps = torch.randn(belief.mean.shape, generator=generator, device=belief.mean.device, dtype=belief.mean.dtype)
         return belief.mean + belief.var.sqrt() * eps
 
     def kl(self, belief: Belief) -> Tensor:
-        """KL(belief || N(0, I)) per task, (num_tasks,); zeros for deterministic z (no bottleneck)."""
+        """KL(belief || N(0, I)) per task, (num_tasks,); zeros for deterministic z (no bottleneck); categorical:
+        KL(q || uniform) (:func:`kl_to_uniform`)."""
         if not self.probabilistic:
             return torch.zeros(len(belief), device=belief.mean.device)
+        if self.categorical:
+            return kl_to_uniform(belief.mean)
         return kl_to_prior(belief.mean, belief.var)
 
     def _device(self) -> torch.device:

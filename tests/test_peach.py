@@ -9,6 +9,7 @@ from peach_lite.checkpoints import load_agent, save_agent
 from peach_lite.envs import make
 from peach_lite.loop import GymTaskEnvs, Runner, TaskBatch, run_episodes
 from peach_lite.peach import PEACH, PeachConfig, meta_test_success, peach_losses, top_context_row, train_peach
+from peach_lite.posterior import kl_to_uniform
 
 MAZE = "peach_lite/PointMazeHidden-v0"
 SMALL = dict(top_updates_per_round=2, lower_updates_per_episode=2, batch_size=8, context_batch=4, lower_batch_size=8,
@@ -39,9 +40,9 @@ def _batch(agent: PEACH, tasks=(0, 1, 2)):
     return batch, context
 
 
-def test_the_encoder_learns_from_the_critic_and_the_kl_and_never_from_the_actor(collected):
-    agent, *_ = collected
-    batch, context = _batch(agent)
+def _check_algorithm_1_routing(agent: PEACH, batch: dict, context: torch.Tensor) -> dict:
+    """φ learns from the critic loss and the KL and gets exactly zero from the actor loss; no top loss reaches a
+    lower level. Returns the last losses."""
     for name, expect_encoder in [("critic_loss", True), ("kl", True), ("actor_loss", False)]:
         agent.zero_grad(set_to_none=True)
         losses = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1, generator=torch.Generator().manual_seed(0))
@@ -52,10 +53,32 @@ def test_the_encoder_learns_from_the_critic_and_the_kl_and_never_from_the_actor(
             assert all(torch.equal(g, torch.zeros_like(g)) for g in encoder)  # exactly zero, not small
         for lower in agent.hierarchy.levels[:-1]:  # no top loss reaches a lower level
             assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(lower))
+    return losses
+
+
+def test_the_encoder_learns_from_the_critic_and_the_kl_and_never_from_the_actor(collected):
+    agent, *_ = collected
+    batch, context = _batch(agent)
+    _check_algorithm_1_routing(agent, batch, context)
     agent.zero_grad(set_to_none=True)
     peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1)["actor_loss"].backward()
     assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(agent.top.critic))  # the actor loss trains no critic
     assert any(g.abs().sum() > 0 for g in _grads(agent.top.actor))
+
+
+def test_the_categorical_posterior_keeps_algorithm_1s_routing():
+    agent, envs, runner = _agent(posterior_form="categorical")
+    agent.collect_round(runner, 0)
+    assert agent.posterior.categorical and agent.top.cond_dim == agent.config.latent_dim
+    batch, context = _batch(agent)
+    losses = _check_algorithm_1_routing(agent, batch, context)
+    belief = agent.posterior.infer(context)
+    torch.testing.assert_close(losses["kl"], 0.1 * kl_to_uniform(belief.mean).sum())
+    agent.begin_episode(TaskBatch.from_list(runner.tasks, [0, 1]), explore=False)  # the prior: a uniform one-hot cluster
+    assert set(np.unique(agent.hierarchy.top_cond).tolist()) == {0.0, 1.0} and (agent.hierarchy.top_cond.sum(-1) == 1).all()
+    for field, value in [("posterior_form", "mixture"), ("deterministic_z", True)]:
+        with pytest.raises(ValueError, match=field):
+            PeachConfig(posterior_form=value if field == "posterior_form" else "categorical", **({} if field == "posterior_form" else {field: value}))
 
 
 def test_prior_slots_read_the_prior_and_send_the_encoder_nothing(collected):
@@ -510,6 +533,33 @@ def test_the_failed_context_probe_reads_unpaid_attempts_at_the_other_sites(colle
     with pytest.raises(ValueError, match="task_inference"):
         oracle, envs3, _ = _agent(task_inference="oracle")
         failed_context_probe(oracle, envs3, tasks)
+
+
+def test_the_failure_blend_probe_finds_the_two_failure_belief_between_the_one_failure_beliefs(collected):
+    from peach_lite.peach_diagnostics import failure_blend_probe
+
+    agent, envs, _ = collected
+    tasks = envs.unwrapped.test_tasks()
+    probe = failure_blend_probe(agent, envs, tasks, num_rows=5)
+    assert probe["pairs"] == [(0, 1), (0, 2), (1, 2)] and probe["remaining"] == [[2], [1], [0]]
+    assert probe["blend_error"] < 1e-4  # the product of Gaussians: a precision-weighted average, per dimension
+    means = probe["means"]
+    assert means["paid"].shape == means["one_failure"].shape == (3, agent.config.latent_dim) and means["two_failures"].shape == (3, agent.config.latent_dim)
+    for k, (a, b) in enumerate(probe["pairs"]):  # between the two one-failure means, dimension by dimension
+        low, high = np.minimum(means["one_failure"][a], means["one_failure"][b]), np.maximum(means["one_failure"][a], means["one_failure"][b])
+        assert ((means["two_failures"][k] >= low - 1e-5) & (means["two_failures"][k] <= high + 1e-5)).all()
+        nearest = int(np.argmin(np.linalg.norm(means["paid"] - means["two_failures"][k], axis=1)))
+        assert probe["nearest_paid"][k] == nearest
+    assert probe["lands_on_remaining"] == np.mean([n in r for n, r in zip(probe["nearest_paid"], probe["remaining"])])
+    assert len(probe["greedy_sites"]) == 3 and 0.0 <= probe["greedy_success"] <= 1.0 and probe["std_over_gap"] > 0
+    categorical, envs_c, runner_c = _agent(posterior_form="categorical")
+    categorical.collect_round(runner_c, 0)
+    probe_c = failure_blend_probe(categorical, envs_c, tasks, num_rows=5)  # the logits add: a normalised geometric mean
+    assert probe_c["blend_error"] < 1e-5 and np.allclose(probe_c["means"]["two_failures"].sum(-1), 1.0)
+    with pytest.raises(ValueError, match="num_rows"):
+        failure_blend_probe(agent, envs, tasks, num_rows=1)
+    with pytest.raises(ValueError, match="tasks must have a goal at each"):
+        failure_blend_probe(agent, envs, [t for t in tasks if envs.unwrapped.site_of(t) != 1])
 
 
 @pytest.mark.parametrize("form", ["mlp", "distance"])

@@ -14,7 +14,9 @@ from peach_lite.posterior import (
     PosteriorAgent,
     PosteriorSchedule,
     kl_to_prior,
+    kl_to_uniform,
     meta_test,
+    product_of_categoricals,
     product_of_gaussians,
 )
 
@@ -36,6 +38,76 @@ def test_product_of_gaussians_equals_the_conjugate_posterior():
     mu_p, var_p = product_of_gaussians(with_prior, torch.cat([torch.full_like(x, s2), torch.ones(1, 1, 5, dtype=torch.float64)], 1))
     assert abs(var_p[0, 0].item() - 1 / (1 + n / s2)) < 1e-12 and abs(var_p[0, 0].item() - 0.058824) < 1e-6
     torch.testing.assert_close(mu_p, (x.sum(1) / s2) / (1 + n / s2), atol=1e-6, rtol=0)
+
+
+def test_the_product_over_two_contexts_is_the_precision_weighted_average_of_their_products():
+    g = torch.Generator().manual_seed(2)
+    mu, var = torch.randn(1, 7, 3, generator=g, dtype=torch.float64), 0.2 + torch.rand(1, 7, 3, generator=g, dtype=torch.float64)
+    mean_a, var_a = product_of_gaussians(mu[:, :3], var[:, :3])
+    mean_b, var_b = product_of_gaussians(mu[:, 3:], var[:, 3:])
+    mean_ab, var_ab = product_of_gaussians(mu, var)
+    torch.testing.assert_close(var_ab, 1 / (1 / var_a + 1 / var_b))
+    torch.testing.assert_close(mean_ab, (mean_a / var_a + mean_b / var_b) * var_ab)
+    assert ((mean_ab >= torch.minimum(mean_a, mean_b)) & (mean_ab <= torch.maximum(mean_a, mean_b))).all()  # never outside
+    assert (var_ab < torch.minimum(var_a, var_b)).all()  # and narrower than either
+
+
+def test_product_of_categoricals_is_the_normalised_product_and_a_zero_factor_eliminates():
+    g = torch.Generator().manual_seed(3)
+    probs = torch.softmax(torch.randn(2, 6, 4, generator=g, dtype=torch.float64), dim=-1)
+    q = product_of_categoricals(probs.log())
+    expected = probs.prod(dim=1) / probs.prod(dim=1).sum(-1, keepdim=True)
+    torch.testing.assert_close(q, expected)
+    uniform = torch.full((2, 1, 4), 0.25, dtype=torch.float64)
+    torch.testing.assert_close(product_of_categoricals(torch.cat([probs, uniform], 1).log()), q)  # a uniform factor: no effect
+    torch.testing.assert_close(product_of_categoricals(probs.log()[:, torch.randperm(6, generator=g)]), q)  # order-free
+    ruled_out = torch.tensor([[0.0, 0.5, 0.5, 0.0]], dtype=torch.float64)[None].expand(2, 1, 4)
+    torch.testing.assert_close(product_of_categoricals(torch.cat([probs, ruled_out], 1).log())[:, [0, 3]], torch.zeros(2, 2, dtype=torch.float64))
+    mask = torch.zeros(2, 6, dtype=torch.bool)
+    torch.testing.assert_close(product_of_categoricals(probs.log(), mask), torch.full((2, 4), 0.25, dtype=torch.float64))  # empty: uniform
+    mask[:, :2] = True
+    torch.testing.assert_close(product_of_categoricals(probs.log(), mask), product_of_categoricals(probs[:, :2].log()))
+    with pytest.raises(ValueError, match="log_probs"):
+        product_of_categoricals(torch.zeros(4))
+
+
+def test_kl_to_uniform_matches_torch_distributions_and_has_a_finite_gradient_at_zero():
+    probs = torch.tensor([[0.7, 0.2, 0.1, 0.0], [0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    kl = kl_to_uniform(probs)
+    reference = torch.distributions.kl_divergence(torch.distributions.Categorical(probs=probs.detach()),
+                                                  torch.distributions.Categorical(probs=torch.full((3, 4), 0.25, dtype=torch.float64)))
+    torch.testing.assert_close(kl.detach(), reference)
+    assert abs(kl[1].item()) < 1e-12 and abs(kl[2].item() - math.log(4)) < 1e-12  # 0 at the prior, log K at a one-hot
+    kl.sum().backward()
+    assert torch.isfinite(probs.grad).all()
+
+
+def test_the_categorical_posterior_draws_one_hot_clusters_with_its_probabilities_and_passes_gradient():
+    torch.manual_seed(0)
+    posterior = ContextPosterior(ContextEncoder(context_dim=5, latent_dim=4, hidden=(16,), categorical=True))
+    assert posterior.categorical and posterior.probabilistic
+    prior = posterior.prior(3)
+    torch.testing.assert_close(prior.mean, torch.full((3, 4), 0.25)) and torch.testing.assert_close(prior.var, torch.full((3, 4), 0.1875))
+    assert torch.allclose(posterior.kl(prior), torch.zeros(3), atol=1e-6)
+    context = torch.randn(2, 7, 5)
+    belief = posterior.infer(context)
+    torch.testing.assert_close(belief.var, belief.mean * (1 - belief.mean))
+    torch.testing.assert_close(belief.mean.sum(-1), torch.ones(2))
+    mu, _ = posterior.encoder.factors(context)
+    torch.testing.assert_close(belief.mean, product_of_categoricals(mu.log()))
+    fixed = Belief(torch.tensor([[0.1, 0.6, 0.3, 0.0]]).expand(20_000, 4), torch.zeros(20_000, 4))
+    draws = posterior.sample(fixed, torch.Generator().manual_seed(1))
+    assert torch.equal(draws.detach().sum(-1), torch.ones(20_000)) and set(draws.detach().unique().tolist()) == {0.0, 1.0}
+    assert torch.allclose(draws.detach().mean(0), fixed.mean[0], atol=0.015) and draws[:, 3].sum() == 0  # k ~ q, never a ruled-out k
+    again = posterior.sample(fixed, torch.Generator().manual_seed(1))
+    assert torch.equal(draws, again)  # the generator decides
+    z = posterior.sample(belief, torch.Generator().manual_seed(2))
+    (z * torch.randn(2, 4)).sum().backward()  # straight-through: the encoder gets a gradient through the one-hot
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in posterior.parameters())
+    with pytest.raises(ValueError, match="categorical"):
+        ContextEncoder(5, 4, (16,), probabilistic=False, categorical=True)
+    with pytest.raises(ValueError, match="latent_dim"):
+        ContextEncoder(5, 1, (16,), categorical=True)
 
 
 def test_factor_with_huge_variance_has_no_effect_and_the_clamp_is_1e_minus_7():
