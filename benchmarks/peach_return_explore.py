@@ -17,6 +17,9 @@ buffers like any other, and the top level learns from them off-policy.
 * ``return_explore_quarter_unpaid``: rate 0.25 plus half of the own-goal meta-batch slots reading z from only the
   unpaid attempts of their context (``unpaid_context_prob`` 0.5), the context a meta-test has before its first paid
   attempt: the encoder is taught what failures rule out (the failed-context probe, ``failed_context_*``, measures it);
+* ``return_explore_quarter_categorical``: rate 0.25 with the categorical context posterior (``posterior_form``
+  "categorical": per-row categorical factors over 5 clusters whose product can rule a failed site's cluster out,
+  where PEARL's product of Gaussians averages two failures; ``peach_diagnostics.failure_blend_probe``);
 * ``htr``: the route without the plans, read from ``data/results/peach_exploration.json`` (its ``htr`` runs: the same
   method config but the fields above, the same seeds and run function; tests/test_peach_results.py checks that the
   configs differ in those fields only, and that peach_maze's ``peach`` runs reproduce these bit for bit).
@@ -29,9 +32,9 @@ over seeds), the same for each other arm and ``htr_success``, ``<arm>_gain`` (mi
 (``peach_diagnostics.failed_context_probe``): ``<m>_one_failure_success`` / ``<m>_two_failures_success`` (success after a
 context of failed attempts at one / both other sites; posterior sampling with elimination: 0.5 / 1.0) and
 ``<m>_two_failures_revisit`` (share of those episodes that pass a failed site again) beside ``<m>_two_failures_prior_visit``;
-``unpaid_gain`` (the unpaid arm minus the quarter arm); ``oracle_success`` and ``return_explore_train_minutes_per_seed``.
+``unpaid_gain`` and ``categorical_gain`` (the unpaid and categorical arms minus the quarter arm); ``oracle_success`` and ``return_explore_train_minutes_per_seed``.
 
-Run (about 13.5 CPU-minutes a run, 12 runs; one run per process shares runs/)::
+Run (about 13.5 CPU-minutes a run, 15 runs; one run per process shares runs/)::
 
     nohup python benchmarks/peach_return_explore.py --address serial > runs/logs/peach_return_explore.log 2>&1 &
 
@@ -52,10 +55,11 @@ from peach_lite.sweep import run_sweep, sweep_options
 ARMS = {"return_explore": "peach_hindsight_collection_task_or_achieved_return_explore",
         "return_explore_quarter": "peach_hindsight_collection_task_or_achieved_return_explore_quarter",
         "return_explore_prior_slots": "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots",
-        "return_explore_quarter_unpaid": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_unpaid"}
+        "return_explore_quarter_unpaid": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_unpaid",
+        "return_explore_quarter_categorical": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_categorical"}
 """Short name -> the peach_hindsight.py method it runs (rate 0.5; rate 0.25; rate 0.5 plus ``prior_slot_prob`` 0.5; rate 0.25
-plus ``unpaid_context_prob`` 0.5)."""
-ADDED_FIELDS = ("return_explore_rate", "prior_slot_prob", "unpaid_context_prob")
+plus ``unpaid_context_prob`` 0.5; rate 0.25 with the categorical posterior)."""
+ADDED_FIELDS = ("return_explore_rate", "prior_slot_prob", "unpaid_context_prob", "posterior_form")
 """The only PeachConfig fields in which an arm may differ from the baseline."""
 BASELINE = "htr"
 """The baseline's key in peach_exploration.json's runs."""
@@ -109,6 +113,7 @@ def main() -> None:
     for arm in ARMS:
         headline[f"{arm}_gain"] = headline[f"{arm}_success"] - headline["htr_success"]
     headline["unpaid_gain"] = headline["return_explore_quarter_unpaid_success"] - headline["return_explore_quarter_success"]
+    headline["categorical_gain"] = headline["return_explore_quarter_categorical_success"] - headline["return_explore_quarter_success"]
     headline["oracle_success"] = float(values.oracle_success)
     headline["return_explore_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for arm in ARMS for r in runs[arm]]) / 60)
     headline["route_rounds"] = float(args.route_rounds)
@@ -119,6 +124,7 @@ def main() -> None:
         return
     labels = {"return_explore": "first return, then explore (half the collections)", "return_explore_quarter": "... a quarter of them",
               "return_explore_prior_slots": "... half, plus prior slots", "return_explore_quarter_unpaid": "... a quarter, plus unpaid slots",
+              "return_explore_quarter_categorical": "... a quarter, categorical posterior",
               "htr": "HTR, else HER (peach_exploration)"}
     figure = figure_spec("First return, then explore (hidden-goal maze)", [
         curves_panel("meta-training", "environment steps", "final-episode meta-test success",

@@ -1023,12 +1023,123 @@ assert r[unpaid + "_success"] <= values.oracle_success
 # attempt is read less well. One reading, not yet measured: the critic's targets under a context of failures average
 # over the tasks those failures leave open, so its gradient asks z to say "not here" but never rewards it for
 # pointing at the site that is left.
+
+# %% [markdown]
+# ### Why the second failure is forgotten: a product of Gaussians averages
+#
+# PEARL's posterior multiplies one Gaussian factor per context row, with no prior factor. So the belief after failures
+# at two sites *is* the product of the two one-failure beliefs: per dimension of z, the precision-weighted average of
+# their means, and narrower than either (`tests/test_posterior.py` checks the identity). One Gaussian cannot say
+# "site b or site c", so a one-failure belief points at one other site, and that is enough after one failure. After two,
+# the belief lands between two such points, wherever the encoder happened to put them, and nothing in its training asks
+# that "between" be the site that is left. `failure_blend_probe` lays the beliefs out on the best route's agent (seed 0
+# of the benchmark below, `data/checkpoints/peach_maze_return_explore.pt`): the beliefs of a paid attempt at each site,
+# of failures at each site, and of failures at each pair, with the site the greedy episode on each two-failure mean
+# reaches.
+
+# %%
+from peach_lite.peach_diagnostics import failure_blend_probe
+
+show_source(failure_blend_probe)
+
+# %%
+best_agent, _ = load_agent(checkpoints_dir() / "peach_maze_return_explore.pt", algorithm="peach")
+blend = failure_blend_probe(best_agent, eval_envs, test_tasks)
+print(f"{'failed at':10s} {'site left':>9s} {'nearest paid belief':>20s} {'greedy episode passes':>22s}")
+for pair, left, nearest, passed in zip(blend["pairs"], blend["remaining"], blend["nearest_paid"], blend["greedy_sites"]):
+    print(f"{str(pair):10s} {left[0]:9d} {nearest:20d} {str(passed or '-'):>22s}")
+print(f"one failure: its belief is nearest another site's for {blend['one_failure_lands_elsewhere']:.0%} of the sites; "
+      f"product identity error {blend['blend_error']:.1e}; posterior std / gap between paid beliefs {blend['std_over_gap']:.2f}")
+
+means = blend["means"]
+points = np.concatenate([means["paid"], means["one_failure"], means["two_failures"]])
+centre = points.mean(axis=0)
+axes_2d = np.linalg.svd(points - centre, full_matrices=False)[2][:2]  # the plane of the beliefs' two main directions
+flat = lambda z: (z - centre) @ axes_2d.T
+fig, ax = plt.subplots(figsize=(5.5, 4))
+for site in range(len(means["paid"])):
+    ax.scatter(*flat(means["paid"][site]), s=200, marker="*", color=f"C{site}", label=f"paid at site {site}")
+    ax.scatter(*flat(means["one_failure"][site]), s=70, marker="x", color=f"C{site}", label=f"failed at site {site}")
+for k, (a, b) in enumerate(blend["pairs"]):
+    ends = np.stack([flat(means["one_failure"][a]), flat(means["one_failure"][b])])
+    ax.plot(ends[:, 0], ends[:, 1], ":", color="gray")
+    ax.scatter(*flat(means["two_failures"][k]), s=35, color="k")
+    ax.annotate(f"failed at {a} and {b}", flat(means["two_failures"][k]), fontsize=7, xytext=(4, -10), textcoords="offset points")
+ax.set(title="posterior means in z (the beliefs' main plane)", xticks=[], yticks=[])
+ax.legend(fontsize=7, loc="best")
+plt.show()
+
+assert blend["blend_error"] < 1e-4  # the two-failure belief is the product of the one-failure beliefs
+assert blend["one_failure_lands_elsewhere"] == 1.0  # one failure: the belief points at another site
+assert blend["lands_on_remaining"] < 1.0 and blend["greedy_success"] < 1.0  # two: not always at the site left
+assert blend["std_over_gap"] < 0.5  # and narrow: every sample of z reads as the same site, so sampling no longer searches
+
+# %% [markdown]
+# Paid beliefs (stars) sit far apart, one per site; the failure beliefs (crosses) point at other sites, and each
+# two-failure belief (dot) sits between its two, in the plane of the figure as in every dimension. The far site's paid
+# belief lies off that band altogether: after failing at the other two, the averaged belief cannot reach it, and the
+# greedy episode goes back to a failed site. The belief is also narrow (the context has dozens of rows, and the
+# product's variance shrinks with each), so a fresh sample of z each episode does not help: the meta-test repeats
+# itself.
+
+# %% [markdown]
+# ### An eliminating posterior: categorical factors
+#
+# A product *can* eliminate, with another family. If each context row gave a categorical factor over K clusters,
+# the logits would add: a factor near zero for cluster k rules k out whatever the other rows say, and failures at two
+# sites rule out two clusters. Algorithm 1's gradient could even teach it: a failure at site a only ever appears in
+# the contexts of tasks whose goal is elsewhere, so the critic's gradient would push its factor towards their
+# clusters and away from a's. `PeachConfig.posterior_form="categorical"` (not in the poster or PEARL) builds it:
+# K = `latent_dim` = 5 clusters, z a one-hot cluster drawn from q (a straight-through Gumbel-softmax gradient in place
+# of the Gaussian's reparameterisation), the KL to the uniform prior, Algorithm 1's routing unchanged.
+
+# %%
+from peach_lite.posterior import product_of_categoricals
+
+show_source(product_of_categoricals)
+factors = torch.tensor([[0.30, 0.30, 0.40],   # an uninformative row
+                        [1e-6, 0.50, 0.50],   # a failure that rules cluster 0 out
+                        [0.50, 1e-6, 0.50]])  # and one that rules cluster 1 out
+q = product_of_categoricals(factors.log()[None])[0]
+print("q(k | three rows) =", q.numpy().round(4))
+assert q[2] > 0.999  # two eliminations leave the third cluster, whatever the first row says
+
+# %% [markdown]
+# `benchmarks/peach_return_explore.py` trains the quarter route with it (`return_explore_quarter_categorical`, the
+# same seeds and rounds; only `posterior_form` differs):
+
+# %%
+categorical = "return_explore_quarter_categorical"
+cat_runs = return_runs[categorical]
+print(f"{'route':28s} {'final':>5s}  {'IQM [95% CI]':17s} {'paid ctx':>8s} {'sites the prior reaches':>23s} {'linear probe':>12s}")
+for label, key in [("first return, 1/4 (above)", quarter), ("+ categorical posterior", categorical)]:
+    rows = return_runs[key]
+    print(f"{label:28s} {success_with_ci(r, key)}  {r[key + '_paid_context_success']:8.2f} "
+          f"{str([int(run['prior_sites_reached']) for run in rows]):>23s} {np.mean([run['probe_accuracy'] for run in rows]):12.2f}")
+print("paid-context success per site, per seed:", [np.round(run["paid_context_success_per_site"], 2).tolist() for run in cat_runs])
+one_site = [run for run in cat_runs if run["prior_sites_reached"] == 1]
+assert len(one_site) == 2 and all(sorted(run["paid_context_success_per_site"]) == [0.0, 0.0, 1.0] for run in one_site)  # one site, whatever z
+assert all(run["paid_context_success_per_site"][1] == 0.0 for run in cat_runs)  # the far site: never, on any seed
+assert np.mean([run["probe_accuracy"] for run in cat_runs]) > 1 / 3  # yet the posterior means carry some of the site
+assert r[categorical + "_success"] < r[quarter + "_success"] and r[categorical + "_two_failures_success"] < r[quarter + "_two_failures_success"]
+
+# %% [markdown]
+# It never gets to eliminate. On two seeds the top level goes to one site whatever z says: a paid context at that
+# site succeeds, at the others never, and the prior's clusters all lead to the same place. The third seed tells two
+# sites apart; no seed ever reaches the far one. The posterior means do carry some of the site (the linear probe is
+# above chance), but a one-hot z *drawn* from a soft q says little in any one draw, so the top level learns to ignore
+# it, and once it does the critic's gradient gives the encoder nothing to sharpen q with. (One-seed checks with a stronger pull to the uniform prior, `kl_lambda` 0.01 and 0.1, the
+# `..._categorical_mid_kl` and `..._categorical_kl` methods of `benchmarks/peach_hindsight.py`, end the same way.)
+# The Gaussian's z is useful before it is sharp: its mean moves smoothly with the context, and the top level can
+# read a little of it at a time.
 #
 # So this is where the course leaves PEACH: training exploration, solved by first return, then explore; inference
 # given a paid attempt, solved; the meta-test's search before its first paid attempt, not. Posterior sampling needs a
 # belief that eliminates (lesson 02's exact Bayes filter does by construction) and a prior episode that tours the
-# sites (the best uninformed episode scores 0.67 alone). Neither comes out of Algorithm 1's losses as they stand:
-# that is the open problem.
+# sites (the best uninformed episode scores 0.67 alone). PEARL's Gaussian product averages failures instead of
+# eliminating them; a categorical product eliminates by construction, but its one-hot z is one the top level never
+# learns to read. A belief that is both smooth enough to learn from and able to rule places out (a mixture, or a
+# Gaussian z with a categorical read-out) is the open problem this lesson ends on.
 
 # %% [markdown]
 # ## Against its parents (the benchmark)

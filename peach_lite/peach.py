@@ -9,7 +9,8 @@ This module holds the composition and PEACH's own losses only:
 * the hierarchy is a :class:`~peach_lite.hac.HAC` with ``top_cond_dim = latent_dim`` and a hidden end goal
   (``top_goal_hidden``: the top level's goal test is the env's success signal); it hands every top-level
   attempt to :meth:`PEACH.record_attempt`, which builds the top level's per-task replay and the context;
-* the posterior is PEARL's :class:`~peach_lite.posterior.ContextPosterior` with its KL (``pearl_kl_loss``);
+* the posterior is PEARL's :class:`~peach_lite.posterior.ContextPosterior` with its KL (``pearl_kl_loss``; the
+  ``posterior_form="categorical"`` option, not in PEARL, swaps in categorical factors and the KL to a uniform prior);
 * :meth:`PEACH.collect_round` is Algorithm 1's collection, :meth:`PEACH.update` its gradient step
   (:func:`peach_losses`), and :func:`~peach_lite.posterior.meta_test` (Algorithm 2) works unchanged, since
   PEACH is a ``PosteriorAgent``.

@@ -57,7 +57,8 @@ class PeachConfig:
       decoder: ``reward_decoder_form``), a count-based exploration bonus in the top level's RL reward
       (``novelty_bonus``), frontier subgoals in place of the top level's uniformly random ones (``frontier_radius``), and
       collection episodes that first return to a rarely visited cell, then explore (``return_explore_rate``), and
-      meta-batch slots whose z reads only the unpaid attempts of their context (``unpaid_context_prob``).
+      meta-batch slots whose z reads only the unpaid attempts of their context (``unpaid_context_prob``), and a
+      categorical context posterior with a one-hot z in place of PEARL's Gaussian (``posterior_form``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection

@@ -30,6 +30,13 @@ def collected() -> tuple[PEACH, GymTaskEnvs, Runner]:
     return agent, envs, runner
 
 
+@pytest.fixture(scope="module")
+def collected_categorical() -> tuple[PEACH, GymTaskEnvs, Runner]:
+    agent, envs, runner = _agent(posterior_form="categorical")
+    agent.collect_round(runner, 0)
+    return agent, envs, runner
+
+
 def _grads(module: torch.nn.Module) -> list[torch.Tensor]:
     return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in module.parameters()]
 
@@ -66,9 +73,8 @@ def test_the_encoder_learns_from_the_critic_and_the_kl_and_never_from_the_actor(
     assert any(g.abs().sum() > 0 for g in _grads(agent.top.actor))
 
 
-def test_the_categorical_posterior_keeps_algorithm_1s_routing():
-    agent, envs, runner = _agent(posterior_form="categorical")
-    agent.collect_round(runner, 0)
+def test_the_categorical_posterior_keeps_algorithm_1s_routing(collected_categorical):
+    agent, envs, runner = collected_categorical
     assert agent.posterior.categorical and agent.top.cond_dim == agent.config.latent_dim
     batch, context = _batch(agent)
     losses = _check_algorithm_1_routing(agent, batch, context)
@@ -535,7 +541,7 @@ def test_the_failed_context_probe_reads_unpaid_attempts_at_the_other_sites(colle
         failed_context_probe(oracle, envs3, tasks)
 
 
-def test_the_failure_blend_probe_finds_the_two_failure_belief_between_the_one_failure_beliefs(collected):
+def test_the_failure_blend_probe_finds_the_two_failure_belief_between_the_one_failure_beliefs(collected, collected_categorical):
     from peach_lite.peach_diagnostics import failure_blend_probe
 
     agent, envs, _ = collected
@@ -552,8 +558,7 @@ def test_the_failure_blend_probe_finds_the_two_failure_belief_between_the_one_fa
         assert probe["nearest_paid"][k] == nearest
     assert probe["lands_on_remaining"] == np.mean([n in r for n, r in zip(probe["nearest_paid"], probe["remaining"])])
     assert len(probe["greedy_sites"]) == 3 and 0.0 <= probe["greedy_success"] <= 1.0 and probe["std_over_gap"] > 0
-    categorical, envs_c, runner_c = _agent(posterior_form="categorical")
-    categorical.collect_round(runner_c, 0)
+    categorical, envs_c, _ = collected_categorical
     probe_c = failure_blend_probe(categorical, envs_c, tasks, num_rows=5)  # the logits add: a normalised geometric mean
     assert probe_c["blend_error"] < 1e-5 and np.allclose(probe_c["means"]["two_failures"].sum(-1), 1.0)
     with pytest.raises(ValueError, match="num_rows"):
