@@ -1034,8 +1034,8 @@ assert r[unpaid + "_success"] <= values.oracle_success
 # the belief lands between two such points, wherever the encoder happened to put them, and nothing in its training asks
 # that "between" be the site that is left. `failure_blend_probe` lays the beliefs out on the best route's agent (seed 0
 # of the benchmark below, `data/checkpoints/peach_maze_return_explore.pt`): the beliefs of a paid attempt at each site,
-# of failures at each site, and of failures at each pair, with the site the greedy episode on each two-failure mean
-# reaches.
+# of failures at each site, and of failures at each pair, with the sites the greedy episode on each two-failure mean
+# passes (`-`: no site centre, e.g. a jittered goal reached on the way).
 
 # %%
 from peach_lite.peach_diagnostics import failure_blend_probe
@@ -1045,9 +1045,10 @@ show_source(failure_blend_probe)
 # %%
 best_agent, _ = load_agent(checkpoints_dir() / "peach_maze_return_explore.pt", algorithm="peach")
 blend = failure_blend_probe(best_agent, eval_envs, test_tasks)
-print(f"{'failed at':10s} {'site left':>9s} {'nearest paid belief':>20s} {'greedy episode passes':>22s}")
-for pair, left, nearest, passed in zip(blend["pairs"], blend["remaining"], blend["nearest_paid"], blend["greedy_sites"]):
-    print(f"{str(pair):10s} {left[0]:9d} {nearest:20d} {str(passed or '-'):>22s}")
+print(f"{'failed at':10s} {'site left':>9s} {'nearest paid belief':>20s} {'greedy episode passes':>22s} {'reaches the goal':>16s}")
+for pair, left, nearest, passed, reached in zip(blend["pairs"], blend["remaining"], blend["nearest_paid"], blend["greedy_sites"],
+                                                blend["greedy_reached"]):
+    print(f"{str(pair):10s} {left[0]:9d} {nearest:20d} {str(passed or '-'):>22s} {str(reached):>16s}")
 print(f"one failure: its belief is nearest another site's for {blend['one_failure_lands_elsewhere']:.0%} of the sites; "
       f"product identity error {blend['blend_error']:.1e}; posterior std / gap between paid beliefs {blend['std_over_gap']:.2f}")
 

@@ -190,8 +190,8 @@ def failure_blend_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows
         mean over pairs and dimensions, over the smallest distance between two paid means: far below 1 means every
         sample of z reads as the same site, so sampling no longer searches); ``means`` (``paid`` (K, latent_dim),
         ``one_failure`` (K, latent_dim), ``two_failures`` (pairs, latent_dim) arrays, for plots); ``greedy_sites``
-        (per pair, the sites the episode on the two-failure mean passes) and ``greedy_success`` (share of those
-        episodes that reach the goal, a remaining site).
+        (per pair, the sites the episode on the two-failure mean passes), ``greedy_reached`` (per pair, whether it
+        reached the goal, a remaining site) and ``greedy_success`` (their share).
 
     Taught in notebooks/11_peach.py (section "The wall now: the meta-test's own search").
     """
@@ -242,7 +242,8 @@ def failure_blend_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows
         episode = act_on_belief(agent, envs, task_of_site[left[0]], at_mean, num_samples=1, seed=seed + k)
         greedy_sites.append([int(j) for j in np.flatnonzero(_sites_passed(episode, centers, threshold)[0])])
         greedy_success.append(float(episode.success[0]))
-    return {"pairs": pairs, "greedy_sites": greedy_sites, "greedy_success": float(np.mean(greedy_success)), "nearest_paid": nearest_paid, "remaining": remaining, "one_failure_nearest": one_nearest,
+    return {"pairs": pairs, "greedy_sites": greedy_sites, "greedy_reached": [bool(v) for v in greedy_success],
+            "greedy_success": float(np.mean(greedy_success)), "nearest_paid": nearest_paid, "remaining": remaining, "one_failure_nearest": one_nearest,
             "lands_on_remaining": float(np.mean([n in r for n, r in zip(nearest_paid, remaining)])),
             "one_failure_lands_elsewhere": float(np.mean([n != s for s, n in enumerate(one_nearest)])),
             "blend_error": max(errors), "std_over_gap": float(np.mean(stds)) / max(gap, 1e-12),

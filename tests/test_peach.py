@@ -557,7 +557,8 @@ def test_the_failure_blend_probe_finds_the_two_failure_belief_between_the_one_fa
         nearest = int(np.argmin(np.linalg.norm(means["paid"] - means["two_failures"][k], axis=1)))
         assert probe["nearest_paid"][k] == nearest
     assert probe["lands_on_remaining"] == np.mean([n in r for n, r in zip(probe["nearest_paid"], probe["remaining"])])
-    assert len(probe["greedy_sites"]) == 3 and 0.0 <= probe["greedy_success"] <= 1.0 and probe["std_over_gap"] > 0
+    assert len(probe["greedy_sites"]) == len(probe["greedy_reached"]) == 3 and probe["std_over_gap"] > 0
+    assert probe["greedy_success"] == np.mean(probe["greedy_reached"])
     categorical, envs_c, _ = collected_categorical
     probe_c = failure_blend_probe(categorical, envs_c, tasks, num_rows=5)  # the logits add: a normalised geometric mean
     assert probe_c["blend_error"] < 1e-5 and np.allclose(probe_c["means"]["two_failures"].sum(-1), 1.0)
