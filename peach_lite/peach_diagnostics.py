@@ -9,6 +9,8 @@
   eliminate that site (the search a meta-test needs before its first paid attempt)?
 * :func:`failure_blend_probe` says why elimination stops after one failure: the two-failure belief is the
   precision-weighted average of the two one-failure beliefs (a product of Gaussians), and where it lands in z.
+* :func:`exact_belief_meta_test` drives the agent's own levels and z codes with exact Bayes over the train goals
+  (posterior sampling that eliminates): what the meta-test would score if only the belief were fixed.
 * :func:`prior_site_visits` runs the agent on prior samples of z and counts which sites the paths pass: the
   exploration a posterior sampler needs (every site reached by some prior sample).
 * :func:`site_probe_accuracy` (a linear probe from posterior means to sites) and
@@ -35,14 +37,14 @@ from torch import Tensor, nn
 from peach_lite.envs.maze_hidden import site_of
 from peach_lite.envs.point_mass import room_of
 from peach_lite.exploration import CellCounts
-from peach_lite.loop import GymTaskEnvs
+from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
 from peach_lite.peach import EVAL_SEED, meta_test_success, peach_losses, top_context_row
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, act_on_belief
 from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
-__all__ = ["gradient_routing", "room_shares", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
+__all__ = ["gradient_routing", "room_shares", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "exact_belief_meta_test", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
            "train_attempt_room_shares", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
@@ -249,6 +251,67 @@ def failure_blend_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows
             "blend_error": max(errors), "std_over_gap": float(np.mean(stds)) / max(gap, 1e-12),
             "means": {"paid": paid_means.numpy(), "one_failure": torch.stack([b.mean for b in failed]).numpy(),
                       "two_failures": torch.stack([b.mean for b in two]).numpy()}}
+
+
+def exact_belief_meta_test(agent: Any, envs: Any, tasks: Sequence[Any], *, num_episodes: int | None = None,
+                           num_rows: int | None = None, unpaid_weight: float = 1e-3, seed: int = PROBE_SEED) -> dict[str, Any]:
+    """PEACH's levels and z codes driven by an exact, eliminating belief: is the posterior the part that fails?
+
+    Not PEACH's meta-test (Algorithm 2) but a diagnostic: q(z | c) is replaced by Bayes over hypotheses, the env's train
+    goals. Each hypothesis has a code, the agent's own belief given a paid attempt at its goal (the paid-context probe's
+    context). For each test task the weights start uniform; each episode draws a hypothesis ∝ weights and runs one greedy
+    episode on z ~ its code. A failed episode multiplies by ``unpaid_weight`` the weight of every hypothesis whose goal
+    its path passed within the goal threshold (the sparse reward said "not here"); a paid one keeps only the hypothesis
+    that paid. This is posterior sampling with elimination (the maze oracles' reference) carried out by the agent's own
+    top level and lower levels.
+
+    Args:
+        agent: a trained :class:`~peach_lite.peach.PEACH` (``task_inference="posterior"``).
+        envs: a :class:`~peach_lite.loop.GymTaskEnvs` of its hidden-sites maze (its train tasks are the hypotheses).
+        tasks: the tasks to meta-test (e.g. the held-out test tasks).
+        num_episodes: episodes per task (default: ``meta_test_episodes``).
+    Returns:
+        ``success`` ((num_tasks, num_episodes) bool), ``success_per_episode`` (its mean over tasks, a list),
+        ``final_success`` (the last episode's), ``num_hypotheses``.
+
+    Taught in notebooks/11_peach.py (section "Why the second failure is forgotten: a product of Gaussians averages").
+    """
+    num_rows = _checked_probe_rows(agent, 1, num_rows)
+    num_episodes = agent.config.meta_test_episodes if num_episodes is None else num_episodes
+    check_int("num_episodes", num_episodes, 1)
+    if not 0.0 <= unpaid_weight < 1.0:
+        raise ValueError(f"unpaid_weight must be in [0, 1), got {unpaid_weight}")
+    unwrapped = envs.unwrapped
+    goals = np.stack([np.asarray(task.goal, np.float32) for task in unwrapped.train_tasks()])
+    threshold = float(unwrapped.goal_threshold)
+    rows = torch.as_tensor(np.stack([np.stack([_attempt_row(agent, goal, 0.0)] * num_rows) for goal in goals]))
+    with torch.no_grad():
+        codes = agent.posterior.infer(rows)
+    codes = Belief(codes.mean.float(), codes.var.float())
+    rng = np.random.default_rng(seed)
+    weights = np.ones((len(tasks), len(goals)))
+    success = np.zeros((len(tasks), num_episodes), bool)
+    saved_belief, saved_generator = agent.belief, agent.generator
+    agent.generator = torch.Generator(device=saved_generator.device).manual_seed(int(seed))
+    try:
+        for k in range(num_episodes):
+            chosen = [int(rng.choice(len(goals), p=w / w.sum())) for w in weights]
+            agent.belief = codes[chosen]
+            with torch.no_grad():
+                episodes = run_episodes(agent, envs, TaskBatch.from_list(list(tasks), split="test"), explore=False, record=True)
+            success[:, k] = episodes.success
+            paths = episodes.positions("achieved_goal")  # (num_tasks, T + 1, 2), NaN after an end
+            near = np.nan_to_num(np.linalg.norm(paths[:, :, None] - goals[None, None], axis=-1), nan=np.inf) <= threshold
+            for i, hypothesis in enumerate(chosen):
+                if success[i, k]:
+                    weights[i] = np.eye(len(goals))[hypothesis]
+                else:
+                    weights[i] = np.where(near[i].any(axis=0), weights[i] * unpaid_weight, weights[i])
+                    weights[i] = weights[i] if weights[i].sum() > 0 else np.ones(len(goals))  # every hypothesis ruled out: start over
+    finally:
+        agent.belief, agent.generator = saved_belief, saved_generator
+    return {"success": success, "success_per_episode": success.mean(axis=0).tolist(), "final_success": float(success[:, -1].mean()),
+            "num_hypotheses": len(goals)}
 
 
 def _checked_probe_rows(agent: Any, num_samples: int, num_rows: int | None) -> int:

@@ -9,6 +9,7 @@ from peach_lite.checkpoints import load_agent, save_agent
 from peach_lite.envs import make
 from peach_lite.loop import GymTaskEnvs, Runner, TaskBatch, run_episodes
 from peach_lite.peach import PEACH, PeachConfig, meta_test_success, peach_losses, top_context_row, train_peach
+from peach_lite.peach_diagnostics import _attempt_row
 from peach_lite.posterior import kl_to_uniform
 
 MAZE = "peach_lite/PointMazeHidden-v0"
@@ -566,6 +567,32 @@ def test_the_failure_blend_probe_finds_the_two_failure_belief_between_the_one_fa
         failure_blend_probe(agent, envs, tasks, num_rows=1)
     with pytest.raises(ValueError, match="tasks must have a goal at each"):
         failure_blend_probe(agent, envs, [t for t in tasks if envs.unwrapped.site_of(t) != 1])
+
+
+def test_the_exact_belief_meta_test_samples_train_goals_and_restores_the_agent(collected, monkeypatch):
+    from peach_lite.peach_diagnostics import exact_belief_meta_test
+
+    agent, envs, _ = collected
+    tasks = envs.unwrapped.test_tasks()[:3]
+    belief, generator = agent.belief, agent.generator
+    beliefs = []
+    begin = agent.begin_episode
+    monkeypatch.setattr(agent, "begin_episode", lambda batch, explore: beliefs.append(agent.belief) or begin(batch, explore=explore))
+    result = exact_belief_meta_test(agent, envs, tasks, num_episodes=2, num_rows=4)
+    assert agent.belief is belief and agent.generator is generator  # restored
+    assert result["success"].shape == (3, 2) and result["num_hypotheses"] == len(envs.unwrapped.train_tasks())
+    assert result["success_per_episode"] == result["success"].mean(axis=0).tolist() and result["final_success"] == result["success"][:, -1].mean()
+    rows = torch.as_tensor(np.stack([np.stack([_attempt_row(agent, np.asarray(t.goal, np.float32), 0.0)] * 4)
+                                     for t in envs.unwrapped.train_tasks()]))
+    codes = agent.posterior.infer(rows).mean.detach()
+    assert len(beliefs) == 2
+    for used in beliefs:  # every task's belief is one train goal's code
+        assert all(any(torch.allclose(row, code) for code in codes) for row in used.mean)
+    again = exact_belief_meta_test(agent, envs, tasks, num_episodes=2, num_rows=4)
+    assert np.array_equal(again["success"], result["success"])  # seeded
+    for field, kwargs in [("num_episodes", {"num_episodes": 0}), ("unpaid_weight", {"unpaid_weight": 1.0})]:
+        with pytest.raises(ValueError, match=field):
+            exact_belief_meta_test(agent, envs, tasks, **kwargs)
 
 
 @pytest.mark.parametrize("form", ["mlp", "distance"])

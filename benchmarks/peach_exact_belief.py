@@ -1,0 +1,125 @@
+"""Is the posterior the part of PEACH that fails? The best route's agents, meta-tested twice.
+
+``benchmarks/peach_maze.py`` ends at 0.47 while a context that holds a paid attempt brings the agent to the goal 94% of
+the time: the meta-test's own search is the wall, and lesson 11 shows why (``peach_diagnostics.failure_blend_probe``:
+PEARL's product of Gaussians averages two failures instead of eliminating both). This benchmark measures how much of
+the gap the belief alone accounts for. Per seed (each a run through peach_lite.sweep):
+
+1. train PEACH on the best route (``peach_config.RETURN_EXPLORE_ROUTE``, 600 rounds, as peach_maze's ``peach``: the
+   same config, seeds and run, so the agents are the same bit for bit);
+2. ``own``: its meta-test (Algorithm 2, ``peach_diagnostics.diagnose``: the held-out tasks, the prior first, then a
+   fresh z from q(z | all context) each episode);
+3. ``exact_belief``: ``peach_diagnostics.exact_belief_meta_test`` on the same tasks: the same levels and z codes (the
+   agent's belief given a paid attempt at each train goal), but the belief is exact Bayes over the train goals and
+   eliminates every goal a failed path passed (posterior sampling with elimination). A diagnostic, not PEACH;
+4. ``failure_blend_probe``: where the two-failure beliefs land.
+
+Headline (mean over seeds; IQM and 95% bootstrap CI for the successes): ``exact_belief_success`` and ``own_success``
+(final meta-test episode), ``exact_belief_gain`` (their difference), ``*_first_episode_success``,
+``paid_context_success``, ``blend_lands_on_remaining`` (share of failed-site pairs whose belief is nearest the site
+left), ``blend_std_over_gap``, ``blend_error`` (the product identity, largest over seeds), ``oracle_success``,
+``ps_with_elimination_final`` (the maze oracles' reference), ``train_minutes_per_seed``.
+
+Run (about 14 CPU-minutes a seed; one seed per process shares runs/)::
+
+    python benchmarks/peach_exact_belief.py --address serial
+
+Writes data/results/peach_exact_belief.json and .png; a fast-mode smoke run or fewer than 3 seeds writes nothing
+unless --out is given.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from peach_lite.budget import Budget
+from peach_lite.peach_config import HIDDEN_MAZE_ID, RETURN_EXPLORE_ROUTE
+from peach_lite.results import curves_panel, figure_spec, write_results
+from peach_lite.stats import headline_stats
+from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
+
+ROUTE = dict(RETURN_EXPLORE_ROUTE)
+"""PeachConfig overrides of the agents (peach_maze.py's ``peach`` method)."""
+
+
+def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
+    """Train one agent, then its own meta-test, the exact-belief meta-test and the failure-blend probe."""
+    from peach_lite.device import set_threads
+    from peach_lite.loop import GymTaskEnvs
+    from peach_lite.peach import EVAL_SEED, train_peach
+    from peach_lite.peach_diagnostics import diagnose, exact_belief_meta_test, failure_blend_probe
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    agent, meta = train_peach(seed=seed, progress=False, env_id=HIDDEN_MAZE_ID, rounds=rounds, eval_every=eval_every, **overrides)
+    train_cpu = time.process_time() - cpu
+    own = diagnose(agent, HIDDEN_MAZE_ID)
+    envs = GymTaskEnvs(HIDDEN_MAZE_ID, seed=EVAL_SEED)
+    try:
+        tasks = envs.unwrapped.test_tasks()
+        exact = exact_belief_meta_test(agent, envs, tasks)
+        blend = failure_blend_probe(agent, envs, tasks)
+    finally:
+        envs.close()
+    return {"own_success_per_episode": own["success_per_episode"], "own_final_success": own["final_success"],
+            "paid_context_success": own["paid_context_success"], "prior_sites_reached": own["prior_sites_reached"],
+            "exact_success_per_episode": exact["success_per_episode"], "exact_final_success": exact["final_success"],
+            "num_hypotheses": exact["num_hypotheses"],
+            "blend": {k: v for k, v in blend.items() if k != "means"}, "steps": meta["steps"], "train_cpu_s": train_cpu,
+            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--rounds", type=int, default=budget.pick(full=600, fast=2), help="training rounds (4 tasks x 3 episodes)")
+    parser.add_argument("--eval-every", type=int, default=budget.pick(full=100, fast=2))
+    add_sweep_arguments(parser)
+    args = parser.parse_args()
+
+    small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
+    configs = {"exact_belief": {"rounds": args.rounds, "eval_every": args.eval_every, "overrides": {**ROUTE, **small}}}
+    sweep = run_sweep(run_seed, configs, args.seeds, name="peach_exact_belief", **sweep_options(args)).check()
+    runs = sweep.results("exact_belief")
+
+    from peach_lite.envs.oracles import maze_sites_values
+
+    values = maze_sites_values()
+    headline: dict[str, float] = {}
+    for name, key in (("exact_belief", "exact"), ("own", "own")):
+        finals = [r[f"{key}_final_success"] for r in runs]
+        headline[f"{name}_success"] = float(np.mean(finals))
+        headline.update(headline_stats(f"{name}_success", finals))
+        headline[f"{name}_first_episode_success"] = float(np.mean([r[f"{key}_success_per_episode"][0] for r in runs]))
+    headline["exact_belief_gain"] = headline["exact_belief_success"] - headline["own_success"]
+    headline["paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
+    headline["blend_lands_on_remaining"] = float(np.mean([r["blend"]["lands_on_remaining"] for r in runs]))
+    headline["blend_std_over_gap"] = float(np.mean([r["blend"]["std_over_gap"] for r in runs]))
+    headline["blend_error"] = float(max(r["blend"]["blend_error"] for r in runs))
+    headline["oracle_success"] = float(values.oracle_success)
+    headline["ps_with_elimination_final"] = float(values.ps_with_elimination[-1])
+    headline["train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for r in runs]) / 60)
+
+    if (budget.fast or len(args.seeds) < 3) and args.out is None:
+        print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_exact_belief.json not written "
+              "(give --out DIR to write one)")
+        return
+    episodes = list(range(1, len(runs[0]["own_success_per_episode"]) + 1))
+    figure = figure_spec("PEACH's levels under its own posterior and under an exact, eliminating belief", [
+        curves_panel("meta-test (held-out tasks)", "meta-test episode", "success",
+                     [{"label": "own posterior (Algorithm 2)", "x": [episodes] * len(runs), "y": [r["own_success_per_episode"] for r in runs]},
+                      {"label": "exact belief over the train goals", "x": [episodes] * len(runs),
+                       "y": [r["exact_success_per_episode"] for r in runs]}],
+                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
+    ])
+    write_results("peach_exact_belief", headline, seeds=list(args.seeds),
+                  details={"runs": runs, "configs": configs, "oracles": values.to_dict()}, figure=figure, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
