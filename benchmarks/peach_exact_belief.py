@@ -118,7 +118,7 @@ def main() -> None:
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
     ])
     write_results("peach_exact_belief", headline, seeds=list(args.seeds),
-                  details={"runs": runs, "configs": configs, "oracles": values.to_dict()}, figure=figure, out_dir=args.out)
+                  details={"runs": {"exact_belief": runs}, "configs": configs, "oracles": values.to_dict()}, figure=figure, out_dir=args.out)
 
 
 if __name__ == "__main__":
