@@ -274,7 +274,7 @@ def exact_belief_meta_test(agent: Any, envs: Any, tasks: Sequence[Any], *, num_e
         ``success`` ((num_tasks, num_episodes) bool), ``success_per_episode`` (its mean over tasks, a list),
         ``final_success`` (the last episode's), ``num_hypotheses``.
 
-    Taught in notebooks/11_peach.py (section "Why the second failure is forgotten: a product of Gaussians averages").
+    Taught in notebooks/11_peach.py (section "The belief is the wall: the same agent under an exact belief").
     """
     num_rows = _checked_probe_rows(agent, 1, num_rows)
     num_episodes = agent.config.meta_test_episodes if num_episodes is None else num_episodes
