@@ -120,6 +120,8 @@ def kl_to_uniform(probs: Tensor) -> Tensor:
 
     Taught in notebooks/11_peach.py (section "An eliminating posterior: categorical factors").
     """
+    if probs.dim() < 1 or probs.shape[-1] < 2:
+        raise ValueError(f"probs must have shape (*lead, K) with K >= 2, got {tuple(probs.shape)}")
     return (probs * probs.clamp_min(torch.finfo(probs.dtype).tiny).log()).sum(dim=-1) + math.log(probs.shape[-1])  # finite gradient at 0
 
 
@@ -186,9 +188,7 @@ class ContextEncoder(nn.Module):
 
     def factors(self, context: Tensor) -> tuple[Tensor, Tensor]:
         """Per-transition factors: context (*lead, N, context_dim) -> (mu_n, var_n), each (*lead, N, latent_dim)."""
-        if context.dim() < 2 or context.shape[-1] != self.context_dim:
-            raise ValueError(f"context must have shape (*lead, num_context, {self.context_dim}), got {tuple(context.shape)}")
-        params = self.net(context)
+        params = self._outputs(context)
         if not self.probabilistic:
             return params, torch.zeros_like(params)
         if self.categorical:  # (p_n, p_n (1 - p_n)): each factor's probabilities and one-hot variances
@@ -197,11 +197,15 @@ class ContextEncoder(nn.Module):
         mu, pre_var = params.split(self.latent_dim, dim=-1)
         return mu, F.softplus(pre_var)
 
+    def _outputs(self, context: Tensor) -> Tensor:
+        """The MLP on each checked context row, (*lead, N, outputs)."""
+        if context.dim() < 2 or context.shape[-1] != self.context_dim:
+            raise ValueError(f"context must have shape (*lead, num_context, {self.context_dim}), got {tuple(context.shape)}")
+        return self.net(context)
+
     def forward(self, context: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if self.categorical:
-            if context.dim() < 2 or context.shape[-1] != self.context_dim:
-                raise ValueError(f"context must have shape (*lead, num_context, {self.context_dim}), got {tuple(context.shape)}")
-            probs = product_of_categoricals(torch.log_softmax(self.net(context), dim=-1), mask)
+        if self.categorical:  # log-probabilities straight from the logits (no underflow through softmax then log)
+            probs = product_of_categoricals(torch.log_softmax(self._outputs(context), dim=-1), mask)
             return probs, probs * (1 - probs)
         mu, var = self.factors(context)
         if not self.probabilistic:

@@ -80,6 +80,8 @@ def test_kl_to_uniform_matches_torch_distributions_and_has_a_finite_gradient_at_
     assert abs(kl[1].item()) < 1e-12 and abs(kl[2].item() - math.log(4)) < 1e-12  # 0 at the prior, log K at a one-hot
     kl.sum().backward()
     assert torch.isfinite(probs.grad).all()
+    with pytest.raises(ValueError, match="probs"):
+        kl_to_uniform(torch.ones(3, 1))
 
 
 def test_the_categorical_posterior_draws_one_hot_clusters_with_its_probabilities_and_passes_gradient():
