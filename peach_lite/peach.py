@@ -648,5 +648,5 @@ CLI = TrainSpec(
     },
     score_name="meta_test_success", tolerance=0.1,
 )
-"""E.g. ``python -m peach_lite train peach --preset maze-return-explore --seed 2 --threads 1 --out
+"""E.g. ``python -m peach_lite train peach --preset maze-return-explore --seed 0 --threads 1 --out
 data/checkpoints/peach_maze_return_explore.pt`` (each checkpoint's command is in data/MANIFEST.json)."""

@@ -19,10 +19,10 @@ TASK_INFERENCE = ("posterior", "none", "oracle")
 """What the top level reads as its task variable: PEACH's z ~ q(z | c); nothing (z = 0, HAC without z);
 the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
 REWARD_DECODER_FORMS = ("mlp", "distance")
+"""The auxiliary reward decoder's forms (``PeachConfig.reward_decoder_form``)."""
 POSTERIOR_FORMS = ("gaussian", "categorical")
 """The context posterior's family: PEARL's product of Gaussian factors, or (not in PEARL) a product of categorical
 factors over ``latent_dim`` clusters with a one-hot z (``PeachConfig.posterior_form``)."""
-"""The auxiliary reward decoder's forms (``PeachConfig.reward_decoder_form``)."""
 HINDSIGHT_ROWS = ("buffer", "collection")
 """Where a hindsight-goal slot's RL rows come from (``PeachConfig.hindsight_rows``)."""
 
