@@ -1,4 +1,4 @@
-"""Is the posterior the part of PEACH that fails? The best route's agents, meta-tested twice.
+"""Is the posterior the part of PEACH that fails? The best route's agents, meta-tested under three beliefs.
 
 ``benchmarks/peach_maze.py`` ends at 0.47 while a context that holds a paid attempt brings the agent to the goal 94% of
 the time: the meta-test's own search is the wall, and lesson 11 shows why (``peach_diagnostics.failure_blend_probe``:
@@ -12,10 +12,16 @@ the gap the belief alone accounts for. Per seed (each a run through peach_lite.s
 3. ``exact_belief``: ``peach_diagnostics.exact_belief_meta_test`` on the same tasks: the same levels and z codes (the
    agent's belief given a paid attempt at each train goal), but the belief is exact Bayes over the train goals and
    eliminates every goal a failed path passed (posterior sampling with elimination). A diagnostic, not PEACH;
-4. ``failure_blend_probe``: where the two-failure beliefs land.
+4. ``learned_belief``: ``peach_diagnostics.learned_belief_meta_test``, the same posterior sampling over the same codes,
+   but each hypothesis is weighed by a LEARNED likelihood p(paid | z, s') (``fit_paid_model``: an MLP fitted on the
+   agent's real attempts on the train tasks, labelled by the train tasks' rewards) of the context rows q(z | c) reads
+   (where each attempt ended and whether it paid): a belief that multiplies likelihoods instead of Gaussian factors;
+5. ``failure_blend_probe``: where the two-failure beliefs land.
 
-Headline (mean over seeds; IQM and 95% bootstrap CI for the successes): ``exact_belief_success`` and ``own_success``
-(final meta-test episode), ``exact_belief_gain`` (their difference), ``*_first_episode_success``,
+Headline (mean over seeds; IQM and 95% bootstrap CI for the successes): ``exact_belief_success``,
+``learned_belief_success`` and ``own_success`` (final meta-test episode), ``exact_belief_gain`` and
+``learned_belief_gain`` (each minus ``own_success``), ``*_first_episode_success``, ``paid_model_heldout_error`` (the
+fitted likelihood's error on held-out attempts), ``paid_model_paid_recall``,
 ``paid_context_success``, ``blend_lands_on_remaining`` (share of failed-site pairs whose belief is nearest the site
 left), ``blend_std_over_gap``, ``blend_error`` (the product identity, largest over seeds), ``oracle_success``,
 ``ps_with_elimination_final`` (the maze oracles' reference), ``train_minutes_per_seed``.
@@ -45,11 +51,11 @@ ROUTE = dict(RETURN_EXPLORE_ROUTE)
 
 
 def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
-    """Train one agent, then its own meta-test, the exact-belief meta-test and the failure-blend probe."""
+    """Train one agent, then its own meta-test, the exact- and learned-belief meta-tests and the failure-blend probe."""
     from peach_lite.device import set_threads
     from peach_lite.loop import GymTaskEnvs
     from peach_lite.peach import EVAL_SEED, train_peach
-    from peach_lite.peach_diagnostics import diagnose, exact_belief_meta_test, failure_blend_probe
+    from peach_lite.peach_diagnostics import diagnose, exact_belief_meta_test, failure_blend_probe, learned_belief_meta_test
     from peach_lite.seeding import seed_everything
 
     set_threads(1)
@@ -62,6 +68,7 @@ def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
     try:
         tasks = envs.unwrapped.test_tasks()
         exact = exact_belief_meta_test(agent, envs, tasks)
+        learned = learned_belief_meta_test(agent, envs, tasks)
         blend = failure_blend_probe(agent, envs, tasks)
     finally:
         envs.close()
@@ -69,6 +76,8 @@ def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
             "paid_context_success": own["paid_context_success"], "prior_sites_reached": own["prior_sites_reached"],
             "exact_success_per_episode": exact["success_per_episode"], "exact_final_success": exact["final_success"],
             "num_hypotheses": exact["num_hypotheses"],
+            "learned_success_per_episode": learned["success_per_episode"], "learned_final_success": learned["final_success"],
+            "paid_model_heldout_error": learned["heldout_error"], "paid_model_paid_recall": learned["heldout_paid_recall"],
             "blend": {k: v for k, v in blend.items() if k != "means"}, "steps": meta["steps"], "train_cpu_s": train_cpu,
             "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
@@ -91,12 +100,15 @@ def main() -> None:
 
     values = maze_sites_values()
     headline: dict[str, float] = {}
-    for name, key in (("exact_belief", "exact"), ("own", "own")):
+    for name, key in (("exact_belief", "exact"), ("learned_belief", "learned"), ("own", "own")):
         finals = [r[f"{key}_final_success"] for r in runs]
         headline[f"{name}_success"] = float(np.mean(finals))
         headline.update(headline_stats(f"{name}_success", finals))
         headline[f"{name}_first_episode_success"] = float(np.mean([r[f"{key}_success_per_episode"][0] for r in runs]))
     headline["exact_belief_gain"] = headline["exact_belief_success"] - headline["own_success"]
+    headline["learned_belief_gain"] = headline["learned_belief_success"] - headline["own_success"]
+    headline["paid_model_heldout_error"] = float(np.mean([r["paid_model_heldout_error"] for r in runs]))
+    headline["paid_model_paid_recall"] = float(np.nanmean([r["paid_model_paid_recall"] for r in runs]))
     headline["paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
     headline["blend_lands_on_remaining"] = float(np.mean([r["blend"]["lands_on_remaining"] for r in runs]))
     headline["blend_std_over_gap"] = float(np.mean([r["blend"]["std_over_gap"] for r in runs]))
@@ -110,9 +122,11 @@ def main() -> None:
               "(give --out DIR to write one)")
         return
     episodes = list(range(1, len(runs[0]["own_success_per_episode"]) + 1))
-    figure = figure_spec("PEACH's levels under its own posterior and under an exact, eliminating belief", [
+    figure = figure_spec("PEACH's levels under its own posterior, a learned eliminating belief and an exact one", [
         curves_panel("meta-test (held-out tasks)", "meta-test episode", "success",
                      [{"label": "own posterior (Algorithm 2)", "x": [episodes] * len(runs), "y": [r["own_success_per_episode"] for r in runs]},
+                      {"label": "learned likelihood over the train tasks", "x": [episodes] * len(runs),
+                       "y": [r["learned_success_per_episode"] for r in runs]},
                       {"label": "exact belief over the train goals", "x": [episodes] * len(runs),
                        "y": [r["exact_success_per_episode"] for r in runs]}],
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
