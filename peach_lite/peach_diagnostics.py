@@ -328,7 +328,8 @@ def fit_paid_model(agent: Any, envs: Any, *, num_episodes: int = 96, train_steps
 
     Returns:
         ``model`` (the fitted MLP, in eval mode), ``codes`` (a :class:`~peach_lite.posterior.Belief`, one row per train
-        task), ``goals`` ((num_train_tasks, goal_dim)), ``final_loss``, ``num_attempts``, ``heldout_error`` (share of
+        task), ``goals`` ((num_train_tasks, goal_dim)), ``final_loss``, ``num_attempts``, ``paid_share`` (share of the
+        (attempt, task) pairs paid: the best constant guess's loss is its binary entropy), ``heldout_error`` (share of
         held-out (attempt, task) pairs misclassified at 0.5), ``heldout_paid_recall`` (share of the paid pairs called paid).
 
     Taught in notebooks/11_peach.py (section "A learned likelihood over the train tasks").
@@ -365,6 +366,7 @@ def fit_paid_model(agent: Any, envs: Any, *, num_episodes: int = 96, train_steps
         called = model(heldout).squeeze(-1) > 0.0
     truth = heldout_paid > 0.5
     return {"model": model, "codes": codes, "goals": goals, "final_loss": float(loss.detach()), "num_attempts": len(inputs) // len(goals),
+            "paid_share": float(paid.mean()),
             "heldout_error": float((called != truth).float().mean()),
             "heldout_paid_recall": float(called[truth].float().mean()) if truth.any() else float("nan")}
 

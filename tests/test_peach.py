@@ -595,6 +595,80 @@ def test_the_exact_belief_meta_test_samples_train_goals_and_restores_the_agent(c
             exact_belief_meta_test(agent, envs, tasks, **kwargs)
 
 
+class _PaidWithin(torch.nn.Module):
+    """p(paid | z, s') of the true rule: logit +30 where s' lies within the threshold of the goal whose code is z, else -30."""
+
+    def __init__(self, codes: torch.Tensor, goals: np.ndarray, threshold: float):
+        super().__init__()
+        self.codes, self.goals, self.threshold = codes, torch.as_tensor(goals), threshold
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        code, end = inputs[..., : self.codes.shape[-1]], inputs[..., self.codes.shape[-1] :]
+        index = (code[..., None, :] - self.codes).abs().sum(-1).argmin(-1)
+        return torch.where((end - self.goals[index]).norm(dim=-1) <= self.threshold, 30.0, -30.0).unsqueeze(-1)
+
+
+def test_the_learned_belief_eliminates_where_attempts_failed_and_restores_the_agent(monkeypatch):
+    """On the best route's checkpoint (its attempts reach the sites): the fit learns, and with the true rule as its
+    likelihood each draw is among the hypotheses that contradict the fewest attempts so far (an unpaid attempt at a
+    hypothesis's goal, or a paid one away from it)."""
+    from peach_lite.peach import EVAL_SEED
+    from peach_lite.peach_diagnostics import _train_goal_codes, fit_paid_model, learned_belief_meta_test
+
+    agent = load_agent("data/checkpoints/peach_maze_return_explore.pt", algorithm="peach")[0]
+    envs = GymTaskEnvs("peach_lite/PointMazeHidden-v0", seed=EVAL_SEED)
+    tasks = envs.unwrapped.test_tasks()[:6]
+    fitted = fit_paid_model(agent, envs, num_episodes=24, train_steps=300)
+    goals, codes = _train_goal_codes(agent, envs, agent.config.context_batch)
+    assert np.array_equal(fitted["goals"], goals) and torch.equal(fitted["codes"].mean, codes.mean)
+    paid_share = fitted["paid_share"]
+    assert 0 < paid_share < 0.5  # the fit beats the best constant guess (its loss is the binary entropy of the paid share)
+    assert fitted["final_loss"] < -(paid_share * np.log(paid_share) + (1 - paid_share) * np.log(1 - paid_share))
+    threshold = float(envs.unwrapped.goal_threshold)
+    exact = {**fitted, "model": _PaidWithin(codes.mean, goals, threshold)}
+    belief, generator = agent.belief, agent.generator
+    chosen, ends = [], []
+    begin, end_episode = agent.begin_episode, agent.end_episode
+
+    def recording_end():
+        ends.append([(np.stack([np.ravel(t.next_obs)[:2] for t, _, _ in attempts]), np.array([float(t.reward) == 0.0 for t, _, _ in attempts]))
+                     for attempts in agent.attempts])
+        end_episode()
+
+    monkeypatch.setattr(agent, "begin_episode", lambda batch, explore: chosen.append(
+        [int((codes.mean - row).abs().sum(-1).argmin()) for row in agent.belief.mean]) or begin(batch, explore=explore))
+    monkeypatch.setattr(agent, "end_episode", recording_end)
+    envs.close()
+    envs = GymTaskEnvs("peach_lite/PointMazeHidden-v0", seed=EVAL_SEED)  # fresh envs: the same starts for the rerun below
+    result = learned_belief_meta_test(agent, envs, tasks, fitted=exact, num_episodes=4, floor=1e-12)
+    assert agent.belief is belief and agent.generator is generator  # restored
+    assert result["success"].shape == (6, 4) and result["num_hypotheses"] == len(goals)
+    assert result["final_success"] == result["success"][:, -1].mean()
+    assert len(chosen) == len(ends) == 4
+    eliminations = 0
+    for i in range(6):  # each draw is among the hypotheses that contradict the fewest attempts so far
+        contradictions = np.zeros(len(goals), int)
+        for k in range(3):
+            end, paid = ends[k][i]
+            near = np.linalg.norm(end[:, None] - goals[None], axis=-1) <= threshold  # (attempts, K)
+            contradictions += (near != paid[:, None]).sum(axis=0)
+            eliminations += int((near & ~paid[:, None]).any(axis=0).sum())
+            assert contradictions[chosen[k + 1][i]] == contradictions.min()
+    assert eliminations > 0
+    monkeypatch.undo()
+    envs.close()
+    envs = GymTaskEnvs("peach_lite/PointMazeHidden-v0", seed=EVAL_SEED)
+    again = learned_belief_meta_test(agent, envs, tasks, fitted=exact, num_episodes=4, floor=1e-12)
+    assert np.array_equal(again["success"], result["success"])  # seeded
+    envs.close()
+    for field, kwargs in [("num_episodes", {"num_episodes": 0}), ("floor", {"floor": 0.5})]:
+        with pytest.raises(ValueError, match=field):
+            learned_belief_meta_test(agent, envs, tasks, fitted=exact, **kwargs)
+    for field, kwargs in [("train_steps", {"train_steps": 0}), ("lr", {"lr": 0.0}), ("num_episodes", {"num_episodes": 1})]:
+        with pytest.raises(ValueError, match=field):
+            fit_paid_model(agent, envs, **kwargs)
+
+
 @pytest.mark.parametrize("form", ["mlp", "distance"])
 def test_the_reward_decoder_teaches_the_encoder_and_nothing_else(form):
     agent, envs, runner = _agent(reward_decoder_weight=1.0, reward_decoder_form=form)
