@@ -18,15 +18,22 @@ the gap the belief alone accounts for. Per seed (each a run through peach_lite.s
    (where each attempt ended and whether it paid): a belief that multiplies likelihoods instead of Gaussian factors;
 5. ``failure_blend_probe``: where the two-failure beliefs land.
 
+A second config, ``decoder_route`` (``DECODER_ROUTE``: the same route plus the reward decoder trained inside Algorithm 1,
+``reward_decoder_weight`` 1.0, not in the poster), asks whether that likelihood can be learned in training: its
+agents are meta-tested the same ways, plus ``decoder``: the learned belief with the agent's own decoder as its likelihood.
+
 Headline (mean over seeds; IQM and 95% bootstrap CI for the successes): ``exact_belief_success``,
 ``learned_belief_success`` and ``own_success`` (final meta-test episode), ``exact_belief_gain`` and
 ``learned_belief_gain`` (each minus ``own_success``), ``*_first_episode_success``, ``paid_model_heldout_error`` (the
-fitted likelihood's error on held-out attempts), ``paid_model_paid_recall``,
+fitted likelihood's error on held-out attempts; its recall of the paid ones is in the runs),
 ``paid_context_success``, ``blend_lands_on_remaining`` (share of failed-site pairs whose belief is nearest the site
 left), ``blend_std_over_gap``, ``blend_error`` (the product identity, largest over seeds), ``oracle_success``,
-``ps_with_elimination_final`` (the maze oracles' reference), ``train_minutes_per_seed``.
+``ps_with_elimination_final`` (the maze oracles' reference), ``train_minutes_per_seed``; for the decoder route
+``decoder_route_{own,learned_belief,decoder_belief}_success`` (with IQM and CI), ``decoder_route_paid_context_success``,
+``decoder_heldout_error``.
 
-Run (about 14 CPU-minutes a seed; one seed per process shares runs/)::
+Run (about 14 CPU-minutes a seed and config; one seed per process shares runs/, e.g.
+``--methods decoder_route --seeds 1``)::
 
     python benchmarks/peach_exact_belief.py --address serial
 
@@ -48,6 +55,11 @@ from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 ROUTE = dict(RETURN_EXPLORE_ROUTE)
 """PeachConfig overrides of the agents (peach_maze.py's ``peach`` method)."""
+DECODER_ROUTE = {**ROUTE, "reward_decoder_weight": 1.0}
+"""The same route with the reward decoder trained inside Algorithm 1 (``reward_decoder_weight``, not in the poster): the
+``decoder_route`` agents, whose own decoder is also tried as the learned belief's likelihood."""
+METHODS = {"exact_belief": ROUTE, "decoder_route": DECODER_ROUTE}
+"""The sweep's configs: the benchmark's agents, and the decoder route's."""
 
 
 def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
@@ -55,7 +67,7 @@ def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
     from peach_lite.device import set_threads
     from peach_lite.loop import GymTaskEnvs
     from peach_lite.peach import EVAL_SEED, train_peach
-    from peach_lite.peach_diagnostics import diagnose, exact_belief_meta_test, failure_blend_probe, learned_belief_meta_test
+    from peach_lite.peach_diagnostics import diagnose, exact_belief_meta_test, failure_blend_probe, fit_paid_model, learned_belief_meta_test
     from peach_lite.seeding import seed_everything
 
     set_threads(1)
@@ -69,6 +81,8 @@ def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
         tasks = envs.unwrapped.test_tasks()
         exact = exact_belief_meta_test(agent, envs, tasks)
         learned = learned_belief_meta_test(agent, envs, tasks)
+        decoder = (learned_belief_meta_test(agent, envs, tasks, fitted=fit_paid_model(agent, envs, own_decoder=True))
+                   if agent.config.reward_decoder_weight > 0 else None)
         blend = failure_blend_probe(agent, envs, tasks)
     finally:
         envs.close()
@@ -78,6 +92,8 @@ def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
             "num_hypotheses": exact["num_hypotheses"],
             "learned_success_per_episode": learned["success_per_episode"], "learned_final_success": learned["final_success"],
             "paid_model_heldout_error": learned["heldout_error"], "paid_model_paid_recall": learned["heldout_paid_recall"],
+            **({"decoder_success_per_episode": decoder["success_per_episode"], "decoder_final_success": decoder["final_success"],
+                "decoder_heldout_error": decoder["heldout_error"], "decoder_paid_recall": decoder["heldout_paid_recall"]} if decoder else {}),
             "blend": {k: v for k, v in blend.items() if k != "means"}, "steps": meta["steps"], "train_cpu_s": train_cpu,
             "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
 
@@ -88,13 +104,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
     parser.add_argument("--rounds", type=int, default=budget.pick(full=600, fast=2), help="training rounds (4 tasks x 3 episodes)")
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=100, fast=2))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="configs to run (default: both)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
 
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
-    configs = {"exact_belief": {"rounds": args.rounds, "eval_every": args.eval_every, "overrides": {**ROUTE, **small}}}
+    configs = {name: {"rounds": args.rounds, "eval_every": args.eval_every, "overrides": {**METHODS[name], **small}} for name in args.methods}
     sweep = run_sweep(run_seed, configs, args.seeds, name="peach_exact_belief", **sweep_options(args)).check()
-    runs = sweep.results("exact_belief")
+    if args.methods != list(METHODS):
+        print(f"partial run (methods {args.methods}, seeds {args.seeds}): data/results/peach_exact_belief.json not written")
+        return
+    runs, decoder_runs = sweep.results("exact_belief"), sweep.results("decoder_route")
 
     from peach_lite.envs.oracles import maze_sites_values
 
@@ -108,7 +128,12 @@ def main() -> None:
     headline["exact_belief_gain"] = headline["exact_belief_success"] - headline["own_success"]
     headline["learned_belief_gain"] = headline["learned_belief_success"] - headline["own_success"]
     headline["paid_model_heldout_error"] = float(np.mean([r["paid_model_heldout_error"] for r in runs]))
-    headline["paid_model_paid_recall"] = float(np.nanmean([r["paid_model_paid_recall"] for r in runs]))
+    for name, key in (("decoder_route_own", "own"), ("decoder_route_learned_belief", "learned"), ("decoder_route_decoder_belief", "decoder")):
+        finals = [r[f"{key}_final_success"] for r in decoder_runs]
+        headline[f"{name}_success"] = float(np.mean(finals))
+        headline.update(headline_stats(f"{name}_success", finals))
+    headline["decoder_route_paid_context_success"] = float(np.mean([r["paid_context_success"] for r in decoder_runs]))
+    headline["decoder_heldout_error"] = float(np.mean([r["decoder_heldout_error"] for r in decoder_runs]))
     headline["paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
     headline["blend_lands_on_remaining"] = float(np.mean([r["blend"]["lands_on_remaining"] for r in runs]))
     headline["blend_std_over_gap"] = float(np.mean([r["blend"]["std_over_gap"] for r in runs]))
@@ -130,9 +155,16 @@ def main() -> None:
                       {"label": "exact belief over the train goals", "x": [episodes] * len(runs),
                        "y": [r["exact_success_per_episode"] for r in runs]}],
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
+        curves_panel("the decoder route (a reward decoder trained in Algorithm 1)", "meta-test episode", "success",
+                     [{"label": "own posterior (Algorithm 2)", "x": [episodes] * len(decoder_runs), "y": [r["own_success_per_episode"] for r in decoder_runs]},
+                      {"label": "its own decoder as the likelihood", "x": [episodes] * len(decoder_runs),
+                       "y": [r["decoder_success_per_episode"] for r in decoder_runs]},
+                      {"label": "a likelihood fitted afterwards", "x": [episodes] * len(decoder_runs),
+                       "y": [r["learned_success_per_episode"] for r in decoder_runs]}],
+                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
     ])
     write_results("peach_exact_belief", headline, seeds=list(args.seeds),
-                  details={"runs": {"exact_belief": runs}, "configs": configs, "oracles": values.to_dict()}, figure=figure, out_dir=args.out)
+                  details={"runs": {"exact_belief": runs, "decoder_route": decoder_runs}, "configs": configs, "oracles": values.to_dict()}, figure=figure, out_dir=args.out)
 
 
 if __name__ == "__main__":

@@ -314,7 +314,7 @@ def exact_belief_meta_test(agent: Any, envs: Any, tasks: Sequence[Any], *, num_e
 
 
 def fit_paid_model(agent: Any, envs: Any, *, num_episodes: int = 96, train_steps: int = 1000, lr: float = 3e-3,
-                   num_rows: int | None = None, seed: int = PROBE_SEED) -> dict[str, Any]:
+                   num_rows: int | None = None, own_decoder: bool = False, seed: int = PROBE_SEED) -> dict[str, Any]:
     """A learned likelihood for the meta-test's context: p(paid | z, s'), an attempt that ended at s' was paid under
     the task whose code is z.
 
@@ -326,8 +326,11 @@ def fit_paid_model(agent: Any, envs: Any, *, num_episodes: int = 96, train_steps
     ``reward_decoder_form="mlp"``: (z, s') -> logit) learns them by cross-entropy (Adam at ``lr``, full batch). It is
     scored on attempts of the held-out test tasks' episodes, still labelled for the train tasks.
 
+    With ``own_decoder=True`` nothing is fitted: the model is the agent's own reward decoder, the likelihood learned
+    inside Algorithm 1 (``reward_decoder_weight`` > 0: trained on z ~ q(z | c), not on the codes), scored the same way.
+
     Returns:
-        ``model`` (the fitted MLP, in eval mode), ``codes`` (a :class:`~peach_lite.posterior.Belief`, one row per train
+        ``model`` (the fitted MLP, in eval mode, or the agent's decoder), ``codes`` (a :class:`~peach_lite.posterior.Belief`, one row per train
         task), ``goals`` ((num_train_tasks, goal_dim)), ``final_loss``, ``num_attempts``, ``paid_share`` (share of the
         (attempt, task) pairs paid: the best constant guess's loss is its binary entropy), ``heldout_error`` (share of
         held-out (attempt, task) pairs misclassified at 0.5), ``heldout_paid_recall`` (share of the paid pairs called paid).
@@ -339,6 +342,8 @@ def fit_paid_model(agent: Any, envs: Any, *, num_episodes: int = 96, train_steps
     check_int("train_steps", train_steps, 1)
     if not lr > 0.0:
         raise ValueError(f"lr must be > 0, got {lr}")
+    if own_decoder and not agent.config.reward_decoder_weight > 0:
+        raise ValueError(f"own_decoder needs an agent trained with its reward decoder (reward_decoder_weight > 0), got {agent.config.reward_decoder_weight}")
     unwrapped = envs.unwrapped
     goals, codes = _train_goal_codes(agent, envs, num_rows)
     reward_fn = unwrapped.compute_reward
@@ -350,22 +355,25 @@ def fit_paid_model(agent: Any, envs: Any, *, num_episodes: int = 96, train_steps
         return inputs.reshape(-1, inputs.shape[-1]), torch.as_tensor(paid, dtype=torch.float32).reshape(-1)
 
     inputs, paid = labelled(unwrapped.train_tasks(), seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = mlp(inputs.shape[-1], 1, agent.config.encoder_hidden[:2])
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(lr))
-    loss = torch.zeros(())
-    for _ in range(train_steps):
-        loss = nn.functional.binary_cross_entropy_with_logits(model(inputs).squeeze(-1), paid)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    model.eval()
+    if own_decoder:
+        model = agent.reward_decoder
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = mlp(inputs.shape[-1], 1, agent.config.encoder_hidden[:2])
+        optimizer = torch.optim.Adam(model.parameters(), lr=float(lr))
+        for _ in range(train_steps):
+            loss = nn.functional.binary_cross_entropy_with_logits(model(inputs).squeeze(-1), paid)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        model.eval()
     heldout, heldout_paid = labelled(unwrapped.test_tasks(), seed + 1)
     with torch.no_grad():
+        loss = nn.functional.binary_cross_entropy_with_logits(model(inputs).squeeze(-1), paid)
         called = model(heldout).squeeze(-1) > 0.0
     truth = heldout_paid > 0.5
-    return {"model": model, "codes": codes, "goals": goals, "final_loss": float(loss.detach()), "num_attempts": len(inputs) // len(goals),
+    return {"model": model, "codes": codes, "goals": goals, "final_loss": float(loss), "num_attempts": len(inputs) // len(goals),
             "paid_share": float(paid.mean()),
             "heldout_error": float((called != truth).float().mean()),
             "heldout_paid_recall": float(called[truth].float().mean()) if truth.any() else float("nan")}
