@@ -319,10 +319,11 @@ def fit_paid_model(agent: Any, envs: Any, *, num_episodes: int = 96, train_steps
     the task whose code is z.
 
     The hypotheses are the train tasks, each with its code (the agent's belief given a paid attempt at its goal, as
-    in :func:`exact_belief_meta_test`). The data are real top-level attempts of the agent's lower levels under
-    uniformly random subgoals on the train tasks (``num_episodes`` greedy episodes, as
-    :func:`encoder_capacity_probe` gathers them), each labelled for every train task by the env's own reward (as
-    hindsight task relabelling does in training). A fresh MLP of the reward decoder's form (``PeachConfig``'s
+    in :func:`exact_belief_meta_test`). The data are real top-level attempts on the train tasks: of the agent's lower
+    levels under uniformly random subgoals (``num_episodes`` greedy episodes, as :func:`encoder_capacity_probe`
+    gathers them: coverage) and of the whole agent under each train task's code (two greedy episodes a task: where
+    its attempts end in a meta-test), each labelled for every train task by the env's own reward (as hindsight task
+    relabelling does in training). A fresh MLP of the reward decoder's form (``PeachConfig``'s
     ``reward_decoder_form="mlp"``: (z, s') -> logit) learns them by cross-entropy (Adam at ``lr``, full batch). It is
     scored on attempts of the held-out test tasks' episodes, still labelled for the train tasks.
 
@@ -349,7 +350,8 @@ def fit_paid_model(agent: Any, envs: Any, *, num_episodes: int = 96, train_steps
     reward_fn = unwrapped.compute_reward
 
     def labelled(tasks: Sequence[Any], pool_seed: int) -> tuple[Tensor, Tensor]:
-        ends = _attempt_pool(agent, envs, tasks, num_episodes, pool_seed)["ends"]
+        ends = np.concatenate([_attempt_pool(agent, envs, tasks, num_episodes, pool_seed)["ends"],
+                               _coded_attempt_ends(agent, envs, tasks, codes, pool_seed)])
         paid = np.stack([np.asarray(reward_fn(ends, goal), np.float32) == 0.0 for goal in goals])  # (K, M)
         inputs = torch.cat([codes.mean[:, None].expand(-1, len(ends), -1), torch.as_tensor(ends)[None].expand(len(goals), -1, -1)], -1)
         return inputs.reshape(-1, inputs.shape[-1]), torch.as_tensor(paid, dtype=torch.float32).reshape(-1)
@@ -431,6 +433,17 @@ def learned_belief_meta_test(agent: Any, envs: Any, tasks: Sequence[Any], *, fit
         agent.belief, agent.generator = saved_belief, saved_generator
     return {"success": success, "success_per_episode": success.mean(axis=0).tolist(), "final_success": float(success[:, -1].mean()),
             "num_hypotheses": len(codes), "heldout_error": fitted["heldout_error"], "heldout_paid_recall": fitted["heldout_paid_recall"]}
+
+
+def _coded_attempt_ends(agent: Any, envs: Any, tasks: Sequence[Any], codes: Belief, seed: int, num_samples: int = 2) -> np.ndarray:
+    """(M, goal_dim) where the agent's top-level attempts ended in greedy episodes on ``tasks``, task k under code
+    k mod K: where the top level goes when z names a train task (the attempts a meta-test's context holds)."""
+    ends = []
+    for k, task in enumerate(tasks):
+        code = k % len(codes)
+        act_on_belief(agent, envs, task, Belief(codes.mean[code : code + 1], codes.var[code : code + 1]), num_samples=num_samples, seed=seed + k)
+        ends += [np.ravel(t.next_obs)[: agent.spec.goal_dim] for attempts in agent.attempts for t, _, _ in attempts]
+    return np.stack(ends).astype(np.float32)
 
 
 def _train_goal_codes(agent: Any, envs: Any, num_rows: int) -> tuple[np.ndarray, Belief]:
