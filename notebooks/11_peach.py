@@ -1229,11 +1229,17 @@ for label, key, field in [("own posterior (Algorithm 2)", "own", "own_final_succ
                           ("exact belief over the train goals", "exact_belief", "exact_final_success")]:
     print(f"{label:34s} {success_with_ci(e, key)}  {[round(run[field], 2) for run in exact_runs]}")
 print(f"the fitted likelihood's held-out error: {e['paid_model_heldout_error']:.4f}")
-assert e["learned_belief_success"] <= e["oracle_success"]
-assert e["learned_belief_gain"] > 0 and all(run["learned_final_success"] >= run["own_final_success"] for run in exact_runs)
+assert e["own_success"] < 0.8 <= e["learned_belief_success"] <= e["oracle_success"]  # past the issue's target
+assert all(run["learned_final_success"] >= run["own_final_success"] for run in exact_runs)  # on every seed
 
 # %% [markdown]
-# LEARNED_FINDING
+# The learned likelihood does on every seed what the exact belief does, 0.94 against the agents' own 0.47, from the
+# attempts PEACH's context already holds: where each ended and whether it paid. So the context carries everything the
+# search needs, and the trained levels and codes can use it; what loses it is the form of the belief. A product of
+# Gaussian factors turns "not here, and not there" into "somewhere between"; a product of likelihoods over
+# hypotheses keeps both "not"s. (What made the fitted likelihood good enough was its data: attempts the agent itself
+# makes under each train task's code, so that many attempts end at the goals. Fitted on attempts under random
+# subgoals alone, it called almost no paid attempt paid on one seed, and the three seeds reached 0.72.)
 #
 # So this is where the course leaves PEACH: training exploration, solved by first return, then explore; inference
 # given a paid attempt, solved; the meta-test's search before its first paid attempt, solved only when the belief

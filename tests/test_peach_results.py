@@ -20,8 +20,10 @@ BUDGET = ("every hierarchical method on the best route measured (HTR else HER, p
           "is not either. What fails is the meta-test's own search before its first paid attempt: the posterior eliminates one "
           "failed site but not two (the failed-context probe; PEARL's product of Gaussians averages two failures), and seed 1's "
           "prior episodes reach only one site. Driven by an exact, eliminating belief over the train goals instead, the same "
-          f"agents reach {quote_headline('peach_exact_belief', 'exact_belief_success')} (lesson 11, 'The wall now: the "
-          "meta-test's own search', 'The belief is the wall'; closing notes of issue 12)")
+          f"agents reach {quote_headline('peach_exact_belief', 'exact_belief_success')}, and by posterior sampling over the train "
+          "tasks' codes weighed by a learned likelihood of the rows q(z | c) reads (not Algorithm 2's belief) "
+          f"{quote_headline('peach_exact_belief', 'learned_belief_success')} (lesson 11, 'The wall now: the "
+          "meta-test's own search', 'The belief is the wall', 'A learned likelihood over the train tasks'; closing notes of issue 12)")
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'peach_success', 'oracle_z_success', 'hac_true_goal_success')}; {BUDGET}",
@@ -328,6 +330,18 @@ def test_an_exact_belief_lets_the_benchmarks_agents_find_the_goals(headline):
     assert h["blend_error"] < 1e-4 and h["blend_lands_on_remaining"] < 1.0
     for r in runs:  # nothing beats the oracle, episode by episode
         assert max(r["exact_success_per_episode"]) <= h["oracle_success"] and max(r["own_success_per_episode"]) <= h["oracle_success"]
+
+
+def test_a_learned_likelihood_over_the_train_tasks_finds_the_goals_from_peachs_own_context(headline):
+    """Lesson 11's 'A learned likelihood over the train tasks': the same agents, their belief a product of a fitted
+    p(paid | z, s') over the rows q(z | c) reads, pass the issue's 0.8 and never do worse than their own meta-test."""
+    h = headline("peach_exact_belief")
+    runs = _runs("peach_exact_belief", "exact_belief")
+    assert all(r["learned_final_success"] >= r["own_final_success"] for r in runs)
+    assert h["learned_belief_success"] >= 0.8 and h["learned_belief_gain"] >= 0.3
+    assert h["paid_model_heldout_error"] < 0.01 and min(r["paid_model_paid_recall"] for r in runs) > 0.5
+    for r in runs:  # nothing beats the oracle, episode by episode
+        assert max(r["learned_success_per_episode"]) <= h["oracle_success"]
 
 
 CATEGORICAL = "return_explore_quarter_categorical"
