@@ -29,7 +29,7 @@ fitted likelihood's error on held-out attempts; its recall of the paid ones is i
 ``paid_context_success``, ``blend_lands_on_remaining`` (share of failed-site pairs whose belief is nearest the site
 left), ``blend_std_over_gap``, ``blend_error`` (the product identity, largest over seeds), ``oracle_success``,
 ``ps_with_elimination_final`` (the maze oracles' reference), ``train_minutes_per_seed``; for the decoder route
-``decoder_route_{own,learned_belief,decoder_belief}_success`` (with IQM and CI), ``decoder_route_paid_context_success``,
+``decoder_route_{own,exact_belief,learned_belief,decoder_belief}_success`` (with IQM and CI), ``decoder_route_paid_context_success``,
 ``decoder_heldout_error``.
 
 Run (about 14 CPU-minutes a seed and config; one seed per process shares runs/, e.g.
@@ -128,7 +128,8 @@ def main() -> None:
     headline["exact_belief_gain"] = headline["exact_belief_success"] - headline["own_success"]
     headline["learned_belief_gain"] = headline["learned_belief_success"] - headline["own_success"]
     headline["paid_model_heldout_error"] = float(np.mean([r["paid_model_heldout_error"] for r in runs]))
-    for name, key in (("decoder_route_own", "own"), ("decoder_route_learned_belief", "learned"), ("decoder_route_decoder_belief", "decoder")):
+    for name, key in (("decoder_route_own", "own"), ("decoder_route_exact_belief", "exact"), ("decoder_route_learned_belief", "learned"),
+                      ("decoder_route_decoder_belief", "decoder")):
         finals = [r[f"{key}_final_success"] for r in decoder_runs]
         headline[f"{name}_success"] = float(np.mean(finals))
         headline.update(headline_stats(f"{name}_success", finals))
