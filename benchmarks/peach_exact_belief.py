@@ -21,6 +21,8 @@ the gap the belief alone accounts for. Per seed (each a run through peach_lite.s
 A second config, ``decoder_route`` (``DECODER_ROUTE``: the same route plus the reward decoder trained inside Algorithm 1,
 ``reward_decoder_weight`` 1.0, not in the poster), asks whether that likelihood can be learned in training: its
 agents are meta-tested the same ways, plus ``decoder``: the learned belief with the agent's own decoder as its likelihood.
+A third, ``detached_decoder_route`` (``reward_decoder_detach``), trains the decoder on a detached z, so that it learns
+beside Algorithm 1 without reaching φ.
 
 Headline (mean over seeds; IQM and 95% bootstrap CI for the successes): ``exact_belief_success``,
 ``learned_belief_success`` and ``own_success`` (final meta-test episode), ``exact_belief_gain`` and
@@ -29,8 +31,8 @@ fitted likelihood's error on held-out attempts; its recall of the paid ones is i
 ``paid_context_success``, ``blend_lands_on_remaining`` (share of failed-site pairs whose belief is nearest the site
 left), ``blend_std_over_gap``, ``blend_error`` (the product identity, largest over seeds), ``oracle_success``,
 ``ps_with_elimination_final`` (the maze oracles' reference), ``train_minutes_per_seed``; for the decoder route
-``decoder_route_{own,exact_belief,learned_belief,decoder_belief}_success`` (with IQM and CI), ``decoder_route_paid_context_success``,
-``decoder_heldout_error``.
+``{route}_{own,exact_belief,learned_belief,decoder_belief}_success`` (with IQM and CI), ``{route}_paid_context_success``
+and ``{route}_decoder_heldout_error`` for route in (``decoder_route``, ``detached_decoder_route``).
 
 Run (about 14 CPU-minutes a seed and config; one seed per process shares runs/, e.g.
 ``--methods decoder_route --seeds 1``)::
@@ -58,8 +60,11 @@ ROUTE = dict(RETURN_EXPLORE_ROUTE)
 DECODER_ROUTE = {**ROUTE, "reward_decoder_weight": 1.0}
 """The same route with the reward decoder trained inside Algorithm 1 (``reward_decoder_weight``, not in the poster): the
 ``decoder_route`` agents, whose own decoder is also tried as the learned belief's likelihood."""
-METHODS = {"exact_belief": ROUTE, "decoder_route": DECODER_ROUTE}
-"""The sweep's configs: the benchmark's agents, and the decoder route's."""
+DETACHED_DECODER_ROUTE = {**DECODER_ROUTE, "reward_decoder_detach": True}
+"""The decoder route with the decoder on a detached z (``reward_decoder_detach``): a likelihood learned beside Algorithm 1
+that leaves φ to the critic and the KL: the ``detached_decoder_route`` agents."""
+METHODS = {"exact_belief": ROUTE, "decoder_route": DECODER_ROUTE, "detached_decoder_route": DETACHED_DECODER_ROUTE}
+"""The sweep's configs: the benchmark's agents, the decoder route's and the detached decoder route's."""
 
 
 def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
@@ -104,7 +109,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
     parser.add_argument("--rounds", type=int, default=budget.pick(full=600, fast=2), help="training rounds (4 tasks x 3 episodes)")
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=100, fast=2))
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="configs to run (default: both)")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="configs to run (default: all)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
 
@@ -114,7 +119,7 @@ def main() -> None:
     if args.methods != list(METHODS):
         print(f"partial run (methods {args.methods}, seeds {args.seeds}): data/results/peach_exact_belief.json not written")
         return
-    runs, decoder_runs = sweep.results("exact_belief"), sweep.results("decoder_route")
+    runs, decoder_runs, detached_runs = sweep.results("exact_belief"), sweep.results("decoder_route"), sweep.results("detached_decoder_route")
 
     from peach_lite.envs.oracles import maze_sites_values
 
@@ -128,13 +133,13 @@ def main() -> None:
     headline["exact_belief_gain"] = headline["exact_belief_success"] - headline["own_success"]
     headline["learned_belief_gain"] = headline["learned_belief_success"] - headline["own_success"]
     headline["paid_model_heldout_error"] = float(np.mean([r["paid_model_heldout_error"] for r in runs]))
-    for name, key in (("decoder_route_own", "own"), ("decoder_route_exact_belief", "exact"), ("decoder_route_learned_belief", "learned"),
-                      ("decoder_route_decoder_belief", "decoder")):
-        finals = [r[f"{key}_final_success"] for r in decoder_runs]
-        headline[f"{name}_success"] = float(np.mean(finals))
-        headline.update(headline_stats(f"{name}_success", finals))
-    headline["decoder_route_paid_context_success"] = float(np.mean([r["paid_context_success"] for r in decoder_runs]))
-    headline["decoder_heldout_error"] = float(np.mean([r["decoder_heldout_error"] for r in decoder_runs]))
+    for route, route_runs in (("decoder_route", decoder_runs), ("detached_decoder_route", detached_runs)):
+        for name, key in (("own", "own"), ("exact_belief", "exact"), ("learned_belief", "learned"), ("decoder_belief", "decoder")):
+            finals = [r[f"{key}_final_success"] for r in route_runs]
+            headline[f"{route}_{name}_success"] = float(np.mean(finals))
+            headline.update(headline_stats(f"{route}_{name}_success", finals))
+        headline[f"{route}_paid_context_success"] = float(np.mean([r["paid_context_success"] for r in route_runs]))
+        headline[f"{route}_decoder_heldout_error"] = float(np.mean([r["decoder_heldout_error"] for r in route_runs]))
     headline["paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
     headline["blend_lands_on_remaining"] = float(np.mean([r["blend"]["lands_on_remaining"] for r in runs]))
     headline["blend_std_over_gap"] = float(np.mean([r["blend"]["std_over_gap"] for r in runs]))
@@ -156,16 +161,18 @@ def main() -> None:
                       {"label": "exact belief over the train goals", "x": [episodes] * len(runs),
                        "y": [r["exact_success_per_episode"] for r in runs]}],
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
-        curves_panel("the decoder route (a reward decoder trained in Algorithm 1)", "meta-test episode", "success",
-                     [{"label": "own posterior (Algorithm 2)", "x": [episodes] * len(decoder_runs), "y": [r["own_success_per_episode"] for r in decoder_runs]},
-                      {"label": "its own decoder as the likelihood", "x": [episodes] * len(decoder_runs),
-                       "y": [r["decoder_success_per_episode"] for r in decoder_runs]},
-                      {"label": "a likelihood fitted afterwards", "x": [episodes] * len(decoder_runs),
-                       "y": [r["learned_success_per_episode"] for r in decoder_runs]}],
-                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
+        *[curves_panel(title, "meta-test episode", "success",
+                       [{"label": "own posterior (Algorithm 2)", "x": [episodes] * len(route_runs), "y": [r["own_success_per_episode"] for r in route_runs]},
+                        {"label": "its own decoder as the likelihood", "x": [episodes] * len(route_runs),
+                         "y": [r["decoder_success_per_episode"] for r in route_runs]},
+                        {"label": "a likelihood fitted afterwards", "x": [episodes] * len(route_runs),
+                         "y": [r["learned_success_per_episode"] for r in route_runs]}],
+                       hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}])
+          for title, route_runs in (("a reward decoder trained in Algorithm 1 (its loss reaches φ)", decoder_runs),
+                                    ("the decoder on a detached z (it trains only itself)", detached_runs))],
     ])
     write_results("peach_exact_belief", headline, seeds=list(args.seeds),
-                  details={"runs": {"exact_belief": runs, "decoder_route": decoder_runs}, "configs": configs, "oracles": values.to_dict()}, figure=figure, out_dir=args.out)
+                  details={"runs": {"exact_belief": runs, "decoder_route": decoder_runs, "detached_decoder_route": detached_runs}, "configs": configs, "oracles": values.to_dict()}, figure=figure, out_dir=args.out)
 
 
 if __name__ == "__main__":

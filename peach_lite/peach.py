@@ -75,7 +75,8 @@ def oracle_code(task: Any) -> np.ndarray:
 
 def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, Tensor], context: Tensor, *, kl_lambda: float,
                  generator: torch.Generator | None = None, z: Tensor | None = None, reward_decoder: nn.Module | None = None,
-                 decoder_rows: dict[str, Tensor] | None = None, prior_slots: Tensor | None = None) -> dict[str, Tensor]:
+                 decoder_rows: dict[str, Tensor] | None = None, prior_slots: Tensor | None = None,
+                 detach_decoder_z: bool = False) -> dict[str, Tensor]:
     """Algorithm 1's losses for one meta-batch, with PEARL's routing of z.
 
     Args:
@@ -88,10 +89,11 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
         reward_decoder: optional (z, next_achieved) -> logit that the attempt was paid (``reward_decoder_weight``).
         decoder_rows: the attempts it decodes, ``next_achieved`` (T, N, goal_dim) and ``reward`` (T, N) (default: ``batch``'s).
         prior_slots: (T,) bool, slots whose z comes from the prior (an empty context; ``prior_slot_prob``).
+        detach_decoder_z: the decoder reads z detached, so its loss reaches the decoder only (``reward_decoder_detach``).
     Returns:
         ``critic_loss`` (its gradient reaches the top critic and, through z, φ), ``kl`` (reaches φ),
         ``actor_loss`` (z detached: reaches the top actor only), ``q`` (T, B), and ``decoder_loss`` (reaches the
-        decoder and φ; zero without a decoder): the cross-entropy of "paid" over the batch's attempts (penalties left out).
+        decoder, and φ unless ``detach_decoder_z``; zero without a decoder): the cross-entropy of "paid" over the batch's attempts (penalties left out).
 
     Taught in notebooks/11_peach.py (section "Algorithm 1, line by line").
     """
@@ -114,7 +116,8 @@ def peach_losses(top: GoalLevel, posterior: ContextPosterior, batch: dict[str, T
     if reward_decoder is not None:  # not in Algorithm 1: p(paid | z, s'), the encoder's second teacher
         rows = batch if decoder_rows is None else decoder_rows
         achieved = rows["next_achieved"]
-        logits = reward_decoder(torch.cat([z.unsqueeze(1).expand(*achieved.shape[:2], z.shape[-1]), achieved], dim=-1)).squeeze(-1)
+        read = z.detach() if detach_decoder_z else z
+        logits = reward_decoder(torch.cat([read.unsqueeze(1).expand(*achieved.shape[:2], z.shape[-1]), achieved], dim=-1)).squeeze(-1)
         attempts = rows["reward"] >= -1.0  # subgoal-test penalties (-H) describe the lower level
         paid = (rows["reward"] == 0.0).float()
         decoder_loss = nn.functional.binary_cross_entropy_with_logits(logits[attempts], paid[attempts])
@@ -470,7 +473,7 @@ class PEACH(nn.Module):
                 [np.array_equal(goals[i].numpy(), self.train_goals[t]) for i, t in enumerate(tasks)]) if cfg.prior_slot_prob > 0 else None
             losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed,
                                   reward_decoder=decoder, decoder_rows=self.decoder_rows(batch, context) if decoder else None,
-                                  prior_slots=prior_slots)
+                                  prior_slots=prior_slots, detach_decoder_z=cfg.reward_decoder_detach)
             self.encoder_optimizer.zero_grad(set_to_none=True)
             self.top.critic_optimizer.zero_grad(set_to_none=True)
             # Alg. 1: φ <- critic + KL; θ_QH <- critic (+ the optional decoder's loss, which reaches φ and the decoder)

@@ -54,7 +54,7 @@ class PeachConfig:
       collection with ``hindsight_rows="collection"``, its goal a train goal the context reached with
       ``hindsight_goals``), hindsight task relabelling (``relabel_prob``), meta-batch slots that read the prior
       (``prior_slot_prob``), and an auxiliary reward decoder for the encoder (``reward_decoder_weight``, an MLP or a distance
-      decoder: ``reward_decoder_form``), a count-based exploration bonus in the top level's RL reward
+      decoder: ``reward_decoder_form``, optionally on a detached z: ``reward_decoder_detach``), a count-based exploration bonus in the top level's RL reward
       (``novelty_bonus``), frontier subgoals in place of the top level's uniformly random ones (``frontier_radius``), and
       collection episodes that first return to a rarely visited cell, then explore (``return_explore_rate``), and
       meta-batch slots whose z reads only the unpaid attempts of their context (``unpaid_context_prob``), and a
@@ -155,6 +155,10 @@ class PeachConfig:
     """The reward decoder's form (when ``reward_decoder_weight`` > 0): ``"mlp"``, a small MLP of (z, s'); or
     ``"distance"`` (:class:`~peach_lite.nets.DistanceDecoder`), paid the closer s' lies to a linear image W z of z, which
     asks for a code linear in the goal's coordinates, like the oracle's. Not in the poster or VariBAD."""
+    reward_decoder_detach: bool = False
+    """The reward decoder reads z detached (not in the poster or VariBAD): its loss then trains the decoder alone, a
+    likelihood p(paid | z, s') learned beside Algorithm 1 that leaves φ to the critic and the KL (a meta-test belief
+    can weigh hypotheses with it, ``peach_diagnostics.learned_belief_meta_test``). False: the loss also reaches φ."""
     novelty_bonus: float = 0.0
     """Directed exploration (count-based, as MBIE-EB / #Exploration; not in the poster, PEARL or HAC): each unpaid top-level
     attempt in the RL batch earns ``novelty_bonus / sqrt(N)``, where N counts the training collections' top-level attempts
@@ -211,7 +215,7 @@ class PeachConfig:
         if self.posterior_form == "categorical" and (self.deterministic_z or self.latent_dim < 2):
             raise ValueError(f"posterior_form='categorical' needs deterministic_z=False and latent_dim >= 2 (clusters), "
                              f"got deterministic_z={self.deterministic_z}, latent_dim={self.latent_dim}")
-        for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context"):
+        for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context", "reward_decoder_detach"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_range("kl_lambda", self.kl_lambda, 0.0, 1e3)

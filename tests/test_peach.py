@@ -686,6 +686,24 @@ def test_the_reward_decoder_teaches_the_encoder_and_nothing_else(form):
     envs.close()
 
 
+def test_a_detached_decoder_teaches_only_itself():
+    agent, envs, runner = _agent(reward_decoder_weight=1.0, reward_decoder_detach=True)
+    agent.collect_round(runner, 0)
+    batch, context = _batch(agent)
+    batch["reward"][:, 0] = 0.0
+    agent.zero_grad(set_to_none=True)
+    losses = peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1, generator=torch.Generator().manual_seed(0),
+                          reward_decoder=agent.reward_decoder, detach_decoder_z=agent.config.reward_decoder_detach)
+    losses["decoder_loss"].backward()
+    assert any(g.abs().sum() > 0 for g in _grads(agent.reward_decoder))
+    for module in (agent.posterior, agent.top, *agent.hierarchy.levels[:-1]):  # exactly zero: φ is left to the critic and the KL
+        assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(module))
+    before = [p.clone() for p in agent.reward_decoder.parameters()]
+    agent.learn(2)  # and the update trains the decoder
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.reward_decoder.parameters()))
+    envs.close()
+
+
 def test_without_the_decoder_its_loss_is_zero_and_its_weights_stay():
     agent, envs, runner = _agent()
     agent.collect_round(runner, 0)
