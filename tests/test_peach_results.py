@@ -22,7 +22,8 @@ BUDGET = ("every hierarchical method on the best route measured (HTR else HER, p
           "prior episodes reach only one site. Driven by an exact, eliminating belief over the train goals instead, the same "
           f"agents reach {quote_headline('peach_exact_belief', 'exact_belief_success')}, and by posterior sampling over the train "
           "tasks' codes weighed by a learned likelihood of the rows q(z | c) reads (not Algorithm 2's belief) "
-          f"{quote_headline('peach_exact_belief', 'learned_belief_success')} (lesson 11, 'The wall now: the "
+          f"{quote_headline('peach_exact_belief', 'learned_belief_success')}, or with a reward decoder learned in training on a detached "
+          f"z as that likelihood {quote_headline('peach_exact_belief', 'detached_decoder_route_decoder_belief_success')} (lesson 11, 'The wall now: the "
           "meta-test's own search', 'The belief is the wall', 'A learned likelihood over the train tasks'; closing notes of issue 12)")
 
 
@@ -342,6 +343,20 @@ def test_a_learned_likelihood_over_the_train_tasks_finds_the_goals_from_peachs_o
     assert h["paid_model_heldout_error"] < 0.01 and min(r["paid_model_paid_recall"] for r in runs) > 0.5
     for r in runs:  # nothing beats the oracle, episode by episode
         assert max(r["learned_success_per_episode"]) <= h["oracle_success"]
+
+
+def test_a_reward_decoder_learned_on_a_detached_z_is_a_likelihood_that_finds_the_goals(headline):
+    """Lesson 11: trained through z the decoder costs the agents their codes; on a detached z it leaves the agents as they
+    were (their own meta-test unchanged, episode by episode) and, as the belief's likelihood, passes 0.8."""
+    h = headline("peach_exact_belief")
+    runs, detached = _runs("peach_exact_belief", "exact_belief"), _runs("peach_exact_belief", "detached_decoder_route")
+    assert [r["own_success_per_episode"] for r in detached] == [r["own_success_per_episode"] for r in runs]
+    assert h["decoder_route_paid_context_success"] < h["paid_context_success"] == h["detached_decoder_route_paid_context_success"]
+    assert h["decoder_route_decoder_belief_success"] > h["decoder_route_own_success"]
+    assert h["detached_decoder_route_decoder_belief_success"] >= 0.8
+    assert all(r["decoder_final_success"] > r["own_final_success"] or r["decoder_final_success"] == 1.0 for r in detached)
+    for r in detached:
+        assert max(r["decoder_success_per_episode"]) <= h["oracle_success"]
 
 
 CATEGORICAL = "return_explore_quarter_categorical"
