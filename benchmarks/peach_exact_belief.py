@@ -9,10 +9,10 @@ the gap the belief alone accounts for. Per seed (each a run through peach_lite.s
    same config, seeds and run, so the agents are the same bit for bit);
 2. ``own``: its meta-test (Algorithm 2, ``peach_diagnostics.diagnose``: the held-out tasks, the prior first, then a
    fresh z from q(z | all context) each episode);
-3. ``exact_belief``: ``peach_diagnostics.exact_belief_meta_test`` on the same tasks: the same levels and z codes (the
+3. ``exact_belief``: ``peach_beliefs.exact_belief_meta_test`` on the same tasks: the same levels and z codes (the
    agent's belief given a paid attempt at each train goal), but the belief is exact Bayes over the train goals and
    eliminates every goal a failed path passed (posterior sampling with elimination). A diagnostic, not PEACH;
-4. ``learned_belief``: ``peach_diagnostics.learned_belief_meta_test``, the same posterior sampling over the same codes,
+4. ``learned_belief``: ``peach_beliefs.learned_belief_meta_test``, the same posterior sampling over the same codes,
    but each hypothesis is weighed by a LEARNED likelihood p(paid | z, s') (``fit_paid_model``: an MLP fitted on the
    agent's real attempts on the train tasks, labelled by the train tasks' rewards) of the context rows q(z | c) reads
    (where each attempt ended and whether it paid): a belief that multiplies likelihoods instead of Gaussian factors;
@@ -72,7 +72,8 @@ def run_seed(seed: int, rounds: int, eval_every: int, overrides: dict) -> dict:
     from peach_lite.device import set_threads
     from peach_lite.loop import GymTaskEnvs
     from peach_lite.peach import EVAL_SEED, train_peach
-    from peach_lite.peach_diagnostics import diagnose, exact_belief_meta_test, failure_blend_probe, fit_paid_model, learned_belief_meta_test
+    from peach_lite.peach_beliefs import exact_belief_meta_test, fit_paid_model, learned_belief_meta_test
+    from peach_lite.peach_diagnostics import diagnose, failure_blend_probe
     from peach_lite.seeding import seed_everything
 
     set_threads(1)

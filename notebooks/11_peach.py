@@ -1092,7 +1092,7 @@ assert blend["std_over_gap"] < 0.5  # and narrow: every sample of z reads as the
 # Algorithm 2 never reads), and it asks one question: with the belief fixed, is anything else missing?
 
 # %%
-from peach_lite.peach_diagnostics import exact_belief_meta_test
+from peach_lite.peach_beliefs import exact_belief_meta_test
 
 show_source(exact_belief_meta_test)
 
@@ -1200,7 +1200,7 @@ assert r[categorical + "_success"] < r[quarter + "_success"] and r[categorical +
 # multiplied: a product of Bernoulli likelihoods eliminates where a product of Gaussian factors averages.
 
 # %%
-from peach_lite.peach_diagnostics import fit_paid_model, learned_belief_meta_test
+from peach_lite.peach_beliefs import fit_paid_model, learned_belief_meta_test
 
 show_source(learned_belief_meta_test)
 

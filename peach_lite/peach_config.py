@@ -158,7 +158,7 @@ class PeachConfig:
     reward_decoder_detach: bool = False
     """The reward decoder reads z detached (not in the poster or VariBAD): its loss then trains the decoder alone, a
     likelihood p(paid | z, s') learned beside Algorithm 1 that leaves φ to the critic and the KL (a meta-test belief
-    can weigh hypotheses with it, ``peach_diagnostics.learned_belief_meta_test``). False: the loss also reaches φ."""
+    can weigh hypotheses with it, ``peach_beliefs.learned_belief_meta_test``). False: the loss also reaches φ."""
     novelty_bonus: float = 0.0
     """Directed exploration (count-based, as MBIE-EB / #Exploration; not in the poster, PEARL or HAC): each unpaid top-level
     attempt in the RL batch earns ``novelty_bonus / sqrt(N)``, where N counts the training collections' top-level attempts

@@ -570,7 +570,7 @@ def test_the_failure_blend_probe_finds_the_two_failure_belief_between_the_one_fa
 
 
 def test_the_exact_belief_meta_test_samples_train_goals_and_restores_the_agent(collected, monkeypatch):
-    from peach_lite.peach_diagnostics import exact_belief_meta_test
+    from peach_lite.peach_beliefs import exact_belief_meta_test
 
     agent, envs, _ = collected
     tasks = envs.unwrapped.test_tasks()[:3]
@@ -613,7 +613,7 @@ def test_the_learned_belief_eliminates_where_attempts_failed_and_restores_the_ag
     likelihood each draw is among the hypotheses that contradict the fewest attempts so far (an unpaid attempt at a
     hypothesis's goal, or a paid one away from it)."""
     from peach_lite.peach import EVAL_SEED
-    from peach_lite.peach_diagnostics import _train_goal_codes, fit_paid_model, learned_belief_meta_test
+    from peach_lite.peach_beliefs import _train_goal_codes, fit_paid_model, learned_belief_meta_test
 
     agent = load_agent("data/checkpoints/peach_maze_return_explore.pt", algorithm="peach")[0]
     envs = GymTaskEnvs("peach_lite/PointMazeHidden-v0", seed=EVAL_SEED)
