@@ -61,28 +61,19 @@ def exact_belief_meta_test(agent: Any, envs: Any, tasks: Sequence[Any], *, num_e
     unwrapped = envs.unwrapped
     goals, codes = _train_goal_codes(agent, envs, num_rows)
     threshold = float(unwrapped.goal_threshold)
-    rng = np.random.default_rng(seed)
     weights = np.ones((len(tasks), len(goals)))
-    success = np.zeros((len(tasks), num_episodes), bool)
-    saved_belief, saved_generator = agent.belief, agent.generator
-    agent.generator = torch.Generator(device=saved_generator.device).manual_seed(int(seed))
-    try:
-        for k in range(num_episodes):
-            chosen = [int(rng.choice(len(goals), p=w / w.sum())) for w in weights]
-            agent.belief = codes[chosen]
-            with torch.no_grad():
-                episodes = run_episodes(agent, envs, TaskBatch.from_list(list(tasks), split="test"), explore=False, record=True)
-            success[:, k] = episodes.success
-            paths = episodes.positions("achieved_goal")  # (num_tasks, T + 1, 2), NaN after an end
-            near = np.nan_to_num(np.linalg.norm(paths[:, :, None] - goals[None, None], axis=-1), nan=np.inf) <= threshold
-            for i, hypothesis in enumerate(chosen):
-                if success[i, k]:
-                    weights[i] = np.eye(len(goals))[hypothesis]
-                else:
-                    weights[i] = np.where(near[i].any(axis=0), weights[i] * unpaid_weight, weights[i])
-                    weights[i] = weights[i] if weights[i].sum() > 0 else np.ones(len(goals))  # every hypothesis ruled out: start over
-    finally:
-        agent.belief, agent.generator = saved_belief, saved_generator
+
+    def eliminate(chosen: list[int], episodes: Any) -> None:
+        paths = episodes.positions("achieved_goal")  # (num_tasks, T + 1, 2), NaN after an end
+        near = np.nan_to_num(np.linalg.norm(paths[:, :, None] - goals[None, None], axis=-1), nan=np.inf) <= threshold
+        for i, hypothesis in enumerate(chosen):
+            if episodes.success[i]:
+                weights[i] = np.eye(len(goals))[hypothesis]
+            else:
+                weights[i] = np.where(near[i].any(axis=0), weights[i] * unpaid_weight, weights[i])
+                weights[i] = weights[i] if weights[i].sum() > 0 else np.ones(len(goals))  # every hypothesis ruled out: start over
+
+    success = _sample_hypotheses(agent, envs, tasks, codes, num_episodes, seed, lambda: weights, eliminate)
     return {"success": success, "success_per_episode": success.mean(axis=0).tolist(), "final_success": float(success[:, -1].mean()),
             "num_hypotheses": len(goals)}
 
@@ -181,32 +172,45 @@ def learned_belief_meta_test(agent: Any, envs: Any, tasks: Sequence[Any], *, fit
         raise ValueError(f"floor must be in (0, 0.5), got {floor}")
     model, codes = fitted["model"], fitted["codes"]
     goal_dim = agent.spec.goal_dim
-    rng = np.random.default_rng(seed)
     log_weights = np.zeros((len(tasks), len(codes)))
+
+    def weigh(chosen: list[int], episodes: Any) -> None:
+        for i, attempts in enumerate(agent.attempts):
+            if not attempts:
+                continue
+            ends = torch.as_tensor(np.stack([np.ravel(t.next_obs)[:goal_dim] for t, _, _ in attempts]), dtype=torch.float32)
+            paid = torch.as_tensor([float(t.reward) == 0.0 for t, _, _ in attempts])
+            inputs = torch.cat([codes.mean[:, None].expand(-1, len(ends), -1), ends[None].expand(len(codes), -1, -1)], -1)
+            with torch.no_grad():
+                p_paid = torch.sigmoid(model(inputs).squeeze(-1)).double().clamp(floor, 1.0 - floor)  # (K, attempts)
+            log_weights[i] += torch.where(paid, p_paid, 1.0 - p_paid).log().sum(dim=1).numpy()
+
+    success = _sample_hypotheses(agent, envs, tasks, codes, num_episodes, seed,
+                                 lambda: np.exp(log_weights - log_weights.max(axis=1, keepdims=True)), weigh)
+    return {"success": success, "success_per_episode": success.mean(axis=0).tolist(), "final_success": float(success[:, -1].mean()),
+            "num_hypotheses": len(codes), "heldout_error": fitted["heldout_error"], "heldout_paid_recall": fitted["heldout_paid_recall"]}
+
+
+def _sample_hypotheses(agent: Any, envs: Any, tasks: Sequence[Any], codes: Belief, num_episodes: int, seed: int,
+                       weights: Any, update: Any) -> np.ndarray:
+    """Posterior sampling over hypothesis codes: each episode draws one hypothesis per task ∝ ``weights()`` ((num_tasks,
+    K), unnormalised), runs one greedy episode on z ~ its code, then calls ``update(chosen, episodes)``. The agent's
+    belief and generator are restored. Returns success, (num_tasks, num_episodes) bool."""
+    rng = np.random.default_rng(seed)
     success = np.zeros((len(tasks), num_episodes), bool)
     saved_belief, saved_generator = agent.belief, agent.generator
     agent.generator = torch.Generator(device=saved_generator.device).manual_seed(int(seed))
     try:
         for k in range(num_episodes):
-            weights = np.exp(log_weights - log_weights.max(axis=1, keepdims=True))
-            chosen = [int(rng.choice(len(codes), p=w / w.sum())) for w in weights]
+            chosen = [int(rng.choice(len(codes), p=w / w.sum())) for w in weights()]
             agent.belief = codes[chosen]
             with torch.no_grad():
-                episodes = run_episodes(agent, envs, TaskBatch.from_list(list(tasks), split="test"), explore=False)
+                episodes = run_episodes(agent, envs, TaskBatch.from_list(list(tasks), split="test"), explore=False, record=True)
             success[:, k] = episodes.success
-            for i, attempts in enumerate(agent.attempts):
-                if not attempts:
-                    continue
-                ends = torch.as_tensor(np.stack([np.ravel(t.next_obs)[:goal_dim] for t, _, _ in attempts]), dtype=torch.float32)
-                paid = torch.as_tensor([float(t.reward) == 0.0 for t, _, _ in attempts])
-                inputs = torch.cat([codes.mean[:, None].expand(-1, len(ends), -1), ends[None].expand(len(codes), -1, -1)], -1)
-                with torch.no_grad():
-                    p_paid = torch.sigmoid(model(inputs).squeeze(-1)).double().clamp(floor, 1.0 - floor)  # (K, attempts)
-                log_weights[i] += torch.where(paid, p_paid, 1.0 - p_paid).log().sum(dim=1).numpy()
+            update(chosen, episodes)
     finally:
         agent.belief, agent.generator = saved_belief, saved_generator
-    return {"success": success, "success_per_episode": success.mean(axis=0).tolist(), "final_success": float(success[:, -1].mean()),
-            "num_hypotheses": len(codes), "heldout_error": fitted["heldout_error"], "heldout_paid_recall": fitted["heldout_paid_recall"]}
+    return success
 
 
 def _coded_attempt_ends(agent: Any, envs: Any, tasks: Sequence[Any], codes: Belief, seed: int, num_samples: int = 2) -> np.ndarray:
