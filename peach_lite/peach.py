@@ -41,28 +41,17 @@ from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, T
 from peach_lite.runner import distinct_waves
 from peach_lite.peach_config import COLLECTION_ROUTE, HIDDEN_MAZE_ID, HTR_ROUTE, RETURN_EXPLORE_ROUTE, TASK_INFERENCE, PeachConfig
 from peach_lite.pearl import pearl_kl_loss
+from peach_lite.peach_context import eliminating_loss, probe_attempt_row, top_context_row
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test, unpaid_only
 from peach_lite.validation import check_int
 
-__all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "oracle_code", "meta_test_success",
+__all__ = ["PeachConfig", "PEACH", "peach_losses", "top_context_row", "probe_attempt_row", "oracle_code", "meta_test_success",
            "train_peach", "CLI", "TASK_INFERENCE", "HIDDEN_MAZE_ID", "EVAL_SEED"]
 
 EVAL_SEED = 20_000
 """Meta-tests during training and of checkpoints use this seed (training uses the config's seed)."""
 ORACLE_SCALE = 4.0
 """The oracle's task code is the goal (x, y) divided by this (the maze's half-width)."""
-
-
-def top_context_row(obs: Any, subgoal: Any, reward: float, next_obs: Any) -> np.ndarray:
-    """One context row from a top-level attempt: [s, ã, r, s'] (obs_dim + goal_dim + 1 + obs_dim,).
-
-    From the attempt's hindsight-action transition (a): ``obs`` s where the attempt began, ``subgoal`` ã (the
-    subgoal, or where the lower level actually got), ``next_obs`` s' where the attempt ended; ``reward`` r is the
-    attempt's sparse reward 0/-1 (or the dense diagnostic).
-
-    Taught in notebooks/11_peach.py (section "What the encoder reads"); an exercise re-implements it.
-    """
-    return np.concatenate([np.ravel(obs), np.ravel(subgoal), [reward], np.ravel(next_obs)]).astype(np.float32)
 
 
 def oracle_code(task: Any) -> np.ndarray:
@@ -469,15 +458,17 @@ class PEACH(nn.Module):
             elif cfg.task_inference == "none":
                 fixed = torch.zeros(len(tasks), self.cond_dim)
             decoder = self.reward_decoder if cfg.reward_decoder_weight > 0 and fixed is None else None
-            prior_slots = (torch.rand(len(tasks), generator=self.generator) < cfg.prior_slot_prob) & torch.as_tensor(  # own-goal slots only
-                [np.array_equal(goals[i].numpy(), self.train_goals[t]) for i, t in enumerate(tasks)]) if cfg.prior_slot_prob > 0 else None
+            own_goal = torch.as_tensor([np.array_equal(goals[i].numpy(), self.train_goals[t]) for i, t in enumerate(tasks)])
+            prior_slots = (torch.rand(len(tasks), generator=self.generator) < cfg.prior_slot_prob) & own_goal if cfg.prior_slot_prob > 0 else None
             losses = peach_losses(self.top, self.posterior, batch, context, kl_lambda=cfg.kl_lambda, generator=self.generator, z=fixed,
                                   reward_decoder=decoder, decoder_rows=self.decoder_rows(batch, context) if decoder else None,
                                   prior_slots=prior_slots, detach_decoder_z=cfg.reward_decoder_detach)
             self.encoder_optimizer.zero_grad(set_to_none=True)
             self.top.critic_optimizer.zero_grad(set_to_none=True)
             # Alg. 1: φ <- critic + KL; θ_QH <- critic (+ the optional decoder's loss, which reaches φ and the decoder)
-            (losses["critic_loss"] + losses["kl"] + cfg.reward_decoder_weight * losses["decoder_loss"]).backward()
+            elimination = (eliminating_loss(self, context, torch.nonzero(own_goal).flatten().tolist())  # not in Alg. 1: reaches φ only
+                           if cfg.elimination_weight > 0 and fixed is None else torch.zeros(()))
+            (losses["critic_loss"] + losses["kl"] + cfg.reward_decoder_weight * losses["decoder_loss"] + cfg.elimination_weight * elimination).backward()
             self.top.critic_optimizer.step()
             if fixed is None:
                 self.encoder_optimizer.step()
@@ -487,7 +478,7 @@ class PEACH(nn.Module):
         self.hierarchy.actors_changed()
         self.top_updates += 1
         return {"critic_loss": losses["critic_loss"].detach(), "kl": losses["kl"].detach(), "actor_loss": losses["actor_loss"].detach(),
-                "decoder_loss": losses["decoder_loss"].detach(),
+                "decoder_loss": losses["decoder_loss"].detach(), "elimination_loss": elimination.detach(),
                 "q_mean": losses["q"].detach().mean()}
 
     # ------------------------------------------------------------------------- Algorithm 2 (meta-test)

@@ -23,7 +23,8 @@ from torch import Tensor, nn
 
 from peach_lite.loop import TaskBatch, run_episodes
 from peach_lite.nets import mlp
-from peach_lite.peach_diagnostics import PROBE_SEED, _attempt_pool, _attempt_row, _checked_probe_rows
+from peach_lite.peach_context import probe_attempt_row
+from peach_lite.peach_diagnostics import PROBE_SEED, _attempt_pool, _checked_probe_rows
 from peach_lite.posterior import Belief, act_on_belief
 from peach_lite.validation import check_int
 
@@ -228,7 +229,7 @@ def _train_goal_codes(agent: Any, envs: Any, num_rows: int) -> tuple[np.ndarray,
     """The train tasks' goals (K, goal_dim) and their codes: the agent's belief given ``num_rows`` copies of a paid
     attempt at each goal (the paid-context probe's context), a K-row :class:`~peach_lite.posterior.Belief`."""
     goals = np.stack([np.asarray(task.goal, np.float32) for task in envs.unwrapped.train_tasks()])
-    rows = torch.as_tensor(np.stack([np.stack([_attempt_row(agent, goal, 0.0)] * num_rows) for goal in goals]))
+    rows = torch.as_tensor(np.stack([np.stack([probe_attempt_row(agent.spec.obs_dim, goal, 0.0)] * num_rows) for goal in goals]))
     with torch.no_grad():
         codes = agent.posterior.infer(rows)
     return goals, Belief(codes.mean.float(), codes.var.float())

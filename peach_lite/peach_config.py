@@ -58,7 +58,8 @@ class PeachConfig:
       (``novelty_bonus``), frontier subgoals in place of the top level's uniformly random ones (``frontier_radius``), and
       collection episodes that first return to a rarely visited cell, then explore (``return_explore_rate``), and
       meta-batch slots whose z reads only the unpaid attempts of their context (``unpaid_context_prob``), and a
-      categorical context posterior with a one-hot z in place of PEARL's Gaussian (``posterior_form``).
+      categorical context posterior with a one-hot z in place of PEARL's Gaussian (``posterior_form``), and a loss that
+      teaches q(z | c) to eliminate the train goals its failed attempts rule out (``elimination_weight``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -187,6 +188,13 @@ class PeachConfig:
     meta-test has before its first paid attempt. The critic's gradient then teaches the encoder what failures rule out
     (elimination), and the actor what to do given them. Needs sparse context rows (``dense_context=False``). 0 =
     Algorithm 1 as written."""
+    elimination_weight: float = 0.0
+    """Eliminating slots (not in the poster, PEARL or Algorithm 1): weight of a loss that teaches q_φ(z | c) what
+    posterior sampling with elimination does (:func:`~peach_lite.posterior.elimination_loss`). Each own-goal slot's
+    context is cut to a random subset of its unpaid attempts (the context of a meta-test before its first paid
+    attempt); the train goals whose reward gives every kept row its recorded reward are the hypotheses left (the
+    exact likelihood hindsight relabelling already uses); each has a code, q(z | its paid-context probe's rows),
+    detached. The loss, KL(N(code) || q(z | c)) to the likeliest code left, reaches φ only. 0 = Algorithm 1 as written."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -228,6 +236,10 @@ class PeachConfig:
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)
         check_range("prior_slot_prob", self.prior_slot_prob, 0.0, 1.0)
         check_range("unpaid_context_prob", self.unpaid_context_prob, 0.0, 1.0)
+        check_range("elimination_weight", self.elimination_weight, 0.0, 1e3)
+        if self.elimination_weight > 0 and (self.dense_context or self.posterior_form != "gaussian" or self.deterministic_z):
+            raise ValueError("elimination_weight > 0 needs sparse context rows (dense_context=False) and a Gaussian posterior "
+                             "(posterior_form='gaussian', deterministic_z=False)")
         if self.unpaid_context_prob > 0 and self.dense_context:
             raise ValueError("unpaid_context_prob must be 0 with dense_context=True (dense rows have no paid/unpaid reward)")
         check_range("gamma", self.gamma, 0.0, 1.0)

@@ -39,6 +39,7 @@ from peach_lite.envs.point_mass import room_of
 from peach_lite.exploration import CellCounts
 from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
 from peach_lite.peach import EVAL_SEED, meta_test_success, peach_losses, top_context_row
+from peach_lite.peach_context import ATTEMPT_OFFSET, probe_attempt_row
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, act_on_belief
 from peach_lite.seeding import seed_everything
@@ -49,8 +50,6 @@ __all__ = ["gradient_routing", "room_shares", "paid_context_probe", "failed_cont
 
 PROBE_SEED = 30_000
 """Seed of the probes' episodes and z draws (training and meta-tests use others)."""
-ATTEMPT_OFFSET = 0.3
-"""The probe's paid attempt starts this far (maze units) from the goal, towards the maze's centre."""
 
 
 def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows: int | None = None, num_samples: int = 4,
@@ -76,7 +75,7 @@ def paid_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows:
     num_rows = _checked_probe_rows(agent, num_samples, num_rows)
     successes, means, variances = [], [], []
     for k, task in enumerate(tasks):
-        row = torch.as_tensor(_attempt_row(agent, np.asarray(task.goal, np.float32), 0.0))
+        row = torch.as_tensor(probe_attempt_row(agent.spec.obs_dim, np.asarray(task.goal, np.float32), 0.0))
         with torch.no_grad():
             belief = agent.posterior.infer(row.expand(1, num_rows, -1))
         belief = Belief(belief.mean.float(), belief.var.float())
@@ -146,7 +145,7 @@ def failed_context_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_row
         prior_success.append(float(np.mean(prior.success)))
         for n in counts:
             for failed in itertools.combinations(others, n):
-                rows = [_attempt_row(agent, centers[failed[r % n]], -1.0) for r in range(num_rows)]
+                rows = [probe_attempt_row(agent.spec.obs_dim, centers[failed[r % n]], -1.0) for r in range(num_rows)]
                 with torch.no_grad():
                     belief = agent.posterior.infer(torch.as_tensor(np.stack(rows))[None])
                 belief = Belief(belief.mean.float(), belief.var.float())
@@ -210,7 +209,7 @@ def failure_blend_probe(agent: Any, envs: Any, tasks: Sequence[Any], *, num_rows
         raise ValueError(f"tasks must have a goal at each of the {num_sites} sites, got sites {sorted(task_of_site)}")
 
     def belief(ends: Sequence[int], reward: float) -> Belief:
-        rows = np.stack([_attempt_row(agent, centers[ends[r % len(ends)]], reward) for r in range(num_rows)])
+        rows = np.stack([probe_attempt_row(agent.spec.obs_dim, centers[ends[r % len(ends)]], reward) for r in range(num_rows)])
         with torch.no_grad():
             inferred = agent.posterior.infer(torch.as_tensor(rows)[None])
         return Belief(inferred.mean[0].double(), inferred.var[0].double())
@@ -261,14 +260,6 @@ def _checked_probe_rows(agent: Any, num_samples: int, num_rows: int | None) -> i
     if agent.config.task_inference != "posterior":
         raise ValueError(f"agent.config.task_inference must be 'posterior' for the probe, got {agent.config.task_inference!r}")
     return num_rows
-
-
-def _attempt_row(agent: Any, end: np.ndarray, reward: float) -> np.ndarray:
-    """One top-level attempt with subgoal ``end`` that ended there at rest, from ``ATTEMPT_OFFSET`` towards the centre."""
-    start = end - ATTEMPT_OFFSET * end / max(float(np.linalg.norm(end)), 1e-6)
-    at_rest = np.zeros((2, agent.spec.obs_dim), np.float32)  # positions first, velocities (if any) zero
-    at_rest[0, : end.size], at_rest[1, : end.size] = start, end
-    return top_context_row(at_rest[0], end, reward, at_rest[1])
 
 
 def _sites_passed(episodes: Any, centers: np.ndarray, threshold: float) -> np.ndarray:

@@ -42,6 +42,8 @@ __all__ = [
     "product_of_categoricals",
     "kl_to_uniform",
     "unpaid_only",
+    "consistent_hypotheses",
+    "elimination_loss",
     "ContextEncoder",
     "Belief",
     "ContextPosterior",
@@ -153,6 +155,55 @@ def unpaid_only(context: Tensor, reward_column: int, slots: Sequence[int], gener
             draw = torch.randint(0, len(unpaid), (context.shape[1],), generator=generator, device=generator.device if generator else "cpu")
             out[i] = context[i, unpaid[draw.to(unpaid.device)]]
     return out
+
+
+def consistent_hypotheses(achieved: Tensor, reward: Tensor, keep: Tensor, goals: np.ndarray, reward_fn: Callable[..., Any]) -> Tensor:
+    """Which hypotheses a context has not ruled out: goal k is consistent with a slot when ``reward_fn`` gives each of
+    the slot's kept rows its recorded reward (the exact likelihood, 1 or 0, of a sparse reward).
+
+    Args:
+        achieved: (T, C, goal_dim) where each attempt ended.
+        reward: (T, C) its recorded reward.
+        keep: (T, C) bool, the rows that count.
+        goals: (K, goal_dim) the hypotheses' goals.
+        reward_fn: ``compute_reward(achieved (..., goal_dim), goal (..., goal_dim)) -> (...)``, vectorised.
+    Returns:
+        (T, K) bool.
+
+    Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate").
+    """
+    check_shape("reward", tuple(reward.shape), tuple(achieved.shape[:2]))
+    check_shape("keep", tuple(keep.shape), tuple(achieved.shape[:2]))
+    predicted = torch.as_tensor(reward_fn(achieved.detach().cpu().numpy()[:, :, None, :], np.asarray(goals)[None, None]),
+                                dtype=reward.dtype, device=reward.device)  # (T, C, K)
+    agrees = (predicted == reward.unsqueeze(-1)) | ~keep.unsqueeze(-1)
+    return agrees.all(dim=1)
+
+
+def elimination_loss(belief: Belief, codes: Belief, consistent: Tensor) -> Tensor:
+    """Mode-seeking distillation of posterior sampling with elimination into a Gaussian q(z | c) (not in PEARL).
+
+    Per slot, the target is the consistent hypothesis whose code q already finds likeliest (the smallest
+    KL(N(code) || q), chosen without gradient); the loss is that KL, summed over latent dims, averaged over the slots
+    with at least one consistent hypothesis (0 when none has). A Gaussian cannot hold two sites at once, so q picks
+    one of those left; once an attempt there fails, it is ruled out and the target moves on.
+
+    Args:
+        belief: q(z | c) of T slots, (T, latent_dim).
+        codes: the K hypotheses' codes, (K, latent_dim) (detach them: they are targets).
+        consistent: (T, K) bool (:func:`consistent_hypotheses`).
+    Returns:
+        () the loss; its gradient reaches ``belief`` only.
+
+    Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate").
+    """
+    check_shape("consistent", tuple(consistent.shape), (len(belief), len(codes)))
+    q = torch.distributions.Normal(belief.mean.unsqueeze(1), belief.var.sqrt().unsqueeze(1))
+    target = torch.distributions.Normal(codes.mean.unsqueeze(0), codes.var.sqrt().unsqueeze(0))
+    kl = torch.distributions.kl_divergence(target, q).sum(dim=-1)  # (T, K)
+    choice = kl.detach().masked_fill(~consistent, math.inf).argmin(dim=-1)
+    rows = torch.nonzero(consistent.any(dim=-1)).flatten()
+    return kl[rows, choice[rows]].mean() if len(rows) else kl.sum() * 0.0
 
 
 class ContextEncoder(nn.Module):

@@ -9,7 +9,7 @@ from peach_lite.checkpoints import load_agent, save_agent
 from peach_lite.envs import make
 from peach_lite.loop import GymTaskEnvs, Runner, TaskBatch, run_episodes
 from peach_lite.peach import PEACH, PeachConfig, meta_test_success, peach_losses, top_context_row, train_peach
-from peach_lite.peach_diagnostics import _attempt_row
+from peach_lite.peach_context import probe_attempt_row
 from peach_lite.posterior import kl_to_uniform
 
 MAZE = "peach_lite/PointMazeHidden-v0"
@@ -514,6 +514,49 @@ def test_unpaid_context_prob_is_checked():
         PeachConfig(unpaid_context_prob=0.5, dense_context=True)
 
 
+def test_eliminating_slots_pull_the_encoder_alone_towards_a_goal_their_failures_left(monkeypatch):
+    import peach_lite.peach_context as peach_context
+
+    agent, envs, runner = _agent(elimination_weight=1.0, context_batch=6)
+    agent.collect_round(runner, 0)
+    site = envs.unwrapped.site_centers[0]
+    failed = torch.as_tensor(np.stack([probe_attempt_row(agent.spec.obs_dim, site, -1.0)] * 5 + [probe_attempt_row(agent.spec.obs_dim, site, 0.0)]))
+    context = failed.expand(3, -1, -1).clone()  # slots: five failures at site 0, then one paid attempt there
+    seen, original = {}, peach_context.elimination_loss
+
+    def recorded(belief, codes, consistent):
+        seen.update(belief=belief, codes=codes, consistent=consistent)
+        return original(belief, codes, consistent)
+
+    monkeypatch.setattr(peach_context, "elimination_loss", recorded)
+    agent.zero_grad(set_to_none=True)
+    loss = peach_context.eliminating_loss(agent, context, [0, 2])
+    loss.backward()
+    near = np.linalg.norm(agent.train_goals - site, axis=-1) <= envs.unwrapped.goal_threshold
+    assert near.any() and (~near).any()
+    assert seen["consistent"].shape == (2, len(agent.train_goals))
+    assert seen["consistent"].tolist() == [list(~near)] * 2  # the paid row is never kept; the failures rule site 0's goals out
+    assert not seen["codes"].mean.requires_grad  # codes are targets
+    assert loss.item() > 0 and any(g.abs().sum() > 0 for g in _grads(agent.posterior))
+    for module in [agent.top, *agent.hierarchy.levels[:-1], agent.reward_decoder]:  # φ only
+        assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(module))
+    assert peach_context.eliminating_loss(agent, context[:, 5:], [0, 1]).item() == 0.0  # no unpaid row: nothing to teach
+    assert agent.update()["elimination_loss"].item() >= 0
+    envs.close()
+
+
+def test_elimination_weight_is_checked_and_off_by_default():
+    assert PeachConfig().elimination_weight == 0.0
+    agent, envs, runner = _agent()
+    agent.collect_round(runner, 0)
+    assert agent.update()["elimination_loss"].item() == 0.0
+    for bad in [dict(elimination_weight=-1.0), dict(elimination_weight=1.0, dense_context=True),
+                dict(elimination_weight=1.0, posterior_form="categorical"), dict(elimination_weight=1.0, deterministic_z=True)]:
+        with pytest.raises(ValueError, match="elimination_weight"):
+            PeachConfig(**bad)
+    envs.close()
+
+
 def test_the_failed_context_probe_reads_unpaid_attempts_at_the_other_sites(collected, monkeypatch):
     from peach_lite.peach_diagnostics import failed_context_probe
 
@@ -582,7 +625,7 @@ def test_the_exact_belief_meta_test_samples_train_goals_and_restores_the_agent(c
     assert agent.belief is belief and agent.generator is generator  # restored
     assert result["success"].shape == (3, 2) and result["num_hypotheses"] == len(envs.unwrapped.train_tasks())
     assert result["success_per_episode"] == result["success"].mean(axis=0).tolist() and result["final_success"] == result["success"][:, -1].mean()
-    rows = torch.as_tensor(np.stack([np.stack([_attempt_row(agent, np.asarray(t.goal, np.float32), 0.0)] * 4)
+    rows = torch.as_tensor(np.stack([np.stack([probe_attempt_row(agent.spec.obs_dim, np.asarray(t.goal, np.float32), 0.0)] * 4)
                                      for t in envs.unwrapped.train_tasks()]))
     codes = agent.posterior.infer(rows).mean.detach()
     assert len(beliefs) == 2

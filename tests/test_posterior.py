@@ -13,6 +13,8 @@ from peach_lite.posterior import (
     ContextPosterior,
     PosteriorAgent,
     PosteriorSchedule,
+    consistent_hypotheses,
+    elimination_loss,
     kl_to_prior,
     kl_to_uniform,
     meta_test,
@@ -24,6 +26,47 @@ ENV_ID = "peach_lite/PointRobotSparse-v0"
 
 
 # ------------------------------------------------------------------------------ algebra
+
+
+def _sparse_reward(achieved, goal, threshold=0.5):
+    return -(np.linalg.norm(np.asarray(achieved) - np.asarray(goal), axis=-1) > threshold).astype(np.float32)
+
+
+def test_consistent_hypotheses_keep_the_goals_that_give_every_kept_row_its_reward():
+    goals = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]], np.float32)
+    achieved = torch.tensor([[[0.1, 0.0], [3.0, 0.1]],    # failed at goals 0 and 1: only goal 2 is left
+                             [[0.0, 3.1], [9.0, 9.0]],    # paid at goal 2 (row 0), a failure far away
+                             [[0.0, 0.0], [0.0, 0.0]]])   # a failure at goal 0, but no row is kept
+    reward = torch.tensor([[-1.0, -1.0], [0.0, -1.0], [-1.0, -1.0]])
+    keep = torch.tensor([[True, True], [True, True], [False, False]])
+    consistent = consistent_hypotheses(achieved, reward, keep, goals, _sparse_reward)
+    assert consistent.tolist() == [[False, False, True], [False, False, True], [True, True, True]]
+    keep[0, 1] = False  # only the failure at goal 0 counts: goals 1 and 2 are left
+    assert consistent_hypotheses(achieved, reward, keep, goals, _sparse_reward)[0].tolist() == [False, True, True]
+    with pytest.raises(ValueError, match="keep"):
+        consistent_hypotheses(achieved, reward, keep[:, :1], goals, _sparse_reward)
+
+
+def test_the_elimination_loss_is_the_kl_to_the_likeliest_consistent_code():
+    codes = Belief(torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]]), torch.full((3, 2), 0.1))
+    mean = torch.tensor([[1.5, 0.0], [1.5, 0.0], [0.0, 0.0]], requires_grad=True)
+    belief = Belief(mean, torch.full((3, 2), 0.5))
+    consistent = torch.tensor([[True, True, True], [True, False, True], [False, False, False]])
+    loss = elimination_loss(belief, codes, consistent)
+
+    def kl(k, t):  # closed form, KL(N(code_k) || q_t) summed over dims
+        m, v, mq, vq = codes.mean[k], codes.var[k], mean[t].detach(), belief.var[t]
+        return (0.5 * (torch.log(vq / v) + (v + (m - mq) ** 2) / vq - 1)).sum()
+
+    # slot 0: code 1 is nearest; slot 1: code 1 is ruled out, code 0 is the likeliest left; slot 2: nothing left (skipped)
+    torch.testing.assert_close(loss.detach(), (kl(1, 0) + kl(0, 1)) / 2)
+    loss.backward()
+    assert mean.grad[0, 0] < 0 < mean.grad[1, 0]  # each mean is pulled towards its own target: up to 2, down to 0 in x
+    assert torch.equal(mean.grad[2], torch.zeros(2))  # no hypothesis left: no gradient
+    nothing = elimination_loss(belief, codes, torch.zeros(3, 3, dtype=torch.bool))
+    assert nothing.item() == 0.0
+    with pytest.raises(ValueError, match="consistent"):
+        elimination_loss(belief, codes, consistent[:, :2])
 
 
 def test_product_of_gaussians_equals_the_conjugate_posterior():

@@ -1,0 +1,74 @@
+"""What PEACH's encoder reads, and what eliminating slots teach it.
+
+* :func:`top_context_row`: one context row per top-level attempt, [s, ã, r, s'].
+* :func:`probe_attempt_row`: the row of an attempt that ended at a chosen place (the probes' contexts, the train goals'
+  codes).
+* :func:`eliminating_loss`: not in Algorithm 1 (``PeachConfig.elimination_weight``): q(z | a context of failed
+  attempts) is pulled towards the code of a train goal those failures have not ruled out, the belief posterior
+  sampling with elimination would hold (:func:`~peach_lite.posterior.elimination_loss`).
+
+Taught in notebooks/11_peach.py (sections "What the encoder reads" and "Teaching q(z | c) to eliminate").
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from peach_lite.posterior import consistent_hypotheses, elimination_loss
+
+__all__ = ["ATTEMPT_OFFSET", "top_context_row", "probe_attempt_row", "eliminating_loss"]
+
+ATTEMPT_OFFSET = 0.3
+"""A probe's attempt starts this far (maze units) from where it ends, towards the maze's centre."""
+
+
+def top_context_row(obs: Any, subgoal: Any, reward: float, next_obs: Any) -> np.ndarray:
+    """One context row from a top-level attempt: [s, ã, r, s'] (obs_dim + goal_dim + 1 + obs_dim,).
+
+    From the attempt's hindsight-action transition (a): ``obs`` s where the attempt began, ``subgoal`` ã (the
+    subgoal, or where the lower level actually got), ``next_obs`` s' where the attempt ended; ``reward`` r is the
+    attempt's sparse reward 0/-1 (or the dense diagnostic).
+
+    Taught in notebooks/11_peach.py (section "What the encoder reads"); an exercise re-implements it.
+    """
+    return np.concatenate([np.ravel(obs), np.ravel(subgoal), [reward], np.ravel(next_obs)]).astype(np.float32)
+
+
+def probe_attempt_row(obs_dim: int, end: np.ndarray, reward: float) -> np.ndarray:
+    """The context row of a probe's top-level attempt with subgoal ``end`` (goal_dim,) that ended there at rest, from
+    ``ATTEMPT_OFFSET`` towards the centre, with ``reward`` (0: paid, -1: not): the rows of the paid- and failed-context
+    probes (peach_diagnostics) and of the train goals' codes (``elimination_weight``)."""
+    start = end - ATTEMPT_OFFSET * end / max(float(np.linalg.norm(end)), 1e-6)
+    at_rest = np.zeros((2, obs_dim), np.float32)  # positions first, velocities (if any) zero
+    at_rest[0, : end.size], at_rest[1, : end.size] = start, end
+    return top_context_row(at_rest[0], end, reward, at_rest[1])
+
+
+def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int]) -> Tensor:
+    """``PeachConfig.elimination_weight``'s loss (not in Alg. 1) for a PEACH ``agent``, on the listed own-goal slots of
+    ``context`` (T, C, context_dim), rows as :func:`top_context_row`. Each slot keeps a random subset of its unpaid
+    attempts (1 to all of them); the train goals that give every kept row its reward are the hypotheses left, each
+    with its code, q(z | ``context_batch`` copies of a paid probe row at its goal) (detached); q(z | the subset) is
+    pulled towards the likeliest code left (:func:`~peach_lite.posterior.elimination_loss`). Its gradient reaches φ
+    only; () zero when no slot has an unpaid attempt.
+
+    Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
+    reward_col, goal_dim = agent.spec.obs_dim + agent.spec.goal_dim, agent.spec.goal_dim
+    context = context[list(slots)]
+    reward, achieved = context[..., reward_col], context[..., reward_col + 1 : reward_col + 1 + goal_dim]
+    unpaid = reward == -1.0
+    order = torch.rand(unpaid.shape, generator=agent.generator).to(context.device).masked_fill(~unpaid, 2.0)
+    count = (torch.rand(len(context), generator=agent.generator).to(context.device) * unpaid.sum(dim=1)).long() + 1
+    keep = unpaid & (order.argsort(dim=1).argsort(dim=1) < count.unsqueeze(1))  # the first `count` unpaid rows in a random order
+    live = keep.any(dim=1)
+    if not live.any():
+        return torch.zeros((), device=context.device)
+    consistent = consistent_hypotheses(achieved[live], reward[live], keep[live], agent.train_goals, agent.reward_fn)
+    rows = torch.as_tensor(np.stack([probe_attempt_row(agent.spec.obs_dim, goal, 0.0) for goal in agent.train_goals]), device=context.device)
+    with torch.no_grad():
+        codes = agent.posterior.infer(rows.unsqueeze(1).expand(-1, agent.config.context_batch, -1))
+    return elimination_loss(agent.posterior.infer(context[live], keep[live]), codes, consistent)
