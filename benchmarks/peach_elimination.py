@@ -1,0 +1,126 @@
+"""Eliminating slots: teach PEACH's own q(z | c) the search that posterior sampling with elimination does.
+
+``benchmarks/peach_exact_belief.py`` found the wall: the same agents reach 0.94 when an eliminating belief over the train
+tasks' codes drives them, 0.47 on their own q_φ(z | c), whose product of Gaussian factors averages two failures instead
+of ruling both out. This study keeps Algorithm 2 exactly as written (z ~ q_φ(z | all context so far)) and changes
+training only: ``PeachConfig.elimination_weight`` adds a loss on φ (:func:`peach_lite.peach_context.eliminating_loss`).
+Each own-goal meta-batch slot's context is cut to a random subset of its unpaid attempts, the train goals whose reward
+gives every kept row its recorded reward are the hypotheses left, and q(z | the subset) is pulled (KL) towards the
+code of the one it already finds likeliest. A Gaussian cannot hold two sites, but it can hold the next one to try.
+
+* ``eliminating``: ``peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating`` of
+  peach_hindsight.py (the best route, ``RETURN_EXPLORE_ROUTE``, plus ``elimination_weight`` 1.0; 600 rounds; trained
+  and diagnosed by its ``run_one``, run files ``runs/peach_hindsight/<method>/seed<k>.json``);
+* ``return_explore_quarter``: the same route without the loss, read from ``data/results/peach_return_explore.json``
+  (the same seeds, rounds and run function; the configs must differ in ``elimination_weight`` only).
+
+Headline: ``eliminating_success`` (final meta-test episode on the 12 held-out tasks; mean, IQM and 95% bootstrap CI over
+seeds), ``return_explore_quarter_success``, ``eliminating_gain`` (the difference), and for every arm
+``<arm>_first_episode_success``, ``<arm>_paid_context_success``, ``<arm>_one_failure_success`` /
+``<arm>_two_failures_success`` (the failed-context probe: posterior sampling with elimination gives 0.5 / 1.0),
+``<arm>_two_failures_revisit``, ``<arm>_probe_accuracy`` and ``<arm>_variance_after_success`` (the issue's task-inference
+targets: >= 0.9 and < 0.2); ``ps_with_elimination_final`` (the reference's last episode), ``oracle_success`` and
+``eliminating_train_minutes_per_seed``.
+
+Run (about 17 CPU-minutes a run, 3 runs; one run per process shares runs/)::
+
+    nohup python benchmarks/peach_elimination.py --address serial > runs/logs/peach_elimination.log 2>&1 &
+
+Writes data/results/peach_elimination.json and .png; a fast-mode smoke run or fewer than 3 seeds writes nothing unless
+--out is given.
+"""
+from __future__ import annotations
+
+import numpy as np
+from peach_hindsight import FAST_OVERRIDES, method_configs, route_study_arguments, run_one  # sibling scripts: the same runs
+from peach_return_explore import arm_headline
+
+from peach_lite.budget import Budget
+from peach_lite.results import curves_panel, figure_spec, read_results, write_results
+from peach_lite.sweep import run_sweep, sweep_options
+
+ARMS = {"eliminating": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating"}
+"""Short name -> the peach_hindsight.py method it runs."""
+ARM = "eliminating"
+"""The arm the headline's gain is measured for."""
+BASELINE = "return_explore_quarter"
+"""The baseline's key in peach_return_explore.json's runs."""
+ADDED_FIELDS = ("elimination_weight",)
+"""The only PeachConfig fields in which the arm may differ from the baseline."""
+
+
+def inference_headline(name: str, runs: list[dict]) -> dict[str, float]:
+    """The issue's task-inference numbers of one arm: the linear probe's accuracy and the posterior variance after the
+    first success (fraction of the prior's; left out when no run had a success to measure it after)."""
+    out = {f"{name}_probe_accuracy": float(np.mean([r["probe_accuracy"] for r in runs]))}
+    variances = [r["variance_after_success"] for r in runs if np.isfinite(r["variance_after_success"])]
+    if variances:
+        out[f"{name}_variance_after_success"] = float(np.mean(variances))
+    return out
+
+
+def main() -> None:
+    budget = Budget.from_env()
+    args = route_study_arguments(__doc__.split("\n\n")[0], budget)
+    small = FAST_OVERRIDES if budget.fast else {}
+    configs = method_configs(list(ARMS.values()), args.route_rounds, args.route_eval_every, args.route_rounds, args.route_eval_every, small)
+    sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()
+    runs = {arm: sweep.results(method) for arm, method in ARMS.items()}
+
+    study = read_results("peach_return_explore")
+    base_config = study["details"]["configs"][next(m for m in study["details"]["configs"] if m.endswith("_quarter"))]
+    if not budget.fast:
+        for method in ARMS.values():
+            if {k: v for k, v in configs[method]["overrides"].items() if k not in ADDED_FIELDS} != base_config["overrides"]:
+                raise ValueError(f"{method} must be the baseline's config plus some of {ADDED_FIELDS}")
+        if (base_config["rounds"], base_config["eval_every"]) != (args.route_rounds, args.route_eval_every):
+            raise ValueError(f"--route-rounds and --route-eval-every must be peach_return_explore's {base_config['rounds']} and "
+                             f"{base_config['eval_every']} (its runs are the baseline), got {args.route_rounds} and {args.route_eval_every}")
+    by_seed = dict(zip(study["seeds"], study["details"]["runs"][BASELINE]))
+    if not set(args.seeds) <= set(by_seed):
+        raise ValueError(f"seeds must be among peach_return_explore's {sorted(by_seed)}, got {args.seeds}")
+    runs[BASELINE] = [by_seed[s] for s in args.seeds]
+
+    from peach_lite.envs.oracles import maze_sites_values
+
+    values = maze_sites_values()
+    headline: dict[str, float] = {}
+    for name, rows in runs.items():
+        headline.update(arm_headline(name, rows))
+        headline.update(inference_headline(name, rows))
+    for arm in ARMS:
+        headline[f"{arm}_gain"] = headline[f"{arm}_success"] - headline[f"{BASELINE}_success"]
+    headline["ps_with_elimination_final"] = float(values.ps_with_elimination[-1])
+    headline["oracle_success"] = float(values.oracle_success)
+    headline[f"{ARM}_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for r in runs[ARM]]) / 60)
+    headline["route_rounds"] = float(args.route_rounds)
+
+    if (budget.fast or len(args.seeds) < 3) and args.out is None:
+        print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_elimination.json not written "
+              "(give --out DIR to write one)")
+        return
+    labels = {ARM: "quarter route + eliminating slots", BASELINE: "quarter route (without them)"}
+
+    def episodes(rows: list) -> list[list[int]]:
+        return [list(range(1, len(r) + 1)) for r in rows]
+
+    figure = figure_spec("Eliminating slots (hidden-goal maze)", [
+        curves_panel("meta-training", "environment steps", "final-episode meta-test success",
+                     [{"label": labels[m], "x": [r["curve_steps"] for r in rows], "y": [r["curve_success"] for r in rows]}
+                      for m, rows in runs.items()],
+                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
+        curves_panel("meta-test (after training)", "meta-test episode", "success",
+                     [*({"label": labels[m], "x": episodes([r["success_per_episode"] for r in rows]),
+                         "y": [r["success_per_episode"] for r in rows]} for m, rows in runs.items()),
+                      {"label": "posterior sampling with elimination", "x": episodes([values.ps_with_elimination]),
+                       "y": [list(values.ps_with_elimination)]}],
+                     hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
+    ])
+    write_results("peach_elimination", headline, seeds=list(args.seeds),
+                  details={"runs": runs, "configs": configs, "baseline": f"peach_return_explore.json runs[{BASELINE!r}]",
+                           "oracles": values.to_dict()},
+                  figure=figure, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    main()
