@@ -101,6 +101,7 @@ METHODS = {
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_unpaid": {**RETURN_EXPLORE_ROUTE, "unpaid_context_prob": 0.5},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_categorical": {**RETURN_EXPLORE_ROUTE, "posterior_form": "categorical"},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating": {**RETURN_EXPLORE_ROUTE, "elimination_weight": 1.0},
+    "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_light": {**RETURN_EXPLORE_ROUTE, "elimination_weight": 0.1},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_categorical_kl": {**RETURN_EXPLORE_ROUTE, "posterior_form": "categorical", "kl_lambda": 0.1},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_categorical_mid_kl": {**RETURN_EXPLORE_ROUTE, "posterior_form": "categorical", "kl_lambda": 0.01},
     "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots": {**HTR_ROUTE, "return_explore_rate": 0.5, "prior_slot_prob": 0.5},
