@@ -24,7 +24,8 @@ BUDGET = ("every hierarchical method on the best route measured (HTR else HER, p
           "tasks' codes weighed by a learned likelihood of the rows q(z | c) reads (not Algorithm 2's belief) "
           f"{quote_headline('peach_exact_belief', 'learned_belief_success')}, or with a reward decoder learned in training on a detached "
           f"z as that likelihood {quote_headline('peach_exact_belief', 'detached_decoder_route_decoder_belief_success')} (lesson 11, 'The wall now: the "
-          "meta-test's own search', 'The belief is the wall', 'A learned likelihood over the train tasks'; closing notes of issue 12)")
+          "meta-test's own search', 'The belief is the wall', 'A learned likelihood over the train tasks'; closing notes of issue 12). "
+          f"Teaching q(z | c) that search in training (eliminating slots) collapses the top level onto one site: {quote_headline('peach_elimination', 'eliminating_success')}")
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'peach_success', 'oracle_z_success', 'hac_true_goal_success')}; {BUDGET}",
