@@ -132,7 +132,9 @@ half of the collection episodes first return to a rarely visited cell along move
 (Go-Explore, ``return_explore_rate`` 0.5; ``..._quarter``: a quarter of them; ``..._prior_slots``: plus half of the own-goal
 meta-batch slots reading the prior, so the top level learns the meta-test's first episode from the now complete data;
 ``..._quarter_unpaid``: the quarter route plus half of the own-goal slots reading only the unpaid attempts of their
-context, ``PeachConfig.unpaid_context_prob``, the context a meta-test has before its first paid attempt); ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
+context, ``PeachConfig.unpaid_context_prob``, the context a meta-test has before its first paid attempt; ``..._quarter_eliminating``:
+plus the eliminating slots' loss on φ, ``PeachConfig.elimination_weight`` 1.0, benchmarks/peach_elimination.py;
+``..._eliminating_light``: the same at weight 0.1); ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
 same with the distance decoder, ``PeachConfig.reward_decoder_form="distance"``)
 are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
