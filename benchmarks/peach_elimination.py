@@ -32,7 +32,7 @@ Writes data/results/peach_elimination.json and .png; a fast-mode smoke run or fe
 from __future__ import annotations
 
 import numpy as np
-from peach_hindsight import FAST_OVERRIDES, method_configs, route_study_arguments, run_one  # sibling scripts: the same runs
+from peach_hindsight import FAST_OVERRIDES, baseline_runs, method_configs, route_study_arguments, run_one  # sibling scripts: the same runs
 from peach_return_explore import arm_headline
 
 from peach_lite.budget import Budget
@@ -68,18 +68,8 @@ def main() -> None:
     runs = {arm: sweep.results(method) for arm, method in ARMS.items()}
 
     study = read_results("peach_return_explore")
-    base_config = study["details"]["configs"][next(m for m in study["details"]["configs"] if m.endswith("_quarter"))]
-    if not budget.fast:
-        for method in ARMS.values():
-            if {k: v for k, v in configs[method]["overrides"].items() if k not in ADDED_FIELDS} != base_config["overrides"]:
-                raise ValueError(f"{method} must be the baseline's config plus some of {ADDED_FIELDS}")
-        if (base_config["rounds"], base_config["eval_every"]) != (args.route_rounds, args.route_eval_every):
-            raise ValueError(f"--route-rounds and --route-eval-every must be peach_return_explore's {base_config['rounds']} and "
-                             f"{base_config['eval_every']} (its runs are the baseline), got {args.route_rounds} and {args.route_eval_every}")
-    by_seed = dict(zip(study["seeds"], study["details"]["runs"][BASELINE]))
-    if not set(args.seeds) <= set(by_seed):
-        raise ValueError(f"seeds must be among peach_return_explore's {sorted(by_seed)}, got {args.seeds}")
-    runs[BASELINE] = [by_seed[s] for s in args.seeds]
+    baseline_method = next(m for m in study["details"]["configs"] if m.endswith("_quarter"))
+    runs[BASELINE] = baseline_runs(study, "peach_return_explore", BASELINE, baseline_method, list(ARMS.values()), ADDED_FIELDS, args, budget.fast)
 
     from peach_lite.envs.oracles import maze_sites_values
 

@@ -166,6 +166,24 @@ def method_configs(methods: list[str], rounds: int, eval_every: int, route_round
             for m in methods}
 
 
+def baseline_runs(study: dict, study_name: str, baseline: str, baseline_method: str, arms: list[str], added_fields: tuple[str, ...],
+                  args: argparse.Namespace, fast: bool) -> list[dict]:
+    """The run rows of another study's ``baseline`` arm for ``args.seeds``, after checking like with like: each arm's
+    ``METHODS`` entry is the baseline's config plus some of ``added_fields``, and (full mode) the route rounds and
+    meta-test cadence are the baseline's. ``study`` is ``read_results(study_name)``."""
+    base_config = study["details"]["configs"][baseline_method]
+    for method in arms:
+        if {k: v for k, v in METHODS[method].items() if k not in added_fields} != base_config["overrides"]:
+            raise ValueError(f"{method} must be {baseline_method} plus some of {added_fields}")
+    if not fast and (base_config["rounds"], base_config["eval_every"]) != (args.route_rounds, args.route_eval_every):
+        raise ValueError(f"--route-rounds and --route-eval-every must be {study_name}'s {base_config['rounds']} and "
+                         f"{base_config['eval_every']} (its {baseline} runs are the baseline), got {args.route_rounds} and {args.route_eval_every}")
+    by_seed = dict(zip(study["seeds"], study["details"]["runs"][baseline]))
+    if not set(args.seeds) <= set(by_seed):
+        raise ValueError(f"seeds must be among {study_name}'s {sorted(by_seed)}, got {args.seeds}")
+    return [by_seed[s] for s in args.seeds]
+
+
 def elimination(agent) -> dict:
     """The failed-context probe (``peach_diagnostics.failed_context_probe``) on the held-out tasks, for a posterior agent:
     ``failed_context_success`` / ``failed_context_revisit`` / ``failed_context_prior_visit`` (lists over 1 and 2 failed

@@ -44,8 +44,7 @@ unless --out is given.
 from __future__ import annotations
 
 import numpy as np
-from peach_hindsight import FAST_OVERRIDES, method_configs, route_study_arguments, run_one  # a sibling script: the same methods and runs
-from peach_hindsight import METHODS as ROUTES
+from peach_hindsight import FAST_OVERRIDES, baseline_runs, method_configs, route_study_arguments, run_one  # a sibling script: the same methods and runs
 
 from peach_lite.budget import Budget
 from peach_lite.results import curves_panel, figure_spec, read_results, write_results
@@ -91,18 +90,8 @@ def main() -> None:
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_hindsight", **sweep_options(args)).check()
     runs = {arm: sweep.results(method) for arm, method in ARMS.items()}
     study = read_results("peach_exploration")
-    baseline_method = study["details"]["methods"][BASELINE]
-    for method in ARMS.values():
-        if {k: v for k, v in ROUTES[method].items() if k not in ADDED_FIELDS} != ROUTES[baseline_method]:
-            raise ValueError(f"{method} must be {baseline_method} plus some of {ADDED_FIELDS}")
-    base_config = study["details"]["configs"][baseline_method]
-    if not budget.fast and (base_config["rounds"], base_config["eval_every"]) != (args.route_rounds, args.route_eval_every):
-        raise ValueError(f"--route-rounds and --route-eval-every must be peach_exploration's {base_config['rounds']} and "
-                         f"{base_config['eval_every']} (its htr runs are the baseline), got {args.route_rounds} and {args.route_eval_every}")
-    by_seed = dict(zip(study["seeds"], study["details"]["runs"][BASELINE]))
-    if not set(args.seeds) <= set(by_seed):
-        raise ValueError(f"seeds must be among peach_exploration's {sorted(by_seed)}, got {args.seeds}")
-    runs[BASELINE] = [by_seed[s] for s in args.seeds]
+    runs[BASELINE] = baseline_runs(study, "peach_exploration", BASELINE, study["details"]["methods"][BASELINE], list(ARMS.values()),
+                                   ADDED_FIELDS, args, budget.fast)
 
     from peach_lite.envs.oracles import maze_sites_values
 

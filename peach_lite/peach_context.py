@@ -42,6 +42,9 @@ def probe_attempt_row(obs_dim: int, end: np.ndarray, reward: float) -> np.ndarra
     """The context row of a probe's top-level attempt with subgoal ``end`` (goal_dim,) that ended there at rest, from
     ``ATTEMPT_OFFSET`` towards the centre, with ``reward`` (0: paid, -1: not): the rows of the paid- and failed-context
     probes (peach_diagnostics) and of the train goals' codes (``elimination_weight``)."""
+    end = np.asarray(end, np.float32)
+    if end.ndim != 1 or not 0 < end.size <= obs_dim:
+        raise ValueError(f"end must be a (goal_dim,) position with 0 < goal_dim <= obs_dim = {obs_dim}, got shape {end.shape}")
     start = end - ATTEMPT_OFFSET * end / max(float(np.linalg.norm(end)), 1e-6)
     at_rest = np.zeros((2, obs_dim), np.float32)  # positions first, velocities (if any) zero
     at_rest[0, : end.size], at_rest[1, : end.size] = start, end
@@ -57,6 +60,10 @@ def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int]) -> Tenso
     only; () zero when no slot has an unpaid attempt.
 
     Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
+    if context.dim() != 3 or context.shape[-1] != agent.context_dim:
+        raise ValueError(f"context must be (T, C, {agent.context_dim}), got {tuple(context.shape)}")
+    if any(not 0 <= i < context.shape[0] for i in slots):
+        raise ValueError(f"slots must be in [0, {context.shape[0] - 1}], got {list(slots)}")
     reward_col, goal_dim = agent.spec.obs_dim + agent.spec.goal_dim, agent.spec.goal_dim
     context = context[list(slots)]
     reward, achieved = context[..., reward_col], context[..., reward_col + 1 : reward_col + 1 + goal_dim]

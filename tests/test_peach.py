@@ -541,6 +541,12 @@ def test_eliminating_slots_pull_the_encoder_alone_towards_a_goal_their_failures_
     for module in [agent.top, *agent.hierarchy.levels[:-1], agent.reward_decoder]:  # φ only
         assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(module))
     assert peach_context.eliminating_loss(agent, context[:, 5:], [0, 1]).item() == 0.0  # no unpaid row: nothing to teach
+    with pytest.raises(ValueError, match="slots"):
+        peach_context.eliminating_loss(agent, context, [3])
+    with pytest.raises(ValueError, match="context"):
+        peach_context.eliminating_loss(agent, context[0], [0])
+    with pytest.raises(ValueError, match="end"):
+        probe_attempt_row(agent.spec.obs_dim, np.zeros((2, 2)), 0.0)
     assert agent.update()["elimination_loss"].item() >= 0
     envs.close()
 
