@@ -7,22 +7,28 @@ training only: ``PeachConfig.elimination_weight`` adds a loss on φ (:func:`peac
 Each own-goal meta-batch slot's context is cut to a random subset of its unpaid attempts, the train goals whose reward
 gives every kept row its recorded reward are the hypotheses left, and q(z | the subset) is pulled (KL) towards the
 code of the one it already finds likeliest. A Gaussian cannot hold two sites, but it can hold the next one to try.
+That loss's targets are q's own codes, and codes that coincide satisfy it: the ``eliminating`` arm collapsed them. The
+``eliminating_mass`` arm asks instead that z ~ q(z | c) land on a code left (``elimination_form="consistent_mass"``,
+:func:`peach_lite.posterior.consistent_mass_loss`), which coinciding codes cannot satisfy.
 
 * ``eliminating``: ``peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating`` of
   peach_hindsight.py (the best route, ``RETURN_EXPLORE_ROUTE``, plus ``elimination_weight`` 1.0; 600 rounds; trained
   and diagnosed by its ``run_one``, run files ``runs/peach_hindsight/<method>/seed<k>.json``);
+* ``eliminating_mass``: ``..._quarter_eliminating_mass``, the same with ``elimination_form="consistent_mass"``;
 * ``return_explore_quarter``: the same route without the loss, read from ``data/results/peach_return_explore.json``
-  (the same seeds, rounds and run function; the configs must differ in ``elimination_weight`` only).
+  (the same seeds, rounds and run function; the configs must differ in ``elimination_weight`` and ``elimination_form``
+  only).
 
 Headline: ``eliminating_success`` (final meta-test episode on the 12 held-out tasks; mean, IQM and 95% bootstrap CI over
-seeds), ``return_explore_quarter_success``, ``eliminating_gain`` (the difference), and for every arm
+seeds), ``eliminating_mass_success``, ``return_explore_quarter_success``, ``<arm>_gain`` (the difference to the
+baseline), and for every arm
 ``<arm>_first_episode_success``, ``<arm>_paid_context_success``, ``<arm>_one_failure_success`` /
 ``<arm>_two_failures_success`` (the failed-context probe: posterior sampling with elimination gives 0.5 / 1.0),
 ``<arm>_two_failures_revisit``, ``<arm>_probe_accuracy`` and ``<arm>_variance_after_success`` (the issue's task-inference
 targets: >= 0.9 and < 0.2); ``ps_with_elimination_final`` (the reference's last episode), ``oracle_success`` and
-``eliminating_train_minutes_per_seed``.
+``<arm>_train_minutes_per_seed``.
 
-Run (about 17 CPU-minutes a run, 3 runs; one run per process shares runs/)::
+Run (about 26 CPU-minutes a run, 6 runs; one run per process shares runs/)::
 
     nohup python benchmarks/peach_elimination.py --address serial > runs/logs/peach_elimination.log 2>&1 &
 
@@ -39,13 +45,14 @@ from peach_lite.budget import Budget
 from peach_lite.results import curves_panel, figure_spec, read_results, write_results
 from peach_lite.sweep import run_sweep, sweep_options
 
-ARMS = {"eliminating": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating"}
+ARMS = {"eliminating": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating",
+        "eliminating_mass": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_mass"}
 """Short name -> the peach_hindsight.py method it runs."""
 ARM = "eliminating"
 """The arm the headline's gain is measured for."""
 BASELINE = "return_explore_quarter"
 """The baseline's key in peach_return_explore.json's runs."""
-ADDED_FIELDS = ("elimination_weight",)
+ADDED_FIELDS = ("elimination_weight", "elimination_form")
 """The only PeachConfig fields in which the arm may differ from the baseline."""
 
 
@@ -82,14 +89,16 @@ def main() -> None:
         headline[f"{arm}_gain"] = headline[f"{arm}_success"] - headline[f"{BASELINE}_success"]
     headline["ps_with_elimination_final"] = float(values.ps_with_elimination[-1])
     headline["oracle_success"] = float(values.oracle_success)
-    headline[f"{ARM}_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for r in runs[ARM]]) / 60)
+    for arm in ARMS:
+        headline[f"{arm}_train_minutes_per_seed"] = float(np.mean([r["train_cpu_s"] for r in runs[arm]]) / 60)
     headline["route_rounds"] = float(args.route_rounds)
 
     if (budget.fast or len(args.seeds) < 3) and args.out is None:
         print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_elimination.json not written "
               "(give --out DIR to write one)")
         return
-    labels = {ARM: "quarter route + eliminating slots", BASELINE: "quarter route (without them)"}
+    labels = {ARM: "quarter route + eliminating slots (nearest code)", "eliminating_mass": "quarter route + eliminating slots (consistent mass)",
+              BASELINE: "quarter route (without them)"}
 
     def episodes(rows: list) -> list[list[int]]:
         return [list(range(1, len(r) + 1)) for r in rows]

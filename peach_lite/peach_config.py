@@ -10,7 +10,7 @@ from typing import Any
 from peach_lite.her import HINDSIGHT_GOAL_MODES
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "POSTERIOR_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "RETURN_EXPLORE_ROUTE", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "POSTERIOR_FORMS", "ELIMINATION_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "RETURN_EXPLORE_ROUTE", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -21,6 +21,8 @@ the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
 REWARD_DECODER_FORMS = ("mlp", "distance")
 """The auxiliary reward decoder's forms (``PeachConfig.reward_decoder_form``)."""
 POSTERIOR_FORMS = ("gaussian", "categorical")
+ELIMINATION_FORMS = ("nearest_code", "consistent_mass")
+"""The eliminating slots' losses: :func:`~peach_lite.posterior.elimination_loss`, :func:`~peach_lite.posterior.consistent_mass_loss`."""
 """The context posterior's family: PEARL's product of Gaussian factors, or (not in PEARL) a product of categorical
 factors over ``latent_dim`` clusters with a one-hot z (``PeachConfig.posterior_form``)."""
 HINDSIGHT_ROWS = ("buffer", "collection")
@@ -59,7 +61,7 @@ class PeachConfig:
       collection episodes that first return to a rarely visited cell, then explore (``return_explore_rate``), and
       meta-batch slots whose z reads only the unpaid attempts of their context (``unpaid_context_prob``), and a
       categorical context posterior with a one-hot z in place of PEARL's Gaussian (``posterior_form``), and a loss that
-      teaches q(z | c) to eliminate the train goals its failed attempts rule out (``elimination_weight``).
+      teaches q(z | c) to eliminate the train goals its failed attempts rule out (``elimination_weight``, ``elimination_form``).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -195,6 +197,12 @@ class PeachConfig:
     attempt); the train goals whose reward gives every kept row its recorded reward are the hypotheses left (the
     exact likelihood hindsight relabelling already uses); each has a code, q(z | its paid-context probe's rows),
     detached. The loss, KL(N(code) || q(z | c)) to the likeliest code left, reaches φ only. 0 = Algorithm 1 as written."""
+    elimination_form: str = "nearest_code"
+    """One of :data:`ELIMINATION_FORMS`, the eliminating slots' loss (``elimination_weight`` > 0; not in Algorithm 1).
+    ``"nearest_code"``: KL(N(code) || q(z | c)) to the likeliest code left (:func:`~peach_lite.posterior.elimination_loss`;
+    its targets are q's own codes, so codes that coincide satisfy it). ``"consistent_mass"``: -log of the probability
+    that z ~ q(z | c) lands on a code left (:func:`~peach_lite.posterior.consistent_mass_loss`), which coinciding codes
+    do not satisfy."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -220,6 +228,7 @@ class PeachConfig:
         check_choice("hindsight_goals", self.hindsight_goals, HINDSIGHT_GOAL_MODES)
         check_choice("reward_decoder_form", self.reward_decoder_form, REWARD_DECODER_FORMS)
         check_choice("posterior_form", self.posterior_form, POSTERIOR_FORMS)
+        check_choice("elimination_form", self.elimination_form, ELIMINATION_FORMS)
         if self.posterior_form == "categorical" and (self.deterministic_z or self.latent_dim < 2):
             raise ValueError(f"posterior_form='categorical' needs deterministic_z=False and latent_dim >= 2 (clusters), "
                              f"got deterministic_z={self.deterministic_z}, latent_dim={self.latent_dim}")

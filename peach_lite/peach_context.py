@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from peach_lite.posterior import consistent_hypotheses, elimination_loss
+from peach_lite.posterior import consistent_hypotheses, consistent_mass_loss, elimination_loss
 
 __all__ = ["ATTEMPT_OFFSET", "top_context_row", "probe_attempt_row", "eliminating_loss"]
 
@@ -56,8 +56,10 @@ def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int]) -> Tenso
     ``context`` (T, C, context_dim), rows as :func:`top_context_row`. Each slot keeps a random subset of its unpaid
     attempts (1 to all of them); the train goals that give every kept row its reward are the hypotheses left, each
     with its code, q(z | ``context_batch`` copies of a paid probe row at its goal) (detached); q(z | the subset) is
-    pulled towards the likeliest code left (:func:`~peach_lite.posterior.elimination_loss`). Its gradient reaches φ
-    only; () zero when no slot has an unpaid attempt.
+    pulled towards the likeliest code left (:func:`~peach_lite.posterior.elimination_loss`) or, with
+    ``elimination_form="consistent_mass"``, towards the codes left and away from the rest
+    (:func:`~peach_lite.posterior.consistent_mass_loss`). Its gradient reaches φ only; () zero when no slot has an
+    unpaid attempt.
 
     Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
     if context.dim() != 3 or context.shape[-1] != agent.context_dim:
@@ -78,4 +80,5 @@ def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int]) -> Tenso
     rows = torch.as_tensor(np.stack([probe_attempt_row(agent.spec.obs_dim, goal, 0.0) for goal in agent.train_goals]), device=context.device)
     with torch.no_grad():
         codes = agent.posterior.infer(rows.unsqueeze(1).expand(-1, agent.config.context_batch, -1))
-    return elimination_loss(agent.posterior.infer(context[live], keep[live]), codes, consistent)
+    loss = consistent_mass_loss if agent.config.elimination_form == "consistent_mass" else elimination_loss
+    return loss(agent.posterior.infer(context[live], keep[live]), codes, consistent)

@@ -44,6 +44,7 @@ __all__ = [
     "unpaid_only",
     "consistent_hypotheses",
     "elimination_loss",
+    "consistent_mass_loss",
     "ContextEncoder",
     "Belief",
     "ContextPosterior",
@@ -204,6 +205,29 @@ def elimination_loss(belief: Belief, codes: Belief, consistent: Tensor) -> Tenso
     choice = kl.detach().masked_fill(~consistent, math.inf).argmin(dim=-1)
     rows = torch.nonzero(consistent.any(dim=-1)).flatten()
     return kl[rows, choice[rows]].mean() if len(rows) else kl.sum() * 0.0
+
+
+def consistent_mass_loss(belief: Belief, codes: Belief, consistent: Tensor) -> Tensor:
+    """Elimination as the mass q(z | c) puts on the hypotheses left (not in PEARL).
+
+    A sample z ~ q lands on hypothesis k with probability P(k | q) ∝ ∫ q(z) N(z; code_k) dz
+    = N(μ_k; μ_q, σ²_q + σ²_k) (per latent dim, multiplied). The loss is -log Σ_{k consistent} P(k | q), averaged over
+    the slots with at least one consistent hypothesis (0 when none has). Unlike :func:`elimination_loss` it never
+    rewards codes that coincide (then P(k | q) is uniform whatever q is, and the gradient is zero), and it does not ask
+    q to be as sharp as a code: it stops pulling once q's samples fall on hypotheses left. ``belief`` (T, latent_dim),
+    ``codes`` (K, latent_dim, detached targets) and ``consistent`` (T, K) as in :func:`elimination_loss`; returns the ()
+    loss, whose gradient reaches ``belief`` only.
+
+    Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate").
+    """
+    check_shape("consistent", tuple(consistent.shape), (len(belief), len(codes)))
+    spread = (belief.var.unsqueeze(1) + codes.var.unsqueeze(0)).clamp_min(MIN_FACTOR_VAR).sqrt()
+    log_overlap = torch.distributions.Normal(belief.mean.unsqueeze(1), spread).log_prob(codes.mean.unsqueeze(0)).sum(dim=-1)  # (T, K)
+    rows = torch.nonzero(consistent.any(dim=-1)).flatten()
+    if not len(rows):
+        return log_overlap.sum() * 0.0
+    log_left = log_overlap[rows].masked_fill(~consistent[rows], -math.inf).logsumexp(dim=-1)
+    return (log_overlap[rows].logsumexp(dim=-1) - log_left).mean()
 
 
 class ContextEncoder(nn.Module):

@@ -9,7 +9,7 @@ from peach_lite.checkpoints import load_agent, save_agent
 from peach_lite.envs import make
 from peach_lite.loop import GymTaskEnvs, Runner, TaskBatch, run_episodes
 from peach_lite.peach import PEACH, PeachConfig, meta_test_success, peach_losses, top_context_row, train_peach
-from peach_lite.peach_context import probe_attempt_row
+from peach_lite.peach_context import eliminating_loss, probe_attempt_row
 from peach_lite.posterior import kl_to_uniform
 
 MAZE = "peach_lite/PointMazeHidden-v0"
@@ -551,6 +551,21 @@ def test_eliminating_slots_pull_the_encoder_alone_towards_a_goal_their_failures_
     envs.close()
 
 
+def test_the_consistent_mass_form_of_the_eliminating_slots_reaches_the_encoder_alone():
+    agent, envs, runner = _agent(elimination_weight=1.0, elimination_form="consistent_mass", context_batch=6)
+    agent.collect_round(runner, 0)
+    site = envs.unwrapped.site_centers[0]
+    context = torch.as_tensor(np.stack([probe_attempt_row(agent.spec.obs_dim, site, -1.0)] * 6)).expand(2, -1, -1).clone()
+    agent.zero_grad(set_to_none=True)
+    loss = eliminating_loss(agent, context, [0, 1])
+    loss.backward()
+    assert loss.item() > 0 and any(g.abs().sum() > 0 for g in _grads(agent.posterior))
+    for module in [agent.top, *agent.hierarchy.levels[:-1], agent.reward_decoder]:  # φ only
+        assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(module))
+    assert agent.update()["elimination_loss"].item() >= 0
+    envs.close()
+
+
 def test_elimination_weight_is_checked_and_off_by_default():
     assert PeachConfig().elimination_weight == 0.0
     agent, envs, runner = _agent()
@@ -560,6 +575,9 @@ def test_elimination_weight_is_checked_and_off_by_default():
                 dict(elimination_weight=1.0, posterior_form="categorical"), dict(elimination_weight=1.0, deterministic_z=True)]:
         with pytest.raises(ValueError, match="elimination_weight"):
             PeachConfig(**bad)
+    assert PeachConfig().elimination_form == "nearest_code"
+    with pytest.raises(ValueError, match="elimination_form"):
+        PeachConfig(elimination_form="nearest")
     envs.close()
 
 

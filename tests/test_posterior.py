@@ -14,6 +14,7 @@ from peach_lite.posterior import (
     PosteriorAgent,
     PosteriorSchedule,
     consistent_hypotheses,
+    consistent_mass_loss,
     elimination_loss,
     kl_to_prior,
     kl_to_uniform,
@@ -67,6 +68,34 @@ def test_the_elimination_loss_is_the_kl_to_the_likeliest_consistent_code():
     assert nothing.item() == 0.0
     with pytest.raises(ValueError, match="consistent"):
         elimination_loss(belief, codes, consistent[:, :2])
+
+
+def test_the_consistent_mass_loss_is_minus_the_log_probability_of_landing_on_a_hypothesis_left():
+    codes = Belief(torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]]), torch.full((3, 2), 0.1))
+    mean = torch.tensor([[1.0, 0.0], [1.5, 0.0], [0.0, 0.0]], requires_grad=True)
+    belief = Belief(mean, torch.full((3, 2), 0.5))
+    consistent = torch.tensor([[False, True, True], [True, True, True], [False, False, False]])
+    loss = consistent_mass_loss(belief, codes, consistent)
+
+    def overlap(k, t):  # closed form: the integral of q_t(z) N(z; code_k), a Gaussian density in the code's mean
+        var = belief.var[t] + codes.var[k]
+        return torch.exp(-((codes.mean[k] - mean[t].detach()) ** 2) / (2 * var)).div(torch.sqrt(2 * math.pi * var)).prod()
+
+    mass_left = (overlap(1, 0) + overlap(2, 0)) / sum(overlap(k, 0) for k in range(3))
+    # slot 0: code 0 is ruled out; slot 1: every code is left (-log 1 = 0); slot 2: nothing left (skipped)
+    torch.testing.assert_close(loss.detach(), -torch.log(mass_left) / 2)
+    loss.backward()
+    assert mean.grad[0, 0] < 0  # slot 0 is pushed away from the ruled-out code at 0, towards the code at 2
+    torch.testing.assert_close(mean.grad[1:], torch.zeros(2, 2))  # all left or nothing left: nothing to teach
+    same = Belief(torch.zeros(3, 2), torch.full((3, 2), 0.1))  # codes that coincide: q cannot tell them apart
+    mean.grad = None
+    collapsed = consistent_mass_loss(belief, same, consistent)
+    torch.testing.assert_close(collapsed.detach(), torch.tensor(math.log(3 / 2) / 2))
+    collapsed.backward()
+    torch.testing.assert_close(mean.grad, torch.zeros(3, 2))  # ... and gain nothing from it, unlike elimination_loss
+    assert consistent_mass_loss(belief, codes, torch.zeros(3, 3, dtype=torch.bool)).item() == 0.0
+    with pytest.raises(ValueError, match="consistent"):
+        consistent_mass_loss(belief, codes, consistent[:, :2])
 
 
 def test_product_of_gaussians_equals_the_conjugate_posterior():
