@@ -167,6 +167,9 @@ def learned_belief_meta_test(agent: Any, envs: Any, tasks: Sequence[Any], *, fit
     Taught in notebooks/11_peach.py (section "A learned likelihood over the train tasks").
     """
     fitted = fit_paid_model(agent, envs, seed=seed) if fitted is None else fitted
+    missing = sorted({"model", "codes", "heldout_error", "heldout_paid_recall"} - set(fitted))
+    if missing:
+        raise ValueError(f"fitted must be fit_paid_model's result, a dict with model, codes, heldout_error and heldout_paid_recall; missing {missing}")
     num_episodes = agent.config.meta_test_episodes if num_episodes is None else num_episodes
     check_int("num_episodes", num_episodes, 1)
     if not 0.0 < floor < 0.5:

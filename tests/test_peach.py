@@ -728,9 +728,9 @@ def test_the_learned_belief_eliminates_where_attempts_failed_and_restores_the_ag
     again = learned_belief_meta_test(agent, envs, tasks, fitted=exact, num_episodes=4, floor=1e-12)
     assert np.array_equal(again["success"], result["success"])  # seeded
     envs.close()
-    for field, kwargs in [("num_episodes", {"num_episodes": 0}), ("floor", {"floor": 0.5})]:
+    for field, kwargs in [("num_episodes", {"num_episodes": 0}), ("floor", {"floor": 0.5}), ("fitted", {"fitted": {"model": exact["model"]}})]:
         with pytest.raises(ValueError, match=field):
-            learned_belief_meta_test(agent, envs, tasks, fitted=exact, **kwargs)
+            learned_belief_meta_test(agent, envs, tasks, **({"fitted": exact} | kwargs))
     for field, kwargs in [("train_steps", {"train_steps": 0}), ("lr", {"lr": 0.0}), ("num_episodes", {"num_episodes": 1})]:
         with pytest.raises(ValueError, match=field):
             fit_paid_model(agent, envs, **kwargs)
