@@ -430,6 +430,17 @@ def test_eliminating_slots_collapse_the_code_the_top_level_reads(headline):
     assert h["eliminating_gain"] < 0
 
 
+def test_the_consistent_mass_loss_keeps_the_codes_apart_but_does_not_lift_success(headline):
+    """benchmarks/peach_elimination.py's ``eliminating_mass`` arm (``elimination_form="consistent_mass"``): the codes
+    stay apart (paid context succeeds at least at two sites on every seed, the posterior means spread), unlike the
+    nearest-code loss, and the search revisits a failed site less; the final success stays below the route without it."""
+    h, runs = headline("peach_elimination"), _runs("peach_elimination", "eliminating_mass")
+    assert all(sorted(run["paid_context_success_per_site"])[1] > 0.5 and run["paid_context_signal_to_noise"] > 5 for run in runs)
+    assert h["eliminating_mass_paid_context_success"] > h["eliminating_paid_context_success"]
+    assert h["eliminating_mass_two_failures_revisit"] < h["return_explore_quarter_two_failures_revisit"]
+    assert h["eliminating_mass_success"] < 0.80 and h["eliminating_mass_gain"] <= 0.0
+
+
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_elimination', 'eliminating_success', 'return_explore_quarter_success', 'eliminating_paid_context_success', 'eliminating_two_failures_success')}; "
                           f"{ELIMINATING_FINDING}", strict=False)
 def test_eliminating_slots_reach_eighty_percent(headline):
