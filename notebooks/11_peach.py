@@ -1330,7 +1330,8 @@ assert others[0] not in set(train_sites[consistent[0].numpy()])
 elim_bench = read_results("peach_elimination")
 el, elim_runs = elim_bench["headline"], elim_bench["details"]["runs"]["eliminating"]
 print(f"{'':30s} {'final':>5s}  {'IQM [95% CI]':17s} {'paid ctx':>8s} {'1 / 2 failures':>14s} {'linear probe':>12s}")
-for label, key in [("quarter route", "return_explore_quarter"), ("+ eliminating slots", "eliminating")]:
+for label, key in [("quarter route", "return_explore_quarter"), ("+ eliminating slots", "eliminating"),
+                   ("+ eliminating slots (mass)", "eliminating_mass")]:
     print(f"{label:30s} {success_with_ci(el, key)}  {el[key + '_paid_context_success']:8.2f} "
           f"{el[key + '_one_failure_success']:6.2f} / {el[key + '_two_failures_success']:.2f} {el[key + '_probe_accuracy']:12.2f}")
 print("eliminating slots, paid-context success per site, per seed:", [run["paid_context_success_per_site"] for run in elim_runs])
@@ -1346,8 +1347,19 @@ assert el["eliminating_success"] < el["return_explore_quarter_success"] <= el["o
 # issue's 0.2), but a sharp z the top level does not read is no inference. The targets are q's own codes, detached at
 # each step but moving with φ; bringing the codes together lowers the loss as well as moving q(z | failures) does, and
 # nothing but the critic's weaker gradient keeps them apart. A target encoder that moves slowly (as in BYOL or a
-# target critic), or codes fixed by another teacher, is the next thing to try; the learned-likelihood belief above
-# remains the only route measured past 0.8.
+# target critic), or codes fixed by another teacher, is one way out; a loss that coinciding codes do not satisfy is
+# another. `elimination_form="consistent_mass"` (the "mass" row) asks only that z ~ q(z | failures) land on a code left:
+# -log of the probability mass q's samples put on the goals left (`consistent_mass_loss`). With identical codes that
+# probability is the same whatever q is, so collapse earns nothing. The codes do stay apart (a paid context succeeds
+# at two or three sites on every seed) and the search revisits a failed site less, but the first episode gets weaker
+# and the final success does not rise. The learned-likelihood belief above remains the only route measured past 0.8.
+
+# %%
+from peach_lite.posterior import consistent_mass_loss
+
+show_source(consistent_mass_loss)
+assert el["eliminating_mass_paid_context_success"] > el["eliminating_paid_context_success"]  # no collapse
+assert el["eliminating_mass_two_failures_revisit"] < el["return_explore_quarter_two_failures_revisit"]
 
 # %% [markdown]
 # ## Against its parents (the benchmark)
