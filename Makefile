@@ -36,9 +36,12 @@ lab: install
 	@$(PY) -m peach_lite.doctor || echo "WARNING: see the problems above; lessons that render MuJoCo frames will fail."
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
+# TEST_WORKERS pytest-xdist processes share the tests, a file to each (--dist loadfile keeps a lesson's cells, and the
+# browser test's one JupyterLab, in one process); TEST_WORKERS=0 runs them all in this one.
+TEST_WORKERS ?= 2
 test: $(SWEEP_STAMP)
 	@PEACH_FAST=1 $(PY) -m peach_lite.doctor
-	PEACH_FAST=1 $(PY) -m pytest
+	PEACH_FAST=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 unit: $(SWEEP_STAMP)
 	PEACH_FAST=1 $(PY) -m pytest tests -m "not browser"

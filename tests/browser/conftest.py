@@ -16,7 +16,6 @@ from lab_harness import CHROMIUM_ARGS, LabServer, find_chromium, missing_require
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-_TIMES: list[str] = []
 
 
 _NOT_RUN: list[str] = []
@@ -80,15 +79,12 @@ def browser():
             chromium.close()
 
 
-@pytest.fixture(scope="session")
-def lesson_times():
-    return _TIMES
-
-
 def pytest_terminal_summary(terminalreporter):
     for line in _NOT_RUN:
         terminalreporter.write_line(line, yellow=True)
-    if _TIMES:
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, []) if getattr(r, "when", None) == "call"]
+    times = sorted(value for r in reports for name, value in getattr(r, "user_properties", []) if name == "lesson_summary")
+    if times:  # recorded by each browser test, on whichever worker ran it
         terminalreporter.section("lessons in JupyterLab + headless Chromium (fast mode)")
-        for line in _TIMES:
+        for line in times:
             terminalreporter.write_line(line)

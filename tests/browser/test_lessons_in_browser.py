@@ -20,8 +20,8 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 @pytest.mark.browser
 @pytest.mark.parametrize("notebook", LESSONS, ids=[Path(n).stem for n in LESSONS])
-def test_lesson_in_jupyterlab(notebook, browser, lab_server, lesson_times):
+def test_lesson_in_jupyterlab(notebook, browser, lab_server, record_property):
     report = LessonRunner(browser, lab_server, SCREENSHOTS).run(notebook)
-    lesson_times.append(report.summary())
+    record_property("lesson_summary", report.summary())  # conftest's summary reads it (from a worker too, under xdist)
     print(report.summary())
     assert not report.problems, f"{notebook} in JupyterLab:\n- " + "\n- ".join(report.problems)
