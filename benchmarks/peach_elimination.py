@@ -15,12 +15,9 @@ That loss's targets are q's own codes, and codes that coincide satisfy it: the `
   peach_hindsight.py (the best route, ``RETURN_EXPLORE_ROUTE``, plus ``elimination_weight`` 1.0; 600 rounds; trained
   and diagnosed by its ``run_one``, run files ``runs/peach_hindsight/<method>/seed<k>.json``);
 * ``eliminating_mass``: ``..._quarter_eliminating_mass``, the same with ``elimination_form="consistent_mass"``;
-* ``eliminating_two_sites``: ``..._quarter_eliminating_two_sites``, the mass form on the slots whose kept failures leave at
-  most 40% of the train goals (``elimination_max_left`` 0.4: about two failed sites, one site left), so that q(z | one
-  failure) and the prior's episodes stay Algorithm 1's;
 * ``return_explore_quarter``: the same route without the loss, read from ``data/results/peach_return_explore.json``
-  (the same seeds, rounds and run function; the configs must differ in ``elimination_weight``, ``elimination_form`` and
-  ``elimination_max_left`` only).
+  (the same seeds, rounds and run function; the configs must differ in ``elimination_weight`` and ``elimination_form``
+  only).
 
 Headline: ``eliminating_success`` (final meta-test episode on the 12 held-out tasks; mean, IQM and 95% bootstrap CI over
 seeds), ``eliminating_mass_success``, ``return_explore_quarter_success``, ``<arm>_gain`` (the difference to the
@@ -31,7 +28,7 @@ baseline), and for every arm
 targets: >= 0.9 and < 0.2); ``ps_with_elimination_final`` (the reference's last episode), ``oracle_success`` and
 ``<arm>_train_minutes_per_seed``.
 
-Run (about 26 CPU-minutes a run, 9 runs; one run per process shares runs/)::
+Run (about 26 CPU-minutes a run, 6 runs; one run per process shares runs/)::
 
     nohup python benchmarks/peach_elimination.py --address serial > runs/logs/peach_elimination.log 2>&1 &
 
@@ -49,14 +46,13 @@ from peach_lite.results import curves_panel, figure_spec, read_results, write_re
 from peach_lite.sweep import run_sweep, sweep_options
 
 ARMS = {"eliminating": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating",
-        "eliminating_mass": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_mass",
-        "eliminating_two_sites": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_two_sites"}
+        "eliminating_mass": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_mass"}
 """Short name -> the peach_hindsight.py method it runs."""
 ARM = "eliminating"
 """The arm the headline's gain is measured for."""
 BASELINE = "return_explore_quarter"
 """The baseline's key in peach_return_explore.json's runs."""
-ADDED_FIELDS = ("elimination_weight", "elimination_form", "elimination_max_left")
+ADDED_FIELDS = ("elimination_weight", "elimination_form")
 """The only PeachConfig fields in which the arm may differ from the baseline."""
 
 
@@ -102,7 +98,6 @@ def main() -> None:
               "(give --out DIR to write one)")
         return
     labels = {ARM: "quarter route + eliminating slots (nearest code)", "eliminating_mass": "quarter route + eliminating slots (consistent mass)",
-              "eliminating_two_sites": "quarter route + consistent mass after two failed sites",
               BASELINE: "quarter route (without them)"}
 
     def episodes(rows: list) -> list[list[int]]:

@@ -203,11 +203,6 @@ class PeachConfig:
     its targets are q's own codes, so codes that coincide satisfy it). ``"consistent_mass"``: -log of the probability
     that z ~ q(z | c) lands on a code left (:func:`~peach_lite.posterior.consistent_mass_loss`), which coinciding codes
     do not satisfy."""
-    elimination_max_left: float = 1.0
-    """The eliminating slots' loss (``elimination_weight`` > 0; not in Algorithm 1) counts only the slots whose kept
-    attempts leave at most this share of the train goals consistent, in (0, 1]. 1.0: every slot that keeps an unpaid
-    attempt. On the three-site maze (24 train goals, 8 per site) 0.4 keeps roughly the slots with two failed sites,
-    whose one site left is a single target, and leaves q(z | one failure) and the prior's episodes to Algorithm 1."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -251,7 +246,6 @@ class PeachConfig:
         check_range("prior_slot_prob", self.prior_slot_prob, 0.0, 1.0)
         check_range("unpaid_context_prob", self.unpaid_context_prob, 0.0, 1.0)
         check_range("elimination_weight", self.elimination_weight, 0.0, 1e3)
-        check_range("elimination_max_left", self.elimination_max_left, 1e-6, 1.0)
         if self.elimination_weight > 0 and (self.dense_context or self.posterior_form != "gaussian" or self.deterministic_z):
             raise ValueError("elimination_weight > 0 needs sparse context rows (dense_context=False) and a Gaussian posterior "
                              "(posterior_form='gaussian', deterministic_z=False)")

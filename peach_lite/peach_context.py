@@ -58,8 +58,8 @@ def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int]) -> Tenso
     with its code, q(z | ``context_batch`` copies of a paid probe row at its goal) (detached); q(z | the subset) is
     pulled towards the likeliest code left (:func:`~peach_lite.posterior.elimination_loss`) or, with
     ``elimination_form="consistent_mass"``, towards the codes left and away from the rest
-    (:func:`~peach_lite.posterior.consistent_mass_loss`). Only slots whose kept rows leave at most
-    ``elimination_max_left`` of the train goals count. Its gradient reaches φ only; () zero when no slot counts.
+    (:func:`~peach_lite.posterior.consistent_mass_loss`). Its gradient reaches φ only; () zero when no slot has an
+    unpaid attempt.
 
     Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
     if context.dim() != 3 or context.shape[-1] != agent.context_dim:
@@ -77,11 +77,6 @@ def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int]) -> Tenso
     if not live.any():
         return torch.zeros((), device=context.device)
     consistent = consistent_hypotheses(achieved[live], reward[live], keep[live], agent.train_goals, agent.reward_fn)
-    narrow = consistent.float().mean(dim=1) <= agent.config.elimination_max_left
-    if not narrow.any():
-        return torch.zeros((), device=context.device)
-    live = torch.nonzero(live).flatten()[narrow]
-    consistent = consistent[narrow]
     rows = torch.as_tensor(np.stack([probe_attempt_row(agent.spec.obs_dim, goal, 0.0) for goal in agent.train_goals]), device=context.device)
     with torch.no_grad():
         codes = agent.posterior.infer(rows.unsqueeze(1).expand(-1, agent.config.context_batch, -1))

@@ -566,21 +566,6 @@ def test_the_consistent_mass_form_of_the_eliminating_slots_reaches_the_encoder_a
     envs.close()
 
 
-def test_the_eliminating_slots_can_count_only_contexts_that_rule_out_two_sites():
-    agent, envs, runner = _agent(elimination_weight=1.0, elimination_form="consistent_mass", elimination_max_left=0.4, context_batch=6)
-    agent.collect_round(runner, 0)
-    one, two = ([probe_attempt_row(agent.spec.obs_dim, envs.unwrapped.site_centers[failed[i % len(failed)]], -1.0) for i in range(6)]
-                for failed in ([0], [0, 1]))
-    for rows, counts in ((one, False), (two, True)):  # one failed site leaves 2/3 of the train goals, two leave 1/3
-        context = torch.as_tensor(np.stack(rows)).expand(2, -1, -1).clone()
-        torch.manual_seed(0)
-        losses = [eliminating_loss(agent, context, [0, 1]).item() for _ in range(8)]  # random subsets of the failures
-        assert (max(losses) > 0) == counts
-    with pytest.raises(ValueError, match="elimination_max_left"):
-        PeachConfig(elimination_max_left=0.0)
-    envs.close()
-
-
 def test_elimination_weight_is_checked_and_off_by_default():
     assert PeachConfig().elimination_weight == 0.0
     agent, envs, runner = _agent()
