@@ -15,9 +15,15 @@ That loss's targets are q's own codes, and codes that coincide satisfy it: the `
   peach_hindsight.py (the best route, ``RETURN_EXPLORE_ROUTE``, plus ``elimination_weight`` 1.0; 600 rounds; trained
   and diagnosed by its ``run_one``, run files ``runs/peach_hindsight/<method>/seed<k>.json``);
 * ``eliminating_mass``: ``..._quarter_eliminating_mass``, the same with ``elimination_form="consistent_mass"``;
+* ``eliminating_probes``: ``..._quarter_eliminating_probes``, the mass form with 1 to 3 failed probe attempts (rows
+  ending at train goals the slot's goal does not pay, ``elimination_failures`` 3) added to each slot's kept attempts:
+  the slots' own unpaid attempts rule out little (``own_context_ruling_out_share``: the share of own-goal contexts
+  that rule out any train goal, and ``own_context_max_ruled_out_share``, the most one rules out, read on the quarter
+  route's checkpoint data/checkpoints/peach_maze_return_explore.pt by
+  :func:`peach_lite.peach_diagnostics.own_context_elimination`), so the first two arms' loss had little to teach;
 * ``return_explore_quarter``: the same route without the loss, read from ``data/results/peach_return_explore.json``
-  (the same seeds, rounds and run function; the configs must differ in ``elimination_weight`` and ``elimination_form``
-  only).
+  (the same seeds, rounds and run function; the configs must differ in ``elimination_weight``, ``elimination_form`` and
+  ``elimination_failures`` only).
 
 Headline: ``eliminating_success`` (final meta-test episode on the 12 held-out tasks; mean, IQM and 95% bootstrap CI over
 seeds), ``eliminating_mass_success``, ``return_explore_quarter_success``, ``<arm>_gain`` (the difference to the
@@ -28,7 +34,7 @@ baseline), and for every arm
 targets: >= 0.9 and < 0.2); ``ps_with_elimination_final`` (the reference's last episode), ``oracle_success`` and
 ``<arm>_train_minutes_per_seed``.
 
-Run (about 26 CPU-minutes a run, 6 runs; one run per process shares runs/)::
+Run (about 26 CPU-minutes a run, 9 runs; one run per process shares runs/)::
 
     nohup python benchmarks/peach_elimination.py --address serial > runs/logs/peach_elimination.log 2>&1 &
 
@@ -46,13 +52,14 @@ from peach_lite.results import curves_panel, figure_spec, read_results, write_re
 from peach_lite.sweep import run_sweep, sweep_options
 
 ARMS = {"eliminating": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating",
-        "eliminating_mass": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_mass"}
+        "eliminating_mass": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_mass",
+        "eliminating_probes": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes"}
 """Short name -> the peach_hindsight.py method it runs."""
 ARM = "eliminating"
 """The arm the headline's gain is measured for."""
 BASELINE = "return_explore_quarter"
 """The baseline's key in peach_return_explore.json's runs."""
-ADDED_FIELDS = ("elimination_weight", "elimination_form")
+ADDED_FIELDS = ("elimination_weight", "elimination_form", "elimination_failures")
 """The only PeachConfig fields in which the arm may differ from the baseline."""
 
 
@@ -64,6 +71,22 @@ def inference_headline(name: str, runs: list[dict]) -> dict[str, float]:
     if variances:
         out[f"{name}_variance_after_success"] = float(np.mean(variances))
     return out
+
+
+def own_context_elimination_on_checkpoint() -> dict[str, float]:
+    """:func:`~peach_lite.peach_diagnostics.own_context_elimination` on the quarter route's checkpoint (seed 0), over
+    the maze's train tasks."""
+    from peach_lite.checkpoints import load_agent
+    from peach_lite.loop import GymTaskEnvs, Runner
+    from peach_lite.paths import checkpoints_dir
+    from peach_lite.peach_diagnostics import own_context_elimination
+
+    agent, payload = load_agent(checkpoints_dir() / "peach_maze_return_explore.pt", algorithm="peach")
+    envs = GymTaskEnvs(payload["arch"]["env_id"], seed=0)
+    try:
+        return own_context_elimination(agent, Runner(envs, envs.unwrapped.train_tasks(), seed=0))
+    finally:
+        envs.close()
 
 
 def main() -> None:
@@ -87,6 +110,7 @@ def main() -> None:
         headline.update(inference_headline(name, rows))
     for arm in ARMS:
         headline[f"{arm}_gain"] = headline[f"{arm}_success"] - headline[f"{BASELINE}_success"]
+    headline.update({f"own_context_{k}": v for k, v in own_context_elimination_on_checkpoint().items() if k != "contexts"})
     headline["ps_with_elimination_final"] = float(values.ps_with_elimination[-1])
     headline["oracle_success"] = float(values.oracle_success)
     for arm in ARMS:
@@ -98,6 +122,7 @@ def main() -> None:
               "(give --out DIR to write one)")
         return
     labels = {ARM: "quarter route + eliminating slots (nearest code)", "eliminating_mass": "quarter route + eliminating slots (consistent mass)",
+              "eliminating_probes": "quarter route + consistent mass with probe failures",
               BASELINE: "quarter route (without them)"}
 
     def episodes(rows: list) -> list[list[int]]:

@@ -466,7 +466,7 @@ class PEACH(nn.Module):
             self.encoder_optimizer.zero_grad(set_to_none=True)
             self.top.critic_optimizer.zero_grad(set_to_none=True)
             # Alg. 1: φ <- critic + KL; θ_QH <- critic (+ the optional decoder's loss, which reaches φ and the decoder)
-            elimination = (eliminating_loss(self, context, torch.nonzero(own_goal).flatten().tolist())  # not in Alg. 1: reaches φ only
+            elimination = (eliminating_loss(self, context, torch.nonzero(own_goal).flatten().tolist(), goals)  # not in Alg. 1: reaches φ only
                            if cfg.elimination_weight > 0 and fixed is None else torch.zeros(()))
             (losses["critic_loss"] + losses["kl"] + cfg.reward_decoder_weight * losses["decoder_loss"] + cfg.elimination_weight * elimination).backward()
             self.top.critic_optimizer.step()

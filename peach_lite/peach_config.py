@@ -203,6 +203,12 @@ class PeachConfig:
     its targets are q's own codes, so codes that coincide satisfy it). ``"consistent_mass"``: -log of the probability
     that z ~ q(z | c) lands on a code left (:func:`~peach_lite.posterior.consistent_mass_loss`), which coinciding codes
     do not satisfy."""
+    elimination_failures: int = 0
+    """The eliminating slots (``elimination_weight`` > 0; not in Algorithm 1) add 1 to this many failed probe attempts
+    (:func:`~peach_lite.peach_context.with_probe_failures`: rows ending at rest at train goals the slot's goal does not
+    pay) to the kept unpaid attempts. 0: the slot's own attempts only, which rule out little: on the quarter route's
+    checkpoint a quarter of the own-goal contexts rule out any train goal, and none more than one site's goals
+    (:func:`~peach_lite.peach_diagnostics.own_context_elimination`, benchmarks/peach_elimination.py)."""
     meta_test_episodes: int = 6
     """Meta-test episodes per task (the first on the prior, each later one on a fresh posterior sample)."""
     gamma: float = 0.98
@@ -223,6 +229,7 @@ class PeachConfig:
                                 ("lower_updates_per_episode", 0, None), ("hindsight_goal_updates", 0, None), ("lower_batch_size", 1, None), ("buffer_size", 1, None),
                                 ("meta_test_episodes", 1, 100), ("novelty_cells", 1, 1024), ("seed", 0, 2**32 - 1)]:
             check_int(name, getattr(self, name), low, high)
+        check_int("elimination_failures", self.elimination_failures, 0, self.context_batch)
         check_choice("task_inference", self.task_inference, TASK_INFERENCE)
         check_choice("hindsight_rows", self.hindsight_rows, HINDSIGHT_ROWS)
         check_choice("hindsight_goals", self.hindsight_goals, HINDSIGHT_GOAL_MODES)

@@ -6,6 +6,8 @@
 * :func:`eliminating_loss`: not in Algorithm 1 (``PeachConfig.elimination_weight``): q(z | a context of failed
   attempts) is pulled towards the code of a train goal those failures have not ruled out, the belief posterior
   sampling with elimination would hold (:func:`~peach_lite.posterior.elimination_loss`).
+* :func:`with_probe_failures`: adds failed attempts at other train goals to those contexts
+  (``PeachConfig.elimination_failures``).
 
 Taught in notebooks/11_peach.py (sections "What the encoder reads" and "Teaching q(z | c) to eliminate").
 """
@@ -20,7 +22,7 @@ from torch import Tensor
 
 from peach_lite.posterior import consistent_hypotheses, consistent_mass_loss, elimination_loss
 
-__all__ = ["ATTEMPT_OFFSET", "top_context_row", "probe_attempt_row", "eliminating_loss"]
+__all__ = ["ATTEMPT_OFFSET", "top_context_row", "probe_attempt_row", "eliminating_loss", "with_probe_failures"]
 
 ATTEMPT_OFFSET = 0.3
 """A probe's attempt starts this far (maze units) from where it ends, towards the maze's centre."""
@@ -51,21 +53,50 @@ def probe_attempt_row(obs_dim: int, end: np.ndarray, reward: float) -> np.ndarra
     return top_context_row(at_rest[0], end, reward, at_rest[1])
 
 
-def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int]) -> Tensor:
+def with_probe_failures(agent: Any, context: Tensor, keep: Tensor, goals: Tensor) -> tuple[Tensor, Tensor]:
+    """``PeachConfig.elimination_failures``: writes 1 to ``elimination_failures`` failed probe attempts into each slot
+    of ``context`` (T, C, context_dim), each a :func:`probe_attempt_row` ending at a train goal, chosen at random among
+    those whose attempt the slot's goal in ``goals`` (T, goal_dim) does not pay, over random rows, and marks them kept.
+
+    Returns:
+        (context, keep): copies, (T, C, context_dim) and (T, C) bool; the rows not written are unchanged.
+
+    Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
+    if context.dim() != 3 or keep.shape != context.shape[:2] or goals.shape != (len(context), agent.spec.goal_dim):
+        raise ValueError(f"context must be (T, C, context_dim), keep (T, C) and goals (T, {agent.spec.goal_dim}); got "
+                         f"{tuple(context.shape)}, {tuple(keep.shape)}, {tuple(goals.shape)}")
+    train_goals = np.asarray(agent.train_goals, np.float32)
+    rows = torch.as_tensor(np.stack([probe_attempt_row(agent.spec.obs_dim, goal, -1.0) for goal in train_goals]), device=context.device)
+    unpaid = torch.as_tensor(agent.reward_fn(train_goals[None], goals.detach().cpu().numpy()[:, None]) == -1.0)  # (T, K)
+    context, keep = context.clone(), keep.clone()
+    for i in range(len(context)):
+        candidates = torch.nonzero(unpaid[i]).flatten()
+        count = min(int(torch.randint(1, agent.config.elimination_failures + 1, (1,), generator=agent.generator)), len(candidates))
+        picked = candidates[torch.randperm(len(candidates), generator=agent.generator)[:count]]
+        where = torch.randperm(context.shape[1], generator=agent.generator)[:count]
+        context[i, where], keep[i, where] = rows[picked], True
+    return context, keep
+
+
+def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int], goals: Tensor | None = None) -> Tensor:
     """``PeachConfig.elimination_weight``'s loss (not in Alg. 1) for a PEACH ``agent``, on the listed own-goal slots of
     ``context`` (T, C, context_dim), rows as :func:`top_context_row`. Each slot keeps a random subset of its unpaid
     attempts (1 to all of them); the train goals that give every kept row its reward are the hypotheses left, each
     with its code, q(z | ``context_batch`` copies of a paid probe row at its goal) (detached); q(z | the subset) is
     pulled towards the likeliest code left (:func:`~peach_lite.posterior.elimination_loss`) or, with
     ``elimination_form="consistent_mass"``, towards the codes left and away from the rest
-    (:func:`~peach_lite.posterior.consistent_mass_loss`). Its gradient reaches φ only; () zero when no slot has an
-    unpaid attempt.
+    (:func:`~peach_lite.posterior.consistent_mass_loss`). With ``elimination_failures`` > 0, ``goals`` (T, goal_dim)
+    holds every slot's own goal, and :func:`with_probe_failures` adds failed probe attempts to the kept rows. Its
+    gradient reaches φ only; () zero when no slot keeps an unpaid attempt.
 
     Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
     if context.dim() != 3 or context.shape[-1] != agent.context_dim:
         raise ValueError(f"context must be (T, C, {agent.context_dim}), got {tuple(context.shape)}")
     if any(not 0 <= i < context.shape[0] for i in slots):
         raise ValueError(f"slots must be in [0, {context.shape[0] - 1}], got {list(slots)}")
+    if agent.config.elimination_failures > 0 and (goals is None or tuple(goals.shape) != (context.shape[0], agent.spec.goal_dim)):
+        raise ValueError(f"goals must be ({context.shape[0]}, {agent.spec.goal_dim}), every slot's own goal, when "
+                         f"elimination_failures > 0; got {None if goals is None else tuple(goals.shape)}")
     reward_col, goal_dim = agent.spec.obs_dim + agent.spec.goal_dim, agent.spec.goal_dim
     context = context[list(slots)]
     reward, achieved = context[..., reward_col], context[..., reward_col + 1 : reward_col + 1 + goal_dim]
@@ -73,6 +104,10 @@ def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int]) -> Tenso
     order = torch.rand(unpaid.shape, generator=agent.generator).to(context.device).masked_fill(~unpaid, 2.0)
     count = (torch.rand(len(context), generator=agent.generator).to(context.device) * unpaid.sum(dim=1)).long() + 1
     keep = unpaid & (order.argsort(dim=1).argsort(dim=1) < count.unsqueeze(1))  # the first `count` unpaid rows in a random order
+    if agent.config.elimination_failures > 0:
+        context, keep = with_probe_failures(agent, context, keep, goals[list(slots)])
+        achieved = context[..., reward_col + 1 : reward_col + 1 + goal_dim]
+        reward = context[..., reward_col]
     live = keep.any(dim=1)
     if not live.any():
         return torch.zeros((), device=context.device)

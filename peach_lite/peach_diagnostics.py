@@ -17,6 +17,8 @@
   :func:`variance_after_first_success` read a meta-test's beliefs: does z carry the task, does a success collapse it?
 * :func:`train_attempt_room_shares` reads where the training collections' top-level subgoals were and where their
   attempts ended, room by room: did collection ever propose, or reach, the far room (exploration while training)?
+* :func:`own_context_elimination` reads the contexts the eliminating slots see in training: how much do a train
+  task's own failed attempts rule out?
 * :func:`encoder_capacity_probe` trains a fresh encoder of the agent's architecture to regress the goal from real
   contexts: can this encoder and this context format carry the goal at all, given a direct supervised signal?
 
@@ -24,6 +26,7 @@ Taught in notebooks/11_peach.py (section "What the top level needs: hindsight, t
 """
 from __future__ import annotations
 
+import copy
 import itertools
 
 from collections.abc import Sequence
@@ -41,7 +44,7 @@ from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
 from peach_lite.peach import EVAL_SEED, meta_test_success, peach_losses, top_context_row
 from peach_lite.peach_context import ATTEMPT_OFFSET, probe_attempt_row
 from peach_lite.pearl import pearl_kl_loss
-from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, act_on_belief
+from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, act_on_belief, consistent_hypotheses
 from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
@@ -314,6 +317,36 @@ def variance_after_first_success(result: MetaTestResult) -> float:
         if hits.size:
             ratios.append(float(result.z_var[task, hits[0] + 1].mean()))
     return float(np.mean(ratios)) if ratios else float("nan")
+
+
+def own_context_elimination(agent: Any, runner: Any, *, rounds: int = 6, num_batches: int = 100) -> dict[str, float]:
+    """How much do the own-goal contexts of Algorithm 1 rule out? A copy of ``agent`` collects ``rounds`` rounds with
+    ``runner`` (over the train tasks), then ``num_batches`` meta-batches are drawn as its update draws them; per
+    own-goal slot, the train goals whose reward disagrees with some unpaid attempt's recorded reward are ruled out
+    (:func:`~peach_lite.posterior.consistent_hypotheses`, every unpaid row kept).
+
+    Returns:
+        ``ruling_out_share`` (the share of own-goal contexts that rule out any train goal), ``max_ruled_out_share``
+        (the largest share of the train goals one context rules out) and ``contexts`` (how many were read).
+
+    Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
+    check_int("rounds", rounds, 1, None)
+    check_int("num_batches", num_batches, 1, None)
+    agent = copy.deepcopy(agent)
+    for index in range(rounds):
+        agent.collect_round(runner, index)
+    reward_col, goal_dim = agent.spec.obs_dim + agent.spec.goal_dim, agent.spec.goal_dim
+    ruled_out = []
+    for _ in range(num_batches):
+        tasks = torch.randint(0, agent.num_train_tasks, (agent.config.meta_batch,), generator=agent.generator).tolist()
+        _, context, goals = agent.sample_meta_batch(tasks)
+        own = [i for i, t in enumerate(tasks) if np.array_equal(goals[i].numpy(), agent.train_goals[t])]
+        reward = context[own][..., reward_col]
+        achieved = context[own][..., reward_col + 1 : reward_col + 1 + goal_dim]
+        left = consistent_hypotheses(achieved, reward, reward == -1.0, agent.train_goals, agent.reward_fn)
+        ruled_out += (1.0 - left.float().mean(dim=1)).tolist()
+    shares = np.asarray(ruled_out)
+    return {"ruling_out_share": float((shares > 0).mean()), "max_ruled_out_share": float(shares.max()), "contexts": float(shares.size)}
 
 
 def room_shares(grid: CellCounts) -> np.ndarray:

@@ -9,7 +9,7 @@ from peach_lite.checkpoints import load_agent, save_agent
 from peach_lite.envs import make
 from peach_lite.loop import GymTaskEnvs, Runner, TaskBatch, run_episodes
 from peach_lite.peach import PEACH, PeachConfig, meta_test_success, peach_losses, top_context_row, train_peach
-from peach_lite.peach_context import eliminating_loss, probe_attempt_row
+from peach_lite.peach_context import eliminating_loss, probe_attempt_row, with_probe_failures
 from peach_lite.posterior import kl_to_uniform
 
 MAZE = "peach_lite/PointMazeHidden-v0"
@@ -564,6 +564,53 @@ def test_the_consistent_mass_form_of_the_eliminating_slots_reaches_the_encoder_a
         assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(module))
     assert agent.update()["elimination_loss"].item() >= 0
     envs.close()
+
+
+def test_probe_failures_add_only_attempts_the_slots_goal_does_not_pay(collected, monkeypatch):
+    agent, envs, _ = collected
+    monkeypatch.setattr(agent, "config", PeachConfig(**{**SMALL, "elimination_failures": 3}))
+    batch, context, goals = agent.sample_meta_batch([0, 1, 2, 3])
+    keep = torch.zeros(context.shape[:2], dtype=torch.bool)
+    written, kept = with_probe_failures(agent, context, keep, goals)
+    changed = (written != context).any(dim=-1)
+    assert torch.equal(changed, kept) and all(1 <= n <= 3 for n in kept.sum(dim=1).tolist())
+    reward_col, goal_dim = agent.spec.obs_dim + agent.spec.goal_dim, agent.spec.goal_dim
+    ends = written[..., reward_col + 1 : reward_col + 1 + goal_dim]
+    pays = agent.reward_fn(ends.numpy(), goals.numpy()[:, None]) == 0.0
+    assert not pays[kept.numpy()].any() and (written[..., reward_col][kept] == -1.0).all()
+    assert all(any(np.allclose(end[:goal_dim], g) for g in agent.train_goals) for end in ends[kept].numpy())
+    with pytest.raises(ValueError, match="elimination_failures"):
+        PeachConfig(elimination_failures=PeachConfig().context_batch + 1)
+
+
+def test_the_eliminating_slots_with_probe_failures_reach_the_encoder_alone():
+    agent, envs, runner = _agent(elimination_weight=1.0, elimination_form="consistent_mass", elimination_failures=2)
+    agent.collect_round(runner, 0)
+    batch, context, goals = agent.sample_meta_batch([0, 1])
+    with pytest.raises(ValueError, match="goals must be"):
+        eliminating_loss(agent, context, [0, 1])
+    agent.zero_grad(set_to_none=True)
+    loss = eliminating_loss(agent, context, [0, 1], goals)
+    loss.backward()
+    assert loss.item() > 0 and any(g.abs().sum() > 0 for g in _grads(agent.posterior))
+    for module in [agent.top, *agent.hierarchy.levels[:-1], agent.reward_decoder]:  # φ only
+        assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(module))
+    assert agent.update()["elimination_loss"].item() > 0
+    envs.close()
+
+
+def test_own_context_elimination_reads_a_copy_of_the_agent(collected):
+    from peach_lite.peach_diagnostics import own_context_elimination
+
+    agent, envs, runner = collected
+    before = {k: v.clone() for k, v in agent.posterior.state_dict().items()}
+    size = agent.rl_buffer.size(0)
+    out = own_context_elimination(agent, runner, rounds=1, num_batches=3)
+    assert 0.0 <= out["ruling_out_share"] <= 1.0 and 0.0 <= out["max_ruled_out_share"] <= 1.0 and out["contexts"] > 0
+    assert (out["ruling_out_share"] > 0) == (out["max_ruled_out_share"] > 0)
+    assert agent.rl_buffer.size(0) == size and all(torch.equal(v, agent.posterior.state_dict()[k]) for k, v in before.items())
+    with pytest.raises(ValueError, match="rounds"):
+        own_context_elimination(agent, runner, rounds=0)
 
 
 def test_elimination_weight_is_checked_and_off_by_default():
