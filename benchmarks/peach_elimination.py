@@ -21,6 +21,9 @@ That loss's targets are q's own codes, and codes that coincide satisfy it: the `
   that rule out any train goal, and ``own_context_max_ruled_out_share``, the most one rules out, read on the quarter
   route's checkpoint data/checkpoints/peach_maze_return_explore.pt by
   :func:`peach_lite.peach_diagnostics.own_context_elimination`), so the first two arms' loss had little to teach;
+* ``eliminating_probes_light``: ``..._quarter_eliminating_probes_light``, the probes arm at ``elimination_weight`` 0.3:
+  the probes arm searches without revisits but loses the far site once it is paid (``<arm>_far_site_paid_context_success``),
+  and this arm asks whether a lighter loss keeps both;
 * ``return_explore_quarter``: the same route without the loss, read from ``data/results/peach_return_explore.json``
   (the same seeds, rounds and run function; the configs must differ in ``elimination_weight``, ``elimination_form`` and
   ``elimination_failures`` only).
@@ -34,7 +37,7 @@ baseline), and for every arm
 targets: >= 0.9 and < 0.2); ``ps_with_elimination_final`` (the reference's last episode), ``oracle_success`` and
 ``<arm>_train_minutes_per_seed``.
 
-Run (about 26 CPU-minutes a run, 9 runs; one run per process shares runs/)::
+Run (about 19 to 26 CPU-minutes a run, 12 runs; one run per process shares runs/)::
 
     nohup python benchmarks/peach_elimination.py --address serial > runs/logs/peach_elimination.log 2>&1 &
 
@@ -53,7 +56,8 @@ from peach_lite.sweep import run_sweep, sweep_options
 
 ARMS = {"eliminating": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating",
         "eliminating_mass": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_mass",
-        "eliminating_probes": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes"}
+        "eliminating_probes": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes",
+        "eliminating_probes_light": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes_light"}
 """Short name -> the peach_hindsight.py method it runs."""
 ARM = "eliminating"
 """The arm the headline's gain is measured for."""

@@ -106,6 +106,8 @@ METHODS = {
                                                                                      "elimination_form": "consistent_mass"},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes": {
         **RETURN_EXPLORE_ROUTE, "elimination_weight": 1.0, "elimination_form": "consistent_mass", "elimination_failures": 3},
+    "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes_light": {
+        **RETURN_EXPLORE_ROUTE, "elimination_weight": 0.3, "elimination_form": "consistent_mass", "elimination_failures": 3},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_categorical_kl": {**RETURN_EXPLORE_ROUTE, "posterior_form": "categorical", "kl_lambda": 0.1},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_categorical_mid_kl": {**RETURN_EXPLORE_ROUTE, "posterior_form": "categorical", "kl_lambda": 0.01},
     "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots": {**HTR_ROUTE, "return_explore_rate": 0.5, "prior_slot_prob": 0.5},
@@ -140,7 +142,8 @@ context, ``PeachConfig.unpaid_context_prob``, the context a meta-test has before
 plus the eliminating slots' loss on φ, ``PeachConfig.elimination_weight`` 1.0, benchmarks/peach_elimination.py;
 ``..._eliminating_light``: the same at weight 0.1; ``..._eliminating_mass``: weight 1.0 with
 ``elimination_form="consistent_mass"``, the loss that coinciding codes do not satisfy; ``..._eliminating_probes``: the
-same plus 1 to 3 failed probe attempts at train goals the slot's goal does not pay, ``elimination_failures`` 3); ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
+same plus 1 to 3 failed probe attempts at train goals the slot's goal does not pay, ``elimination_failures`` 3;
+``..._eliminating_probes_light``: the same at weight 0.3); ``..._decoder``: the collection route, HER or HTR-else-HER, plus the reward decoder; ``..._distance_decoder``: the
 same with the distance decoder, ``PeachConfig.reward_decoder_form="distance"``)
 are further routes and diagnostics, each run alone with ``--methods <name> --seeds S --out DIR``
 (their results, one or two seeds, are reported in the issue-12 notes)."""
