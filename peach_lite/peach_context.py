@@ -8,6 +8,7 @@
   sampling with elimination would hold (:func:`~peach_lite.posterior.elimination_loss`).
 * :func:`with_probe_failures`: adds failed attempts at other train goals to those contexts
   (``PeachConfig.elimination_failures``).
+* :func:`train_goal_codes`: q(z | a paid attempt at each train goal), the targets of those slots.
 
 Taught in notebooks/11_peach.py (sections "What the encoder reads" and "Teaching q(z | c) to eliminate").
 """
@@ -20,9 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from peach_lite.posterior import consistent_hypotheses, consistent_mass_loss, elimination_loss
+from peach_lite.posterior import Belief, consistent_hypotheses, consistent_mass_loss, elimination_loss
 
-__all__ = ["ATTEMPT_OFFSET", "top_context_row", "probe_attempt_row", "eliminating_loss", "with_probe_failures"]
+__all__ = ["ATTEMPT_OFFSET", "top_context_row", "probe_attempt_row", "eliminating_loss", "with_probe_failures", "train_goal_codes"]
 
 ATTEMPT_OFFSET = 0.3
 """A probe's attempt starts this far (maze units) from where it ends, towards the maze's centre."""
@@ -51,6 +52,18 @@ def probe_attempt_row(obs_dim: int, end: np.ndarray, reward: float) -> np.ndarra
     at_rest = np.zeros((2, obs_dim), np.float32)  # positions first, velocities (if any) zero
     at_rest[0, : end.size], at_rest[1, : end.size] = start, end
     return top_context_row(at_rest[0], end, reward, at_rest[1])
+
+
+def train_goal_codes(agent: Any) -> Belief:
+    """Each train goal's code: q(z | ``context_batch`` copies of a paid :func:`probe_attempt_row` at that goal), with no
+    gradient; fields (K, latent_dim) for a PEACH ``agent``'s K train goals. The eliminating slots' targets, and the
+    belief the paid-context probe hands the top level.
+
+    Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
+    rows = np.stack([probe_attempt_row(agent.spec.obs_dim, goal, 0.0) for goal in agent.train_goals])
+    rows = torch.as_tensor(rows, device=next(agent.posterior.parameters()).device)
+    with torch.no_grad():
+        return agent.posterior.infer(rows.unsqueeze(1).expand(-1, agent.config.context_batch, -1))
 
 
 def with_probe_failures(agent: Any, context: Tensor, keep: Tensor, goals: Tensor) -> tuple[Tensor, Tensor]:
@@ -112,8 +125,6 @@ def eliminating_loss(agent: Any, context: Tensor, slots: Sequence[int], goals: T
     if not live.any():
         return torch.zeros((), device=context.device)
     consistent = consistent_hypotheses(achieved[live], reward[live], keep[live], agent.train_goals, agent.reward_fn)
-    rows = torch.as_tensor(np.stack([probe_attempt_row(agent.spec.obs_dim, goal, 0.0) for goal in agent.train_goals]), device=context.device)
-    with torch.no_grad():
-        codes = agent.posterior.infer(rows.unsqueeze(1).expand(-1, agent.config.context_batch, -1))
+    codes = train_goal_codes(agent)
     loss = consistent_mass_loss if agent.config.elimination_form == "consistent_mass" else elimination_loss
     return loss(agent.posterior.infer(context[live], keep[live]), codes, consistent)

@@ -42,13 +42,13 @@ from peach_lite.envs.point_mass import room_of
 from peach_lite.exploration import CellCounts
 from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
 from peach_lite.peach import EVAL_SEED, meta_test_success, peach_losses, top_context_row
-from peach_lite.peach_context import ATTEMPT_OFFSET, probe_attempt_row
+from peach_lite.peach_context import ATTEMPT_OFFSET, probe_attempt_row, train_goal_codes
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, act_on_belief, consistent_hypotheses
 from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
-__all__ = ["gradient_routing", "room_shares", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
+__all__ = ["gradient_routing", "code_reading_shares", "room_shares", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
            "train_attempt_room_shares", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
@@ -319,6 +319,20 @@ def variance_after_first_success(result: MetaTestResult) -> float:
     return float(np.mean(ratios)) if ratios else float("nan")
 
 
+def _update_draws(agent: Any, runner: Any, rounds: int, num_batches: int):
+    """A copy of ``agent`` collects ``rounds`` rounds with ``runner``, then yields ``num_batches`` meta-batches drawn
+    as its update draws them: (copy, tasks, context (T, C, context_dim), goals (T, goal_dim))."""
+    check_int("rounds", rounds, 1, None)
+    check_int("num_batches", num_batches, 1, None)
+    agent = copy.deepcopy(agent)
+    for index in range(rounds):
+        agent.collect_round(runner, index)
+    for _ in range(num_batches):
+        tasks = torch.randint(0, agent.num_train_tasks, (agent.config.meta_batch,), generator=agent.generator).tolist()
+        _, context, goals = agent.sample_meta_batch(tasks)
+        yield agent, tasks, context, goals
+
+
 def own_context_elimination(agent: Any, runner: Any, *, rounds: int = 6, num_batches: int = 100) -> dict[str, float]:
     """How much do the own-goal contexts of Algorithm 1 rule out? A copy of ``agent`` collects ``rounds`` rounds with
     ``runner`` (over the train tasks), then ``num_batches`` meta-batches are drawn as its update draws them; per
@@ -330,23 +344,39 @@ def own_context_elimination(agent: Any, runner: Any, *, rounds: int = 6, num_bat
         (the largest share of the train goals one context rules out) and ``contexts`` (how many were read).
 
     Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
-    check_int("rounds", rounds, 1, None)
-    check_int("num_batches", num_batches, 1, None)
-    agent = copy.deepcopy(agent)
-    for index in range(rounds):
-        agent.collect_round(runner, index)
-    reward_col, goal_dim = agent.spec.obs_dim + agent.spec.goal_dim, agent.spec.goal_dim
     ruled_out = []
-    for _ in range(num_batches):
-        tasks = torch.randint(0, agent.num_train_tasks, (agent.config.meta_batch,), generator=agent.generator).tolist()
-        _, context, goals = agent.sample_meta_batch(tasks)
-        own = [i for i, t in enumerate(tasks) if np.array_equal(goals[i].numpy(), agent.train_goals[t])]
+    for copied, tasks, context, goals in _update_draws(agent, runner, rounds, num_batches):
+        reward_col, goal_dim = copied.spec.obs_dim + copied.spec.goal_dim, copied.spec.goal_dim
+        own = [i for i, t in enumerate(tasks) if np.array_equal(goals[i].numpy(), copied.train_goals[t])]
         reward = context[own][..., reward_col]
         achieved = context[own][..., reward_col + 1 : reward_col + 1 + goal_dim]
-        left = consistent_hypotheses(achieved, reward, reward == -1.0, agent.train_goals, agent.reward_fn)
+        left = consistent_hypotheses(achieved, reward, reward == -1.0, copied.train_goals, copied.reward_fn)
         ruled_out += (1.0 - left.float().mean(dim=1)).tolist()
     shares = np.asarray(ruled_out)
     return {"ruling_out_share": float((shares > 0).mean()), "max_ruled_out_share": float(shares.max()), "contexts": float(shares.size)}
+
+
+def code_reading_shares(agent: Any, runner: Any, goal_sites: Sequence[int], *, rounds: int = 6, num_batches: int = 100) -> np.ndarray:
+    """Near which site's codes is the top level trained to read z? Over meta-batches drawn as the update draws them
+    (a copy of ``agent`` first collects ``rounds`` rounds with ``runner``), each slot's z ~ q(z | c) is assigned the
+    site (``goal_sites``: one per train goal) of the train goal whose code mean (:func:`train_goal_codes`) is nearest.
+
+    Returns:
+        (num_sites,) the share of the update's z samples nearest each site's codes (a site whose codes the top level
+        seldom reads near is one whose code it may not follow).
+
+    Taught in notebooks/11_peach.py (section "Teaching q(z | c) to eliminate")."""
+    goal_sites = np.asarray(goal_sites)
+    if goal_sites.shape != (agent.num_train_tasks,) or goal_sites.min() < 0:
+        raise ValueError(f"goal_sites must hold a site index >= 0 for each of the {agent.num_train_tasks} train goals, got {goal_sites.tolist()}")
+    counts = np.zeros(int(goal_sites.max()) + 1)
+    for copied, _, context, _ in _update_draws(agent, runner, rounds, num_batches):
+        codes = train_goal_codes(copied).mean
+        with torch.no_grad():
+            z = copied.posterior.sample(copied.posterior.infer(context), generator=copied.generator)
+        nearest = torch.cdist(z, codes).argmin(dim=1).cpu().numpy()
+        counts += np.bincount(goal_sites[nearest], minlength=counts.size)
+    return counts / counts.sum()
 
 
 def room_shares(grid: CellCounts) -> np.ndarray:

@@ -9,7 +9,7 @@ from peach_lite.checkpoints import load_agent, save_agent
 from peach_lite.envs import make
 from peach_lite.loop import GymTaskEnvs, Runner, TaskBatch, run_episodes
 from peach_lite.peach import PEACH, PeachConfig, meta_test_success, peach_losses, top_context_row, train_peach
-from peach_lite.peach_context import eliminating_loss, probe_attempt_row, with_probe_failures
+from peach_lite.peach_context import eliminating_loss, probe_attempt_row, train_goal_codes, with_probe_failures
 from peach_lite.posterior import kl_to_uniform
 
 MAZE = "peach_lite/PointMazeHidden-v0"
@@ -611,6 +611,33 @@ def test_own_context_elimination_reads_a_copy_of_the_agent(collected):
     assert agent.rl_buffer.size(0) == size and all(torch.equal(v, agent.posterior.state_dict()[k]) for k, v in before.items())
     with pytest.raises(ValueError, match="rounds"):
         own_context_elimination(agent, runner, rounds=0)
+
+
+def test_train_goal_codes_are_q_given_a_paid_attempt_at_each_goal(collected):
+    agent, envs, _ = collected
+    codes = train_goal_codes(agent)
+    assert codes.mean.shape == (agent.num_train_tasks, agent.config.latent_dim) and not codes.mean.requires_grad
+    row = torch.as_tensor(probe_attempt_row(agent.spec.obs_dim, agent.train_goals[3], 0.0))
+    with torch.no_grad():
+        one = agent.posterior.infer(row.expand(1, agent.config.context_batch, -1))
+    assert torch.allclose(codes.mean[3], one.mean[0], atol=1e-6) and torch.allclose(codes.var[3], one.var[0], atol=1e-6)
+
+
+def test_code_reading_shares_sum_to_one_over_sites_and_leave_the_agent_alone(collected):
+    from peach_lite.envs.maze_hidden import site_of
+    from peach_lite.peach_diagnostics import code_reading_shares
+
+    agent, envs, runner = collected
+    sites = [site_of(task, envs.unwrapped.sites) for task in envs.unwrapped.train_tasks()]
+    before = {k: v.clone() for k, v in agent.posterior.state_dict().items()}
+    size = agent.rl_buffer.size(0)
+    shares = code_reading_shares(agent, runner, sites, rounds=1, num_batches=3)
+    assert shares.shape == (max(sites) + 1,) and np.isclose(shares.sum(), 1.0) and (shares >= 0).all()
+    assert agent.rl_buffer.size(0) == size and all(torch.equal(v, agent.posterior.state_dict()[k]) for k, v in before.items())
+    same_site = [0] * len(sites)  # every goal at one site: every z is nearest that site's codes
+    assert code_reading_shares(agent, runner, same_site, rounds=1, num_batches=2).tolist() == [1.0]
+    with pytest.raises(ValueError, match="goal_sites"):
+        code_reading_shares(agent, runner, sites[:-1], rounds=1, num_batches=1)
 
 
 def test_elimination_weight_is_checked_and_off_by_default():
