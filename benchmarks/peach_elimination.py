@@ -24,6 +24,8 @@ That loss's targets are q's own codes, and codes that coincide satisfy it: the `
 * ``eliminating_probes_light``: ``..._quarter_eliminating_probes_light``, the probes arm at ``elimination_weight`` 0.3:
   the probes arm searches without revisits but loses the far site once it is paid (``<arm>_far_site_paid_context_success``),
   and this arm asks whether a lighter loss keeps both;
+* ``eliminating_probes_light`` and the quarter route are run on two more seeds (``MORE_SEEDS``, 3 and 4; headline
+  ``<arm>_all_seeds_success`` over seeds 0-4, with IQM and CI);
 * ``return_explore_quarter``: the same route without the loss, read from ``data/results/peach_return_explore.json``
   (the same seeds, rounds and run function; the configs must differ in ``elimination_weight``, ``elimination_form`` and
   ``elimination_failures`` only).
@@ -52,6 +54,7 @@ from peach_return_explore import arm_headline
 
 from peach_lite.budget import Budget
 from peach_lite.results import curves_panel, figure_spec, read_results, write_results
+from peach_lite.stats import headline_stats
 from peach_lite.sweep import run_sweep, sweep_options
 
 ARMS = {"eliminating": "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating",
@@ -63,6 +66,11 @@ ARM = "eliminating"
 """The arm the headline's gain is measured for."""
 BASELINE = "return_explore_quarter"
 """The baseline's key in peach_return_explore.json's runs."""
+MORE_SEEDS_ARM = "eliminating_probes_light"
+"""The arm run on ``MORE_SEEDS`` too, beside its baseline's own runs there."""
+MORE_SEEDS = (3, 4)
+"""Seeds beyond the study's, for ``MORE_SEEDS_ARM`` and the quarter route alone (peach_return_explore.json, which holds
+the baseline's rows, has seeds 0-2 only)."""
 ADDED_FIELDS = ("elimination_weight", "elimination_form", "elimination_failures")
 """The only PeachConfig fields in which the arm may differ from the baseline."""
 
@@ -93,6 +101,19 @@ def own_context_elimination_on_checkpoint() -> dict[str, float]:
         envs.close()
 
 
+def more_seeds_runs(runs: dict[str, list[dict]], baseline_method: str, args) -> dict[str, list[dict]]:
+    """``MORE_SEEDS_ARM``'s and the baseline's rows over ``args.seeds`` plus ``MORE_SEEDS``: the study's rows, then
+    both methods run on ``MORE_SEEDS`` (the baseline with its study's config, checked by ``baseline_runs``)."""
+    configs = method_configs([ARMS[MORE_SEEDS_ARM], baseline_method], args.route_rounds, args.route_eval_every,
+                             args.route_rounds, args.route_eval_every, {})
+    seeds = [s for s in MORE_SEEDS if s not in args.seeds]
+    if not seeds:
+        return {}
+    extra = run_sweep(run_one, configs, seeds, name="peach_hindsight", **sweep_options(args)).check()
+    return {MORE_SEEDS_ARM: runs[MORE_SEEDS_ARM] + extra.results(ARMS[MORE_SEEDS_ARM]),
+            BASELINE: runs[BASELINE] + extra.results(baseline_method)}
+
+
 def main() -> None:
     budget = Budget.from_env()
     args = route_study_arguments(__doc__.split("\n\n")[0], budget)
@@ -114,6 +135,11 @@ def main() -> None:
         headline.update(inference_headline(name, rows))
     for arm in ARMS:
         headline[f"{arm}_gain"] = headline[f"{arm}_success"] - headline[f"{BASELINE}_success"]
+    more_seeds = {} if budget.fast else more_seeds_runs(runs, baseline_method, args)
+    for name, rows in more_seeds.items():
+        scores = [r["final_success"] for r in rows]
+        headline[f"{name}_all_seeds_success"] = float(np.mean(scores))
+        headline.update(headline_stats(f"{name}_all_seeds_success", scores))
     headline.update({f"own_context_{k}": v for k, v in own_context_elimination_on_checkpoint().items() if k != "contexts"})
     headline["ps_with_elimination_final"] = float(values.ps_with_elimination[-1])
     headline["oracle_success"] = float(values.oracle_success)
@@ -127,6 +153,7 @@ def main() -> None:
         return
     labels = {ARM: "quarter route + eliminating slots (nearest code)", "eliminating_mass": "quarter route + eliminating slots (consistent mass)",
               "eliminating_probes": "quarter route + consistent mass with probe failures",
+              "eliminating_probes_light": "the same at weight 0.3",
               BASELINE: "quarter route (without them)"}
 
     def episodes(rows: list) -> list[list[int]]:
@@ -145,7 +172,7 @@ def main() -> None:
                      hlines=[{"label": "oracle (goal known)", "y": values.oracle_success}]),
     ])
     write_results("peach_elimination", headline, seeds=list(args.seeds),
-                  details={"runs": runs, "configs": configs, "baseline": f"peach_return_explore.json runs[{BASELINE!r}]",
+                  details={"runs": runs, "more_seeds": {"seeds": list(MORE_SEEDS), "runs": more_seeds}, "configs": configs, "baseline": f"peach_return_explore.json runs[{BASELINE!r}]",
                            "oracles": values.to_dict()},
                   figure=figure, out_dir=args.out)
 

@@ -909,7 +909,8 @@ assert r["return_explore_prior_slots_gain"] < 0.05  # prior slots on top of rate
 # been paid. What is left is the meta-test's *own* exploration: finding a paid attempt at all. Posterior sampling
 # from the prior sends each episode to one place a sample of z points at; the best uninformed episode, touring two
 # sites, would score 0.67 by itself. PEACH needs a prior episode that explores as systematically as its collections
-# now do, and posterior sampling alone does not give one. That is the open problem this lesson ends on.
+# now do, and posterior sampling alone does not give one. The rest of this part measures why, and ends on a q(z | c)
+# trained to search.
 
 # %% [markdown]
 # ### The wall now: the meta-test's own search
@@ -1277,8 +1278,8 @@ assert e["detached_decoder_route_own_success"] < 0.8 <= e["detached_decoder_rout
 # product eliminates by construction, but its one-hot z is one the top level never learns to read. A belief over the
 # train tasks' codes weighed by a "paid here" likelihood, fitted afterwards or learned in training by a decoder on a
 # detached z, lets the same agents search as exact Bayes does, from the same context. What it is not is Algorithm 2's
-# q(z | c): the open problem this lesson ends on is a posterior trained end to end that both eliminates and stays a z
-# the top level reads (a mixture of Gaussians, or q(z | c) trained to agree with the decoder's belief).
+# q(z | c). What Algorithm 2 needs is a posterior trained end to end that both eliminates and stays a z the top level
+# reads; the next section trains one.
 
 # %% [markdown]
 # ### Teaching q(z | c) to eliminate
@@ -1332,7 +1333,8 @@ el, elim_runs = elim_bench["headline"], elim_bench["details"]["runs"]["eliminati
 print(f"{'':32s} {'final':>5s}  {'IQM [95% CI]':17s} {'paid ctx':>8s} {'far paid':>8s} {'1 / 2 failures':>14s} "
       f"{'revisit':>7s} {'linear probe':>12s}")
 for label, key in [("quarter route", "return_explore_quarter"), ("+ eliminating slots", "eliminating"),
-                   ("+ eliminating slots (mass)", "eliminating_mass"), ("+ mass, probe failures", "eliminating_probes")]:
+                   ("+ eliminating slots (mass)", "eliminating_mass"), ("+ mass, probe failures", "eliminating_probes"),
+                   ("+ the same at weight 0.3", "eliminating_probes_light")]:
     print(f"{label:32s} {success_with_ci(el, key)}  {el[key + '_paid_context_success']:8.2f} "
           f"{el[key + '_far_site_paid_context_success']:8.2f} {el[key + '_one_failure_success']:6.2f} / "
           f"{el[key + '_two_failures_success']:.2f} {el[key + '_two_failures_revisit']:10.2f} {el[key + '_probe_accuracy']:12.2f}")
@@ -1354,7 +1356,7 @@ assert el["eliminating_success"] < el["return_explore_quarter_success"] <= el["o
 # -log of the probability mass q's samples put on the goals left (`consistent_mass_loss`). With identical codes that
 # probability is the same whatever q is, so collapse earns nothing. The codes do stay apart (a paid context succeeds
 # at two or three sites on every seed) and the search revisits a failed site less, but the first episode gets weaker
-# and the final success does not rise. The learned-likelihood belief above remains the only route measured past 0.8.
+# and the final success does not rise.
 
 # %%
 from peach_lite.posterior import consistent_mass_loss
@@ -1399,11 +1401,50 @@ assert el["eliminating_probes_variance_after_success"] < 0.2 < el["return_explor
 # failures at the near sites it rarely finds the far one. The paid-context probe hands q copies of one paid attempt,
 # the very input that defines a goal's code, so it is the far site's code the top level no longer follows, although
 # q is now sharp after a success (its variance within the issue's 0.2 of the prior's on every seed, where the route
-# without the loss stays as wide as the prior). A likely cause, not measured here: only the loss's targets are
-# detached, so through the shared encoder it moves the codes as well, and the far site's code, whose real paid
-# contexts are the rarest in training, can move where the top level has seldom been trained to read z. The final
-# success swings from seed to seed and its mean stays within noise of the route's: the search is better, the
+# without the loss stays as wide as the prior). It is not that the top level never meets that code in training
+# (`code_reading_shares`, in the closing notes of issue 12: the update's z lie near the far code more often with the
+# loss than without it); what the loss at full weight does to the top level's reading of it is left open here. The
+# final success swings from seed to seed and its mean stays within noise of the route's: the search is better, the
 # exploitation worse.
+#
+# If the loss at full weight outweighs the critic's hold on what the codes mean, a lighter one should keep both. The
+# last row of the table trains the same loss, with the same probe failures, at a third of the weight
+# (`elimination_weight` 0.3); nothing else changes.
+
+# %%
+light_runs = elim_bench["details"]["runs"]["eliminating_probes_light"]
+print(f"weight 0.3 per seed: final {[round(r['final_success'], 2) for r in light_runs]}, "
+      f"far site paid {[round(r['paid_context_success_per_site'][far_site], 2) for r in light_runs]}, "
+      f"revisit after two failures {[round(r['failed_context_revisit'][1], 2) for r in light_runs]}, "
+      f"success per meta-test episode {np.round(np.mean([r['success_per_episode'] for r in light_runs], axis=0), 2).tolist()}")
+print(f"final success {success_with_ci(el, 'eliminating_probes_light')} (mean, IQM [95% CI]); "
+      f"the quarter route without the loss: {el['return_explore_quarter_success']:.2f}; the oracle: {el['oracle_success']:.2f}")
+assert el["eliminating_probes_light_success"] >= 0.80 and el["eliminating_probes_light_success_iqm"] >= 0.80  # the issue's target
+assert all(r["failed_context_revisit"][1] == 0.0 for r in light_runs)  # two failed sites are never revisited
+assert el["eliminating_probes_light_far_site_paid_context_success"] > el["eliminating_probes_far_site_paid_context_success"]
+assert el["eliminating_probes_light_success"] <= el["oracle_success"]
+assert el["eliminating_probes_light_first_episode_success"] < el["return_explore_quarter_first_episode_success"]  # the text below
+more = elim_bench["details"]["more_seeds"]
+print(f"\nseeds 0-4 (two more: {more['seeds']}), final success (mean, IQM [95% CI]): weight 0.3 "
+      f"{success_with_ci(el, 'eliminating_probes_light_all_seeds')}, without the loss {success_with_ci(el, 'return_explore_quarter_all_seeds')}")
+for key in ["eliminating_probes_light", "return_explore_quarter"]:
+    print(f"{key:24s} per seed: final {[round(r['final_success'], 2) for r in more['runs'][key]]}, "
+          f"share of training attempts in the start room {[round(r['train_attempt_room_shares'][0], 2) for r in more['runs'][key]]}")
+stuck = [i for i, r in enumerate(more["runs"]["return_explore_quarter"]) if r["train_attempt_room_shares"][0] > 0.99]
+assert stuck and all(more["runs"][key][i]["final_success"] == 0.0 for key in more["runs"] for i in stuck)  # the text below
+assert el["eliminating_probes_light_all_seeds_success_iqm"] > el["return_explore_quarter_all_seeds_success_iqm"]
+
+# %% [markdown]
+# It keeps both. At weight 0.3 no seed revisits a failed site after two failures, a paid context brings the top
+# level back to the far site most of the time again, and the final success reaches the issue's 0.8 with q(z | c)
+# itself: Algorithm 2 as written, z ~ q(z | all context so far), nothing fitted after training. What changed is
+# training alone: meta-training knows the train tasks' rewards, and a small loss on φ uses them to teach the posterior
+# what a failed site rules out. Three seeds are few and the interval is wide, and the first episode, on the prior,
+# pays less often than without the loss. Two more seeds (run for this arm and the route without it alone) bring the
+# mean below 0.8, and show why: on one of them the lower levels never leave the start room, with the loss or
+# without it, so neither finds anything. That is training's exploration failing, the wall first return, then explore
+# mostly removed, not inference. Over the five seeds the loss roughly doubles the route's success. The benchmark
+# below still trains the quarter route without the loss; rerunning it on this route is the next measurement.
 
 # %% [markdown]
 # ## Against its parents (the benchmark)
