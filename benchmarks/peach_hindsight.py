@@ -50,7 +50,7 @@ import numpy as np
 
 from peach_lite.budget import Budget
 from peach_lite.hac_config import HacConfig
-from peach_lite.peach_config import COLLECTION_ROUTE, HTR_ROUTE, RETURN_EXPLORE_ROUTE, PeachConfig
+from peach_lite.peach_config import COLLECTION_ROUTE, ELIMINATING_ROUTE, HTR_ROUTE, RETURN_EXPLORE_ROUTE, PeachConfig
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -106,8 +106,7 @@ METHODS = {
                                                                                      "elimination_form": "consistent_mass"},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes": {
         **RETURN_EXPLORE_ROUTE, "elimination_weight": 1.0, "elimination_form": "consistent_mass", "elimination_failures": 3},
-    "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes_light": {
-        **RETURN_EXPLORE_ROUTE, "elimination_weight": 0.3, "elimination_form": "consistent_mass", "elimination_failures": 3},
+    "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes_light": ELIMINATING_ROUTE,
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_categorical_kl": {**RETURN_EXPLORE_ROUTE, "posterior_form": "categorical", "kl_lambda": 0.1},
     "peach_hindsight_collection_task_or_achieved_return_explore_quarter_categorical_mid_kl": {**RETURN_EXPLORE_ROUTE, "posterior_form": "categorical", "kl_lambda": 0.01},
     "peach_hindsight_collection_task_or_achieved_return_explore_prior_slots": {**HTR_ROUTE, "return_explore_rate": 0.5, "prior_slot_prob": 0.5},

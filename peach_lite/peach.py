@@ -39,7 +39,7 @@ from peach_lite.her import Transitions, hindsight_goal
 from peach_lite.nets import DistanceDecoder, mlp
 from peach_lite.loop import Episodes, GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TrainConfig, train
 from peach_lite.runner import distinct_waves
-from peach_lite.peach_config import COLLECTION_ROUTE, HIDDEN_MAZE_ID, HTR_ROUTE, RETURN_EXPLORE_ROUTE, TASK_INFERENCE, PeachConfig
+from peach_lite.peach_config import COLLECTION_ROUTE, ELIMINATING_ROUTE, HIDDEN_MAZE_ID, HTR_ROUTE, RETURN_EXPLORE_ROUTE, TASK_INFERENCE, PeachConfig
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.peach_context import eliminating_loss, probe_attempt_row, top_context_row
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, PosteriorSchedule, meta_test, unpaid_only
@@ -639,6 +639,7 @@ CLI = TrainSpec(
         "maze-collection": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **COLLECTION_ROUTE},
         "maze-htr": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **HTR_ROUTE},
         "maze-return-explore": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **RETURN_EXPLORE_ROUTE},
+        "maze-eliminating": {"env_id": HIDDEN_MAZE_ID, "rounds": 600, "eval_every": 100, **ELIMINATING_ROUTE},
     },
     score_name="meta_test_success", tolerance=0.1,
 )

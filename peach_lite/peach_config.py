@@ -10,7 +10,7 @@ from typing import Any
 from peach_lite.her import HINDSIGHT_GOAL_MODES
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "POSTERIOR_FORMS", "ELIMINATION_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "RETURN_EXPLORE_ROUTE", "HIDDEN_MAZE_ID"]
+__all__ = ["PeachConfig", "TASK_INFERENCE", "HINDSIGHT_ROWS", "REWARD_DECODER_FORMS", "POSTERIOR_FORMS", "ELIMINATION_FORMS", "COLLECTION_ROUTE", "HTR_ROUTE", "RETURN_EXPLORE_ROUTE", "ELIMINATING_ROUTE", "HIDDEN_MAZE_ID"]
 
 HIDDEN_MAZE_ID = "peach_lite/PointMazeHidden-v0"
 """The four-rooms maze whose goal is one of a few hidden sites (PEACH's main task family)."""
@@ -21,10 +21,10 @@ the true goal (x, y) / 4 (HAC given the goal: the upper bound)."""
 REWARD_DECODER_FORMS = ("mlp", "distance")
 """The auxiliary reward decoder's forms (``PeachConfig.reward_decoder_form``)."""
 POSTERIOR_FORMS = ("gaussian", "categorical")
-ELIMINATION_FORMS = ("nearest_code", "consistent_mass")
-"""The eliminating slots' losses: :func:`~peach_lite.posterior.elimination_loss`, :func:`~peach_lite.posterior.consistent_mass_loss`."""
 """The context posterior's family: PEARL's product of Gaussian factors, or (not in PEARL) a product of categorical
 factors over ``latent_dim`` clusters with a one-hot z (``PeachConfig.posterior_form``)."""
+ELIMINATION_FORMS = ("nearest_code", "consistent_mass")
+"""The eliminating slots' losses: :func:`~peach_lite.posterior.elimination_loss`, :func:`~peach_lite.posterior.consistent_mass_loss`."""
 HINDSIGHT_ROWS = ("buffer", "collection")
 """Where a hindsight-goal slot's RL rows come from (``PeachConfig.hindsight_rows``)."""
 
@@ -38,6 +38,12 @@ an attempt ended (HER): the CLI preset ``maze-htr`` and ``peach_hindsight_collec
 RETURN_EXPLORE_ROUTE = {**HTR_ROUTE, "return_explore_rate": 0.25}
 """The HTR route with a quarter of the training collections planned by first return, then explore (Go-Explore over the
 visited cells): the best route measured (benchmarks/peach_return_explore.py, ``return_explore_quarter``)."""
+ELIMINATING_ROUTE = {**RETURN_EXPLORE_ROUTE, "elimination_weight": 0.3, "elimination_form": "consistent_mass",
+                     "elimination_failures": 3}
+"""The return-explore route plus eliminating slots (not in Algorithm 1): each own-goal slot's context cut to unpaid
+attempts, plus 1 to 3 failed probe attempts, teaches q(z | c) to put its mass on the train goals those failures leave
+(the consistent-mass loss, weight 0.3). PEACH's route in benchmarks/peach_maze.py and the CLI preset
+``maze-eliminating``; measured against the route without it in benchmarks/peach_elimination.py."""
 
 
 @dataclass

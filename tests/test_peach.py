@@ -1090,3 +1090,19 @@ def test_return_then_explore_collections_replace_the_top_levels_subgoals_and_rec
     baseline.hierarchy.top_plan = lambda e, obs: answers.append(baseline_plan(e, obs)) or answers[-1]
     baseline.collect_round(baseline_runner, 0)
     assert answers and all(answer is None for answer in answers)
+
+
+def test_every_cli_preset_names_valid_peach_config_fields():
+    """Each ``python -m peach_lite train peach --preset ...`` builds a valid PeachConfig (the route constants included);
+    ``maze-eliminating`` is peach_maze's PEACH route."""
+    from dataclasses import fields
+
+    from peach_lite.peach import CLI
+    from peach_lite.peach_config import ELIMINATING_ROUTE
+
+    names = {f.name for f in fields(PeachConfig)}
+    for preset in CLI.presets.values():
+        overrides = {k: v for k, v in preset.items() if k not in ("env_id", "rounds", "eval_every")}
+        assert set(overrides) <= names
+        PeachConfig(**overrides)
+    assert {k: CLI.presets["maze-eliminating"][k] for k in ELIMINATING_ROUTE} == ELIMINATING_ROUTE
