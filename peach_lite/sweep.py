@@ -11,7 +11,8 @@ Every benchmark trains each (configuration, seed) pair as one Ray task with one 
   ``pip install -c constraints.txt -e ".[sweep]"``.
 * **Resumable.** Each finished run is written atomically to ``runs/<name>/<config>/seed<k>.json`` (config,
   seed, result, versions, command). A rerun skips every run whose file holds the same config, so an
-  interrupted sweep (Ctrl-C, a lost node) resumes where it stopped; ``fresh=True`` redoes everything.
+  interrupted sweep (Ctrl-C, a lost node) resumes where it stopped; ``fresh=True`` redoes everything. A reused
+  file made by other package source (``versions["peach_lite_source"]``) is named in a note.
 * **Never silently drops a run.** A run that raises, or whose worker process dies, is retried up to
   ``max_retries`` times, then reported by name with its error (``SweepResult.failures``, and a
   ``seed<k>.error.json`` beside the results); the other runs are kept. ``SweepResult.check()`` raises.
@@ -36,7 +37,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from peach_lite.paths import REPO_ROOT
-from peach_lite.versions import stack_versions
+from peach_lite.versions import source_fingerprint, stack_versions
 
 __all__ = ["run_sweep", "SweepResult", "RunRecord", "RunFailure", "SweepError", "add_sweep_arguments",
            "sweep_options", "default_runs_dir"]
@@ -287,6 +288,10 @@ def _load_finished(out: Path, config_name: str, seed: int, config: Mapping[str, 
     if stored.get("config") != json.loads(json.dumps(dict(config))) or stored.get("seed") != seed:
         print(f"note: {path} was made with another config; running it again")
         return None
+    made_by, now = stored.get("versions", {}).get("peach_lite_source"), source_fingerprint()
+    if made_by is not None and made_by != now:
+        print(f"note: {path} was made by other peach_lite source ({made_by}, now {now}); reused because its config is "
+              "the same (fresh=True runs it again)")
     return RunRecord(config_name, seed, stored["config"], stored["result"], int(stored.get("attempts", 1)),
                      float(stored.get("elapsed_s", 0.0)), path, resumed=True)
 

@@ -183,6 +183,35 @@ def test_serial_mode_runs_without_ray_and_keeps_the_same_files(tmp_path):
     assert failing.runs[0].attempts == 2
 
 
+def test_a_reused_run_made_by_other_source_is_named(tmp_path, capsys):
+    """A run file whose config matches is reused (resume), and a note names it when another package source made it:
+    the sweep keys runs by config, so an edit to peach_lite that changes results would otherwise pass unseen."""
+    from peach_lite.versions import source_fingerprint
+
+    configs = {"small": {"scale": 1.0, "duration": 0.0}}
+    run_sweep(train_tiny, configs, [0], name="source", runs_dir=tmp_path, address="serial", progress=False).check()
+    path = tmp_path / "source" / "small" / "seed0.json"
+    stored = json.loads(path.read_text())
+    assert stored["versions"]["peach_lite_source"] == source_fingerprint()
+    capsys.readouterr()
+    again = run_sweep(train_tiny, configs, [0], name="source", runs_dir=tmp_path, address="serial", progress=False)
+    assert again.runs[0].resumed and "other peach_lite source" not in capsys.readouterr().out
+    path.write_text(json.dumps({**stored, "versions": {**stored["versions"], "peach_lite_source": "000000000000"}}))
+    again = run_sweep(train_tiny, configs, [0], name="source", runs_dir=tmp_path, address="serial", progress=False)
+    assert again.runs[0].resumed and "made by other peach_lite source (000000000000" in capsys.readouterr().out
+
+
+def test_the_source_fingerprint_changes_with_any_module(tmp_path):
+    from peach_lite.versions import source_fingerprint
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    before = source_fingerprint(tmp_path / "pkg")
+    assert source_fingerprint(tmp_path / "pkg") == before and len(before) == 12
+    (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
+    assert source_fingerprint(tmp_path / "pkg") != before
+
+
 def test_a_benchmark_method_records_its_config_fields_in_the_sweep_config():
     """peach_hindsight puts each method's PeachConfig fields into its sweep config, so a run file records them and a
     changed ``METHODS`` entry no longer matches a stale run file (the sweep redoes that run)."""
