@@ -3,7 +3,7 @@
 Per run (each a Ray task through peach_lite.sweep), on ``peach_lite/PointMazeHidden-v0`` (the goal is one of 3 sites,
 hidden; 50 steps; 24 train / 12 held-out tasks), every hierarchical method on the best route measured (``ROUTE``: HTR
 else HER, plus first return, then explore on a quarter of the training collections) for 600 rounds (4 tasks x 3
-episodes each, about 300k env steps and 5 to 20 CPU-minutes a run):
+episodes each, about 300k env steps and at most 25 CPU-minutes a run on this machine, three runs sharing its 2 cores):
 
 * ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC), with eliminating slots on top of the route
   (``PEACH_ROUTE``, ``peach_config.ELIMINATING_ROUTE``: probe failures and the consistent-mass loss at weight 0.3;

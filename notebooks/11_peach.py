@@ -1453,7 +1453,7 @@ assert el["eliminating_probes_light_all_seeds_success_iqm"] > el["return_explore
 # `benchmarks/peach_maze.py` trains every hierarchical method on the best route built above
 # (`peach_config.RETURN_EXPLORE_ROUTE`: Algorithm 1 plus hindsight goals through the task variable, HTR else HER, and
 # a quarter of the training collections planned by first return, then explore), 600 rounds each (about 300k env
-# steps, 5 to 20 CPU-minutes a run), on the same 3 seeds. PEACH trains with the eliminating slots on top
+# steps, at most 25 CPU-minutes a run), on the same 3 seeds. PEACH trains with the eliminating slots on top
 # (`peach_config.ELIMINATING_ROUTE`); its runs are the elimination study's `eliminating_probes_light` runs bit for bit
 # (a test checks it). The others change one thing and keep the route: the same learner whose top level reads **no**
 # task variable (HAC without z); the same learner reading the **true goal** (oracle z, its upper bound); a
@@ -1481,10 +1481,10 @@ assert headline["oracle_z_success"] == 1.0 and headline["pearl_success"] == 0.0 
 assert headline["peach_success"] >= 0.8 and headline["gain_over_hac_no_z"] >= 0.2 > 0.85 - headline["fraction_of_oracle_hac"]
 assert headline["fraction_of_oracle_hac"] < 0.85  # the text below: short of HAC given the goal
 assert all(a["final_success"] > b["final_success"] for a, b in zip(maze_runs["peach"], maze_runs["hac_no_z"]))  # on every seed
-assert all(len(set(r["success_per_episode"])) == 1 for r in maze_runs["hac_no_z"])  # without z: flat over the episodes
+assert all(max(r["success_per_episode"]) - min(r["success_per_episode"]) < 0.1 for r in maze_runs["hac_no_z"])  # without z: flat
 worst_seed = min(range(len(maze_runs["peach"])), key=lambda i: maze_runs["peach"][i]["final_success"])
 assert maze_runs["peach"][worst_seed]["prior_sites_reached"] == min(r["prior_sites_reached"] for r in maze_runs["peach"]) < 3
-assert abs(headline["deterministic_z_success"] - headline["hac_no_z_success"]) < 0.1 < headline["peach_success"] - headline["deterministic_z_success"]
+assert headline["deterministic_z_success"] <= headline["hac_no_z_success"] + 0.05 and headline["peach_success"] - headline["deterministic_z_success"] > 0.3
 peach_per_episode = np.mean([r["success_per_episode"] for r in maze_runs["peach"]], axis=0)
 assert peach_per_episode[-1] > peach_per_episode[0]  # with z: rising
 display(show_figure("peach_maze"))
@@ -1497,12 +1497,13 @@ display(show_figure("peach_maze"))
 # * **Oracle z** solves every held-out task on every seed with the same lower levels, the same route and the same
 #   budget. Control and credit assignment are not what stops PEACH; finding the goal is.
 # * **HAC without z** learns what a top level that cannot tell tasks apart can: commit to one site and be right a
-#   third of the time, on every seed, the same in every meta-test episode. PEACH's success instead rises over the
+#   third of the time, on every seed, nearly the same in every meta-test episode. PEACH's success instead rises over the
 #   episodes, the mark of task inference, and beats it on every seed. (Without the eliminating slots it lost one
 #   seed to it.) PEACH's worst seed is the one whose prior episodes reach the fewest sites: what the search never
 #   tries, it cannot rule in.
-# * **Deterministic z** (PEARL's ablation: point beliefs, no sampling) falls to HAC-without-z's level: sampling z
-#   from a belief is how PEACH tries different sites on different episodes.
+# * **Deterministic z** (PEARL's ablation: point beliefs, no sampling) does no better than HAC without z on average:
+#   sampling z from a belief is how PEACH tries different sites on different episodes. A point belief can still move
+#   after a paid attempt, and on one seed it does, but with nothing to sample the search stalls where it starts.
 # * **Random subgoals** and **flat PEARL** find almost nothing in this budget: the maze needs a top level that
 #   learns, and a flat agent with a 50-step sparse reward never sees one.
 # * **HAC given the goal** solves every task too, so PEACH is at about four fifths of it, below the issue's 0.85:

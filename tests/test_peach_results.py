@@ -15,7 +15,7 @@ from peach_lite.results import quote_headline
 
 BUDGET = ("every hierarchical method on the best route measured (HTR else HER, plus first return, then explore on a quarter "
           "of the training collections), PEACH with eliminating slots on top (probe failures, the consistent-mass loss at weight 0.3), "
-          "600 rounds, about 300k env steps and 5 to 20 CPU-minutes a run, 3 seeds (benchmarks/peach_maze.py). The oracle-z top level, the "
+          "600 rounds, about 300k env steps and at most 25 CPU-minutes a run, 3 seeds (benchmarks/peach_maze.py). The oracle-z top level, the "
           "same learner handed the goal, solves every held-out task on every seed, so control and credit assignment are not the "
           "wall. Without the eliminating slots the route's PEACH reached "
           f"{quote_headline('peach_return_explore', 'return_explore_quarter_success', 'return_explore_quarter_paid_context_success')}: "
