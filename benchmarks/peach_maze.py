@@ -3,11 +3,9 @@
 Per run (each a Ray task through peach_lite.sweep), on ``peach_lite/PointMazeHidden-v0`` (the goal is one of 3 sites,
 hidden; 50 steps; 24 train / 12 held-out tasks), every hierarchical method on the best route measured (``ROUTE``: HTR
 else HER, plus first return, then explore on a quarter of the training collections) for 600 rounds (4 tasks x 3
-episodes each, about 300k env steps and at most 25 CPU-minutes a run on this machine, three runs sharing its 2 cores):
+episodes each, about 300k env steps and 8 to 12 CPU-minutes a run):
 
-* ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC), with eliminating slots on top of the route
-  (``PEACH_ROUTE``, ``peach_config.ELIMINATING_ROUTE``: probe failures and the consistent-mass loss at weight 0.3;
-  its runs are peach_elimination's ``eliminating_probes_light`` runs bit for bit);
+* ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC);
 * ``hac_no_z``: the same learner whose top level reads nothing (z = 0): HAC without task information;
 * ``hac_true_goal``: plain HAC (lesson 07, hindsight goals at every level) on ``PointMazeSites-v0``, the same tasks with
   the goal shown: the upper bound. HAC costs about 5.5 CPU-ms an env step (40 updates per level per episode), so the
@@ -46,7 +44,7 @@ import numpy as np
 import torch
 
 from peach_lite.budget import Budget
-from peach_lite.peach_config import ELIMINATING_ROUTE, RETURN_EXPLORE_ROUTE
+from peach_lite.peach_config import RETURN_EXPLORE_ROUTE
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -63,13 +61,8 @@ learns, whatever it reads; the HTR route without the plans is peach_exploration.
 ORACLE_ROUTE = {k: v for k, v in ROUTE.items() if k not in ("kl_lambda", "encoder_lr", "hindsight_goals")}
 """The oracle's route has no posterior settings and takes HER's achieved goals (it reads the true goal, so a train goal
 its context reached adds nothing): peach_exploration's ``oracle_top`` plus the route's planned collections."""
-PEACH_ROUTE = dict(ELIMINATING_ROUTE)
-"""PEACH itself trains on ``ROUTE`` plus eliminating slots (``peach_config.ELIMINATING_ROUTE``, not in Algorithm 1):
-q(z | c) learns what failed attempts rule out. The baselines keep ``ROUTE``: a top level reading z = 0, the true goal or
-nothing has no posterior to teach, and point beliefs (``deterministic_z``) give no mass to move. The route without the
-slots is peach_elimination.json's ``quarter_route`` (the same runs as the earlier ``peach`` row here)."""
 METHODS = {
-    "peach": PEACH_ROUTE,
+    "peach": ROUTE,
     "hac_no_z": {**ROUTE, "task_inference": "none"},
     "oracle_z": {**ORACLE_ROUTE, "task_inference": "oracle"},
     "random_subgoals": {**ROUTE, "random_subgoals": True},
@@ -210,12 +203,11 @@ def main() -> None:
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_maze", **sweep_options(args)).check()
     rows = {m: sweep.results(m) for m in configs}
     # Diagnostics, one seed: the dense-context variant (continuous goals along a band; the encoder reads -distance,
-    # the RL reward stays sparse) isolates exploration from inference. Both on ROUTE: dense rows cannot take the
-    # eliminating slots (a failure there rules out nothing exactly).
+    # the RL reward stays sparse) isolates exploration from inference.
     diagnostics = {"dense_context": {"method": "peach", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
-                                     "overrides": {**ROUTE, **small, "dense_context": True}},
+                                     "overrides": {**METHODS["peach"], **small, "dense_context": True}},
                    "sparse_region": {"method": "peach", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
-                                     "overrides": {**ROUTE, **small}}}
+                                     "overrides": {**METHODS["peach"], **small}}}
     diagnostics = {k: v for k, v in diagnostics.items() if k not in args.skip}
     single = run_sweep(run_one, diagnostics, args.seeds[:1], name="peach_maze", **sweep_options(args)).check() if diagnostics else None
     diagnostic_rows = {k: single.results(k)[0] for k in diagnostics} if single else {}

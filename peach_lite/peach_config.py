@@ -42,8 +42,8 @@ ELIMINATING_ROUTE = {**RETURN_EXPLORE_ROUTE, "elimination_weight": 0.3, "elimina
                      "elimination_failures": 3}
 """The return-explore route plus eliminating slots (not in Algorithm 1): each own-goal slot's context cut to unpaid
 attempts, plus 1 to 3 failed probe attempts, teaches q(z | c) to put its mass on the train goals those failures leave
-(the consistent-mass loss, weight 0.3). PEACH's route in benchmarks/peach_maze.py and the CLI preset
-``maze-eliminating``; measured against the route without it in benchmarks/peach_elimination.py."""
+(the consistent-mass loss, weight 0.3). The CLI preset ``maze-eliminating`` and peach_elimination's
+``eliminating_probes_light`` arm, measured there against the route without it (benchmarks/peach_elimination.py)."""
 
 
 @dataclass
