@@ -288,8 +288,8 @@ def _load_finished(out: Path, config_name: str, seed: int, config: Mapping[str, 
     if stored.get("config") != json.loads(json.dumps(dict(config))) or stored.get("seed") != seed:
         print(f"note: {path} was made with another config; running it again")
         return None
-    made_by, now = stored.get("versions", {}).get("peach_lite_source"), source_fingerprint()
-    if made_by is not None and made_by != now:
+    made_by = stored.get("versions", {}).get("peach_lite_source")
+    if made_by is not None and made_by != (now := source_fingerprint()):
         print(f"note: {path} was made by other peach_lite source ({made_by}, now {now}); reused because its config is "
               "the same (fresh=True runs it again)")
     return RunRecord(config_name, seed, stored["config"], stored["result"], int(stored.get("attempts", 1)),

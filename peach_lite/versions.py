@@ -15,9 +15,12 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 def source_fingerprint(root: Path | str = PACKAGE_DIR) -> str:
     """The first 12 hex digits of a SHA-256 over every ``*.py`` file under ``root`` (relative path and bytes, in sorted
     order): two results with the same fingerprint were made by the same package source, whatever its version says."""
-    digest = hashlib.sha256()
     root = Path(root)
-    for path in sorted(root.rglob("*.py")):
+    files = sorted(root.rglob("*.py")) if root.is_dir() else []
+    if not files:
+        raise ValueError(f"root must be a directory holding *.py files; got {str(root)!r}")
+    digest = hashlib.sha256()
+    for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 

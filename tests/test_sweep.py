@@ -210,6 +210,8 @@ def test_the_source_fingerprint_changes_with_any_module(tmp_path):
     assert source_fingerprint(tmp_path / "pkg") == before and len(before) == 12
     (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
     assert source_fingerprint(tmp_path / "pkg") != before
+    with pytest.raises(ValueError, match="root"):
+        source_fingerprint(tmp_path / "missing")
 
 
 def test_a_benchmark_method_records_its_config_fields_in_the_sweep_config():
