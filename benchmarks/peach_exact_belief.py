@@ -1,12 +1,13 @@
 """Is the posterior the part of PEACH that fails? The best route's agents, meta-tested under three beliefs.
 
-``benchmarks/peach_maze.py`` ends at 0.47 while a context that holds a paid attempt brings the agent to the goal 94% of
+The quarter route (``peach_return_explore``'s ``return_explore_quarter``, peach_maze's PEACH before it took the
+eliminating slots) ends at 0.47 while a context that holds a paid attempt brings the agent to the goal 94% of
 the time: the meta-test's own search is the wall, and lesson 11 shows why (``peach_diagnostics.failure_blend_probe``:
 PEARL's product of Gaussians averages two failures instead of eliminating both). This benchmark measures how much of
 the gap the belief alone accounts for. Per seed (each a run through peach_lite.sweep):
 
-1. train PEACH on the best route (``peach_config.RETURN_EXPLORE_ROUTE``, 600 rounds, as peach_maze's ``peach``: the
-   same config, seeds and run, so the agents are the same bit for bit);
+1. train PEACH on the best route (``peach_config.RETURN_EXPLORE_ROUTE``, 600 rounds, as peach_return_explore's
+   ``return_explore_quarter``: the same config, seeds and run, so the agents are the same bit for bit);
 2. ``own``: its meta-test (Algorithm 2, ``peach_diagnostics.diagnose``: the held-out tasks, the prior first, then a
    fresh z from q(z | all context) each episode);
 3. ``exact_belief``: ``peach_beliefs.exact_belief_meta_test`` on the same tasks: the same levels and z codes (the
@@ -56,7 +57,7 @@ from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 ROUTE = dict(RETURN_EXPLORE_ROUTE)
-"""PeachConfig overrides of the agents (peach_maze.py's ``peach`` method)."""
+"""PeachConfig overrides of the agents (peach_return_explore.py's ``return_explore_quarter`` arm)."""
 DECODER_ROUTE = {**ROUTE, "reward_decoder_weight": 1.0}
 """The same route with the reward decoder trained inside Algorithm 1 (``reward_decoder_weight``, not in the poster): the
 ``decoder_route`` agents, whose own decoder is also tried as the learned belief's likelihood."""

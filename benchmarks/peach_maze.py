@@ -3,14 +3,16 @@
 Per run (each a Ray task through peach_lite.sweep), on ``peach_lite/PointMazeHidden-v0`` (the goal is one of 3 sites,
 hidden; 50 steps; 24 train / 12 held-out tasks), every hierarchical method on the best route measured (``ROUTE``: HTR
 else HER, plus first return, then explore on a quarter of the training collections) for 600 rounds (4 tasks x 3
-episodes each, about 300k env steps and 8 to 12 CPU-minutes a run):
+episodes each, about 300k env steps and at most 25 CPU-minutes a run on this machine, three runs sharing its 2 cores):
 
-* ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC);
+* ``peach``: PEACH (z ~ q(z | c) on the top level of a 2-level HAC), with eliminating slots on top of the route
+  (``PEACH_ROUTE``, ``peach_config.ELIMINATING_ROUTE``: probe failures and the consistent-mass loss at weight 0.3;
+  its runs are peach_elimination's ``eliminating_probes_light`` runs bit for bit);
 * ``hac_no_z``: the same learner whose top level reads nothing (z = 0): HAC without task information;
 * ``hac_true_goal``: plain HAC (lesson 07, hindsight goals at every level) on ``PointMazeSites-v0``, the same tasks with
   the goal shown: the upper bound. HAC costs about 5.5 CPU-ms an env step (40 updates per level per episode), so the
-  hierarchy's 360k steps would take it past the issue's 30 CPU-minutes a run: it gets ``--hac-steps`` (120k, about
-  11 CPU-minutes), and reached 0.78 at 31k steps in the 50-round benchmark;
+  hierarchy's 360k steps would take it past the issue's 30 CPU-minutes a run: it gets ``--hac-steps`` (120k, 11 to
+  19 CPU-minutes), and reached 0.78 at 31k steps in the 50-round benchmark;
 * ``oracle_z``: PEACH's learner whose top level reads the true goal (x, y) / 4 instead of z: task inference solved,
   the top level's exploration not (the diagnostic that separates the two);
 * ``random_subgoals``: a top level proposing uniformly random subgoals; lower levels learn as usual;
@@ -20,13 +22,17 @@ episodes each, about 300k env steps and 8 to 12 CPU-minutes a run):
 Each trained agent is meta-tested on the 12 held-out tasks (6 episodes: the first on the prior, each later one on
 a fresh z from the posterior over all context so far; lower levels greedy) and, for the linear probe, on the 24
 train tasks. Diagnostics: the probe accuracy from the final posterior mean to the site, and the posterior variance
-in the episode after the first success (fraction of the prior's).
+in the episode after the first success (fraction of the prior's). On the continuous family (``REGION_ID``, seed 0
+only): ``sparse_region`` (PEACH on ``ROUTE``), ``dense_context`` (its encoder reads -distance, the RL reward stays
+sparse) and ``oracle_region`` (the oracle-z top level): which half fails there, exploration or inference.
 
 Headline: ``peach_success``, ``gain_over_hac_no_z``, ``ratio_over_pearl``, ``fraction_of_oracle_hac``, the baselines'
-success, ``probe_accuracy``, ``variance_after_success``, ``train_minutes_per_seed``; IQM and 95% bootstrap intervals
-over seeds beside the means. The oracle and posterior-sampling references come from ``oracles.maze_sites_values``.
+success, ``probe_accuracy``, ``variance_after_success``, ``train_minutes_per_seed``, the three diagnostics'
+``*_success``; IQM and 95% bootstrap intervals over seeds beside the means. The oracle and posterior-sampling
+references come from ``oracles.maze_sites_values``.
 
-Run (needs the sweep extra; about 220 CPU-minutes in all, 21 runs and 2 diagnostics)::
+Run (needs the sweep extra; about 380 CPU-minutes in all with three or four runs sharing 2 cores, less on an idle
+machine; 21 runs and 3 diagnostics)::
 
     python benchmarks/peach_maze.py --num-cpus 2 --checkpoints
 
@@ -44,7 +50,7 @@ import numpy as np
 import torch
 
 from peach_lite.budget import Budget
-from peach_lite.peach_config import RETURN_EXPLORE_ROUTE
+from peach_lite.peach_config import ELIMINATING_ROUTE, RETURN_EXPLORE_ROUTE
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -61,8 +67,13 @@ learns, whatever it reads; the HTR route without the plans is peach_exploration.
 ORACLE_ROUTE = {k: v for k, v in ROUTE.items() if k not in ("kl_lambda", "encoder_lr", "hindsight_goals")}
 """The oracle's route has no posterior settings and takes HER's achieved goals (it reads the true goal, so a train goal
 its context reached adds nothing): peach_exploration's ``oracle_top`` plus the route's planned collections."""
+PEACH_ROUTE = dict(ELIMINATING_ROUTE)
+"""PEACH itself trains on ``ROUTE`` plus eliminating slots (``peach_config.ELIMINATING_ROUTE``, not in Algorithm 1):
+q(z | c) learns what failed attempts rule out. The baselines keep ``ROUTE``: a top level reading z = 0, the true goal or
+nothing has no posterior to teach, and point beliefs (``deterministic_z``) give no mass to move. The route without the
+slots is peach_elimination.json's ``quarter_route`` (the same runs as the earlier ``peach`` row here)."""
 METHODS = {
-    "peach": ROUTE,
+    "peach": PEACH_ROUTE,
     "hac_no_z": {**ROUTE, "task_inference": "none"},
     "oracle_z": {**ORACLE_ROUTE, "task_inference": "oracle"},
     "random_subgoals": {**ROUTE, "random_subgoals": True},
@@ -184,7 +195,8 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], help="methods to leave out")
     parser.add_argument("--checkpoints", action="store_true",
                         help="also save seed 0's PEACH next to its run file (runs/peach_maze/peach_seed0.pt). The lesson's agent of "
-                             "this configuration is data/checkpoints/peach_maze_htr.pt (seed 2, made by the CLI preset maze-htr)")
+                             "this configuration, the same parameters, is data/checkpoints/peach_maze_eliminating.pt (the CLI preset "
+                             "maze-eliminating, seed 0)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -202,12 +214,15 @@ def main() -> None:
         configs["peach"]["save_seed0"] = str(Path(args.runs_dir or default_runs_dir()) / "peach_maze" / "peach_seed0.pt")
     sweep = run_sweep(run_one, configs, args.seeds, name="peach_maze", **sweep_options(args)).check()
     rows = {m: sweep.results(m) for m in configs}
-    # Diagnostics, one seed: the dense-context variant (continuous goals along a band; the encoder reads -distance,
-    # the RL reward stays sparse) isolates exploration from inference.
+    # Diagnostics, one seed, on the continuous family (goals along a band): PEACH with sparse context rows, PEACH whose
+    # encoder reads -distance (the RL reward stays sparse), and the oracle-z top level (inference solved). On ROUTE:
+    # dense rows cannot take the eliminating slots (a failure there rules out nothing exactly).
     diagnostics = {"dense_context": {"method": "peach", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
-                                     "overrides": {**METHODS["peach"], **small, "dense_context": True}},
+                                     "overrides": {**ROUTE, **small, "dense_context": True}},
                    "sparse_region": {"method": "peach", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
-                                     "overrides": {**METHODS["peach"], **small}}}
+                                     "overrides": {**ROUTE, **small}},
+                   "oracle_region": {"method": "oracle_z", "rounds": args.rounds, "eval_every": args.eval_every, "env_id": REGION_ID,
+                                     "overrides": {**METHODS["oracle_z"], **small}}}
     diagnostics = {k: v for k, v in diagnostics.items() if k not in args.skip}
     single = run_sweep(run_one, diagnostics, args.seeds[:1], name="peach_maze", **sweep_options(args)).check() if diagnostics else None
     diagnostic_rows = {k: single.results(k)[0] for k in diagnostics} if single else {}

@@ -2,9 +2,10 @@
 
 Per seed (each a run through peach_lite.sweep):
 
-Every PEACH here trains on the HTR route (``peach_config.HTR_ROUTE``, as in ``benchmarks/peach_maze.py``: Algorithm 1
-plus hindsight goals through the task variable); Algorithm 1 literally never learns its top level on this maze, so its
-lower levels were all a transfer could test.
+Every PEACH here trains on the benchmark's route (``peach_config.ELIMINATING_ROUTE``, PEACH's in
+``benchmarks/peach_maze.py``: Algorithm 1 plus hindsight goals through the task variable, a quarter of the collections
+planned by first return, then explore, and eliminating slots); Algorithm 1 literally never learns its top level on this
+maze, so its lower levels were all a transfer could test. Its source runs are peach_maze's PEACH runs bit for bit.
 
 1. train PEACH on the source distribution, ``peach_lite/PointMazeHidden-v0`` (start room 0, sites in rooms 1, 2, 3);
 2. on the target distribution (start room 2, sites in rooms 0, 1, 3: the same maze and dynamics, other goals):
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 
 from peach_lite.budget import Budget
-from peach_lite.peach_config import HTR_ROUTE
+from peach_lite.peach_config import ELIMINATING_ROUTE
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -44,7 +45,7 @@ SOURCE_ID = "peach_lite/PointMazeHidden-v0"
 TARGET = {"start_room": 2, "sites": (0, 1, 3)}
 """The target distribution's env kwargs: other start, other goals, the same maze."""
 THRESHOLD = 0.8
-ROUTE = dict(HTR_ROUTE)
+ROUTE = dict(ELIMINATING_ROUTE)
 """PeachConfig overrides of every agent here (source, frozen and scratch alike)."""
 
 

@@ -1445,7 +1445,7 @@ assert el["eliminating_probes_light_all_seeds_success_iqm"] > el["return_explore
 # mean below 0.8, and show why: on one of them the lower levels never leave the start room, with the loss or
 # without it, so neither finds anything. That is training's exploration failing, the wall first return, then explore
 # mostly removed, not inference. Over the five seeds the loss roughly doubles the route's success. The benchmark
-# below still trains the quarter route without the loss; rerunning it on this route is the next measurement.
+# below trains PEACH on this route.
 
 # %% [markdown]
 # ## Against its parents (the benchmark)
@@ -1453,12 +1453,14 @@ assert el["eliminating_probes_light_all_seeds_success_iqm"] > el["return_explore
 # `benchmarks/peach_maze.py` trains every hierarchical method on the best route built above
 # (`peach_config.RETURN_EXPLORE_ROUTE`: Algorithm 1 plus hindsight goals through the task variable, HTR else HER, and
 # a quarter of the training collections planned by first return, then explore), 600 rounds each (about 300k env
-# steps, 8 to 12 CPU-minutes a run), on the same 3 seeds. Its PEACH runs are the study's `return_explore_quarter` runs
-# bit for bit (a test checks it). Each changes one thing: PEACH; the same learner whose top level reads **no** task variable (HAC
-# without z); the same learner reading the **true goal** (oracle z, its upper bound); a **random-subgoal** top level;
-# PEACH with **deterministic** z. Beside them, plain **HAC given the goal** (lesson 07's agent, capped at 120k env
-# steps to stay inside 30 CPU-minutes) and **flat PEARL** with the hierarchy's env steps. Every number below is
-# read from `data/results/peach_maze.json`.
+# steps, at most 25 CPU-minutes a run), on the same 3 seeds. PEACH trains with the eliminating slots on top
+# (`peach_config.ELIMINATING_ROUTE`); its runs are the elimination study's `eliminating_probes_light` runs bit for bit
+# (a test checks it). The others change one thing and keep the route: the same learner whose top level reads **no**
+# task variable (HAC without z); the same learner reading the **true goal** (oracle z, its upper bound); a
+# **random-subgoal** top level; PEACH with **deterministic** z. None of them has a posterior whose mass the slots
+# could move. Beside them, plain **HAC given the goal** (lesson 07's agent, capped at 120k env steps to stay inside
+# 30 CPU-minutes) and **flat PEARL** with the hierarchy's env steps. Every number below is read from
+# `data/results/peach_maze.json`.
 
 # %%
 record = read_results("peach_maze")
@@ -1469,36 +1471,43 @@ rows = [("PEACH", "peach"), ("HAC without z", "hac_no_z"), ("oracle z (same lear
 print(f"{'method':24s} final-episode success   per seed (seeds {record['seeds']})")
 for label, key in rows:
     print(f"{label:24s} {headline[key + '_success']:.2f}                    {[round(r['final_success'], 2) for r in maze_runs[key]]}")
+print(f"PEACH: mean, IQM [95% CI] {success_with_ci(headline, 'peach')}")
 print(f"\ntargets: PEACH >= 0.80 (got {headline['peach_success']:.2f}); gain over HAC without z >= 0.2 "
       f"(got {headline['gain_over_hac_no_z']:.2f}); >= 3x flat PEARL (got {headline['ratio_over_pearl']:.1f}x, PEARL's 0 counted as "
       f"1/12); >= 0.85 x HAC given the goal (got {headline['fraction_of_oracle_hac']:.2f})")
 assert all(headline[key + "_success"] <= headline["oracle_success"] + 1e-9 for _, key in rows)  # nobody beats the oracle
 assert headline["peach_success"] > max(headline[k + "_success"] for k in ("hac_no_z", "random_subgoals", "deterministic_z", "pearl"))
 assert headline["oracle_z_success"] == 1.0 and headline["pearl_success"] == 0.0  # the text below
-no_z_wins = [seed for seed, a, b in zip(record["seeds"], maze_runs["peach"], maze_runs["hac_no_z"]) if b["final_success"] > a["final_success"]]
-assert no_z_wins == [1]  # the text below: the seed whose collections never reach a site
-assert all(len(set(r["success_per_episode"])) == 1 for r in maze_runs["hac_no_z"])  # without z: flat over the episodes
-assert [r["prior_sites_reached"] for r in maze_runs["peach"]] == [3.0, 1.0, 3.0]  # the text below: seed 1's prior reaches one site
-assert abs(headline["deterministic_z_success"] - headline["hac_no_z_success"]) < 0.05 < headline["peach_success"] - headline["deterministic_z_success"]
+assert headline["peach_success"] >= 0.8 and headline["gain_over_hac_no_z"] >= 0.2 > 0.85 - headline["fraction_of_oracle_hac"]
+assert headline["fraction_of_oracle_hac"] < 0.85  # the text below: short of HAC given the goal
+assert all(a["final_success"] > b["final_success"] for a, b in zip(maze_runs["peach"], maze_runs["hac_no_z"]))  # on every seed
+assert all(max(r["success_per_episode"]) - min(r["success_per_episode"]) < 0.1 for r in maze_runs["hac_no_z"])  # without z: flat
+worst_seed = min(range(len(maze_runs["peach"])), key=lambda i: maze_runs["peach"][i]["final_success"])
+assert maze_runs["peach"][worst_seed]["prior_sites_reached"] == min(r["prior_sites_reached"] for r in maze_runs["peach"]) < 3
+assert headline["deterministic_z_success"] <= headline["hac_no_z_success"] + 0.05 and headline["peach_success"] - headline["deterministic_z_success"] > 0.3
 peach_per_episode = np.mean([r["success_per_episode"] for r in maze_runs["peach"]], axis=0)
 assert peach_per_episode[-1] > peach_per_episode[0]  # with z: rising
 display(show_figure("peach_maze"))
 
 # %% [markdown]
-# PEACH is the best of the learners that must find the goal, and far from the one that is told it. Read down the
-# table:
+# PEACH is the best of the learners that must find the goal, reaches the issue's 0.8 on these three seeds (with a
+# wide interval: over the five seeds of the section above the same route averages less), and is still short of the
+# agent that is told the goal. Read down the table:
 #
 # * **Oracle z** solves every held-out task on every seed with the same lower levels, the same route and the same
-#   budget. Control and credit assignment are not what stops PEACH; finding and encoding the goal is.
+#   budget. Control and credit assignment are not what stops PEACH; finding the goal is.
 # * **HAC without z** learns what a top level that cannot tell tasks apart can: commit to one site and be right a
-#   third of the time, on every seed, the same in every meta-test episode. PEACH's success instead rises over the
-#   episodes, the mark of task inference. PEACH beats it on seeds 0 and 2, whose prior episodes reach all three
-#   sites, and loses on seed 1, whose prior reaches only one: given a paid context that agent goes to the goal, but
-#   its own search rarely pays (the wall of the section above).
-# * **Deterministic z** (PEARL's ablation: point beliefs, no sampling) falls to HAC-without-z's level: sampling z
-#   from a wide belief is how PEACH tries different sites on different episodes.
+#   third of the time, on every seed, nearly the same in every meta-test episode. PEACH's success instead rises over the
+#   episodes, the mark of task inference, and beats it on every seed. (Without the eliminating slots it lost one
+#   seed to it.) PEACH's worst seed is the one whose prior episodes reach the fewest sites: what the search never
+#   tries, it cannot rule in.
+# * **Deterministic z** (PEARL's ablation: point beliefs, no sampling) does no better than HAC without z on average:
+#   sampling z from a belief is how PEACH tries different sites on different episodes. A point belief can still move
+#   after a paid attempt, and on one seed it does, but with nothing to sample the search stalls where it starts.
 # * **Random subgoals** and **flat PEARL** find almost nothing in this budget: the maze needs a top level that
 #   learns, and a flat agent with a 50-step sparse reward never sees one.
+# * **HAC given the goal** solves every task too, so PEACH is at about four fifths of it, below the issue's 0.85:
+#   the meta-test's first episodes, on the prior and after one failure, are a search the oracle does not need.
 # %% [markdown]
 # ### Task inference, measured
 #
@@ -1518,29 +1527,33 @@ show_source(variance_after_first_success)
 # %%
 probe_per_seed = [round(r["probe_accuracy"], 2) for r in maze_runs["peach"]]
 variance_per_seed = [round(r["variance_after_success"], 2) for r in maze_runs["peach"]]
+quarter = read_results("peach_elimination")["headline"]  # its baseline row: the route without the slots
 print(f"probe accuracy {headline['probe_accuracy']:.2f} (target 0.9; chance 0.33), per seed {probe_per_seed}")
 print(f"posterior variance after the first success, x prior: {headline['variance_after_success']:.2f} (target < 0.2), "
       f"per seed {variance_per_seed} (nan: no task succeeded before its last episode)")
+print(f"the route without the eliminating slots: probe {quarter['return_explore_quarter_probe_accuracy']:.2f}, "
+      f"variance after the first success {quarter['return_explore_quarter_variance_after_success']:.2f}")
 print(f"oracle z (the same learner, inference solved): {headline['oracle_z_success']:.2f}; PEACH: {headline['peach_success']:.2f}")
-assert max(probe_per_seed) >= 0.9 > headline["probe_accuracy"] and min(probe_per_seed) <= 0.5  # the text below
-assert headline["variance_after_success"] > 1.0  # the text below: the belief widens, it does not collapse
+assert max(probe_per_seed) >= 0.9 > headline["probe_accuracy"] and min(probe_per_seed) < 2 / 3  # the text below
+assert headline["variance_after_success"] < 0.3 < 1.0 < quarter["return_explore_quarter_variance_after_success"]  # collapses now
+assert probe_per_seed.index(min(probe_per_seed)) == worst_seed  # the probe is worst where the search is
 
 # %% [markdown]
-# On the best seed the posterior mean names the site of at least 9 tasks in 10; on seed 1, whose prior episodes
-# reach only one site, it names half of them. The variance target fails in a way worth seeing: after a
-# paid attempt the belief's variance is *larger* than the prior's, not a fifth of it. The route's KL weight (0.001,
-# chosen so that the critic's pull can move the posterior at all) leaves the variance nearly free, and the critic
-# only cares where the mean goes. PEACH's belief moves instead of narrowing, and its variance no longer measures what
-# the agent knows.
+# On the best seed the posterior mean names the site of at least 9 tasks in 10; on the worst, whose prior episodes reach the
+# fewest sites, it names fewer than two in three, so the probe misses 0.9 on average. The variance target is now
+# about met: after a paid attempt the belief narrows to about a fifth of the prior's. Without the eliminating slots it
+# *widened* (the route's KL weight, 0.001, leaves the variance nearly free and the critic only cares where the mean
+# goes). The slots' loss asks that z ~ q(z | c) land on the code of a goal the context leaves, and a belief that stays
+# wide after a paid attempt spreads its samples over codes that are ruled out.
 
 # %% [markdown]
-# ### PEACH with eliminating slots, at work
+# ### The benchmark's PEACH at work
 #
-# Seed 0 of the eliminating route ("Teaching q(z | c) to eliminate", weight 0.3 with probe failures) is in
-# `data/checkpoints/peach_maze_eliminating.pt` (`python -m peach_lite train peach --preset maze-eliminating --seed 0`;
-# its command and score are in `data/MANIFEST.json`). Below, its meta-test with Algorithm 2 as written: the success
-# per episode, the belief's variance per episode, and the six episodes of a task it misses on the prior and then
-# solves, with the same pictures as the first agent's.
+# The benchmark's PEACH, seed 0, is in `data/checkpoints/peach_maze_eliminating.pt` (`python -m peach_lite train
+# peach --preset maze-eliminating --seed 0`, the route above; its command and score are in `data/MANIFEST.json`).
+# Below, its meta-test with Algorithm 2 as written: the success per episode, the belief's variance per episode, and
+# the six episodes of a task it misses on the prior and then solves, with the same pictures as the first agent's. (The
+# CLI's agent and the benchmark's seed-0 agent are the same, parameter for parameter.)
 
 # %%
 final_agent, _ = load_agent(checkpoints_dir() / "peach_maze_eliminating.pt", algorithm="peach")
@@ -1572,6 +1585,46 @@ assert not final_result.success[task_index, 0] and final_result.success[task_ind
 # HTR-else-HER agent's belief first *widened* after an episode; this one's slots taught it that a context of failures
 # leaves a few codes, and a context with a paid attempt leaves one. In the pictures the grey belief samples gather on
 # one site once the goal has been found.
+
+# %% [markdown]
+# ### A continuous hidden goal: which half fails
+#
+# The issue's second family, `peach_lite/PointMazeHiddenRegion-v0`: the goal lies anywhere along an L-shaped band
+# through rooms 1, 2 and 3, so no short list of sites covers it. The benchmark trains three diagnostics on it (seed 0,
+# 600 rounds, the route above without the slots: a dense row's failure rules out nothing exactly): PEACH with the
+# sparse context; PEACH whose context rows carry the **dense** reward, -distance to the goal (PEARL's diagnostic
+# variant; the RL reward stays sparse); and the **oracle-z** top level, handed the goal. The probe's label is the goal's
+# room.
+
+# %%
+diagnostics = record["details"]["diagnostics"]
+for name, label in [("oracle_region", "oracle z (goal given)"), ("sparse_region", "PEACH, sparse context"),
+                    ("dense_context", "PEACH, dense context")]:
+    d = diagnostics[name]
+    print(f"{label:22s} success per episode {np.round(d['success_per_episode'], 2)}; paid context "
+          f"{d.get('paid_context_success', float('nan')):.2f}; probe {d['probe_accuracy']:.2f}; "
+          f"best meta-test while training {max(d['curve_success']):.2f}")
+sparse_band, dense_band = diagnostics["sparse_region"], diagnostics["dense_context"]
+assert diagnostics["oracle_region"]["final_success"] >= 0.9  # the text below: control reaches the band
+assert sparse_band["success_per_episode"][-1] > sparse_band["success_per_episode"][0]  # inference at work
+assert sparse_band["success_per_episode"][0] < 0.5 < sparse_band["paid_context_success"]  # reading beats searching
+assert dense_band["final_success"] < sparse_band["final_success"] and dense_band["paid_context_success"] < 0.1
+assert dense_band["probe_accuracy"] > 2 / 3 and max(dense_band["curve_success"]) < 1 / 3  # z knows the room; the top level never learned
+
+# %% [markdown]
+# Read it half by half, as on the sites:
+#
+# * **Control and credit assignment** are not the wall: handed the goal, the same learner reaches every held-out point
+#   of the band.
+# * **Reading a paid context** mostly works: with the sparse context, a context that holds one paid attempt brings
+#   PEACH back to the goal in most tasks, and its success rises over the meta-test episodes. What fails is the
+#   **search**: the prior episode pays in a quarter of the tasks, and a band has no short list of sites to rule out.
+# * The **dense context** should make inference easy (every row says how far the goal is), and it does the opposite.
+#   Its posterior mean still names the goal's room, but its top level never learned to act on z: a paid context
+#   brings it to the goal in no task, and no meta-test while training passed a quarter. A richer context is no
+#   shortcut here, because the top level must still learn to read what z carries. One likely reason is that z moves
+#   with every row's distance, which is a noisier signal to learn from than paid and unpaid attempts. That reason is
+#   a hypothesis; this diagnostic runs one seed and does not test it.
 
 # %% [markdown]
 # ### PEARL's point robot, head to head

@@ -14,34 +14,30 @@ from peach_lite.results import quote_headline
 
 
 BUDGET = ("every hierarchical method on the best route measured (HTR else HER, plus first return, then explore on a quarter "
-          "of the training collections), 600 rounds, about 300k env steps and 8 to 12 CPU-minutes a run, 3 seeds. The oracle-z top "
-          "level, the same learner handed the goal, solves every held-out task on every seed, so control and credit assignment "
-          "are not the wall; given a context that holds a paid attempt PEACH goes to the goal 85-100% of the time, so inference "
-          "is not either. What fails is the meta-test's own search before its first paid attempt: the posterior eliminates one "
-          "failed site but not two (the failed-context probe; PEARL's product of Gaussians averages two failures), and seed 1's "
-          "prior episodes reach only one site. Driven by an exact, eliminating belief over the train goals instead, the same "
-          f"agents reach {quote_headline('peach_exact_belief', 'exact_belief_success')}, and by posterior sampling over the train "
-          "tasks' codes weighed by a learned likelihood of the rows q(z | c) reads (not Algorithm 2's belief) "
-          f"{quote_headline('peach_exact_belief', 'learned_belief_success')}, or with a reward decoder learned in training on a detached "
-          f"z as that likelihood {quote_headline('peach_exact_belief', 'detached_decoder_route_decoder_belief_success')} (lesson 11, 'The wall now: the "
-          "meta-test's own search', 'The belief is the wall', 'A learned likelihood over the train tasks'; closing notes of issue 12). "
-          f"Teaching q(z | c) that search in training (eliminating slots) collapses the top level onto one site: {quote_headline('peach_elimination', 'eliminating_success')}; "
-          "with the probability mass on the goals left as the loss, probe failures added and a third of the weight, "
-          f"Algorithm 2's own q(z | c) reaches {quote_headline('peach_elimination', 'eliminating_probes_light_success', 'eliminating_probes_light_success_ci_low', 'eliminating_probes_light_success_ci_high')} "
-          f"on the same seeds, and over seeds 0-4 {quote_headline('peach_elimination', 'eliminating_probes_light_all_seeds_success', 'eliminating_probes_light_all_seeds_success_iqm', 'return_explore_quarter_all_seeds_success')} "
-          "(seed 3's lower levels never leave the start room, with or without the loss; benchmarks/peach_elimination.py); "
-          "peach_maze.py has not been rerun on that route")
+          "of the training collections), PEACH with eliminating slots on top (probe failures, the consistent-mass loss at weight 0.3), "
+          "600 rounds, about 300k env steps and at most 25 CPU-minutes a run, 3 seeds (benchmarks/peach_maze.py). The oracle-z top level, the "
+          "same learner handed the goal, solves every held-out task on every seed, so control and credit assignment are not the "
+          "wall. Without the eliminating slots the route's PEACH reached "
+          f"{quote_headline('peach_return_explore', 'return_explore_quarter_success', 'return_explore_quarter_paid_context_success')}: "
+          "a paid context was enough, the meta-test's own search was the wall (PEARL's product of Gaussians averages two failures; "
+          f"an exact, eliminating belief drives the same agents to {quote_headline('peach_exact_belief', 'exact_belief_success')}). "
+          "The slots teach Algorithm 2's own q(z | c) that search in training; over seeds 0-4 "
+          f"{quote_headline('peach_elimination', 'eliminating_probes_light_all_seeds_success', 'eliminating_probes_light_all_seeds_success_iqm', 'return_explore_quarter_all_seeds_success')} "
+          "(seed 3's lower levels never leave the start room, with or without the slots; lesson 11, 'Teaching q(z | c) to eliminate', "
+          "'Against its parents'; closing notes of issue 12)")
 
 
-@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'peach_success', 'oracle_z_success', 'hac_true_goal_success')}; {BUDGET}",
-                   strict=False)
 def test_peach_reaches_eighty_percent_meta_test_success(headline):
-    assert headline("peach_maze")["peach_success"] >= 0.80
+    """The issue's target, on the benchmark's 3 seeds (mean and IQM), with no seed above the oracle. Narrowly: over seeds
+    0-4 the same route's mean is below it (BUDGET; peach_elimination's ``more_seeds``)."""
+    h = headline("peach_maze")
+    assert h["peach_success"] >= 0.80 and h["peach_success_iqm"] >= 0.80
+    assert h["peach_success"] <= h["oracle_success"]
 
 
-@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'gain_over_hac_no_z', 'ratio_over_pearl', 'fraction_of_oracle_hac', 'hac_no_z_success')}; "
-                          "HAC without z commits to one site and gets a third "
-                          f"on every seed; {BUDGET}",
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'gain_over_hac_no_z', 'ratio_over_pearl', 'fraction_of_oracle_hac', 'hac_true_goal_success')}; "
+                          "the gain over HAC without z and the ratio over flat PEARL are met; HAC given the goal solves every task on every "
+                          f"seed, and PEACH's hardest seed (its prior episodes reach two sites) keeps it below 0.85 of that; {BUDGET}",
                    strict=False)
 def test_peach_beats_its_parents(headline):
     h = headline("peach_maze")
@@ -57,13 +53,33 @@ def test_peach_beats_flat_pearl_threefold_and_every_uninformed_baseline(headline
     assert h["peach_success"] < h["oracle_z_success"]
 
 
-@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'probe_accuracy', 'variance_after_success')}; the probe reaches 1.0 "
-                          "on seed 2 and 0.5 on seed 1 (whose prior reaches one site); the route's KL weight of 0.001 leaves the posterior "
-                          "variance nearly free, and after a paid attempt the belief moves its mean and widens instead of collapsing",
+def test_peach_gains_over_hac_without_z_on_every_seed(headline):
+    """The first of the issue's 'beats its parents' targets: 0.2 over the same learner whose top level reads z = 0, and
+    ahead of it on every seed (without the eliminating slots seed 1 lost to it)."""
+    h = headline("peach_maze")
+    assert h["gain_over_hac_no_z"] >= 0.2
+    peach, no_z = _runs("peach_maze", "peach"), _runs("peach_maze", "hac_no_z")
+    assert all(a["final_success"] > b["final_success"] for a, b in zip(peach, no_z))
+
+
+@pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_maze', 'probe_accuracy', 'variance_after_success')} (targets 0.9 and "
+                          f"0.2; without the eliminating slots {quote_headline('peach_elimination', 'return_explore_quarter_probe_accuracy', 'return_explore_quarter_variance_after_success')}): "
+                          "the slots make the belief collapse after a paid attempt, to about the target on average; the probe follows "
+                          "final success seed by seed, and the hardest seed's prior episodes reach two sites",
                    strict=False)
 def test_the_posterior_mean_carries_the_site(headline):
     h = headline("peach_maze")
     assert h["probe_accuracy"] >= 0.9 and h.get("variance_after_success", math.inf) < 0.2
+
+
+def test_eliminating_slots_make_the_belief_collapse_after_a_paid_attempt(headline):
+    """peach_maze's PEACH (with the slots) against the same route without them (peach_return_explore's
+    ``return_explore_quarter``, the same seeds, peach_elimination's baseline row): the posterior variance after the first success falls from above the
+    prior's to a fraction of it, and the probe does not get worse."""
+    h, before = headline("peach_maze"), headline("peach_elimination")
+    assert before["return_explore_quarter_variance_after_success"] > 1.0
+    assert h["variance_after_success"] < 0.3
+    assert h["probe_accuracy"] >= before["return_explore_quarter_probe_accuracy"]
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_transfer', 'transfer_steps_ratio', 'frozen_final_success', 'scratch_final_success', 'censored_runs')}; "
@@ -73,6 +89,21 @@ def test_the_posterior_mean_carries_the_site(headline):
                    strict=False)
 def test_frozen_lower_levels_halve_the_steps_to_eighty_percent(headline):
     assert headline("peach_transfer")["transfer_steps_ratio"] <= 0.5
+
+
+def test_on_the_continuous_goal_band_the_search_fails_not_control_and_a_dense_context_is_no_shortcut(headline):
+    """The issue's diagnostics on the continuous family (PointMazeHiddenRegion-v0, seed 0): the oracle-z top level
+    reaches the band, sparse PEACH reads a paid context better than its own search finds one, and the dense-context
+    variant does worse than the sparse one (lesson 11, 'A continuous hidden goal: which half fails')."""
+    from peach_lite.results import read_results
+
+    h, diagnostics = headline("peach_maze"), read_results("peach_maze")["details"]["diagnostics"]
+    assert h["oracle_region_success"] >= 0.9
+    sparse, dense = diagnostics["sparse_region"], diagnostics["dense_context"]
+    assert sparse["success_per_episode"][0] < 0.5 < sparse["paid_context_success"]
+    assert sparse["success_per_episode"][-1] > sparse["success_per_episode"][0]
+    assert h["dense_context_success"] < h["sparse_region_success"] < h["oracle_region_success"]
+    assert dense["paid_context_success"] < 0.1 and dense["probe_accuracy"] > 2 / 3
 
 
 def test_no_agent_exceeds_its_oracle(headline):
@@ -89,16 +120,19 @@ def test_the_benchmark_records_its_budget_and_references(headline):
     assert h["oracle_success"] == 1.0 and 0.0 < h["uninformed_success"] < 1.0
 
 
-def test_the_benchmark_reproduces_the_route_study_run_for_run(headline):
-    """peach_maze's PEACH runs have the config of peach_return_explore's ``return_explore_quarter`` arm (two scripts,
-    separate processes): the same seed gives the same env steps and the same meta-test, bit for bit."""
+def test_the_benchmark_reproduces_the_elimination_study_run_for_run(headline):
+    """peach_maze's PEACH runs have the config of peach_elimination's ``eliminating_probes_light`` arm
+    (``peach_config.ELIMINATING_ROUTE``; two scripts, separate processes): the same seed gives the same env steps and
+    the same meta-test, bit for bit."""
+    from peach_lite.peach_config import ELIMINATING_ROUTE
     from peach_lite.results import read_results
 
     headline("peach_maze")
-    study = read_results("peach_return_explore")
-    assert read_results("peach_maze")["details"]["configs"]["peach"]["overrides"] == study["details"]["configs"][
-        "peach_hindsight_collection_task_or_achieved_return_explore_quarter"]["overrides"]
-    maze_runs, study_runs = _runs("peach_maze", "peach"), _runs("peach_return_explore", "return_explore_quarter")
+    study = read_results("peach_elimination")
+    maze_config = read_results("peach_maze")["details"]["configs"]["peach"]["overrides"]
+    assert maze_config == study["details"]["configs"][
+        "peach_hindsight_collection_task_or_achieved_return_explore_quarter_eliminating_probes_light"]["overrides"] == ELIMINATING_ROUTE
+    maze_runs, study_runs = _runs("peach_maze", "peach"), _runs("peach_elimination", "eliminating_probes_light")
     assert len(maze_runs) == len(study_runs) == 3
     for maze_run, study_run in zip(maze_runs, study_runs):
         assert maze_run["steps"] == study_run["steps"]
@@ -106,13 +140,14 @@ def test_the_benchmark_reproduces_the_route_study_run_for_run(headline):
         assert maze_run["curve_success"] == study_run["curve_success"]
 
 
-def test_on_the_benchmark_route_a_paid_context_is_enough_and_the_search_is_the_wall(headline):
-    """BUDGET's claims: the oracle-z learner solves every task on every seed; PEACH, given a paid attempt in its context,
-    goes to the goal on at least 85% of tasks on every seed; the seed below the others is the one whose prior episodes
-    reach the fewest sites."""
+def test_on_the_route_without_the_slots_a_paid_context_is_enough_and_the_search_is_the_wall(headline):
+    """BUDGET's claims about the route before the eliminating slots (peach_return_explore's ``return_explore_quarter``,
+    the agents peach_exact_belief drives): the oracle-z learner solves every task on every seed; PEACH, given a paid
+    attempt in its context, goes to the goal on at least 85% of tasks on every seed; the seed below the others is the
+    one whose prior episodes reach the fewest sites."""
     headline("peach_maze")
     assert all(run["final_success"] == 1.0 for run in _runs("peach_maze", "oracle_z"))
-    peach = _runs("peach_maze", "peach")
+    peach = _runs("peach_return_explore", "return_explore_quarter")
     assert min(run["paid_context_success"] for run in peach) >= 0.85
     worst = min(range(len(peach)), key=lambda i: peach[i]["final_success"])
     assert peach[worst]["prior_sites_reached"] < min(run["prior_sites_reached"] for i, run in enumerate(peach) if i != worst)
@@ -325,11 +360,12 @@ def test_unpaid_slots_do_not_teach_elimination(headline):
 
 
 def test_an_exact_belief_lets_the_benchmarks_agents_find_the_goals(headline):
-    """Lesson 11's 'The belief is the wall': peach_maze's PEACH agents (the same bit for bit), driven by exact Bayes over the
+    """Lesson 11's 'The belief is the wall': the route's PEACH agents without the eliminating slots (peach_return_explore's
+    ``return_explore_quarter``, the same bit for bit), driven by exact Bayes over the
     train goals instead of their posterior, reach the goal on every seed more often than under their own meta-test,
     and the product identity of the failure blend holds on each."""
     h = headline("peach_exact_belief")
-    runs, maze = _runs("peach_exact_belief", "exact_belief"), _runs("peach_maze", "peach")
+    runs, maze = _runs("peach_exact_belief", "exact_belief"), _runs("peach_return_explore", "return_explore_quarter")
     assert [r["own_final_success"] for r in runs] == [r["final_success"] for r in maze]
     assert [r["own_success_per_episode"] for r in runs] == [r["success_per_episode"] for r in maze]
     assert all(r["exact_final_success"] > r["own_final_success"] for r in runs)
