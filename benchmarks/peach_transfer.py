@@ -5,7 +5,8 @@ Per seed (each a run through peach_lite.sweep):
 Every PEACH here trains on the benchmark's route (``peach_config.ELIMINATING_ROUTE``, PEACH's in
 ``benchmarks/peach_maze.py``: Algorithm 1 plus hindsight goals through the task variable, a quarter of the collections
 planned by first return, then explore, and eliminating slots); Algorithm 1 literally never learns its top level on this
-maze, so its lower levels were all a transfer could test. Its source runs are peach_maze's PEACH runs bit for bit.
+maze, so its lower levels were all a transfer could test. Its sources are peach_maze's PEACH runs: the same config
+and seed, and the same env steps seed by seed (a test checks it).
 
 1. train PEACH on the source distribution, ``peach_lite/PointMazeHidden-v0`` (start room 0, sites in rooms 1, 2, 3);
 2. on the target distribution (start room 2, sites in rooms 0, 1, 3: the same maze and dynamics, other goals):
@@ -18,9 +19,12 @@ maze, so its lower levels were all a transfer could test. Its source runs are pe
 Headline: ``transfer_steps_ratio`` (target env steps to reach 0.8 success, frozen over scratch; a run that never
 reaches it counts its whole budget, and ``censored_runs`` says how many), the final success of both, their mean success
 over the meta-tests (``*_curve_mean_success``: the area under the learning curve, which still compares runs that are
-all censored), the source's.
+all censored), the source's. Diagnostic (``ORACLE``, seed 0, its source loaded from ``SOURCE_CHECKPOINT``): the same
+transfer with both target top levels handed the goal (``oracle_frozen_*``, ``oracle_scratch_*``): do the frozen lower
+levels carry over when task inference is solved?
 
-Run (about 22 CPU-minutes a seed: 600 source rounds, twice 300 target rounds; needs the sweep extra)::
+Run (about 33 CPU-minutes a seed with two or three runs sharing 2 cores: 600 source rounds, twice 300 target rounds;
+the diagnostic about 15; needs the sweep extra)::
 
     python benchmarks/peach_transfer.py --address serial
 
@@ -36,7 +40,7 @@ import numpy as np
 import torch
 
 from peach_lite.budget import Budget
-from peach_lite.peach_config import ELIMINATING_ROUTE
+from peach_lite.peach_config import ELIMINATING_ROUTE, PeachConfig
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -47,6 +51,14 @@ TARGET = {"start_room": 2, "sites": (0, 1, 3)}
 THRESHOLD = 0.8
 ROUTE = dict(ELIMINATING_ROUTE)
 """PeachConfig overrides of every agent here (source, frozen and scratch alike)."""
+ORACLE = {**{k: v for k, v in PeachConfig().to_dict().items() if k in ("kl_lambda", "encoder_lr", "hindsight_goals", "elimination_weight",
+                                                                        "elimination_form", "elimination_failures")},
+          "task_inference": "oracle"}
+"""The diagnostic's target agents: a top level reading the true goal, as peach_maze's ``oracle_z`` (no posterior
+settings, HER's achieved goals, no eliminating slots): task inference solved, so what is left is the lower levels and
+the top level's exploration."""
+SOURCE_CHECKPOINT = "data/checkpoints/peach_maze_eliminating.pt"
+"""Seed 0's source (the CLI's ``maze-eliminating`` agent: the same env steps and score as the seed-0 source here)."""
 
 
 def steps_to(curve_steps: list[int], curve_success: list[float], budget_steps: int, threshold: float = THRESHOLD) -> tuple[float, bool]:
@@ -57,8 +69,11 @@ def steps_to(curve_steps: list[int], curve_success: list[float], budget_steps: i
     return float(budget_steps), True
 
 
-def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: int, overrides: dict) -> dict:
-    """One seed: source training, then frozen-lower-level and from-scratch training on the target."""
+def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: int, overrides: dict,
+                 source_checkpoint: str | None = None, target_overrides: dict | None = None) -> dict:
+    """One seed: source training (or the agent in ``source_checkpoint``), then frozen-lower-level and from-scratch training on the target (``target_overrides``: PeachConfig fields of
+    both target agents, e.g. ``ORACLE``)."""
+    from peach_lite.checkpoints import load_agent
     from peach_lite.device import set_threads
     from peach_lite.loop import GymTaskEnvs
     from peach_lite.peach import train_peach
@@ -68,14 +83,19 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
     set_threads(1)
     seed_everything(seed)
     wall, cpu = time.perf_counter(), time.process_time()
-    source, source_meta = train_peach(seed=seed, progress=False, env_id=SOURCE_ID, rounds=source_rounds, eval_every=source_rounds,
-                                      **overrides)
+    if source_checkpoint:
+        source, payload = load_agent(source_checkpoint, algorithm="peach")
+        out = {"source_checkpoint": source_checkpoint, "source_steps": payload["meta"]["steps"]}
+    else:
+        source, source_meta = train_peach(seed=seed, progress=False, env_id=SOURCE_ID, rounds=source_rounds,
+                                          eval_every=source_rounds, **overrides)
+        out = {"source_success": source_meta["history"]["eval_values"][-1], "source_steps": source_meta["steps"]}
     target_tasks = GymTaskEnvs(SOURCE_ID, seed=seed, **TARGET).unwrapped.train_tasks()
-    out = {"source_success": source_meta["history"]["eval_values"][-1], "source_steps": source_meta["steps"]}
+    target = {**overrides, **(target_overrides or {})}
     for name in ("frozen", "scratch"):
-        agent = transfer_agent(source, len(target_tasks), seed=seed + 1000) if name == "frozen" else None
+        agent = transfer_agent(source, len(target_tasks), seed=seed + 1000, **(target_overrides or {})) if name == "frozen" else None
         _, meta = train_peach(seed=seed + 1000, progress=False, env_id=SOURCE_ID, env_kwargs=TARGET, rounds=target_rounds,
-                              eval_every=eval_every, agent=agent, **overrides)
+                              eval_every=eval_every, agent=agent, **target)
         history = meta["history"]
         reached, censored = steps_to(history["eval_steps"], history["eval_values"], meta["steps"])
         out[name] = {"curve_steps": history["eval_steps"], "curve_success": history["eval_values"], "steps_to_threshold": reached,
@@ -99,6 +119,11 @@ def main() -> None:
                             "overrides": {**ROUTE, **small}}}
     sweep = run_sweep(transfer_run, configs, args.seeds, name="peach_transfer", **sweep_options(args)).check()
     rows = sweep.results("transfer")
+    # Diagnostic, seed 0's source: the same transfer with the top level handed the goal (task inference solved), which
+    # separates lower levels that do not carry over from a top level that cannot find the new goals.
+    oracle = {"oracle": {"source_checkpoint": SOURCE_CHECKPOINT, "source_rounds": args.source_rounds, "target_rounds": args.target_rounds,
+                         "eval_every": args.eval_every, "overrides": {**ROUTE, **small}, "target_overrides": {**ORACLE, **{k: v for k, v in small.items() if k != "lower_updates_per_episode"}}}}
+    oracle_row = run_sweep(transfer_run, oracle, [0], name="peach_transfer", **sweep_options(args)).check().results("oracle")[0]
     frozen = np.array([r["frozen"]["steps_to_threshold"] for r in rows])
     scratch = np.array([r["scratch"]["steps_to_threshold"] for r in rows])
     headline = {
@@ -115,6 +140,9 @@ def main() -> None:
         "source_rounds": args.source_rounds,
         "target_rounds": args.target_rounds,
     }
+    for name in ("frozen", "scratch"):
+        headline[f"oracle_{name}_final_success"] = float(oracle_row[name]["final_success"])
+        headline[f"oracle_{name}_steps_to_80"] = float(oracle_row[name]["steps_to_threshold"])
     headline.update(headline_stats("frozen_final_success", [r["frozen"]["final_success"] for r in rows]))
     headline.update(headline_stats("scratch_final_success", [r["scratch"]["final_success"] for r in rows]))
     if (budget.fast or len(args.seeds) < 3) and args.out is None:
@@ -129,7 +157,7 @@ def main() -> None:
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
     ])
     write_results("peach_transfer", headline, seeds=list(args.seeds),
-                  details={"runs": rows, "configs": configs, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                  details={"runs": rows, "oracle_seed0": oracle_row, "configs": {**configs, **oracle}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
                                                                                     for k, v in TARGET.items()}},
                   figure=figure, out_dir=args.out)
 

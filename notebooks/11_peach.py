@@ -1676,25 +1676,30 @@ runs_by_seed = dict(zip(transfer["seeds"], transfer["details"]["runs"]))
 for seed, run in runs_by_seed.items():
     print(f"seed {seed}: source {run['source_success']:.2f}; frozen {np.round(run['frozen']['curve_success'], 2)}, "
           f"scratch {np.round(run['scratch']['curve_success'], 2)} (every {transfer['details']['configs']['transfer']['eval_every']} rounds)")
+oracle_transfer = transfer["details"]["oracle_seed0"]
+print(f"seed 0, both target top levels handed the goal: frozen {np.round(oracle_transfer['frozen']['curve_success'], 2)}, "
+      f"scratch {np.round(oracle_transfer['scratch']['curve_success'], 2)}")
+source_room_shares = np.mean([r["train_attempt_room_shares"] for r in maze_runs["peach"]], axis=0)
+print(f"where the sources' training attempts ended, rooms 0-3 (mean over seeds): {np.round(source_room_shares, 2)}")
 display(show_figure("peach_transfer"))
-assert t["censored_runs"] == 2 * len(transfer["seeds"])  # the text below: every run is censored
-assert runs_by_seed[1]["source_success"] == 0.0 and max(runs_by_seed[1]["frozen"]["curve_success"]) == 0.0  # seed 1: nothing to reuse
-assert t["frozen_final_success"] < t["scratch_final_success"] and t["frozen_curve_mean_success"] < t["scratch_curve_mean_success"]
-def first_meta_test_reaching(curve: list[float], level: float = 1 / 3) -> int:
-    """Index of the first meta-test whose success reaches ``level`` (len(curve) if none)."""
-    return next((i for i, value in enumerate(curve) if value >= level - 1e-9), len(curve))
-
-
-best = runs_by_seed[2]  # the best source (the text below): a head start
-assert best["source_success"] == max(run["source_success"] for run in runs_by_seed.values())
-assert first_meta_test_reaching(best["frozen"]["curve_success"]) == 2 < first_meta_test_reaching(best["scratch"]["curve_success"]) == 5
+assert t["censored_runs"] >= 2 * len(transfer["seeds"]) - 1  # the text below: at most one run reaches 0.8
+assert t["frozen_final_success"] < t["scratch_final_success"] and t["transfer_steps_ratio"] > 0.5
+assert min(run["source_success"] for run in runs_by_seed.values()) < 0.5 < t["source_success"]  # one weak source
+assert t["oracle_scratch_final_success"] == 1.0 and t["oracle_frozen_final_success"] < 0.5  # the goal given: frozen fails
+assert t["oracle_scratch_steps_to_80"] < t["oracle_frozen_steps_to_80"]
+assert source_room_shares[2] < 0.1 < 0.3 < source_room_shares[0]  # the target's start room: rarely reached by the sources
 
 # %% [markdown]
-# Every agent here trains on the HTR route (600 source rounds, 300 target rounds). Every run, frozen or from scratch,
-# ends its budget below 0.8, so `transfer_steps_ratio` compares two censored budgets and says nothing; the curves say
-# more. Frozen lower levels are only as good as the source that trained them. On seed 1, whose source collections
-# never left the start room, they never cross a doorway, and the frozen agent never reaches a site while the one
-# trained from scratch does. On seed 2, the best source, the frozen top level reaches a third of the target's tasks
-# within 150 rounds, where the scratch agent needs all 300: a head start. Averaged over seeds, from scratch wins.
-# Reusing lower levels pays when they have been trained across the whole maze, which is what the collections of the
-# section "First return, then explore" now do; a transfer from those sources is the next run.
+# Every agent here trains on the benchmark's route (`ELIMINATING_ROUTE`; 600 source rounds, the same runs as the
+# benchmark's PEACH, then 300 target rounds). The sources are good, but their lower levels do not carry over. Only one
+# run of six reaches 0.8 on the target, and it is trained from scratch. So `transfer_steps_ratio` still compares
+# censored budgets, and on average the frozen agent ends below the scratch one.
+#
+# The diagnostic separates the two halves. It hands both target top levels the goal, which solves task inference.
+# From scratch, the hierarchy then solves every target task by about 53k env steps. Over the frozen lower levels
+# it reaches a third of them after 300 rounds. So task inference is not what stops the transfer; the frozen lower
+# levels are. Goal-conditioned levels are task-agnostic in their inputs, not in their data. The sources' collections
+# start in room 0, where about two in five of their attempts end; under one in ten ends in room 2, where every target
+# episode starts. That this thin coverage is the cause is our reading, not a measurement. What the diagnostic does show
+# is that the frozen levels fail where fresh ones learn within a third of the budget. A transfer that pays would need
+# lower levels trained from the states the new tasks start in, for example source collections from random start rooms.
