@@ -155,6 +155,11 @@ def main() -> None:
                      [{"label": label, "x": [r[key]["curve_steps"] for r in rows], "y": [r[key]["curve_success"] for r in rows]}
                       for key, label in (("frozen", "frozen lower levels"), ("scratch", "from scratch"))],
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
+        curves_panel("diagnostic, seed 0: the goal handed to the target's top level", "environment steps on the target",
+                     "final-episode meta-test success",
+                     [{"label": label, "x": [oracle_row[key]["curve_steps"]], "y": [oracle_row[key]["curve_success"]]}
+                      for key, label in (("frozen", "frozen lower levels, goal given"), ("scratch", "from scratch, goal given"))],
+                     hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
     ])
     write_results("peach_transfer", headline, seeds=list(args.seeds),
                   details={"runs": rows, "oracle_seed0": oracle_row, "configs": {**configs, **oracle}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
