@@ -1659,9 +1659,10 @@ display(show_figure("peach_point_robot"))
 # (`transfer_agent`) or a whole PEACH **from scratch**, for the same rounds.
 
 # %%
-from peach_lite.peach_transfer import transfer_agent
+from peach_lite.peach_transfer import lower_level_reach, transfer_agent
 
 show_source(transfer_agent)
+show_source(lower_level_reach)
 
 # %%
 transfer = read_results("peach_transfer")
@@ -1681,6 +1682,8 @@ print(f"seed 0, both target top levels handed the goal: frozen {np.round(oracle_
       f"scratch {np.round(oracle_transfer['scratch']['curve_success'], 2)}")
 source_room_shares = np.mean([r["train_attempt_room_shares"] for r in maze_runs["peach"]], axis=0)
 print(f"where the sources' training attempts ended, rooms 0-3 (mean over seeds): {np.round(source_room_shares, 2)}")
+reach_per_room = lower_level_reach(final_agent)  # seed 0's source: the checkpoint of "at work" above
+print(f"its bottom level, subgoals 1.5 away inside each room 0-3, reached: {np.round(reach_per_room, 2)}")
 display(show_figure("peach_transfer"))
 assert t["censored_runs"] >= 2 * len(transfer["seeds"]) - 1  # the text below: at most one run reaches 0.8
 assert t["frozen_final_success"] < t["scratch_final_success"] and t["transfer_steps_ratio"] > 0.5
@@ -1688,6 +1691,7 @@ assert min(run["source_success"] for run in runs_by_seed.values()) < 0.5 < t["so
 assert t["oracle_scratch_final_success"] == 1.0 and t["oracle_frozen_final_success"] < 0.5  # the goal given: frozen fails
 assert t["oracle_scratch_steps_to_80"] < t["oracle_frozen_steps_to_80"]
 assert source_room_shares[2] < 0.1 < 0.3 < source_room_shares[0]  # the target's start room: rarely reached by the sources
+assert reach_per_room.min() >= 0.9  # ... and yet the bottom level moves there as well as anywhere
 
 # %% [markdown]
 # Every agent here trains on the benchmark's route (`ELIMINATING_ROUTE`; 600 source rounds, the same runs as the
@@ -1697,9 +1701,9 @@ assert source_room_shares[2] < 0.1 < 0.3 < source_room_shares[0]  # the target's
 #
 # The diagnostic separates the two halves. It hands both target top levels the goal, which solves task inference.
 # From scratch, the hierarchy then solves every target task by about 53k env steps. Over the frozen lower levels
-# it reaches a third of them after 300 rounds. So task inference is not what stops the transfer; the frozen lower
-# levels are. Goal-conditioned levels are task-agnostic in their inputs, not in their data. The sources' collections
-# start in room 0, where about two in five of their attempts end; under one in ten ends in room 2, where every target
-# episode starts. That this thin coverage is the cause is our reading, not a measurement. What the diagnostic does show
-# is that the frozen levels fail where fresh ones learn within a third of the budget. A transfer that pays would need
-# lower levels trained from the states the new tasks start in, for example source collections from random start rooms.
+# it reaches a third of them after 300 rounds. So task inference is not what stops the transfer: the frozen lower
+# levels are, or a fresh top level learning over them. It is not that they cannot move where the target starts. The sources' collections start in room 0, where about two in five of their attempts end, and under one in
+# ten ends in room 2, where every target episode starts. Yet seed 0's bottom level reaches every subgoal 1.5 away in
+# every room, room 2 included. What the frozen levels lack is still open: crossing doorways in the target's
+# directions, or the subgoals and penalties a new top level learns from levels that no longer adapt to it. What the
+# diagnostic does show is that the frozen levels fail where fresh ones learn within a third of the budget.

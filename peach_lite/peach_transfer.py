@@ -5,13 +5,17 @@ Measured by benchmarks/peach_transfer.py. Taught in notebooks/11_peach.py (secti
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from peach_lite.peach import PEACH
-from peach_lite.peach_config import PeachConfig
-from peach_lite.validation import check_int
+import numpy as np
 
-__all__ = ["transfer_agent"]
+from peach_lite.her import goal_reached
+from peach_lite.peach import PEACH
+from peach_lite.peach_config import HIDDEN_MAZE_ID, PeachConfig
+from peach_lite.validation import check_int, check_range
+
+__all__ = ["transfer_agent", "lower_level_reach"]
 
 
 def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PEACH:
@@ -33,3 +37,46 @@ def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PE
         new.requires_grad_(False)
     agent.hierarchy.actors_changed()
     return agent
+
+
+def lower_level_reach(agent: PEACH, *, rooms: Sequence[int] = (0, 1, 2, 3), distance: float = 1.5, num_subgoals: int = 32,
+                      seed: int = 0, env_id: str = HIDDEN_MAZE_ID) -> np.ndarray:
+    """Can the bottom level move from each room? Starting near a room's centre (the maze's ``start_room``), it gets a
+    subgoal ``distance`` away in a uniform random direction (inside the room for distance < 1.5) and acts greedily
+    for its horizon; reached means the hierarchy's own subgoal test.
+
+    Args:
+        agent: a trained PEACH (its ``hierarchy.levels[0]`` is tested, whatever reads z above it).
+        rooms: rooms 0..3 to start in.
+        distance: subgoal distance from the start, in (0, 1.5].
+        num_subgoals: subgoals per room, in [1, 1000].
+    Returns:
+        (len(rooms),) fraction of subgoals reached, per room.
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+    from peach_lite.envs import make
+
+    check_range("distance", distance, 1e-6, 1.5)
+    check_int("num_subgoals", num_subgoals, 1, 1000)
+    for room in rooms:
+        check_int("rooms", room, 0, 3)
+    hac, rng = agent.hierarchy, np.random.default_rng(seed)
+    reached = np.zeros(len(rooms))
+    for r, room in enumerate(rooms):
+        env = make(env_id, start_room=room, sites=tuple(k for k in range(4) if k != room))
+        try:
+            for i in range(num_subgoals):
+                obs, _ = env.reset(seed=seed + i)
+                angle = rng.uniform(0.0, 2 * np.pi)
+                subgoal = (obs["achieved_goal"] + distance * np.array([np.cos(angle), np.sin(angle)])).astype(np.float32)
+                for _ in range(hac.horizons[0]):
+                    obs, _, terminated, truncated, _ = env.step(hac.level_action(0, obs["observation"], subgoal))
+                    if goal_reached(obs["achieved_goal"], subgoal, hac.thresholds[0], hac.norm):
+                        reached[r] += 1
+                        break
+                    if terminated or truncated:
+                        break
+        finally:
+            env.close()
+    return reached / num_subgoals

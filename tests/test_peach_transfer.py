@@ -1,0 +1,51 @@
+"""Transfer (peach_lite/peach_transfer.py): frozen copies of the lower levels under a fresh top level, and the
+bottom level's reach test per room."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from peach_lite.loop import GymTaskEnvs
+from peach_lite.peach import PEACH, PeachConfig
+from peach_lite.peach_transfer import lower_level_reach, transfer_agent
+
+MAZE = "peach_lite/PointMazeHidden-v0"
+
+
+@pytest.fixture(scope="module")
+def source() -> PEACH:
+    envs = GymTaskEnvs(MAZE, seed=0)
+    agent = PEACH.from_env(envs, len(envs.unwrapped.train_tasks()), PeachConfig(seed=0, batch_size=8, buffer_size=2_000))
+    envs.close()
+    return agent
+
+
+def test_transfer_copies_and_freezes_the_lower_levels_and_starts_a_fresh_top_level(source):
+    fresh = transfer_agent(source, 24, seed=7)
+    assert fresh.config.lower_updates_per_episode == 0 and fresh.config.seed == 7
+    for new, old in zip(fresh.hierarchy.levels[:-1], source.hierarchy.levels[:-1]):
+        assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), old.state_dict().values()))
+        assert not any(p.requires_grad for p in new.parameters())
+        assert all(a.data_ptr() != b.data_ptr() for a, b in zip(new.parameters(), old.parameters()))  # copies
+    top_new, top_old = fresh.hierarchy.levels[-1], source.hierarchy.levels[-1]
+    assert not all(torch.equal(a, b) for a, b in zip(top_new.state_dict().values(), top_old.state_dict().values()))
+    assert all(p.requires_grad for p in top_new.parameters())
+
+
+def test_transfer_refuses_lower_level_updates(source):
+    with pytest.raises(ValueError, match="lower_updates_per_episode"):
+        transfer_agent(source, 24, lower_updates_per_episode=1)
+
+
+def test_lower_level_reach_is_a_fraction_per_room(source):
+    reach = lower_level_reach(source, rooms=(0, 2), num_subgoals=2, distance=0.5)
+    assert reach.shape == (2,) and np.all((reach >= 0) & (reach <= 1))
+    assert np.array_equal(reach, lower_level_reach(source, rooms=(0, 2), num_subgoals=2, distance=0.5))  # seeded
+
+
+@pytest.mark.parametrize("bad, field", [(dict(distance=2.0), "distance"), (dict(distance=0.0), "distance"),
+                                        (dict(num_subgoals=0), "num_subgoals"), (dict(rooms=(4,)), "rooms")])
+def test_lower_level_reach_rejects_bad_arguments(source, bad, field):
+    with pytest.raises(ValueError, match=field):
+        lower_level_reach(source, **bad)
