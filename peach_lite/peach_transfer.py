@@ -18,23 +18,30 @@ from peach_lite.validation import check_int, check_range
 __all__ = ["transfer_agent", "lower_level_reach"]
 
 
-def transfer_agent(trained: PEACH, num_train_tasks: int, **overrides: Any) -> PEACH:
+def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True, **overrides: Any) -> PEACH:
     """"Same dynamics, a new reward" (the poster's open question): a fresh PEACH whose lower levels are copies of
     ``trained``'s and stay frozen (``lower_updates_per_episode = 0``); its top level and encoder start anew.
 
     Args:
         trained: a trained PEACH (its spec: the same maze).
         num_train_tasks: train tasks of the new goal distribution.
-        **overrides: :class:`PeachConfig` fields of the new agent (default: ``trained``'s, with a new seed if given).
+        freeze: False keeps training the copied lower levels (the ablation that separates "these levels" from "levels
+            that no longer adapt").
+        **overrides: :class:`PeachConfig` fields of the new agent (default: ``trained``'s, with a new seed if given;
+            a loaded agent's ``buffer_size`` placeholder 1 becomes PeachConfig's default).
 
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
-    config = PeachConfig.from_dict({**trained.config.to_dict(), "lower_updates_per_episode": 0, **overrides})
-    check_int("lower_updates_per_episode", config.lower_updates_per_episode, 0, 0)  # frozen lower levels
+    base = trained.config.to_dict()
+    if base["buffer_size"] == 1:  # a loaded agent's placeholder (PEACH.from_checkpoint allocates no buffers)
+        base["buffer_size"] = PeachConfig().buffer_size
+    config = PeachConfig.from_dict({**base, **({"lower_updates_per_episode": 0} if freeze else {}), **overrides})
+    if freeze:
+        check_int("lower_updates_per_episode", config.lower_updates_per_episode, 0, 0)  # frozen lower levels
     agent = PEACH(trained.spec, num_train_tasks, config)
     for new, old in zip(agent.hierarchy.levels[:-1], trained.hierarchy.levels[:-1]):
         new.load_state_dict(old.state_dict())
-        new.requires_grad_(False)
+        new.requires_grad_(not freeze)
     agent.hierarchy.actors_changed()
     return agent
 

@@ -49,3 +49,23 @@ def test_lower_level_reach_is_a_fraction_per_room(source):
 def test_lower_level_reach_rejects_bad_arguments(source, bad, field):
     with pytest.raises(ValueError, match=field):
         lower_level_reach(source, **bad)
+
+
+def test_unfrozen_copies_keep_training(source):
+    copied = transfer_agent(source, 24, freeze=False, seed=7)
+    assert copied.config.lower_updates_per_episode == source.config.lower_updates_per_episode > 0
+    for new, old in zip(copied.hierarchy.levels[:-1], source.hierarchy.levels[:-1]):
+        assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), old.state_dict().values()))
+        assert all(p.requires_grad for p in new.parameters())
+
+
+def test_a_transfer_from_a_loaded_checkpoint_gets_real_buffers(source, tmp_path):
+    """PEACH.from_checkpoint rebuilds with buffer_size 1 (no buffers are saved); the transferred agent must not keep
+    that placeholder, or its top level learns from one transition."""
+    from peach_lite.checkpoints import load_agent, save_agent
+
+    save_agent(source, tmp_path / "source.pt")
+    loaded, _ = load_agent(tmp_path / "source.pt", algorithm="peach", check_manifest=False)
+    assert loaded.config.buffer_size == 1
+    assert transfer_agent(loaded, 24).config.buffer_size == PeachConfig().buffer_size
+    assert transfer_agent(loaded, 24, buffer_size=500).config.buffer_size == 500
