@@ -414,7 +414,7 @@ class HAC(nn.Module):
     def from_checkpoint(cls, payload: dict[str, Any], device: torch.device | str | None = None) -> "HAC":
         """Rebuild from ``payload["arch"]`` and load ``payload["state"]`` (CPU; acting is numpy)."""
         arch = payload["arch"]
-        agent = cls(HacSpec.from_dict(arch["spec"]), HacConfig.from_dict({**arch["config"], "buffer_size": 1}))
+        agent = cls(HacSpec.from_dict(arch["spec"]), HacConfig.from_dict(arch["config"]))
         for i, level in enumerate(agent.levels):
             level.load_state_dict(payload["state"][f"level{i}"])
         return agent

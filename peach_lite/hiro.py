@@ -391,9 +391,9 @@ class HIRO:
 
     @classmethod
     def from_checkpoint(cls, payload: dict[str, Any], device: torch.device | str | None = None) -> "HIRO":
-        """Rebuild from ``arch`` and load the networks (replay capacity 1: for acting and relabelling)."""
+        """Rebuild from ``arch`` and load the networks (the saved config, replay capacity included)."""
         arch, state = payload["arch"], payload["state"]
-        config = HiroConfig(**{**arch["config"], "hidden": tuple(arch["config"]["hidden"]), "buffer_size": 1})
+        config = HiroConfig(**{**arch["config"], "hidden": tuple(arch["config"]["hidden"])})
         agent = cls(arch["obs_dim"], arch["action_dim"], config, action_low=arch["action_low"], action_high=arch["action_high"],
                     device=device or "cpu")
         agent.env_id = arch.get("env_id")

@@ -467,7 +467,7 @@ class MQL:
         """Rebuild from ``arch`` and load the networks (checkpoints written before ``task_input`` carry
         ``use_context``: True means "context", False "state")."""
         arch = payload["arch"]
-        config = dict(arch["config"], buffer_size=1)
+        config = dict(arch["config"])
         if "use_context" in config:
             config["task_input"] = "context" if config.pop("use_context") else "state"
         agent = cls(arch["obs_dim"], arch["action_dim"], arch["num_train_tasks"], MQLConfig(**config),

@@ -147,7 +147,7 @@ class OffPolicyAgent:
 
     @classmethod
     def config_from_arch(cls, arch: dict[str, Any]) -> Any:
-        """The config stored in ``arch`` (replay capacity 1: a loaded agent is for acting or fine-tuning)."""
+        """The config stored in ``arch`` (replay capacity included: a loaded agent can act or train on)."""
         raise NotImplementedError
 
     def checkpoint_score(self, payload: dict[str, Any]) -> float:

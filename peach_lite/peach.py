@@ -525,7 +525,7 @@ class PEACH(nn.Module):
     def from_checkpoint(cls, payload: dict[str, Any], device: torch.device | str | None = None) -> "PEACH":
         """Rebuild from ``payload["arch"]`` and load ``payload["state"]`` (CPU)."""
         arch = payload["arch"]
-        agent = cls(HacSpec.from_dict(arch["spec"]), int(arch["num_train_tasks"]), PeachConfig.from_dict({**arch["config"], "buffer_size": 1}))
+        agent = cls(HacSpec.from_dict(arch["spec"]), int(arch["num_train_tasks"]), PeachConfig.from_dict(arch["config"]))
         state = payload["state"]
         for i, level in enumerate(agent.hierarchy.levels):
             level.load_state_dict(state[f"level{i}"])

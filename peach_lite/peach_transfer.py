@@ -27,15 +27,11 @@ def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True,
         num_train_tasks: train tasks of the new goal distribution.
         freeze: False keeps training the copied lower levels (the ablation that separates "these levels" from "levels
             that no longer adapt").
-        **overrides: :class:`PeachConfig` fields of the new agent (default: ``trained``'s, with a new seed if given;
-            a loaded agent's ``buffer_size`` placeholder 1 becomes PeachConfig's default).
+        **overrides: :class:`PeachConfig` fields of the new agent (default: ``trained``'s, with a new seed if given).
 
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
-    base = trained.config.to_dict()
-    if base["buffer_size"] == 1:  # a loaded agent's placeholder (PEACH.from_checkpoint allocates no buffers)
-        base["buffer_size"] = PeachConfig().buffer_size
-    config = PeachConfig.from_dict({**base, **({"lower_updates_per_episode": 0} if freeze else {}), **overrides})
+    config = PeachConfig.from_dict({**trained.config.to_dict(), **({"lower_updates_per_episode": 0} if freeze else {}), **overrides})
     if freeze:
         check_int("lower_updates_per_episode", config.lower_updates_per_episode, 0, 0)  # frozen lower levels
     agent = PEACH(trained.spec, num_train_tasks, config)

@@ -525,11 +525,11 @@ class PEARL:
     @classmethod
     def from_checkpoint(cls, payload: dict[str, Any], device: torch.device | str | None = None) -> "PEARL":
         """Rebuild from a file of :func:`peach_lite.checkpoints.save_agent` (or of the pre-0.2 ``pearl.save_agent``,
-        whose arch says ``"algo"``: same arch and state keys), with 1-transition buffers."""
+        whose arch says ``"algo"``: same arch and state keys), with the saved config's buffers."""
         arch = payload["arch"]
         agent = cls(arch["obs_dim"], arch["action_dim"], arch["num_train_tasks"], PearlConfig(**arch["config"]),
                     action_low=arch["action_low"], action_high=arch["action_high"], device=device or "cpu",
-                    env_id=arch["env_id"], buffer_capacity=1)
+                    env_id=arch["env_id"])
         for name, module in agent.modules().items():
             module.load_state_dict(payload["state"][name])
         return agent

@@ -317,7 +317,6 @@ class SAC(OffPolicyAgent):
         """The stored config (files saved before 0.2 stored only the network sizes)."""
         stored = dict(arch.get("config") or {"hidden": arch["hidden"], "num_critics": arch["num_critics"],
                                              "log_std_bounds": arch["log_std_bounds"]})
-        stored["buffer_size"] = 1
         return SACConfig(**stored)
 
 

@@ -268,4 +268,4 @@ class TD3(OffPolicyAgent):
     @classmethod
     def config_from_arch(cls, arch: dict[str, Any]) -> TD3Config:
         """The stored config."""
-        return TD3Config(**{**arch["config"], "buffer_size": 1})
+        return TD3Config(**arch["config"])

@@ -208,3 +208,32 @@ def test_cli_lists_and_rejects_unknown_presets(capsys, tmp_path):
         main(["train", "sac", "--preset", "nope", "--out", str(tmp_path / "a.pt"), "--no-record"])
     with pytest.raises(ValueError, match="NAME=VALUE"):
         main(["train", "sac", "--set", "total_steps", "--out", str(tmp_path / "a.pt"), "--no-record"])
+
+
+def _buffers(agent):
+    """The replay buffers an agent trains from (its own, and its hierarchy's for PEACH; not the unused ones inside
+    HIRO's and MQL's TD3 learners)."""
+    from peach_lite.buffers import MultiTaskReplayBuffer, ReplayBuffer
+
+    owners = [agent] + ([agent.hierarchy] if hasattr(agent, "hierarchy") else [])
+    return [value for owner in owners for value in vars(owner).values() if isinstance(value, (ReplayBuffer, MultiTaskReplayBuffer))]
+
+
+@pytest.mark.parametrize("path", sorted((peach_lite.paths.REPO_ROOT / "data" / "checkpoints").glob("*.pt")), ids=lambda p: p.name)
+def test_a_loaded_agent_keeps_its_saved_config_buffer_sizes_included(path):
+    """No placeholder capacity on load (a transfer once inherited PEACH's buffer_size 1 and trained on one transition);
+    torch.empty buffers cost memory only as they fill, so a loaded agent's buffers are the saved size."""
+    import dataclasses
+
+    from peach_lite.checkpoints import load_agent
+
+    agent, payload = load_agent(path, check_manifest=False)
+    saved = payload["arch"].get("config")
+    if saved is None or not dataclasses.is_dataclass(getattr(agent, "config", None)):
+        pytest.skip(f"{path.name}: no dataclass config")
+    loaded = json.loads(json.dumps(dataclasses.asdict(agent.config)))
+    shared = set(saved) & set(loaded)  # older files lack newer fields (and MQL's use_context became task_input)
+    assert {key: loaded[key] for key in shared} == {key: json.loads(json.dumps(saved[key])) for key in shared}
+    assert "buffer_size" not in saved or "buffer_size" in shared
+    for buffer in _buffers(agent):
+        assert buffer.capacity > 1, (path.name, buffer)

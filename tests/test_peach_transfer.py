@@ -60,12 +60,12 @@ def test_unfrozen_copies_keep_training(source):
 
 
 def test_a_transfer_from_a_loaded_checkpoint_gets_real_buffers(source, tmp_path):
-    """PEACH.from_checkpoint rebuilds with buffer_size 1 (no buffers are saved); the transferred agent must not keep
-    that placeholder, or its top level learns from one transition."""
+    """A checkpoint saves no buffers; the loaded agent keeps the saved buffer_size (once a placeholder 1, which a
+    transfer inherited: its top level learned from one transition), and so does the agent transferred from it."""
     from peach_lite.checkpoints import load_agent, save_agent
 
     save_agent(source, tmp_path / "source.pt")
     loaded, _ = load_agent(tmp_path / "source.pt", algorithm="peach", check_manifest=False)
-    assert loaded.config.buffer_size == 1
-    assert transfer_agent(loaded, 24).config.buffer_size == PeachConfig().buffer_size
+    assert loaded.config.buffer_size == source.config.buffer_size == loaded.rl_buffer.capacity != 1
+    assert transfer_agent(loaded, 24).config.buffer_size == source.config.buffer_size
     assert transfer_agent(loaded, 24, buffer_size=500).config.buffer_size == 500
