@@ -9,27 +9,33 @@ maze, so its lower levels were all a transfer could test. Its sources are peach_
 and seed, and the same env steps seed by seed (a test checks it).
 
 1. train PEACH on the source distribution, ``peach_lite/PointMazeHidden-v0`` (start room 0, sites in rooms 1, 2, 3);
-2. on the target distribution (start room 2, sites in rooms 0, 1, 3: the same maze and dynamics, other goals):
+2. on the target distribution (start room 2, sites in rooms 0, 1, 3: the same maze and dynamics, other goals), each
+   for the same rounds, with the final-episode meta-test success on the target's held-out tasks every ``eval_every``
+   rounds (:data:`MAIN_ARMS`):
    * ``frozen``: :func:`peach_lite.peach_transfer.transfer_agent`: the source's lower levels, frozen; a fresh top level and
-     encoder;
-   * ``scratch``: a fresh PEACH, every level trained;
-   both for the same rounds, with the final-episode meta-test success on the target's held-out tasks every
-   ``eval_every`` rounds.
+     encoder (the issue's transfer);
+   * ``finetuned``: the same frozen lower levels under the source's top level and encoder, trained on (``top="copied"``);
+   * ``scratch``: a fresh PEACH, every level trained.
+
+The target gets the source's 600 rounds (the source needed them to pass 0.8; at 300 target rounds, 5 of 6 runs never
+reached 0.8, so their steps were censored, commit 1961e0f).
 
 Headline: ``transfer_steps_ratio`` (target env steps to reach 0.8 success, frozen over scratch; a run that never
-reaches it counts its whole budget, and ``censored_runs`` says how many), the final success of both, their mean success
-over the meta-tests (``*_curve_mean_success``: the area under the learning curve, which still compares runs that are
-all censored), the source's. Diagnostic (``ORACLE``, seed 0, its source loaded from ``SOURCE_CHECKPOINT``): the same
-transfer with both target top levels handed the goal (``oracle_frozen_*``, ``oracle_scratch_*``): do the frozen lower
-levels carry over when task inference is solved?
+reaches it counts its whole budget, and ``censored_runs`` says how many), ``finetune_steps_ratio`` (finetuned over
+scratch), each arm's final success and mean success over the meta-tests (``*_curve_mean_success``: the area under the
+learning curve, which still compares censored runs), the source's. Diagnostic (``ORACLE``, seed 0, its source loaded
+from ``SOURCE_CHECKPOINT``, ``--oracle-rounds``): the transfer with every target top level handed the goal
+(``oracle_frozen_*``, ``oracle_unfrozen_*``: copied lower levels still trained, ``oracle_scratch_*``): do the lower
+levels carry over when task inference is solved, and do they need to keep learning?
 
-Run (about 33 CPU-minutes a seed with two or three runs sharing 2 cores: 600 source rounds, twice 300 target rounds;
-the diagnostic about 15; needs the sweep extra)::
+Run (the frozen arms skip the lower levels' updates, so they cost about a third of a trained arm; measured CPU and
+wall minutes are in the headline; needs the sweep extra)::
 
     python benchmarks/peach_transfer.py --address serial
 
-Writes data/results/peach_transfer.json and .png; a fast-mode smoke run or fewer than 3 seeds (e.g. one seed per
-process, ``--seeds 1``, to use more cores: the runs are shared through runs/) writes nothing unless --out is given.
+Writes data/results/peach_transfer.json and .png; a fast-mode smoke run or fewer than 3 seeds writes nothing unless
+--out is given. To use more cores, run slices as separate processes (``--seeds 1 --only transfer``, ``--only oracle``):
+they share their runs through runs/, and the full command then resumes them and writes the file.
 """
 from __future__ import annotations
 
@@ -69,10 +75,19 @@ def steps_to(curve_steps: list[int], curve_success: list[float], budget_steps: i
     return float(budget_steps), True
 
 
+ARMS = {"frozen": {"top": "fresh"}, "finetuned": {"top": "copied"}, "unfrozen": {"freeze": False}, "scratch": None}
+"""Target agents: :func:`~peach_lite.peach_transfer.transfer_agent`'s options (``scratch``: a fresh PEACH)."""
+MAIN_ARMS = ("frozen", "finetuned", "scratch")
+ORACLE_ARMS = ("frozen", "unfrozen", "scratch")
+ARM_LABELS = {"frozen": "frozen lower levels, fresh top level", "finetuned": "frozen lower levels, top level fine-tuned",
+              "unfrozen": "copied lower levels, still trained", "scratch": "from scratch"}
+
+
 def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: int, overrides: dict,
-                 source_checkpoint: str | None = None, target_overrides: dict | None = None) -> dict:
-    """One seed: source training (or the agent in ``source_checkpoint``), then frozen-lower-level and from-scratch training on the target (``target_overrides``: PeachConfig fields of
-    both target agents, e.g. ``ORACLE``)."""
+                 source_checkpoint: str | None = None, target_overrides: dict | None = None,
+                 arms: tuple[str, ...] = ("frozen", "scratch")) -> dict:
+    """One seed: source training (or the agent in ``source_checkpoint``), then each of ``arms`` (keys of :data:`ARMS`)
+    trained on the target (``target_overrides``: PeachConfig fields of every target agent, e.g. ``ORACLE``)."""
     from peach_lite.checkpoints import load_agent
     from peach_lite.device import set_threads
     from peach_lite.loop import GymTaskEnvs
@@ -92,8 +107,9 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
         out = {"source_success": source_meta["history"]["eval_values"][-1], "source_steps": source_meta["steps"]}
     target_tasks = GymTaskEnvs(SOURCE_ID, seed=seed, **TARGET).unwrapped.train_tasks()
     target = {**overrides, **(target_overrides or {})}
-    for name in ("frozen", "scratch"):
-        agent = transfer_agent(source, len(target_tasks), seed=seed + 1000, **(target_overrides or {})) if name == "frozen" else None
+    for name in arms:
+        options = ARMS[name]
+        agent = None if options is None else transfer_agent(source, len(target_tasks), seed=seed + 1000, **options, **(target_overrides or {}))
         _, meta = train_peach(seed=seed + 1000, progress=False, env_id=SOURCE_ID, env_kwargs=TARGET, rounds=target_rounds,
                               eval_every=eval_every, agent=agent, **target)
         history = meta["history"]
@@ -109,42 +125,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
     parser.add_argument("--source-rounds", type=int, default=budget.pick(full=600, fast=2))
-    parser.add_argument("--target-rounds", type=int, default=budget.pick(full=300, fast=2))
+    parser.add_argument("--target-rounds", type=int, default=budget.pick(full=600, fast=2))
+    parser.add_argument("--oracle-rounds", type=int, default=budget.pick(full=300, fast=2))
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=50, fast=1))
+    parser.add_argument("--only", choices=("transfer", "oracle"), default=None,
+                        help="run one of the two sweeps and write nothing (to spread the runs over processes; runs/ shares them)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
     configs = {"transfer": {"source_rounds": args.source_rounds, "target_rounds": args.target_rounds, "eval_every": args.eval_every,
-                            "overrides": {**ROUTE, **small}}}
-    sweep = run_sweep(transfer_run, configs, args.seeds, name="peach_transfer", **sweep_options(args)).check()
-    rows = sweep.results("transfer")
+                            "overrides": {**ROUTE, **small}, "arms": list(MAIN_ARMS)}}
+    if args.only != "oracle":
+        rows = run_sweep(transfer_run, configs, args.seeds, name="peach_transfer", **sweep_options(args)).check().results("transfer")
     # Diagnostic, seed 0's source: the same transfer with the top level handed the goal (task inference solved), which
     # separates lower levels that do not carry over from a top level that cannot find the new goals.
-    oracle = {"oracle": {"source_checkpoint": SOURCE_CHECKPOINT, "source_rounds": args.source_rounds, "target_rounds": args.target_rounds,
-                         "eval_every": args.eval_every, "overrides": {**ROUTE, **small}, "target_overrides": {**ORACLE, **{k: v for k, v in small.items() if k != "lower_updates_per_episode"}}}}
-    oracle_row = run_sweep(transfer_run, oracle, [0], name="peach_transfer", **sweep_options(args)).check().results("oracle")[0]
-    frozen = np.array([r["frozen"]["steps_to_threshold"] for r in rows])
-    scratch = np.array([r["scratch"]["steps_to_threshold"] for r in rows])
+    oracle = {"oracle": {"source_checkpoint": SOURCE_CHECKPOINT, "source_rounds": args.source_rounds, "target_rounds": args.oracle_rounds,
+                         "eval_every": args.eval_every, "overrides": {**ROUTE, **small}, "arms": list(ORACLE_ARMS),
+                         "target_overrides": {**ORACLE, **{k: v for k, v in small.items() if k != "lower_updates_per_episode"}}}}
+    if args.only != "transfer":
+        oracle_row = run_sweep(transfer_run, oracle, [0], name="peach_transfer", **sweep_options(args)).check().results("oracle")[0]
+    if args.only:
+        print(f"--only {args.only}: nothing written")
+        return
+    steps = {arm: np.array([r[arm]["steps_to_threshold"] for r in rows]) for arm in MAIN_ARMS}
     headline = {
-        "transfer_steps_ratio": float(frozen.mean() / scratch.mean()),
-        "frozen_steps_to_80": float(frozen.mean()),
-        "scratch_steps_to_80": float(scratch.mean()),
-        "censored_runs": float(sum(r[k]["censored"] for r in rows for k in ("frozen", "scratch"))),
-        "frozen_final_success": float(np.mean([r["frozen"]["final_success"] for r in rows])),
-        "scratch_final_success": float(np.mean([r["scratch"]["final_success"] for r in rows])),
-        "frozen_curve_mean_success": float(np.mean([np.mean(r["frozen"]["curve_success"]) for r in rows])),
-        "scratch_curve_mean_success": float(np.mean([np.mean(r["scratch"]["curve_success"]) for r in rows])),
-        "source_success": float(np.mean([r["source_success"] for r in rows])),
-        "wall_minutes_per_seed": float(np.mean([r["wall_s"] for r in rows]) / 60),
-        "source_rounds": args.source_rounds,
-        "target_rounds": args.target_rounds,
+        "transfer_steps_ratio": float(steps["frozen"].mean() / steps["scratch"].mean()),
+        "finetune_steps_ratio": float(steps["finetuned"].mean() / steps["scratch"].mean()),
+        "censored_runs": float(sum(r[arm]["censored"] for r in rows for arm in MAIN_ARMS)),
     }
-    for name in ("frozen", "scratch"):
-        headline[f"oracle_{name}_final_success"] = float(oracle_row[name]["final_success"])
-        headline[f"oracle_{name}_steps_to_80"] = float(oracle_row[name]["steps_to_threshold"])
-    headline.update(headline_stats("frozen_final_success", [r["frozen"]["final_success"] for r in rows]))
-    headline.update(headline_stats("scratch_final_success", [r["scratch"]["final_success"] for r in rows]))
+    for arm in MAIN_ARMS:
+        headline[f"{arm}_steps_to_80"] = float(steps[arm].mean())
+        headline[f"{arm}_final_success"] = float(np.mean([r[arm]["final_success"] for r in rows]))
+        headline[f"{arm}_curve_mean_success"] = float(np.mean([np.mean(r[arm]["curve_success"]) for r in rows]))
+    headline.update({"source_success": float(np.mean([r["source_success"] for r in rows])),
+                     "wall_minutes_per_seed": float(np.mean([r["wall_s"] for r in rows]) / 60),
+                     "cpu_minutes_per_seed": float(np.mean([r["cpu_s"] for r in rows]) / 60),
+                     "source_rounds": args.source_rounds, "target_rounds": args.target_rounds, "oracle_rounds": args.oracle_rounds})
+    for arm in ORACLE_ARMS:
+        headline[f"oracle_{arm}_final_success"] = float(oracle_row[arm]["final_success"])
+        headline[f"oracle_{arm}_steps_to_80"] = float(oracle_row[arm]["steps_to_threshold"])
+    for arm in MAIN_ARMS:
+        headline.update(headline_stats(f"{arm}_final_success", [r[arm]["final_success"] for r in rows]))
     if (budget.fast or len(args.seeds) < 3) and args.out is None:
         print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_transfer.json not written "
               "(give --out DIR to write one)")
@@ -152,13 +174,13 @@ def main() -> None:
     figure = figure_spec("PEACH transfer: same dynamics, a new reward", [
         curves_panel("target distribution (start room 2, sites in rooms 0, 1, 3)", "environment steps on the target",
                      "final-episode meta-test success",
-                     [{"label": label, "x": [r[key]["curve_steps"] for r in rows], "y": [r[key]["curve_success"] for r in rows]}
-                      for key, label in (("frozen", "frozen lower levels"), ("scratch", "from scratch"))],
+                     [{"label": ARM_LABELS[arm], "x": [r[arm]["curve_steps"] for r in rows], "y": [r[arm]["curve_success"] for r in rows]}
+                      for arm in MAIN_ARMS],
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
         curves_panel("diagnostic, seed 0: the goal handed to the target's top level", "environment steps on the target",
                      "final-episode meta-test success",
-                     [{"label": label, "x": [oracle_row[key]["curve_steps"]], "y": [oracle_row[key]["curve_success"]]}
-                      for key, label in (("frozen", "frozen lower levels, goal given"), ("scratch", "from scratch, goal given"))],
+                     [{"label": f"{ARM_LABELS[arm]}, goal given", "x": [oracle_row[arm]["curve_steps"]], "y": [oracle_row[arm]["curve_success"]]}
+                      for arm in ORACLE_ARMS],
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
     ])
     write_results("peach_transfer", headline, seeds=list(args.seeds),

@@ -1,5 +1,5 @@
 """Transfer, "same dynamics, a new reward" (the poster's open question): PEACH's trained lower levels, frozen, under a
-fresh top level and encoder for a new goal distribution.
+top level and encoder trained for a new goal distribution (fresh, or fine-tuned from the source's).
 
 Measured by benchmarks/peach_transfer.py. Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
 """
@@ -13,24 +13,28 @@ import numpy as np
 from peach_lite.her import goal_reached
 from peach_lite.peach import PEACH
 from peach_lite.peach_config import HIDDEN_MAZE_ID, PeachConfig
-from peach_lite.validation import check_int, check_range
+from peach_lite.validation import check_choice, check_int, check_range
 
 __all__ = ["transfer_agent", "lower_level_reach"]
 
 
-def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True, **overrides: Any) -> PEACH:
-    """"Same dynamics, a new reward" (the poster's open question): a fresh PEACH whose lower levels are copies of
-    ``trained``'s and stay frozen (``lower_updates_per_episode = 0``); its top level and encoder start anew.
+def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True, top: str = "fresh", **overrides: Any) -> PEACH:
+    """"Same dynamics, a new reward" (the poster's open question): a new PEACH whose lower levels are copies of
+    ``trained``'s and stay frozen (``lower_updates_per_episode = 0``); its top level and encoder are trained on the new
+    goal distribution, from scratch (``top="fresh"``) or from ``trained``'s (``top="copied"``: fine-tuned).
 
     Args:
         trained: a trained PEACH (its spec: the same maze).
         num_train_tasks: train tasks of the new goal distribution.
         freeze: False keeps training the copied lower levels (the ablation that separates "these levels" from "levels
             that no longer adapt").
+        top: "fresh" (a new top level, posterior and reward decoder) or "copied" (``trained``'s, trained on: what the
+            top level knows of searching the maze and reading z carries over; which sites pay does not).
         **overrides: :class:`PeachConfig` fields of the new agent (default: ``trained``'s, with a new seed if given).
 
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
+    check_choice("top", top, ("fresh", "copied"))
     config = PeachConfig.from_dict({**trained.config.to_dict(), **({"lower_updates_per_episode": 0} if freeze else {}), **overrides})
     if freeze:
         check_int("lower_updates_per_episode", config.lower_updates_per_episode, 0, 0)  # frozen lower levels
@@ -38,6 +42,10 @@ def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True,
     for new, old in zip(agent.hierarchy.levels[:-1], trained.hierarchy.levels[:-1]):
         new.load_state_dict(old.state_dict())
         new.requires_grad_(not freeze)
+    if top == "copied":
+        agent.top.load_state_dict(trained.top.state_dict())
+        agent.posterior.load_state_dict(trained.posterior.state_dict())
+        agent.reward_decoder.load_state_dict(trained.reward_decoder.state_dict())
     agent.hierarchy.actors_changed()
     return agent
 

@@ -69,3 +69,14 @@ def test_a_transfer_from_a_loaded_checkpoint_gets_real_buffers(source, tmp_path)
     assert loaded.config.buffer_size == source.config.buffer_size == loaded.rl_buffer.capacity != 1
     assert transfer_agent(loaded, 24).config.buffer_size == source.config.buffer_size
     assert transfer_agent(loaded, 24, buffer_size=500).config.buffer_size == 500
+
+
+def test_a_copied_top_level_and_encoder_start_from_the_source_and_keep_training(source):
+    tuned = transfer_agent(source, 24, seed=7, top="copied")
+    for new, old in [(tuned.top, source.top), (tuned.posterior, source.posterior), (tuned.reward_decoder, source.reward_decoder)]:
+        assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(), old.state_dict().values()))
+        assert all(a.data_ptr() != b.data_ptr() for a, b in zip(new.parameters(), old.parameters()))  # copies
+        assert all(p.requires_grad for p in new.parameters())
+    assert tuned.config.lower_updates_per_episode == 0 and tuned.num_train_tasks == 24
+    with pytest.raises(ValueError, match="top"):
+        transfer_agent(source, 24, top="warm")
