@@ -15,20 +15,21 @@ and seed, and the same env steps seed by seed (a test checks it).
    * ``frozen``: :func:`peach_lite.peach_transfer.transfer_agent`: the source's lower levels, frozen; a fresh top level and
      encoder (the issue's transfer);
    * ``finetuned``: the same frozen lower levels under the source's top level and encoder, trained on (``top="copied"``);
-   * ``scratch``: a fresh PEACH, every level trained.
+   * ``scratch``: a fresh PEACH, every level trained;
+   * diagnostic ``unfrozen`` (a run of its own per seed, config ``unfrozen``, its source trained again: the same agent):
+     the copied lower levels still trained (``freeze=False``) under a fresh top level and encoder.
 
 The target gets the source's 600 rounds (the source needed them to pass 0.8; at 300 target rounds, 5 of 6 runs never
 reached 0.8, so their steps were censored, commit 1961e0f).
 
 Headline: ``transfer_steps_ratio`` (target env steps to reach 0.8 success, frozen over scratch; a run that never
-reaches it counts its whole budget, and ``censored_runs`` says how many), ``finetune_steps_ratio`` (finetuned over
-scratch), each arm's final success and mean success over the meta-tests (``*_curve_mean_success``: the area under the
-learning curve, which still compares censored runs), the source's. Diagnostic (``ORACLE``, seed 0, its source loaded
+reaches it counts its whole budget, and ``censored_runs`` says how many of the main arms' runs), ``finetune_steps_ratio``
+and ``unfrozen_steps_ratio`` (finetuned, unfrozen over scratch), each arm's final success and mean success over the
+meta-tests (``*_curve_mean_success``: the area under the learning curve, which still compares censored runs), and
+the source's. Diagnostic (``ORACLE``, seed 0, its source loaded
 from ``SOURCE_CHECKPOINT``, ``--oracle-rounds``): the transfer with every target top level handed the goal
 (``oracle_frozen_*``, ``oracle_unfrozen_*``: copied lower levels still trained, ``oracle_scratch_*``): do the lower
-levels carry over when task inference is solved, and do they need to keep learning? And (``unfrozen_seed0_*``, the
-target's rounds) the copied lower levels still trained under PEACH's own fresh top level, beside seed 0's ``frozen``
-and ``scratch``: is it these levels, or levels that no longer learn, that hold the frozen arm back?
+levels carry over when task inference is solved, and do they need to keep learning?
 
 Run (the frozen arms skip the lower levels' updates, so they cost about a third of a trained arm; measured CPU and
 wall minutes are in the headline; needs the sweep extra)::
@@ -134,35 +135,37 @@ def main() -> None:
                         help="run one of the two sweeps and write nothing (to spread the runs over processes; runs/ shares them)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
-    if 0 not in args.seeds and args.only is None:
-        parser.error("--seeds must include 0: the diagnostics start from seed 0's source and compare with its runs")
     torch.set_num_threads(1)
     small = {} if not budget.fast else {"top_updates_per_round": 2, "lower_updates_per_episode": 2, "meta_test_episodes": 2}
     configs = {"transfer": {"source_rounds": args.source_rounds, "target_rounds": args.target_rounds, "eval_every": args.eval_every,
                             "overrides": {**ROUTE, **small}, "arms": list(MAIN_ARMS)}}
+    # Diagnostic, every seed: the copied lower levels still trained under PEACH's own fresh top level (these levels, or
+    # levels that no longer learn?); a run of its own (its source trained again, the same) so the main runs stand.
+    configs["unfrozen"] = {**configs["transfer"], "arms": ["unfrozen"]}
     if args.only != "diagnostics":
-        rows = run_sweep(transfer_run, configs, args.seeds, name="peach_transfer", **sweep_options(args)).check().results("transfer")
-    # Diagnostics, seed 0's source: the same transfer with the top level handed the goal (task inference solved), which
-    # separates lower levels that do not carry over from a top level that cannot find the new goals; and with the
-    # copied lower levels still trained under PEACH's own top level (these levels, or levels that no longer learn?).
+        sweep = run_sweep(transfer_run, configs, args.seeds, name="peach_transfer", **sweep_options(args)).check()
+        rows = sweep.results("transfer")
+        for row, extra in zip(rows, sweep.results("unfrozen")):
+            row["unfrozen"], row["unfrozen_source_steps"] = extra["unfrozen"], extra["source_steps"]
+    # Diagnostic, seed 0's source: the same transfer with the top level handed the goal (task inference solved), which
+    # separates lower levels that do not carry over from a top level that cannot find the new goals.
     oracle = {"oracle": {"source_checkpoint": SOURCE_CHECKPOINT, "source_rounds": args.source_rounds, "target_rounds": args.oracle_rounds,
                          "eval_every": args.eval_every, "overrides": {**ROUTE, **small}, "arms": list(ORACLE_ARMS),
-                         "target_overrides": {**ORACLE, **{k: v for k, v in small.items() if k != "lower_updates_per_episode"}}},
-              "unfrozen": {"source_checkpoint": SOURCE_CHECKPOINT, "source_rounds": args.source_rounds, "target_rounds": args.target_rounds,
-                           "eval_every": args.eval_every, "overrides": {**ROUTE, **small}, "arms": ["unfrozen"]}}
+                         "target_overrides": {**ORACLE, **{k: v for k, v in small.items() if k != "lower_updates_per_episode"}}}}
     if args.only != "transfer":
-        diagnostics = run_sweep(transfer_run, oracle, [0], name="peach_transfer", **sweep_options(args)).check()
-        oracle_row, unfrozen_row = diagnostics.results("oracle")[0], diagnostics.results("unfrozen")[0]
+        oracle_row = run_sweep(transfer_run, oracle, [0], name="peach_transfer", **sweep_options(args)).check().results("oracle")[0]
     if args.only:
         print(f"--only {args.only}: nothing written")
         return
-    steps = {arm: np.array([r[arm]["steps_to_threshold"] for r in rows]) for arm in MAIN_ARMS}
+    arms = (*MAIN_ARMS, "unfrozen")
+    steps = {arm: np.array([r[arm]["steps_to_threshold"] for r in rows]) for arm in arms}
     headline = {
         "transfer_steps_ratio": float(steps["frozen"].mean() / steps["scratch"].mean()),
         "finetune_steps_ratio": float(steps["finetuned"].mean() / steps["scratch"].mean()),
+        "unfrozen_steps_ratio": float(steps["unfrozen"].mean() / steps["scratch"].mean()),
         "censored_runs": float(sum(r[arm]["censored"] for r in rows for arm in MAIN_ARMS)),
     }
-    for arm in MAIN_ARMS:
+    for arm in arms:
         headline[f"{arm}_steps_to_80"] = float(steps[arm].mean())
         headline[f"{arm}_final_success"] = float(np.mean([r[arm]["final_success"] for r in rows]))
         headline[f"{arm}_curve_mean_success"] = float(np.mean([np.mean(r[arm]["curve_success"]) for r in rows]))
@@ -173,34 +176,26 @@ def main() -> None:
     for arm in ORACLE_ARMS:
         headline[f"oracle_{arm}_final_success"] = float(oracle_row[arm]["final_success"])
         headline[f"oracle_{arm}_steps_to_80"] = float(oracle_row[arm]["steps_to_threshold"])
-    headline["unfrozen_seed0_final_success"] = float(unfrozen_row["unfrozen"]["final_success"])
-    headline["unfrozen_seed0_steps_to_80"] = float(unfrozen_row["unfrozen"]["steps_to_threshold"])
-    for arm in MAIN_ARMS:
+    for arm in arms:
         headline.update(headline_stats(f"{arm}_final_success", [r[arm]["final_success"] for r in rows]))
     if (budget.fast or len(args.seeds) < 3) and args.out is None:
         print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_transfer.json not written "
               "(give --out DIR to write one)")
         return
-    seed0 = dict(zip(args.seeds, rows))[0]  # the diagnostics' seed (checked above)
     figure = figure_spec("PEACH transfer: same dynamics, a new reward", [
         curves_panel("target distribution (start room 2, sites in rooms 0, 1, 3)", "environment steps on the target",
                      "final-episode meta-test success",
                      [{"label": ARM_LABELS[arm], "x": [r[arm]["curve_steps"] for r in rows], "y": [r[arm]["curve_success"] for r in rows]}
-                      for arm in MAIN_ARMS],
+                      for arm in arms],
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
         curves_panel("diagnostic, seed 0: the goal handed to the target's top level", "environment steps on the target",
                      "final-episode meta-test success",
                      [{"label": f"{ARM_LABELS[arm]}, goal given", "x": [oracle_row[arm]["curve_steps"]], "y": [oracle_row[arm]["curve_success"]]}
                       for arm in ORACLE_ARMS],
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
-        curves_panel("diagnostic, seed 0: PEACH's own top level over copied lower levels", "environment steps on the target",
-                     "final-episode meta-test success",
-                     [{"label": ARM_LABELS[arm], "x": [run[arm]["curve_steps"]], "y": [run[arm]["curve_success"]]}
-                      for arm, run in (("frozen", seed0), ("unfrozen", unfrozen_row), ("scratch", seed0))],
-                     hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
     ])
     write_results("peach_transfer", headline, seeds=list(args.seeds),
-                  details={"runs": rows, "oracle_seed0": oracle_row, "unfrozen_seed0": unfrozen_row, "configs": {**configs, **oracle}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                  details={"runs": rows, "oracle_seed0": oracle_row, "configs": {**configs, **oracle}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
                                                                                     for k, v in TARGET.items()}},
                   figure=figure, out_dir=args.out)
 
