@@ -195,7 +195,7 @@ def main() -> None:
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
     ])
     write_results("peach_transfer", headline, seeds=list(args.seeds),
-                  details={"runs": rows, "oracle_seed0": oracle_row, "configs": {**configs, **oracle}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                  details={"runs": rows, "oracle_seed0": oracle_row, "arm_labels": ARM_LABELS, "configs": {**configs, **oracle}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
                                                                                     for k, v in TARGET.items()}},
                   figure=figure, out_dir=args.out)
 

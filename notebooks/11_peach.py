@@ -1655,8 +1655,14 @@ display(show_figure("peach_point_robot"))
 #
 # The poster's open question: do a trained hierarchy's lower levels transfer to new goals in the same maze?
 # `benchmarks/peach_transfer.py` trains PEACH on the source sites, then on a target distribution (start in room 2,
-# sites in rooms 0, 1 and 3) trains either a fresh top level and encoder over the source's **frozen** lower levels
-# (`transfer_agent`) or a whole PEACH **from scratch**, for the same rounds.
+# sites in rooms 0, 1 and 3) trains, for the same 600 rounds the source had:
+#
+# * **frozen**: the source's lower levels, frozen, under a fresh top level and encoder (`transfer_agent`, the issue's
+#   transfer);
+# * **fine-tuned**: the same frozen lower levels under the source's own top level and encoder, trained on
+#   (`top="copied"`);
+# * **unfrozen**, a diagnostic: the copied lower levels keep learning under a fresh top level (`freeze=False`);
+# * **scratch**: a whole new PEACH.
 
 # %%
 from peach_lite.peach_transfer import lower_level_reach, transfer_agent
@@ -1666,42 +1672,60 @@ show_source(lower_level_reach)
 
 # %%
 transfer = read_results("peach_transfer")
-t = transfer["headline"]
-print(f"seeds {transfer['seeds']}: source success {t['source_success']:.2f}; final success on the target: frozen "
-      f"{t['frozen_final_success']:.2f}, scratch {t['scratch_final_success']:.2f}")
-print(f"env steps to 0.8 success, frozen / scratch: {t['transfer_steps_ratio']:.2f} (target <= 0.5); "
-      f"runs that never reached 0.8: {t['censored_runs']:.0f} of {2 * len(transfer['seeds'])}")
-print(f"mean success over the target's meta-tests (area under the curve): frozen {t['frozen_curve_mean_success']:.2f}, "
-      f"scratch {t['scratch_curve_mean_success']:.2f}")
+t, transfer_labels = transfer["headline"], transfer["details"]["arm_labels"]
+transfer_arms = ("frozen", "finetuned", "unfrozen", "scratch")
+print(f"seeds {transfer['seeds']}, {t['target_rounds']:.0f} target rounds; source success {t['source_success']:.2f}")
+for arm in transfer_arms:
+    print(f"  {transfer_labels[arm]:<40} final {t[f'{arm}_final_success']:.2f}, mean over the meta-tests "
+          f"{t[f'{arm}_curve_mean_success']:.2f}, env steps to 0.8 {t[f'{arm}_steps_to_80']:>9,.0f}")
+print(f"steps to 0.8 over scratch's: frozen {t['transfer_steps_ratio']:.2f} (target <= 0.5), fine-tuned "
+      f"{t['finetune_steps_ratio']:.2f}, unfrozen {t['unfrozen_steps_ratio']:.2f}; main-arm runs that never reached 0.8: "
+      f"{t['censored_runs']:.0f} of {3 * len(transfer['seeds'])}")
 runs_by_seed = dict(zip(transfer["seeds"], transfer["details"]["runs"]))
 for seed, run in runs_by_seed.items():
-    print(f"seed {seed}: source {run['source_success']:.2f}; frozen {np.round(run['frozen']['curve_success'], 2)}, "
-          f"scratch {np.round(run['scratch']['curve_success'], 2)} (every {transfer['details']['configs']['transfer']['eval_every']} rounds)")
+    print(f"seed {seed} (source {run['source_success']:.2f}):")
+    for arm in transfer_arms:
+        print(f"  {arm:<10}{np.round(run[arm]['curve_success'], 2)}")
 oracle_transfer = transfer["details"]["oracle_seed0"]
-print(f"seed 0, both target top levels handed the goal: frozen {np.round(oracle_transfer['frozen']['curve_success'], 2)}, "
-      f"scratch {np.round(oracle_transfer['scratch']['curve_success'], 2)}")
+print(f"seed 0, every target top level handed the goal ({t['oracle_rounds']:.0f} rounds), env steps to 0.8: "
+      + ", ".join(f"{arm} {t[f'oracle_{arm}_steps_to_80']:,.0f}" for arm in ("frozen", "unfrozen", "scratch")))
 source_room_shares = np.mean([r["train_attempt_room_shares"] for r in maze_runs["peach"]], axis=0)
 print(f"where the sources' training attempts ended, rooms 0-3 (mean over seeds): {np.round(source_room_shares, 2)}")
 reach_per_room = lower_level_reach(final_agent)  # seed 0's source: the checkpoint of "at work" above
 print(f"its bottom level, subgoals 1.5 away inside each room 0-3, reached: {np.round(reach_per_room, 2)}")
 display(show_figure("peach_transfer"))
-assert t["censored_runs"] >= 2 * len(transfer["seeds"]) - 1  # the text below: at most one run reaches 0.8
-assert t["frozen_final_success"] < t["scratch_final_success"] and t["transfer_steps_ratio"] > 0.5
-assert min(run["source_success"] for run in runs_by_seed.values()) < 0.5 < t["source_success"]  # one weak source
-assert t["oracle_scratch_final_success"] == 1.0 == t["oracle_frozen_final_success"]  # the goal given: both solve it
-assert t["oracle_frozen_steps_to_80"] < t["oracle_scratch_steps_to_80"]  # ... and the frozen levels get there first
+assert t["transfer_steps_ratio"] > 1 and t["finetune_steps_ratio"] > 1  # the text below: no frozen arm is faster
+assert all(run[arm]["censored"] for run in runs_by_seed.values() for arm in ("frozen", "finetuned"))  # never 0.8
+assert sum(not run["scratch"]["censored"] for run in runs_by_seed.values()) == 2  # two scratch runs reach it
+assert t["frozen_final_success"] < min(t[f"{arm}_final_success"] for arm in ("finetuned", "unfrozen", "scratch"))
+assert t["frozen_curve_mean_success"] < min(t[f"{arm}_curve_mean_success"] for arm in ("finetuned", "unfrozen", "scratch"))
+assert abs(t["unfrozen_final_success"] - t["scratch_final_success"]) <= 0.1  # copies left learning: level with scratch
+assert t["finetuned_curve_mean_success"] >= t["scratch_curve_mean_success"]  # the source's top level: scratch's area
+assert t["oracle_frozen_steps_to_80"] < t["oracle_unfrozen_steps_to_80"] <= t["oracle_scratch_steps_to_80"]  # the goal given
+assert t["oracle_frozen_final_success"] == t["oracle_unfrozen_final_success"] == t["oracle_scratch_final_success"] == 1.0
 assert source_room_shares[2] < 0.1 < 0.3 < source_room_shares[0]  # the target's start room: rarely reached by the sources
 assert reach_per_room.min() >= 0.9  # ... and yet the bottom level moves there as well as anywhere
 
 # %% [markdown]
-# Every agent here trains on the benchmark's route (`ELIMINATING_ROUTE`; 600 source rounds, the same runs as the
-# benchmark's PEACH, then 300 target rounds). The sources are good, but their lower levels do not carry over. Only one
-# run of six reaches 0.8 on the target, and it is trained from scratch. So `transfer_steps_ratio` still compares
-# censored budgets, and on average the frozen agent ends below the scratch one.
+# Every agent here trains on the benchmark's route (`ELIMINATING_ROUTE`; the sources are the benchmark's PEACH runs).
+# No transfer halves the steps to 0.8: neither frozen arm reaches 0.8 on any seed within 600 rounds, while two of
+# three scratch runs do, so `transfer_steps_ratio` is above 1. The target is not met.
 #
-# The diagnostic separates the two halves. It hands both target top levels the goal, which solves task inference.
-# Over the frozen lower levels the hierarchy then solves every target task at the first meta-test (about 27k env
-# steps); from scratch it needs about twice that. So the lower levels do carry over: seed 0's bottom level reaches
-# every subgoal 1.5 away in every room, room 2 included, though under one in ten of the sources' attempts ended
-# there. What stops PEACH's transfer is the new top level's task inference and search on the new goals, the same wall
-# as on the source, now with 300 rounds instead of 600.
+# The diagnostics separate the halves:
+#
+# * **With the goal handed to the top level** (task inference solved, seed 0), the frozen lower levels solve every
+#   target task at the first meta-test, about 27k env steps; copies that keep learning and a fresh hierarchy need about
+#   twice that. So the lower levels carry over, and for a top level that knows where to go, freezing them is best:
+#   seed 0's bottom level reaches every subgoal 1.5 away in every room, room 2 included, though under one in ten of
+#   the sources' attempts ended there.
+# * **Under PEACH's own top level**, which must search, the frozen arm ends lowest (final success and area under the
+#   curve), while the same copies left learning (unfrozen) end level with scratch. So what holds the frozen arm back
+#   is lower levels that no longer learn, not these lower levels: while the top level searches, its subgoals are not
+#   the ones a known goal gives, and learning lower levels follow them. That last step is a hypothesis; the runs
+#   show the gap, not the subgoals behind it.
+# * **The source's top level and encoder** (fine-tuned) raise the frozen arm's curve to scratch's area: what the top
+#   level knows of searching the maze carries over, but the new goals still have to be inferred and found.
+#
+# Three seeds and twelve held-out tasks per meta-test make each curve noisy (it swings by a third between
+# evaluations), so the gaps between the arms that learn are within the noise; only the frozen arm's deficit holds on
+# every measure. The transfer that does work is the lower levels' control, once the top level knows the goal.
