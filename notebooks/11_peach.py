@@ -1721,7 +1721,7 @@ assert reach_per_room.min() >= 0.9  # ... and yet the bottom level moves there a
 # * **Under PEACH's own top level**, which must search, the frozen arm ends lowest (final success and area under the
 #   curve), while the same copies left learning (unfrozen) end level with scratch. So what holds the frozen arm back
 #   is lower levels that no longer learn, not these lower levels. Why is still open: the runs show the gap, not its
-#   cause (an exercise for the reader: what does a top level learn over lower levels that no longer change?).
+#   cause, and what a top level learns over lower levels that no longer change is the next thing to measure.
 # * **The source's top level and encoder** (fine-tuned) raise the frozen arm's curve to scratch's area: what the top
 #   level knows of searching the maze carries over, but the new goals still have to be inferred and found.
 #
