@@ -88,7 +88,7 @@ ARM_LABELS = {"frozen": "frozen lower levels, fresh top level", "finetuned": "fr
 
 def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: int, overrides: dict,
                  source_checkpoint: str | None = None, target_overrides: dict | None = None,
-                 arms: tuple[str, ...] = ("frozen", "scratch")) -> dict:
+                 arms: tuple[str, ...] = MAIN_ARMS) -> dict:
     """One seed: source training (or the agent in ``source_checkpoint``), then each of ``arms`` (keys of :data:`ARMS`)
     trained on the target (``target_overrides``: PeachConfig fields of every target agent, e.g. ``ORACLE``)."""
     from peach_lite.checkpoints import load_agent

@@ -159,8 +159,6 @@ class PEARL:
         action_low, action_high: the env's action box; networks work in [-1, 1].
         device: torch device (default :func:`peach_lite.device.get_device`).
         env_id: the env it is trained on (recorded in checkpoints).
-        buffer_capacity: transitions per task of the RL buffer (default ``config.replay_buffer_size``;
-            1 for an agent loaded only to act).
 
     Attributes: ``posterior`` (:class:`~peach_lite.posterior.ContextPosterior`; ``encoder`` is its
     :class:`~peach_lite.posterior.ContextEncoder`), ``policy`` (:class:`~peach_lite.nets.TanhGaussianPolicy`
@@ -178,7 +176,7 @@ class PEARL:
 
     def __init__(self, obs_dim: int, action_dim: int, num_train_tasks: int, config: PearlConfig | None = None, *,
                  action_low: Sequence[float] | None = None, action_high: Sequence[float] | None = None,
-                 device: torch.device | str | None = None, env_id: str | None = None, buffer_capacity: int | None = None):
+                 device: torch.device | str | None = None, env_id: str | None = None):
         self.config = cfg = config or PearlConfig()
         check_int("obs_dim", obs_dim, 1)
         check_int("action_dim", action_dim, 1)
@@ -212,10 +210,8 @@ class PEARL:
         self.actor_optimizer = torch.optim.Adam([{"params": list(self.vf.parameters()), "lr": cfg.vf_lr},
                                                  {"params": list(self.policy.parameters()), "lr": cfg.policy_lr}], fused=True)
         buffer_fields = transition_fields(obs_dim, action_dim, context_reward=())
-        capacity = cfg.replay_buffer_size if buffer_capacity is None else buffer_capacity
-        check_int("buffer_capacity", capacity, 1)
-        enc_capacity = 1 if buffer_capacity == 1 else max(cfg.num_initial_steps, cfg.num_steps_prior + cfg.num_steps_posterior, 1)
-        self.rl_buffer = MultiTaskReplayBuffer(num_train_tasks, capacity, buffer_fields, device=self.device)
+        enc_capacity = max(cfg.num_initial_steps, cfg.num_steps_prior + cfg.num_steps_posterior, 1)
+        self.rl_buffer = MultiTaskReplayBuffer(num_train_tasks, cfg.replay_buffer_size, buffer_fields, device=self.device)
         self.enc_buffer = MultiTaskReplayBuffer(num_train_tasks, enc_capacity, buffer_fields, device=self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.schedule = cfg.schedule()
