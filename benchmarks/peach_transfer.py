@@ -18,6 +18,11 @@ and seed, and the same env steps seed by seed (a test checks it).
    * ``scratch``: a fresh PEACH, every level trained;
    * diagnostic ``unfrozen`` (a run of its own per seed, config ``unfrozen``, its source trained again: the same agent):
      the copied lower levels still trained (``freeze=False``) under a fresh top level and encoder.
+3. diagnostic ``fixed_source`` (``--fixed-source-seeds``, 10 by default): seed 0's source (``SOURCE_CHECKPOINT``) and
+   :data:`FIXED_SOURCE_ARMS` (frozen, unfrozen, scratch) on 10 target seeds: is the frozen arm's gap over 3 seeds,
+   each with its own source, more than the spread between runs, and how widely did each arm search while training
+   (``train_exploration``)? Seed k's scratch run is the main sweep's seed-k scratch run, and seed 0's frozen and unfrozen
+   runs are its seed-0 runs (tested), so the 10 seeds extend the main comparison.
 
 The target gets the source's 600 rounds (the source needed them to pass 0.8; at 300 target rounds, 5 of 6 runs never
 reached 0.8, so their steps were censored, commit 1961e0f).
@@ -26,7 +31,8 @@ Headline: ``transfer_steps_ratio`` (target env steps to reach 0.8 success, froze
 reaches it counts its whole budget, and ``censored_runs`` says how many of the main arms' runs), ``finetune_steps_ratio``
 and ``unfrozen_steps_ratio`` (finetuned, unfrozen over scratch), each arm's final success and mean success over the
 meta-tests (``*_curve_mean_success``: the area under the learning curve, which still compares censored runs), and
-the source's. Diagnostic (``ORACLE``, seed 0, its source loaded
+the source's; ``fixed_source_*`` the same per arm of the fixed-source diagnostic, with P(frozen > scratch) on final
+success and on the mean over meta-tests, and how widely each arm searched while training. Diagnostic (``ORACLE``, seed 0, its source loaded
 from ``SOURCE_CHECKPOINT``, ``--oracle-rounds``): the transfer with every target top level handed the goal
 (``oracle_frozen_*``, ``oracle_unfrozen_*``: copied lower levels still trained, ``oracle_scratch_*``): do the lower
 levels carry over when task inference is solved, and do they need to keep learning?
@@ -37,7 +43,8 @@ wall minutes are in the headline; needs the sweep extra)::
     python benchmarks/peach_transfer.py --address serial
 
 Writes data/results/peach_transfer.json and .png; a fast-mode smoke run or fewer than 3 seeds writes nothing unless
---out is given. To use more cores, run slices as separate processes (``--seeds 1 --only transfer``, ``--only diagnostics``):
+--out is given. To use more cores, run slices as separate processes (``--seeds 1 --only transfer``, ``--only diagnostics``,
+``--only fixed_source --fixed-source-seeds 1 3 5 7 9``):
 they share their runs through runs/, and the full command then resumes them and writes the file.
 """
 from __future__ import annotations
@@ -51,7 +58,7 @@ import torch
 from peach_lite.budget import Budget
 from peach_lite.peach_config import ELIMINATING_ROUTE, PeachConfig
 from peach_lite.results import curves_panel, figure_spec, write_results
-from peach_lite.stats import headline_stats
+from peach_lite.stats import headline_stats, improvement_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 SOURCE_ID = "peach_lite/PointMazeHidden-v0"
@@ -82,6 +89,9 @@ ARMS = {"frozen": {"top": "fresh"}, "finetuned": {"top": "copied"}, "unfrozen": 
 """Target agents: :func:`~peach_lite.peach_transfer.transfer_agent`'s options (``scratch``: a fresh PEACH)."""
 MAIN_ARMS = ("frozen", "finetuned", "scratch")
 ORACLE_ARMS = ("frozen", "unfrozen", "scratch")
+FIXED_SOURCE_ARMS = ("frozen", "unfrozen", "scratch")
+"""The fixed-source diagnostic's arms: the issue's comparison and the unfrozen diagnostic, from one source over 10
+target seeds."""
 ARM_LABELS = {"frozen": "frozen lower levels, fresh top level", "finetuned": "frozen lower levels, top level fine-tuned",
               "unfrozen": "copied lower levels, still trained", "scratch": "from scratch"}
 
@@ -95,6 +105,7 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
     from peach_lite.device import set_threads
     from peach_lite.loop import GymTaskEnvs
     from peach_lite.peach import train_peach
+    from peach_lite.peach_diagnostics import train_exploration
     from peach_lite.peach_transfer import transfer_agent
     from peach_lite.seeding import seed_everything
 
@@ -113,13 +124,42 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
     for name in arms:
         options = ARMS[name]
         agent = None if options is None else transfer_agent(source, len(target_tasks), seed=seed + 1000, **options, **(target_overrides or {}))
-        _, meta = train_peach(seed=seed + 1000, progress=False, env_id=SOURCE_ID, env_kwargs=TARGET, rounds=target_rounds,
-                              eval_every=eval_every, agent=agent, **target)
+        trained, meta = train_peach(seed=seed + 1000, progress=False, env_id=SOURCE_ID, env_kwargs=TARGET, rounds=target_rounds,
+                                    eval_every=eval_every, agent=agent, **target)
         history = meta["history"]
         reached, censored = steps_to(history["eval_steps"], history["eval_values"], meta["steps"])
         out[name] = {"curve_steps": history["eval_steps"], "curve_success": history["eval_values"], "steps_to_threshold": reached,
-                     "censored": censored, "final_success": history["eval_values"][-1], "steps": meta["steps"]}
+                     "censored": censored, "final_success": history["eval_values"][-1], "steps": meta["steps"],
+                     "train_exploration": train_exploration(trained)}
     out["wall_s"], out["cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+    return out
+
+
+def fixed_source_headline(rows: list[dict]) -> dict[str, float]:
+    """The fixed-source diagnostic's headline keys (``fixed_source_*``): per arm of :data:`FIXED_SOURCE_ARMS` the mean
+    env steps to 0.8, the final success (IQM, 95% CI, mean) and the mean over meta-tests; the frozen-over-scratch steps
+    ratio, censored runs, P(frozen > scratch) on final success and on the mean over meta-tests and P(frozen > unfrozen)
+    on final success (rliable, 95% CI); per arm, how widely training searched: cells reached, the share of attempts
+    ending in the start room, the collections' mean success."""
+    steps = {arm: np.array([r[arm]["steps_to_threshold"] for r in rows]) for arm in FIXED_SOURCE_ARMS}
+    final = {arm: [r[arm]["final_success"] for r in rows] for arm in FIXED_SOURCE_ARMS}
+    area = {arm: [float(np.mean(r[arm]["curve_success"])) for r in rows] for arm in FIXED_SOURCE_ARMS}
+    out = {"fixed_source_transfer_steps_ratio": float(steps["frozen"].mean() / steps["scratch"].mean()),
+           "fixed_source_censored_runs": float(sum(r[arm]["censored"] for r in rows for arm in FIXED_SOURCE_ARMS)),
+           "fixed_source_target_seeds": float(len(rows))}
+    for arm in FIXED_SOURCE_ARMS:
+        out[f"fixed_source_{arm}_steps_to_80"] = float(steps[arm].mean())
+        out[f"fixed_source_{arm}_curve_mean_success"] = float(np.mean(area[arm]))
+        out.update(headline_stats(f"fixed_source_{arm}_final_success", final[arm]))
+    out.update(improvement_stats("fixed_source_frozen_over_scratch_final", final["frozen"], final["scratch"]))
+    out.update(improvement_stats("fixed_source_frozen_over_scratch_curve_mean", area["frozen"], area["scratch"]))
+    out.update(improvement_stats("fixed_source_frozen_over_unfrozen_final", final["frozen"], final["unfrozen"]))
+    for arm in FIXED_SOURCE_ARMS:  # how widely each arm searched while training (peach_diagnostics.train_exploration)
+        explored = [r[arm]["train_exploration"] for r in rows]
+        out[f"fixed_source_{arm}_train_cells_reached"] = float(np.mean([e["cells_reached"] for e in explored]))
+        out[f"fixed_source_{arm}_train_start_room_share"] = float(np.mean([e["attempt_room_shares"][TARGET["start_room"]] for e in explored]))
+        out[f"fixed_source_{arm}_train_success_mean"] = float(np.mean([e["train_success_mean"] for e in explored]))
+    out["fixed_source_cpu_minutes_per_seed"] = float(np.mean([r["cpu_s"] for r in rows]) / 60)
     return out
 
 
@@ -131,7 +171,9 @@ def main() -> None:
     parser.add_argument("--target-rounds", type=int, default=budget.pick(full=600, fast=2))
     parser.add_argument("--oracle-rounds", type=int, default=budget.pick(full=300, fast=2))
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=50, fast=1))
-    parser.add_argument("--only", choices=("transfer", "diagnostics"), default=None,
+    parser.add_argument("--fixed-source-seeds", type=int, nargs="+", default=budget.pick(full=list(range(10)), fast=[0]),
+                        help="target seeds of the fixed-source diagnostic (seed 0's source, SOURCE_CHECKPOINT)")
+    parser.add_argument("--only", choices=("transfer", "diagnostics", "fixed_source"), default=None,
                         help="run one of the two sweeps and write nothing (to spread the runs over processes; runs/ shares them)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
@@ -142,7 +184,7 @@ def main() -> None:
     # Diagnostic, every seed: the copied lower levels still trained under PEACH's own fresh top level (these levels, or
     # levels that no longer learn?); a run of its own (its source trained again, the same) so the main runs stand.
     configs["unfrozen"] = {**configs["transfer"], "arms": ["unfrozen"]}
-    if args.only != "diagnostics":
+    if args.only in (None, "transfer"):
         sweep = run_sweep(transfer_run, configs, args.seeds, name="peach_transfer", **sweep_options(args)).check()
         rows = sweep.results("transfer")
         for row, extra in zip(rows, sweep.results("unfrozen")):
@@ -152,8 +194,15 @@ def main() -> None:
     oracle = {"oracle": {"source_checkpoint": SOURCE_CHECKPOINT, "source_rounds": args.source_rounds, "target_rounds": args.oracle_rounds,
                          "eval_every": args.eval_every, "overrides": {**ROUTE, **small}, "arms": list(ORACLE_ARMS),
                          "target_overrides": {**ORACLE, **{k: v for k, v in small.items() if k != "lower_updates_per_episode"}}}}
-    if args.only != "transfer":
+    if args.only in (None, "diagnostics"):
         oracle_row = run_sweep(transfer_run, oracle, [0], name="peach_transfer", **sweep_options(args)).check().results("oracle")[0]
+    # Diagnostic: one source (seed 0's), 10 target seeds, frozen against scratch: is the frozen arm's deficit over
+    # 3 seeds (each its own source) more than the spread between runs?
+    fixed = {"fixed_source": {"source_checkpoint": SOURCE_CHECKPOINT, "source_rounds": args.source_rounds,
+                              "target_rounds": args.target_rounds, "eval_every": args.eval_every, "overrides": {**ROUTE, **small},
+                              "arms": list(FIXED_SOURCE_ARMS)}}
+    if args.only in (None, "fixed_source"):
+        fixed_rows = run_sweep(transfer_run, fixed, args.fixed_source_seeds, name="peach_transfer", **sweep_options(args)).check().results("fixed_source")
     if args.only:
         print(f"--only {args.only}: nothing written")
         return
@@ -178,6 +227,7 @@ def main() -> None:
         headline[f"oracle_{arm}_steps_to_80"] = float(oracle_row[arm]["steps_to_threshold"])
     for arm in arms:
         headline.update(headline_stats(f"{arm}_final_success", [r[arm]["final_success"] for r in rows]))
+    headline.update(fixed_source_headline(fixed_rows))
     if (budget.fast or len(args.seeds) < 3) and args.out is None:
         print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_transfer.json not written "
               "(give --out DIR to write one)")
@@ -188,6 +238,11 @@ def main() -> None:
                      [{"label": ARM_LABELS[arm], "x": [r[arm]["curve_steps"] for r in rows], "y": [r[arm]["curve_success"] for r in rows]}
                       for arm in arms],
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
+        curves_panel(f"diagnostic: seed 0's source, {len(fixed_rows)} target seeds", "environment steps on the target",
+                     "final-episode meta-test success",
+                     [{"label": ARM_LABELS[arm], "x": [r[arm]["curve_steps"] for r in fixed_rows], "y": [r[arm]["curve_success"] for r in fixed_rows]}
+                      for arm in FIXED_SOURCE_ARMS],
+                     hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
         curves_panel("diagnostic, seed 0: the goal handed to the target's top level", "environment steps on the target",
                      "final-episode meta-test success",
                      [{"label": f"{ARM_LABELS[arm]}, goal given", "x": [oracle_row[arm]["curve_steps"]], "y": [oracle_row[arm]["curve_success"]]}
@@ -195,7 +250,8 @@ def main() -> None:
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
     ])
     write_results("peach_transfer", headline, seeds=list(args.seeds),
-                  details={"runs": rows, "oracle_seed0": oracle_row, "arm_labels": ARM_LABELS, "configs": {**configs, **oracle}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                  details={"runs": rows, "oracle_seed0": oracle_row, "fixed_source_runs": fixed_rows,
+                           "fixed_source_seeds": list(args.fixed_source_seeds), "arm_labels": ARM_LABELS, "configs": {**configs, **oracle, **fixed}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
                                                                                     for k, v in TARGET.items()}},
                   figure=figure, out_dir=args.out)
 

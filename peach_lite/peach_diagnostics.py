@@ -17,6 +17,7 @@
   :func:`variance_after_first_success` read a meta-test's beliefs: does z carry the task, does a success collapse it?
 * :func:`train_attempt_room_shares` reads where the training collections' top-level subgoals were and where their
   attempts ended, room by room: did collection ever propose, or reach, the far room (exploration while training)?
+  :func:`train_exploration` adds how many cells those attempts reached and the collections' success.
 * :func:`own_context_elimination` reads the contexts the eliminating slots see in training: how much do a train
   task's own failed attempts rule out?
 * :func:`encoder_capacity_probe` trains a fresh encoder of the agent's architecture to regress the goal from real
@@ -49,7 +50,7 @@ from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
 __all__ = ["gradient_routing", "code_reading_shares", "room_shares", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
-           "train_attempt_room_shares", "encoder_capacity_probe", "PROBE_SEED"]
+           "train_attempt_room_shares", "train_exploration", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
 """Seed of the probes' episodes and z draws (training and meta-tests use others)."""
@@ -399,6 +400,20 @@ def train_attempt_room_shares(agent: Any) -> dict[str, np.ndarray]:
     Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
     """
     return {"subgoals": room_shares(agent.subgoal_counts), "ends": room_shares(agent.attempt_counts)}
+
+
+def train_exploration(agent: Any) -> dict[str, Any]:
+    """How widely the training collections searched: ``{"subgoal_room_shares", "attempt_room_shares"}`` (each (4,),
+    :func:`train_attempt_room_shares`), ``"cells_reached"`` (cells of the count grid where some top-level attempt
+    ended), ``"top_attempts"`` (top-level attempts collected) and ``"train_success_mean"`` (the mean over rounds of the
+    collections' success). A top level that stops searching early reaches fewer cells and stays near its start.
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+    shares = train_attempt_room_shares(agent)
+    return {"subgoal_room_shares": shares["subgoals"].tolist(), "attempt_room_shares": shares["ends"].tolist(),
+            "cells_reached": int((agent.attempt_counts.counts > 0).sum()), "top_attempts": int(agent.attempt_counts.counts.sum()),
+            "train_success_mean": float(np.mean(agent.train_success)) if agent.train_success else 0.0}
 
 
 def gradient_routing(agent: Any, batch: dict[str, Tensor], context: Tensor) -> dict[str, set[str]]:

@@ -957,6 +957,19 @@ def test_train_attempt_room_shares_map_cells_to_rooms():
     assert np.allclose(shares["subgoals"], [0.0, 0.0, 1.0, 0.0])
 
 
+def test_train_exploration_counts_cells_attempts_and_collection_success():
+    from peach_lite.peach_diagnostics import train_exploration
+
+    agent, *_ = _agent()
+    assert train_exploration(agent) == {"subgoal_room_shares": [0.0] * 4, "attempt_room_shares": [0.0] * 4, "cells_reached": 0,
+                                        "top_attempts": 0, "train_success_mean": 0.0}
+    agent.attempt_counts.counts[1, 1], agent.attempt_counts.counts[6, 6] = 5, 3
+    agent.train_success = [0.0, 0.5]
+    explored = train_exploration(agent)
+    assert explored["cells_reached"] == 2 and explored["top_attempts"] == 8 and explored["train_success_mean"] == 0.25
+    assert np.allclose(explored["attempt_room_shares"], [5 / 8, 0.0, 3 / 8, 0.0])
+
+
 def test_subgoal_counts_hold_every_training_attempts_subgoal_cell():
     agent, envs, runner = _agent()
     subgoals = np.stack([transition.action[:2] for transition in _training_attempts(agent, runner)])
