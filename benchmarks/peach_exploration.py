@@ -25,7 +25,9 @@ All five are peach_hindsight.py's methods, trained and diagnosed by its ``run_on
 Headline, for each of them: ``<m>_success`` (final meta-test episode on the 12 held-out tasks, mean over
 seeds, with IQM and 95% bootstrap CI), ``<m>_train_far_room_share`` (share of the training collections' top-level
 attempts that ended in room 2, the far site's: did collection reach it?), ``<m>_train_far_subgoal_share`` (share of
-their subgoals in room 2: did the top level propose it?), ``<m>_train_start_room_share`` (attempts that ended in the
+their stored subgoals in room 2: HAC's hindsight actions, i.e. the proposals the lower levels reached there plus the
+ends of missed attempts there; a proposal to room 2 that was missed counts where its attempt ended, so this is not the
+share of proposals, which ``peach_diagnostics.train_exploration`` counts since 2026-12-05, after this run), ``<m>_train_start_room_share`` (attempts that ended in the
 start room, 0), ``<m>_far_site_paid_context_success``
 (the paid-context probe on the far site's tasks: can the agent go there when its context says so?),
 ``<m>_prior_sites_reached`` (sites that prior samples of z pass, of 3; these two not for oracle_top),

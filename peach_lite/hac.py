@@ -95,8 +95,9 @@ class HAC(nn.Module):
     ``task * k + level``), ``horizons`` (attempts per level), ``thresholds`` ((k, goal_dim) tolerances),
     ``record`` (keep an :class:`EpisodeTrace` per env in ``traces``), ``last_success`` ((n,) bool,
     the end-goal test after the last episode; ``last_train_success``: after the last exploring one), ``top_cond`` ((n, top_cond_dim) task variable or None),
-    ``top_attempt_hook`` (None, or ``hook(env_index, transition, penalty)`` called whenever a top-level attempt
-    ends, in training and test episodes: its hindsight-action transition (a) and its penalty (c) or None;
+    ``top_attempt_hook`` (None, or ``hook(env_index, transition, penalty, proposed)`` called whenever a top-level attempt
+    ends, in training and test episodes: its hindsight-action transition (a), its penalty (c) or None, and the subgoal
+    as proposed (the (a) row holds where the level below got instead, when it missed);
     PEACH builds its context and its per-task top replay from these), ``random_top`` (the top level proposes
     uniformly random subgoals, exploring or not: the random-subgoal baseline), ``top_explore_subgoal`` (None, or
     ``propose(obs) -> subgoal``, which replaces the top level's uniformly random exploring subgoals: PEACH's frontier),
@@ -274,7 +275,7 @@ class HAC(nn.Module):
                         stored = Transitions(run.obs, run.action, np.float32(0.0 if reached[0] else -1.0), env.state, run.goal,
                                              np.float32(1.0 if reached[0] else 0.0))
                     if hooked:
-                        self.top_attempt_hook(int(e), stored, penalty)
+                        self.top_attempt_hook(int(e), stored, penalty, run.action)
                     if self._explore:
                         run.add(stored, env.achieved, penalty)  # (c) the penalty, if any, is kept with the sequence
                 if self.traces:

@@ -181,7 +181,12 @@ class PEACH(nn.Module):
         self.explorer = FirstReturnThenExplore(self.attempt_counts, config.return_explore_rate, self.hierarchy.rng)
         self.hierarchy.top_plan = lambda e, obs: self.explorer.subgoal(e, obs[: spec.goal_dim])  # None unless returning
         self.subgoal_counts = CellCounts(*subgoal_grid)
-        """Where those attempts' subgoals were (proposed vs reached: top-level exploration vs lower-level control)."""
+        """Where those attempts' stored subgoals were (HAC's hindsight actions: the proposal where the level below
+        reached it, else where it got, so a missed proposal counts where its attempt ended)."""
+        self.proposal_counts = CellCounts(*subgoal_grid)
+        """Where the top level proposed those attempts' subgoals, reached or not."""
+        self.missed_counts = CellCounts(*subgoal_grid)
+        """Where the proposals the level below missed were (proposal vs reached: exploration vs lower-level control)."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
         self._context: list[list[np.ndarray]] = []
@@ -207,6 +212,7 @@ class PEACH(nn.Module):
         self.explorer.begin(len(tasks), active=explore and tasks.split == "train")
         self._tasks, self._explore = tasks, bool(explore)
         self._attempts = [[] for _ in range(len(tasks))]
+        self._proposals: list[list[np.ndarray]] = [[] for _ in range(len(tasks))]
         self._dense = np.zeros(len(tasks), np.float32)
 
     def task_variable(self, tasks: TaskBatch) -> Tensor:
@@ -227,9 +233,11 @@ class PEACH(nn.Module):
         self._dense = step.dense_reward.numpy().astype(np.float32)
         self.hierarchy.observe(step)
 
-    def record_attempt(self, env_index: int, transition: Transitions, penalty: Transitions | None) -> None:
-        """The hierarchy's hook: a top-level attempt of env ``env_index`` ended (its (a) row and its (c) penalty)."""
+    def record_attempt(self, env_index: int, transition: Transitions, penalty: Transitions | None, proposed: np.ndarray) -> None:
+        """The hierarchy's hook: a top-level attempt of env ``env_index`` ended (its (a) row, its (c) penalty and the
+        subgoal as proposed)."""
         self._attempts[env_index].append((transition, penalty, float(self._dense[env_index])))
+        self._proposals[env_index].append(np.asarray(proposed, np.float32)[: self.spec.goal_dim])
 
     def end_episode(self) -> None:
         """Finish the hierarchy's episode; exploring on train tasks, store the top rows (Alg. 1: add to B^i).
@@ -251,8 +259,11 @@ class PEACH(nn.Module):
             if self._attempts[e]:  # where the attempts started, aimed and ended (the exploration counts and moves)
                 starts, subgoals, ends = (np.stack([getattr(t, key)[: self.spec.goal_dim] for t, _, _ in self._attempts[e]])
                                           for key in ("obs", "action", "next_obs"))
+                proposals = np.stack(self._proposals[e])
                 self.attempt_counts.add(ends)
                 self.subgoal_counts.add(subgoals)
+                self.proposal_counts.add(proposals)
+                self.missed_counts.add(proposals[np.any(proposals != subgoals, axis=1)])  # (a) row relabelled: missed
                 self.explorer.add_moves(starts, ends)
             if rows:
                 self.rl_buffer.add_batch(task, **self._columns(rows))

@@ -392,26 +392,35 @@ def room_shares(grid: CellCounts) -> np.ndarray:
 
 
 def train_attempt_room_shares(agent: Any) -> dict[str, np.ndarray]:
-    """Where the training collections' top-level attempts went, room by room: ``{"subgoals": (4,), "ends": (4,)}``,
-    the :func:`room_shares` of ``agent.subgoal_counts`` (what the top level proposed) and of ``agent.attempt_counts``
-    (where the lower levels got). A room proposed but never reached is a control wall; a room never proposed is the
-    top level's exploration.
+    """Where the training collections' top-level attempts went, room by room: ``{"subgoals": (4,), "ends": (4,),
+    "proposals": (4,)}``, the :func:`room_shares` of ``agent.subgoal_counts`` (the stored subgoals, HAC's hindsight
+    actions: a proposal the level below missed counts where its attempt ended), of ``agent.attempt_counts`` (where the
+    lower levels got) and of ``agent.proposal_counts`` (what the top level proposed, reached or not). A room proposed
+    but never reached is a control wall; a room never proposed is the top level's exploration.
 
     Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
     """
-    return {"subgoals": room_shares(agent.subgoal_counts), "ends": room_shares(agent.attempt_counts)}
+    return {"subgoals": room_shares(agent.subgoal_counts), "ends": room_shares(agent.attempt_counts),
+            "proposals": room_shares(agent.proposal_counts)}
 
 
 def train_exploration(agent: Any) -> dict[str, Any]:
-    """How widely the training collections searched: ``{"subgoal_room_shares", "attempt_room_shares"}`` (each (4,),
-    :func:`train_attempt_room_shares`), ``"cells_reached"`` (cells of the count grid where some top-level attempt
-    ended), ``"top_attempts"`` (top-level attempts collected) and ``"train_success_mean"`` (the mean over rounds of the
-    collections' success). A top level that stops searching early reaches fewer cells and stays near its start.
+    """How widely the training collections searched: ``{"subgoal_room_shares", "attempt_room_shares",
+    "proposal_room_shares"}`` (each (4,), :func:`train_attempt_room_shares`), ``"proposal_missed_by_room"`` ((4,), the
+    fraction of each room's proposals the level below missed, 0 where none), ``"cells_reached"`` (cells of the count
+    grid where some top-level attempt ended), ``"top_attempts"`` (top-level attempts collected) and
+    ``"train_success_mean"`` (the mean over rounds of the collections' success). A top level that stops searching
+    early reaches fewer cells and stays near its start; one whose proposals in a room are missed meets a control wall.
 
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
     shares = train_attempt_room_shares(agent)
+    rooms = room_of(agent.proposal_counts.centres())
+    proposed, missed = (np.array([grid.counts[rooms == room].sum() for room in range(4)], float)
+                        for grid in (agent.proposal_counts, agent.missed_counts))
     return {"subgoal_room_shares": shares["subgoals"].tolist(), "attempt_room_shares": shares["ends"].tolist(),
+            "proposal_room_shares": shares["proposals"].tolist(),
+            "proposal_missed_by_room": np.divide(missed, proposed, out=np.zeros(4), where=proposed > 0).tolist(),
             "cells_reached": int((agent.attempt_counts.counts > 0).sum()), "top_attempts": int(agent.attempt_counts.counts.sum()),
             "train_success_mean": float(np.mean(agent.train_success)) if agent.train_success else 0.0}
 
@@ -447,8 +456,8 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
     the train tasks (for the linear probe ``probe_accuracy``), ``variance_after_success``; for a posterior agent
     also the paid-context probe (``paid_context_success``, ``paid_context_success_per_site``, ``paid_context_signal_to_noise``) and the prior's site
     visits (``prior_site_visits``, ``prior_sites_reached``); for every agent, room by room, where its training attempts
-    ended (``train_attempt_room_shares``) and where their subgoals were (``train_subgoal_room_shares``), all zeros for
-    a loaded checkpoint.
+    ended (``train_attempt_room_shares``) and where their stored subgoals were (``train_subgoal_room_shares``: HAC's
+    hindsight actions, a missed proposal counted where its attempt ended), all zeros for a loaded checkpoint.
 
     Args:
         agent: a trained :class:`~peach_lite.peach.PEACH`.

@@ -891,10 +891,10 @@ def _training_attempts(agent, runner):
     attempts = []
     hook = agent.hierarchy.top_attempt_hook
 
-    def spy(env_index, transition, penalty):
+    def spy(env_index, transition, penalty, proposed):
         if agent.hierarchy._explore:
-            attempts.append(transition)
-        hook(env_index, transition, penalty)
+            attempts.append((transition, proposed))
+        hook(env_index, transition, penalty, proposed)
 
     agent.hierarchy.top_attempt_hook = spy
     agent.collect_round(runner, 0)
@@ -903,7 +903,7 @@ def _training_attempts(agent, runner):
 
 def test_attempt_counts_hold_every_training_attempts_end_cell():
     agent, envs, runner = _agent(novelty_bonus=0.5)
-    ends = np.stack([transition.next_obs[:2] for transition in _training_attempts(agent, runner)])
+    ends = np.stack([transition.next_obs[:2] for transition, _ in _training_attempts(agent, runner)])
     expected = np.zeros((8, 8), np.int64)  # the maze's subgoal box is [-4, 4]^2: 1 x 1 cells
     np.add.at(expected, (np.clip(np.floor(ends[:, 0] + 4), 0, 7).astype(int), np.clip(np.floor(ends[:, 1] + 4), 0, 7).astype(int)), 1)
     assert np.array_equal(agent.attempt_counts.counts, expected) and expected.sum() == len(ends) > 0
@@ -961,21 +961,41 @@ def test_train_exploration_counts_cells_attempts_and_collection_success():
     from peach_lite.peach_diagnostics import train_exploration
 
     agent, *_ = _agent()
-    assert train_exploration(agent) == {"subgoal_room_shares": [0.0] * 4, "attempt_room_shares": [0.0] * 4, "cells_reached": 0,
-                                        "top_attempts": 0, "train_success_mean": 0.0}
+    assert train_exploration(agent) == {"subgoal_room_shares": [0.0] * 4, "attempt_room_shares": [0.0] * 4,
+                                        "proposal_room_shares": [0.0] * 4, "proposal_missed_by_room": [0.0] * 4,
+                                        "cells_reached": 0, "top_attempts": 0, "train_success_mean": 0.0}
     agent.attempt_counts.counts[1, 1], agent.attempt_counts.counts[6, 6] = 5, 3
     agent.train_success = [0.0, 0.5]
+    agent.proposal_counts.counts[1, 1], agent.proposal_counts.counts[6, 6], agent.missed_counts.counts[6, 6] = 4, 4, 1
     explored = train_exploration(agent)
+    assert explored["proposal_room_shares"] == [0.5, 0.0, 0.5, 0.0] and explored["proposal_missed_by_room"] == [0.0, 0.0, 0.25, 0.0]
     assert explored["cells_reached"] == 2 and explored["top_attempts"] == 8 and explored["train_success_mean"] == 0.25
     assert np.allclose(explored["attempt_room_shares"], [5 / 8, 0.0, 3 / 8, 0.0])
 
 
 def test_subgoal_counts_hold_every_training_attempts_subgoal_cell():
     agent, envs, runner = _agent()
-    subgoals = np.stack([transition.action[:2] for transition in _training_attempts(agent, runner)])
+    subgoals = np.stack([transition.action[:2] for transition, _ in _training_attempts(agent, runner)])
     expected = np.zeros((8, 8), np.int64)
     np.add.at(expected, agent.subgoal_counts.cell_of(subgoals), 1)
     assert np.array_equal(agent.subgoal_counts.counts, expected) and expected.sum() == agent.attempt_counts.counts.sum() > 0
+
+
+def test_proposal_counts_hold_every_proposal_and_missed_counts_those_the_level_below_missed():
+    """The (a) row's subgoal is HAC's hindsight action (where the level below got, when it missed), so the top level's
+    proposals are counted from the hook's ``proposed``, and a proposal is missed where its (a) row was relabelled."""
+    agent, envs, runner = _agent()
+    hook = agent.hierarchy.top_attempt_hook
+    attempts = list(_training_attempts(agent, runner))  # an untrained bottom level misses its subgoals
+    agent.hierarchy.top_attempt_hook, agent.hierarchy.thresholds[0] = hook, 10.0  # any subgoal counts as reached at once
+    attempts += _training_attempts(agent, runner)
+    proposals = np.stack([np.asarray(proposed)[:2] for _, proposed in attempts])
+    missed = np.array([not np.array_equal(transition.action[:2], np.asarray(proposed, np.float32)[:2]) for transition, proposed in attempts])
+    expected, expected_missed = np.zeros((8, 8), np.int64), np.zeros((8, 8), np.int64)
+    np.add.at(expected, agent.proposal_counts.cell_of(proposals), 1)
+    np.add.at(expected_missed, agent.proposal_counts.cell_of(proposals[missed]), 1)
+    assert np.array_equal(agent.proposal_counts.counts, expected) and expected.sum() == len(attempts) > 0
+    assert np.array_equal(agent.missed_counts.counts, expected_missed) and 0 < missed.sum() < len(attempts)  # both happen
 
 
 def test_bad_novelty_values_name_the_field():

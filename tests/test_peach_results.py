@@ -133,6 +133,23 @@ def test_the_transfer_diagnostics_separate_these_lower_levels_from_levels_that_n
     assert h["frozen_final_success_ci_high"] <= h["unfrozen_final_success_ci_low"]
 
 
+def test_the_fixed_source_diagnostic_extends_the_main_runs():
+    """The fixed-source diagnostic (seed 0's source, 10 target seeds) reruns the main sweep's runs exactly where they
+    overlap: every seed's scratch run, and seed 0's frozen and unfrozen runs (its source is the checkpoint)."""
+    from peach_lite.results import read_results
+
+    transfer = read_results("peach_transfer")
+    details = transfer["details"]
+    fixed = dict(zip(details["fixed_source_seeds"], details["fixed_source_runs"]))
+    main = dict(zip(transfer["seeds"], details["runs"]))
+    assert len(fixed) >= 10 and set(main) <= set(fixed)
+    same = ("curve_steps", "curve_success", "steps")
+    for seed, run in main.items():
+        assert all(fixed[seed]["scratch"][key] == run["scratch"][key] for key in same), seed
+    for arm in ("frozen", "unfrozen"):
+        assert all(fixed[0][arm][key] == main[0][arm][key] for key in same), arm
+
+
 def test_no_agent_exceeds_its_oracle(headline):
     h = headline("peach_maze")
     keys = [k for k in h if k.endswith("_success") and not k.startswith(("oracle_success", "uninformed", "variance_after"))]
@@ -260,12 +277,14 @@ def test_htr_goals_with_her_as_fallback_keep_the_posterior_reading_and_raise_suc
 
 # Directed exploration while training (data/results/peach_exploration.json): a count bonus or frontier subgoals.
 EXPLORATION_ARMS = ("htr", "novelty", "room_novelty", "frontier")
-EXPLORATION_FINDING = ("the bonus pays where an attempt ended, and attempts end where the top level sends them: without a bonus, or "
-                       "with one on 1 x 1 cells, under 1% of the training subgoals are in the far room on every seed, so there is "
-                       "almost nothing for the bonus to reward; counted per room it raises that share several-fold on one seed of three, "
+EXPLORATION_FINDING = ("the bonus pays where an attempt ended: without a bonus, or with one on 1 x 1 cells, under 1% of the "
+                       "training attempts end in the far room and under 1% of the stored subgoals (reached proposals, or the ends of "
+                       "missed ones: HAC's hindsight actions) are there, on every seed, so there is almost nothing for the bonus to "
+                       "reward; whether the top level proposed the far room and missed it, these runs did not record (proposals are "
+                       "counted since, train_exploration); counted per room the bonus raises that share several-fold on one seed of three, "
                        "whose agent goes to the far site when handed its goal and never to room 3's site instead: two of three sites again; "
-                       "on the seed whose collections never leave the start room the top level does propose the neighbouring room "
-                       "and the lower levels never get there, a control wall no top-level reward moves. Frontier subgoals (half "
+                       "on the seed whose collections never leave the start room a few percent of the stored subgoals lie outside it "
+                       "while under 1% of the attempts end there: the lower levels do not cross the doorway. Frontier subgoals (half "
                        "of the exploring subgoals aimed at the least-visited reached cell nearby) give one agent all three sites "
                        "given the goal, some of the time, but thin the task-directed data and lower success on every seed that "
                        "found a site (lesson 11, 'Directed exploration: a count bonus and frontier subgoals')")
