@@ -718,7 +718,7 @@ assert np.isclose(shares["ends"].sum(), 1.0) and shares["ends"][0] == shares["en
 # draw them anywhere in the box. Beside them, the top level handed the goal (oracle z) on the collection route. For each run it reads, room by room, where the training collections' stored subgoals were and where
 # their attempts ended. A stored subgoal is HAC's hindsight action: the proposal where the lower levels reached it,
 # else where the attempt ended, so a proposal they missed counts where its attempt ended (these runs did not record
-# the missed proposals; `PEACH.proposal_counts` counts them now, read by `train_exploration` in the transfer section).
+# the missed proposals; `PEACH.proposal_counts` and `missed_counts` count them now, for the benchmark's next run).
 # Every number is from `data/results/peach_exploration.json`.
 
 # %%
@@ -793,8 +793,7 @@ assert all(f["final_success"] < h["final_success"] for f, h in zip(explore_runs[
 #
 # So neither form of directed exploration raises PEACH's success here. What they measure is where the collections stop:
 # short of the far room on seeds 0 and 2 (whether for want of proposals or of control there, these runs did not
-# record; the transfer section below measures that split with `train_exploration`), and at a doorway the lower levels
-# cannot cross on seed 1. The oracle shows what is missing: proposals that go to every room *consistently*, task after task. A top
+# record), and at a doorway the lower levels cannot cross on seed 1. The oracle shows what is missing: proposals that go to every room *consistently*, task after task. A top
 # level gets that from a z that already means "room 2", and z only comes to mean it once collections have been paid
 # there. Breaking that circle needs exploration that is itself consistent, e.g. whole collection episodes spent on
 # one unvisited room, rather than noise added to the task's own episodes. The next section builds exactly that.

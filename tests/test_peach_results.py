@@ -134,7 +134,7 @@ def test_the_transfer_diagnostics_separate_these_lower_levels_from_levels_that_n
 
 
 def test_the_fixed_source_diagnostic_extends_the_main_runs():
-    """The fixed-source diagnostic (seed 0's source, 10 target seeds) reruns the main sweep's runs exactly where they
+    """The fixed-source diagnostic (seed 0's source, 8 target seeds) reruns the main sweep's runs exactly where they
     overlap: every seed's scratch run, and seed 0's frozen and unfrozen runs (its source is the checkpoint)."""
     from peach_lite.results import read_results
 
@@ -142,7 +142,7 @@ def test_the_fixed_source_diagnostic_extends_the_main_runs():
     details = transfer["details"]
     fixed = dict(zip(details["fixed_source_seeds"], details["fixed_source_runs"]))
     main = dict(zip(transfer["seeds"], details["runs"]))
-    assert len(fixed) >= 10 and set(main) <= set(fixed)
+    assert len(fixed) >= 8 and set(main) <= set(fixed)
     same = ("curve_steps", "curve_success", "steps")
     for seed, run in main.items():
         assert all(fixed[seed]["scratch"][key] == run["scratch"][key] for key in same), seed
@@ -297,18 +297,17 @@ def test_no_exploration_agent_exceeds_the_oracle(headline):
         assert 0.0 <= h[f"{arm}_train_far_room_share"] <= 1.0 and 0.0 <= h[f"{arm}_train_far_subgoal_share"] <= 1.0
 
 
-def test_attempts_end_where_the_top_level_sends_them_and_only_a_room_bonus_sends_them_far(headline):
-    """Per run: attempts end in the far room no more often than the top level proposes it (the lower levels follow);
-    without the per-room bonus it is proposed in under 1% of the training subgoals, and the run that proposes it most
-    is a per-room-bonus run."""
+def test_the_far_room_is_hardly_reached_and_only_a_room_bonus_stores_more_subgoals_there(headline):
+    """Per run, the far room's share of stored subgoals (HAC's hindsight actions: reached proposals, or where missed
+    attempts ended; these runs did not record missed proposals) and of attempt ends: under 1% without the per-room
+    bonus, and the run with the largest stored share is a per-room-bonus run."""
     headline("peach_exploration")
-    far_proposals = {}
+    far_stored, far_ends = {}, {}
     for arm in EXPLORATION_ARMS:
-        far_proposals[arm] = [run["train_subgoal_room_shares"][2] for run in _runs("peach_exploration", arm)]
-        for seed, run in enumerate(_runs("peach_exploration", arm)):
-            assert run["train_attempt_room_shares"][2] <= run["train_subgoal_room_shares"][2] + 1e-3, (arm, seed)
-    assert max(far_proposals["htr"] + far_proposals["novelty"]) < 0.01
-    assert max(far_proposals["room_novelty"]) > max(far_proposals["htr"] + far_proposals["novelty"] + far_proposals["frontier"])
+        far_stored[arm] = [run["train_subgoal_room_shares"][2] for run in _runs("peach_exploration", arm)]
+        far_ends[arm] = [run["train_attempt_room_shares"][2] for run in _runs("peach_exploration", arm)]
+    assert max(far_stored["htr"] + far_stored["novelty"] + far_ends["htr"] + far_ends["novelty"]) < 0.01
+    assert max(far_stored["room_novelty"]) > max(far_stored["htr"] + far_stored["novelty"] + far_stored["frontier"])
 
 
 @pytest.mark.xfail(reason=f"issue 12: {quote_headline('peach_exploration', *[f'{a}_train_far_room_share' for a in EXPLORATION_ARMS])}, "
