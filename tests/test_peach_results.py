@@ -88,7 +88,10 @@ def test_eliminating_slots_make_the_belief_collapse_after_a_paid_attempt(headlin
                           f"{quote_headline('peach_transfer', 'oracle_frozen_steps_to_80', 'oracle_unfrozen_steps_to_80', 'oracle_scratch_steps_to_80')}) "
                           "the frozen levels are the fastest, so the lower levels carry over; under PEACH's own searching top level the frozen "
                           f"arm ends lowest ({quote_headline('peach_transfer', 'frozen_final_success', 'unfrozen_final_success', 'scratch_final_success')}): "
-                          "lower levels that no longer learn, not these levels, hold it back (lesson 11, 'Transfer: same dynamics, a new reward')",
+                          "lower levels that no longer learn, not these levels, hold it back. With seed 0's source fixed over 8 target "
+                          f"seeds ({quote_headline('peach_transfer', 'fixed_source_transfer_steps_ratio', 'fixed_source_frozen_final_success_mean', 'fixed_source_unfrozen_final_success_mean', 'fixed_source_scratch_final_success_mean', 'fixed_source_frozen_over_scratch_final_prob_improvement', 'fixed_source_frozen_over_unfrozen_final_prob_improvement')}) "
+                          "frozen and scratch are not told apart, the copies left learning are ahead, and the frozen arm's collections stay "
+                          "in the start room and hardly ever end in room 0 (lesson 11, 'Transfer: same dynamics, a new reward')",
                    strict=False)
 def test_frozen_lower_levels_halve_the_steps_to_eighty_percent(headline):
     assert headline("peach_transfer")["transfer_steps_ratio"] <= 0.5
@@ -148,6 +151,21 @@ def test_the_fixed_source_diagnostic_extends_the_main_runs():
         assert all(fixed[seed]["scratch"][key] == run["scratch"][key] for key in same), seed
     for arm in ("frozen", "unfrozen"):
         assert all(fixed[0][arm][key] == main[0][arm][key] for key in same), arm
+
+
+def test_with_one_source_frozen_and_scratch_are_not_told_apart_and_the_frozen_collections_stay_home(headline):
+    """The fixed-source diagnostic (lesson 11's transfer section): P(frozen > scratch) on final success spans one half,
+    P(frozen > unfrozen) lies below it, and on every target seed the frozen arm's training attempts end in the start
+    room more often than the other arms' and in room 0 (a target site's room) under a quarter as often."""
+    from peach_lite.results import read_results
+
+    h, transfer = headline("peach_transfer"), read_results("peach_transfer")
+    runs, start = transfer["details"]["fixed_source_runs"], transfer["details"]["target_env_kwargs"]["start_room"]
+    assert h["fixed_source_frozen_over_scratch_final_prob_improvement_ci_low"] < 0.5 < h["fixed_source_frozen_over_scratch_final_prob_improvement_ci_high"]
+    assert h["fixed_source_frozen_over_unfrozen_final_prob_improvement_ci_high"] < 0.5
+    rooms = {arm: np.array([r[arm]["train_exploration"]["attempt_room_shares"] for r in runs]) for arm in ("frozen", "unfrozen", "scratch")}
+    assert np.all(rooms["frozen"][:, start] > np.maximum(rooms["unfrozen"][:, start], rooms["scratch"][:, start]))
+    assert rooms["frozen"][:, 0].mean() < 0.25 * min(rooms["unfrozen"][:, 0].mean(), rooms["scratch"][:, 0].mean())
 
 
 def test_no_agent_exceeds_its_oracle(headline):
