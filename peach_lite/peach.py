@@ -186,7 +186,8 @@ class PEACH(nn.Module):
         self.proposal_counts = CellCounts(*subgoal_grid)
         """Where the top level proposed those attempts' subgoals, reached or not."""
         self.missed_counts = CellCounts(*subgoal_grid)
-        """Where the proposals the level below missed were (proposal vs reached: exploration vs lower-level control)."""
+        """Where the proposals the level below did not reach were (an attempt cut short by the episode's end counts
+        too): proposed vs reached, the top level's exploration vs the lower levels' control."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
         self._context: list[list[np.ndarray]] = []
