@@ -45,7 +45,7 @@ wall minutes are in the headline; needs the sweep extra)::
 
 Writes data/results/peach_transfer.json and .png; a fast-mode smoke run or fewer than 3 seeds writes nothing unless
 --out is given. To use more cores, run slices as separate processes (``--seeds 1 --only transfer``, ``--only diagnostics``,
-``--only fixed_source --fixed-source-seeds 1 3 5 7 9``):
+``--only fixed_source --fixed-source-seeds 1 3 5 7``):
 they share their runs through runs/, and the full command then resumes them and writes the file.
 """
 from __future__ import annotations
@@ -152,14 +152,13 @@ def fixed_source_headline(rows: list[dict]) -> dict[str, float]:
         out[f"fixed_source_{arm}_steps_to_80"] = float(steps[arm].mean())
         out[f"fixed_source_{arm}_curve_mean_success"] = float(np.mean(area[arm]))
         out.update(headline_stats(f"fixed_source_{arm}_final_success", final[arm]))
-    out.update(improvement_stats("fixed_source_frozen_over_scratch_final", final["frozen"], final["scratch"]))
-    out.update(improvement_stats("fixed_source_frozen_over_scratch_curve_mean", area["frozen"], area["scratch"]))
-    out.update(improvement_stats("fixed_source_frozen_over_unfrozen_final", final["frozen"], final["unfrozen"]))
-    for arm in FIXED_SOURCE_ARMS:  # how widely each arm searched while training (peach_diagnostics.train_exploration)
-        explored = [r[arm]["train_exploration"] for r in rows]
+        explored = [r[arm]["train_exploration"] for r in rows]  # how widely it searched while training
         out[f"fixed_source_{arm}_train_cells_reached"] = float(np.mean([e["cells_reached"] for e in explored]))
         out[f"fixed_source_{arm}_train_start_room_share"] = float(np.mean([e["attempt_room_shares"][TARGET["start_room"]] for e in explored]))
         out[f"fixed_source_{arm}_train_success_mean"] = float(np.mean([e["train_success_mean"] for e in explored]))
+    out.update(improvement_stats("fixed_source_frozen_over_scratch_final", final["frozen"], final["scratch"]))
+    out.update(improvement_stats("fixed_source_frozen_over_scratch_curve_mean", area["frozen"], area["scratch"]))
+    out.update(improvement_stats("fixed_source_frozen_over_unfrozen_final", final["frozen"], final["unfrozen"]))
     out["fixed_source_cpu_minutes_per_seed"] = float(np.mean([r["cpu_s"] for r in rows]) / 60)
     return out
 
@@ -175,7 +174,7 @@ def main() -> None:
     parser.add_argument("--fixed-source-seeds", type=int, nargs="+", default=budget.pick(full=list(range(8)), fast=[0]),
                         help="target seeds of the fixed-source diagnostic (seed 0's source, SOURCE_CHECKPOINT)")
     parser.add_argument("--only", choices=("transfer", "diagnostics", "fixed_source"), default=None,
-                        help="run one of the two sweeps and write nothing (to spread the runs over processes; runs/ shares them)")
+                        help="run one of the three sweeps and write nothing (to spread the runs over processes; runs/ shares them)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)

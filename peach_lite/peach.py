@@ -190,6 +190,7 @@ class PEACH(nn.Module):
         too): proposed vs reached, the top level's exploration vs the lower levels' control."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
+        self._proposals: list[list[np.ndarray]] = []  # the subgoal each attempt proposed (the (a) row may be relabelled)
         self._context: list[list[np.ndarray]] = []
         self._explore, self._dense = False, np.zeros(0, np.float32)
 
@@ -213,7 +214,7 @@ class PEACH(nn.Module):
         self.explorer.begin(len(tasks), active=explore and tasks.split == "train")
         self._tasks, self._explore = tasks, bool(explore)
         self._attempts = [[] for _ in range(len(tasks))]
-        self._proposals: list[list[np.ndarray]] = [[] for _ in range(len(tasks))]
+        self._proposals = [[] for _ in range(len(tasks))]
         self._dense = np.zeros(len(tasks), np.float32)
 
     def task_variable(self, tasks: TaskBatch) -> Tensor:

@@ -49,7 +49,7 @@ from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaT
 from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
-__all__ = ["gradient_routing", "code_reading_shares", "room_shares", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
+__all__ = ["gradient_routing", "code_reading_shares", "room_shares", "room_counts", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
            "train_attempt_room_shares", "train_exploration", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
@@ -386,9 +386,14 @@ def room_shares(grid: CellCounts) -> np.ndarray:
 
     Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
     """
+    counts = room_counts(grid)
+    return counts / counts.sum() if counts.sum() > 0 else counts
+
+
+def room_counts(grid: CellCounts) -> np.ndarray:
+    """(4,) a grid's counts summed per room of the maze, each cell counted to the room of its centre."""
     rooms = room_of(grid.centres())
-    shares = np.array([grid.counts[rooms == room].sum() for room in range(4)], dtype=float)
-    return shares / shares.sum() if shares.sum() > 0 else shares
+    return np.array([grid.counts[rooms == room].sum() for room in range(4)], dtype=float)
 
 
 def train_attempt_room_shares(agent: Any) -> dict[str, np.ndarray]:
@@ -415,9 +420,7 @@ def train_exploration(agent: Any) -> dict[str, Any]:
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
     shares = train_attempt_room_shares(agent)
-    rooms = room_of(agent.proposal_counts.centres())
-    proposed, missed = (np.array([grid.counts[rooms == room].sum() for room in range(4)], float)
-                        for grid in (agent.proposal_counts, agent.missed_counts))
+    proposed, missed = room_counts(agent.proposal_counts), room_counts(agent.missed_counts)
     return {"subgoal_room_shares": shares["subgoals"].tolist(), "attempt_room_shares": shares["ends"].tolist(),
             "proposal_room_shares": shares["proposals"].tolist(),
             "proposal_missed_by_room": np.divide(missed, proposed, out=np.zeros(4), where=proposed > 0).tolist(),
