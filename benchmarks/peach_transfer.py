@@ -107,7 +107,7 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
     from peach_lite.loop import GymTaskEnvs
     from peach_lite.peach import train_peach
     from peach_lite.peach_diagnostics import train_exploration
-    from peach_lite.peach_transfer import transfer_agent
+    from peach_lite.peach_transfer import proposal_reach, transfer_agent
     from peach_lite.seeding import seed_everything
 
     set_threads(1)
@@ -131,7 +131,7 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
         reached, censored = steps_to(history["eval_steps"], history["eval_values"], meta["steps"])
         out[name] = {"curve_steps": history["eval_steps"], "curve_success": history["eval_values"], "steps_to_threshold": reached,
                      "censored": censored, "final_success": history["eval_values"][-1], "steps": meta["steps"],
-                     "train_exploration": train_exploration(trained)}
+                     "train_exploration": train_exploration(trained), "proposal_reach": proposal_reach(trained)}
     out["wall_s"], out["cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
     return out
 

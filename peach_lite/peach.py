@@ -143,8 +143,7 @@ class PEACH(nn.Module):
                                  top_cond_dim=self.cond_dim, batch_size=config.lower_batch_size, buffer_size=config.buffer_size,
                                  gamma=config.gamma, subgoal_test_rate=config.subgoal_test_rate,
                                  random_action_rate=config.random_action_rate, top_random_action_rate=config.top_random_action_rate,
-                                 updates_per_episode=config.lower_updates_per_episode,
-                                 max_actions=spec.max_actions, seed=config.seed)
+                                 updates_per_episode=config.lower_updates_per_episode, max_actions=spec.max_actions, seed=config.seed)
         self.hierarchy = HAC(spec, hac_config)
         self.hierarchy.top_attempt_hook = self.record_attempt
         self.hierarchy.random_top = config.random_subgoals
@@ -181,13 +180,13 @@ class PEACH(nn.Module):
         self.explorer = FirstReturnThenExplore(self.attempt_counts, config.return_explore_rate, self.hierarchy.rng)
         self.hierarchy.top_plan = lambda e, obs: self.explorer.subgoal(e, obs[: spec.goal_dim])  # None unless returning
         self.subgoal_counts = CellCounts(*subgoal_grid)
-        """Where those attempts' stored subgoals were (HAC's hindsight actions: the proposal where the level below
-        reached it, else where it got, so a missed proposal counts where its attempt ended)."""
+        """Where those attempts' stored subgoals were (HAC's hindsight actions: a missed proposal counts where its attempt ended)."""
         self.proposal_counts = CellCounts(*subgoal_grid)
         """Where the top level proposed those attempts' subgoals, reached or not."""
         self.missed_counts = CellCounts(*subgoal_grid)
-        """Where the proposals the level below did not reach were (an attempt cut short by the episode's end counts
-        too): proposed vs reached, the top level's exploration vs the lower levels' control."""
+        """Where the proposals the level below missed were (cut short by the episode's end too): exploration vs control."""
+        self.proposal_log: list[np.ndarray] = []
+        """Per collection episode and env, (attempts, 5): each top attempt's start (x, y), proposal (x, y) and missed (1.0)."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
         self._proposals: list[list[np.ndarray]] = []  # the subgoal each attempt proposed (the (a) row may be relabelled)
@@ -213,8 +212,7 @@ class PEACH(nn.Module):
         self.hierarchy.top_cond = self.task_variable(tasks).numpy()
         self.explorer.begin(len(tasks), active=explore and tasks.split == "train")
         self._tasks, self._explore = tasks, bool(explore)
-        self._attempts = [[] for _ in range(len(tasks))]
-        self._proposals = [[] for _ in range(len(tasks))]
+        self._attempts, self._proposals = [[] for _ in range(len(tasks))], [[] for _ in range(len(tasks))]
         self._dense = np.zeros(len(tasks), np.float32)
 
     def task_variable(self, tasks: TaskBatch) -> Tensor:
@@ -262,10 +260,12 @@ class PEACH(nn.Module):
                 starts, subgoals, ends = (np.stack([getattr(t, key)[: self.spec.goal_dim] for t, _, _ in self._attempts[e]])
                                           for key in ("obs", "action", "next_obs"))
                 proposals = np.stack(self._proposals[e])
+                missed = np.any(proposals != subgoals, axis=1)  # (a) row relabelled: missed
                 self.attempt_counts.add(ends)
                 self.subgoal_counts.add(subgoals)
                 self.proposal_counts.add(proposals)
-                self.missed_counts.add(proposals[np.any(proposals != subgoals, axis=1)])  # (a) row relabelled: missed
+                self.missed_counts.add(proposals[missed])
+                self.proposal_log.append(np.column_stack([starts, proposals, missed]).astype(np.float32))
                 self.explorer.add_moves(starts, ends)
             if rows:
                 self.rl_buffer.add_batch(task, **self._columns(rows))

@@ -996,6 +996,9 @@ def test_proposal_counts_hold_every_proposal_and_missed_counts_those_the_level_b
     np.add.at(expected_missed, agent.proposal_counts.cell_of(proposals[missed]), 1)
     assert np.array_equal(agent.proposal_counts.counts, expected) and expected.sum() == len(attempts) > 0
     assert np.array_equal(agent.missed_counts.counts, expected_missed) and 0 < missed.sum() < len(attempts)  # both happen
+    starts = np.stack([transition.obs[:2] for transition, _ in attempts])
+    log, expected_log = np.concatenate(agent.proposal_log), np.column_stack([starts, proposals, missed]).astype(np.float32)
+    assert np.array_equal(log[np.lexsort(log.T)], expected_log[np.lexsort(expected_log.T)])  # the same rows (env by env)
 
 
 def test_bad_novelty_values_name_the_field():

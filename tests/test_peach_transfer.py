@@ -8,7 +8,7 @@ import torch
 
 from peach_lite.loop import GymTaskEnvs
 from peach_lite.peach import PEACH, PeachConfig
-from peach_lite.peach_transfer import lower_level_reach, transfer_agent
+from peach_lite.peach_transfer import lower_level_reach, proposal_reach, transfer_agent
 
 MAZE = "peach_lite/PointMazeHidden-v0"
 
@@ -80,3 +80,26 @@ def test_a_copied_top_level_and_encoder_start_from_the_source_and_keep_training(
     assert tuned.config.lower_updates_per_episode == 0 and tuned.num_train_tasks == 24
     with pytest.raises(ValueError, match="top"):
         transfer_agent(source, 24, top="warm")
+
+
+def test_proposal_reach_counts_by_distance_and_by_move():
+    agent = PEACH.__new__(PEACH)  # only the log is read
+    agent.proposal_log = []
+    assert proposal_reach(agent)["distance_counts"] == [0, 0, 0, 0] and np.sum(proposal_reach(agent)["moves"]) == 0
+    agent.proposal_log = [np.array([[-2, -2, -1.5, -2, 0],   # room 0 -> room 0, 0.5 away, reached
+                                    [1, -2, -0.5, -2, 1]], np.float32),  # room 1 -> room 0, 1.5 away, missed
+                          np.array([[2, 2, -2, 2, 1]], np.float32)]  # room 2 -> room 3, 4.0 away, missed
+    reach = proposal_reach(agent)
+    assert reach["distance_edges"] == [1.0, 1.5, 2.0]
+    assert reach["distance_counts"] == [1, 1, 0, 1] and reach["distance_missed"] == [0, 1, 0, 1]
+    moves, missed = np.array(reach["moves"]), np.array(reach["moves_missed"])
+    assert moves.sum() == 3 and moves[0, 0] == moves[1, 0] == moves[2, 3] == 1 and missed.sum() == 2 and missed[0, 0] == 0
+    near, near_missed = np.array(reach["near_moves"]), np.array(reach["near_moves_missed"])
+    assert near.sum() == 2 and near[2, 3] == 0 and near_missed[1, 0] == 1 and near_missed.sum() == 1  # 4.0 is not near
+
+
+@pytest.mark.parametrize("bad, field", [(dict(edges=()), "edges"), (dict(edges=(1.5, 1.0)), "edges"),
+                                        (dict(edges=(0.0, 1.0)), "edges"), (dict(near=0.0), "near")])
+def test_proposal_reach_rejects_bad_arguments(source, bad, field):
+    with pytest.raises(ValueError, match=field):
+        proposal_reach(source, **bad)
