@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from peach_lite.envs.point_mass import room_of
+from peach_lite.envs.point_mass import ROOM_CENTERS, room_of
 from peach_lite.her import goal_reached
 from peach_lite.peach import PEACH
 from peach_lite.peach_config import HIDDEN_MAZE_ID, PeachConfig
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["transfer_agent", "lower_level_reach", "proposal_reach", "REACH_EDGES"]
+__all__ = ["transfer_agent", "lower_level_reach", "bottom_level_reaches", "doorway_reach", "proposal_reach", "REACH_EDGES"]
 
 
 def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True, top: str = "fresh", **overrides: Any) -> PEACH:
@@ -73,7 +73,7 @@ def lower_level_reach(agent: PEACH, *, rooms: Sequence[int] = (0, 1, 2, 3), dist
     check_int("num_subgoals", num_subgoals, 1, 1000)
     for room in rooms:
         check_int("rooms", room, 0, 3)
-    hac, rng = agent.hierarchy, np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     reached = np.zeros(len(rooms))
     for r, room in enumerate(rooms):
         env = make(env_id, start_room=room, sites=tuple(k for k in range(4) if k != room))
@@ -81,17 +81,70 @@ def lower_level_reach(agent: PEACH, *, rooms: Sequence[int] = (0, 1, 2, 3), dist
             for i in range(num_subgoals):
                 obs, _ = env.reset(seed=seed + i)
                 angle = rng.uniform(0.0, 2 * np.pi)
-                subgoal = (obs["achieved_goal"] + distance * np.array([np.cos(angle), np.sin(angle)])).astype(np.float32)
-                for _ in range(hac.horizons[0]):
-                    obs, _, terminated, truncated, _ = env.step(hac.level_action(0, obs["observation"], subgoal))
-                    if goal_reached(obs["achieved_goal"], subgoal, hac.thresholds[0], hac.norm):
-                        reached[r] += 1
-                        break
-                    if terminated or truncated:
-                        break
+                reached[r] += bottom_level_reaches(agent, env, obs, obs["achieved_goal"] + distance * np.array([np.cos(angle), np.sin(angle)]))
         finally:
             env.close()
     return reached / num_subgoals
+
+
+def bottom_level_reaches(agent: PEACH, env: Any, obs: dict[str, np.ndarray], subgoal: np.ndarray) -> bool:
+    """Does the bottom level, acting greedily from ``obs`` (a reset ``env``'s observation) for its horizon, reach
+    ``subgoal`` (2,)? Reached means the hierarchy's own subgoal test; the episode's end stops it.
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+    hac, subgoal = agent.hierarchy, np.asarray(subgoal, np.float32)
+    for _ in range(hac.horizons[0]):
+        obs, _, terminated, truncated, _ = env.step(hac.level_action(0, obs["observation"], subgoal))
+        if goal_reached(obs["achieved_goal"], subgoal, hac.thresholds[0], hac.norm):
+            return True
+        if terminated or truncated:
+            return False
+    return False
+
+
+def doorway_reach(agent: PEACH, *, distance: float = 1.0, lateral: float = 0.3, num_pairs: int = 32, seed: int = 0,
+                  env_id: str = HIDDEN_MAZE_ID) -> np.ndarray:
+    """Can the bottom level cross each doorway, each way? Each pair is two points ``distance`` apart on either side of
+    a doorway (the segment between them crosses it square to its wall, shifted by U[-lateral, lateral] along the
+    wall); the mass starts at rest on one and the bottom level gets the other as its subgoal
+    (:func:`bottom_level_reaches`). The same pairs run both ways, so a gap between ``[a, b]`` and ``[b, a]`` is the
+    direction of the crossing (what the levels practised), not its distance.
+
+    Args:
+        agent: a PEACH (its ``hierarchy.levels[0]`` is tested).
+        distance: between the points of a pair, in [0.4, 3.0].
+        lateral: the largest shift along the wall, in [0, 0.35] (the segment stays inside the doorway).
+        num_pairs: pairs per doorway, in [1, 1000].
+    Returns:
+        (4, 4) fraction of crossings from room a (row) into room b (column) reached; nan where no doorway joins them.
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+    from peach_lite.envs import make
+    from peach_lite.envs.point_mass import DOORS
+
+    check_range("distance", distance, 0.4, 3.0)
+    check_range("lateral", lateral, 0.0, 0.35)
+    check_int("num_pairs", num_pairs, 1, 1000)
+    rng, reached = np.random.default_rng(seed), np.full((4, 4), np.nan)
+    env = make(env_id)
+    try:
+        for (a, b), door in DOORS.items():
+            across = (np.abs(door) == 0).astype(float)  # the wall at x = 0 (door (0, ±2)) is crossed along x
+            inside_a = across * np.sign(ROOM_CENTERS[a] - door)  # from the doorway into room a
+            shifts = rng.uniform(-lateral, lateral, num_pairs)
+            for start_room, end_room, sign in ((a, b, 1.0), (b, a, -1.0)):
+                hits = 0
+                for i, shift in enumerate(shifts):
+                    side = door + shift * (1.0 - across)
+                    start, subgoal = side + sign * inside_a * distance / 2, side - sign * inside_a * distance / 2
+                    obs, _ = env.reset(seed=seed + i, options={"start": start})
+                    hits += bottom_level_reaches(agent, env, obs, subgoal)
+                reached[start_room, end_room] = hits / num_pairs
+    finally:
+        env.close()
+    return reached
 
 
 REACH_EDGES = (1.0, 1.5, 2.0)

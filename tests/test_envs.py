@@ -261,6 +261,22 @@ def test_maze_step_size_walls_and_rooms():
     assert task.goal_room in (1, 2, 3) and task.start_room == 0
 
 
+def test_maze_starts_at_rest_where_reset_is_told_and_refuses_walls():
+    env = _make("peach_lite/PointMaze-v0", sample_goal_on_reset=True)
+    goal = tuple(env.reset(seed=3)[0]["desired_goal"])
+    obs, info = env.reset(seed=3, options={"start": (2.0, -0.3)})  # inside the doorway between rooms 1 and 2
+    assert np.allclose(obs["observation"], [2.0, -0.3, 0.0, 0.0]) and info["room"] == 1
+    assert tuple(obs["desired_goal"]) == goal  # the start option leaves the goal (and its draw) alone
+    task = {"goal": (-1.5, -1.5), "start_room": 0}
+    obs, _ = env.reset(seed=0, options={"task": task, "start": (-3.0, 3.0)})
+    assert np.allclose(obs["achieved_goal"], [-3.0, 3.0]) and np.allclose(obs["desired_goal"], [-1.5, -1.5])
+    for bad in [(0.0, -1.0), (0.1, 3.0), (-1.0, -0.1), (4.0, 0.0), (1.0,), "near"]:  # walls, outside, wrong shape
+        with pytest.raises(ValueError, match="start"):
+            env.reset(options={"start": bad})
+    with pytest.raises(ValueError, match=r"known options: \['task', 'start'\]"):
+        env.reset(options={"begin": (1.0, 1.0)})
+
+
 def test_maze_resamples_goals_on_reset_when_asked():
     env = _make("peach_lite/PointMaze-v0", sample_goal_on_reset=True)
     goals = {tuple(env.reset(seed=s)[0]["desired_goal"]) for s in range(5)}

@@ -8,7 +8,7 @@ import torch
 
 from peach_lite.loop import GymTaskEnvs
 from peach_lite.peach import PEACH, PeachConfig
-from peach_lite.peach_transfer import lower_level_reach, proposal_reach, transfer_agent
+from peach_lite.peach_transfer import doorway_reach, lower_level_reach, proposal_reach, transfer_agent
 
 MAZE = "peach_lite/PointMazeHidden-v0"
 
@@ -103,3 +103,23 @@ def test_proposal_reach_counts_by_distance_and_by_move():
 def test_proposal_reach_rejects_bad_arguments(source, bad, field):
     with pytest.raises(ValueError, match=field):
         proposal_reach(source, **bad)
+
+
+def test_doorway_reach_runs_each_doorway_both_ways(source, monkeypatch):
+    reach = doorway_reach(source, num_pairs=3)
+    doors = np.zeros((4, 4), bool)
+    for a, b in ((0, 1), (1, 2), (2, 3), (0, 3)):
+        doors[a, b] = doors[b, a] = True
+    assert np.array_equal(np.isnan(reach), ~doors) and np.all((reach[doors] >= 0) & (reach[doors] <= 1))
+    assert np.array_equal(reach, doorway_reach(source, num_pairs=3), equal_nan=True)  # seeded
+    # a controller that drives straight at its subgoal crosses every doorway both ways: the pairs straddle open doorways
+    monkeypatch.setattr(source.hierarchy, "level_action", lambda level, obs, goal, **_: np.clip(5 * (goal - obs[:2]), -1, 1))
+    assert np.all(doorway_reach(source, distance=1.5, num_pairs=8)[doors] == 1.0)
+    assert np.all(doorway_reach(source, distance=3.0, num_pairs=8)[doors] == 0.0)  # 2.6 to go: more than 8 steps of 0.2
+
+
+@pytest.mark.parametrize("bad, field", [(dict(distance=0.3), "distance"), (dict(distance=3.5), "distance"),
+                                        (dict(lateral=0.4), "lateral"), (dict(num_pairs=0), "num_pairs")])
+def test_doorway_reach_rejects_bad_arguments(source, bad, field):
+    with pytest.raises(ValueError, match=field):
+        doorway_reach(source, **bad)

@@ -167,14 +167,18 @@ class TaskEnvMixin:
         self._markers = []
         self.set_task(initial_task)
 
+    reset_options: ClassVar[tuple[str, ...]] = ("task",)
+    """The keys ``reset(options=...)`` accepts."""
+
     def _task_from_options(self, options: Mapping[str, Any] | None) -> None:
-        """Handle ``reset(options={"task": ...})``; any other option key is a ValueError."""
+        """Handle ``reset(options={"task": ...})``; a key not in :attr:`reset_options` is a ValueError."""
         if not options:
             return
-        unknown = [key for key in options if key != "task"]
+        unknown = [key for key in options if key not in self.reset_options]
         if unknown:
-            raise ValueError(f"unknown reset option {unknown[0]!r}; known options: ['task']")
-        self.set_task(options["task"])
+            raise ValueError(f"unknown reset option {unknown[0]!r}; known options: {list(self.reset_options)}")
+        if "task" in options:
+            self.set_task(options["task"])
 
     def _split(self) -> tuple[list[Task], list[Task]]:
         if self._split_cache is None:

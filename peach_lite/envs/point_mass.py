@@ -21,7 +21,7 @@ float32 observation); it is about 10x slower than numpy.
   of 0.01 s = 0.1 s, so a full action moves up to 0.2 per step per axis, and velocity decays with a
   0.1 s time constant (the momentum is in the observation). Walls are solid.
 * A task is a goal (x, y) in a goal room and a start room (``MazeTask``); each reset puts the mass at
-  the start room's centre plus U[-0.5, 0.5]^2. ``sample_tasks`` draws the goal room from
+  the start room's centre plus U[-0.5, 0.5]^2 (or at rest at ``reset(options={"start": (x, y)})``). ``sample_tasks`` draws the goal room from
   ``goal_rooms`` (default: rooms 1, 2, 3) and the goal uniformly in that room, at least 0.5 from walls.
 * Goal-conditioned layout as in gymnasium-robotics: Dict observation with ``observation`` = (x, y,
   vx, vy), ``achieved_goal`` = (x, y), ``desired_goal`` = goal, and a vectorised
@@ -62,6 +62,7 @@ __all__ = [
     "ARENA_HALF",
     "ROOM_CENTERS",
     "DOORS",
+    "free_position",
     "room_of",
 ]
 
@@ -87,6 +88,19 @@ DOORS = {
 """Doorway centre between each pair of neighbouring rooms (keys sorted)."""
 ROOM_MARGIN = 0.5
 """Sampled goals keep at least this distance from every wall."""
+
+
+def free_position(field: str, xy: Any) -> np.ndarray:
+    """``xy`` as a (2,) array if the maze's mass fits there (inside the arena, clear of every wall by its radius);
+    a ValueError naming ``field`` otherwise."""
+    limit = ARENA_HALF - MASS_RADIUS
+    point = np.array(float_tuple(field, xy, 2, -limit, limit))
+    clear, door = WALL_HALF_THICKNESS + MASS_RADIUS, (DOOR_OFFSET - DOOR_HALF_WIDTH + MASS_RADIUS, DOOR_OFFSET + DOOR_HALF_WIDTH - MASS_RADIUS)
+    for axis in (0, 1):  # the walls along x = 0 (axis 0) and y = 0 (axis 1), open only in their doorways
+        if abs(point[axis]) < clear and not door[0] <= abs(point[1 - axis]) <= door[1]:
+            raise ValueError(f"{field} must be a free position in the maze (|x|, |y| <= {limit}, at least {clear} from the walls "
+                             f"x = 0 and y = 0 outside their doorways, |other| in [{door[0]}, {door[1]}]), got {tuple(point)}")
+    return point
 
 
 def room_of(xy: np.ndarray) -> np.ndarray:
@@ -339,6 +353,8 @@ class PointMazeEnv(_MujocoFramesMixin, TaskEnvMixin, gym.Env):
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 10}
+    reset_options: ClassVar[tuple[str, ...]] = ("task", "start")
+    """``reset(options={"start": (x, y)})`` puts the mass there at rest (a free position: see :func:`free_position`)."""
     task_cls = MazeTask
     num_train_tasks = 80
     num_test_tasks = 20
@@ -404,11 +420,11 @@ class PointMazeEnv(_MujocoFramesMixin, TaskEnvMixin, gym.Env):
         super().reset(seed=seed)
         if options:
             self._task_from_options(options)
-        elif self.sample_goal_on_reset:
+        if self.sample_goal_on_reset and "task" not in (options or {}):
             self.set_task(self._sample_tasks(self.np_random, 1)[0])
         mujoco.mj_resetData(self.model, self.data)
         start = ROOM_CENTERS[self._start_room] + self.np_random.uniform(-self.start_noise, self.start_noise, size=2)
-        self.data.qpos[:] = start
+        self.data.qpos[:] = start if (options or {}).get("start") is None else free_position("start", options["start"])
         mujoco.mj_forward(self.model, self.data)
         obs = self._obs()
         return obs, self._info(obs["achieved_goal"])
