@@ -21,8 +21,9 @@ and seed, and the same env steps seed by seed (a test checks it).
 3. diagnostic ``fixed_source`` (``--fixed-source-seeds``, 8 by default: 10 did not fit the 2-core
    session that ran it, 21 CPU-min per seed): seed 0's source (``SOURCE_CHECKPOINT``) and
    :data:`FIXED_SOURCE_ARMS` (frozen, unfrozen, scratch) on 8 target seeds: is the frozen arm's gap over 3 seeds,
-   each with its own source, more than the spread between runs, and how widely did each arm search while training
-   (``train_exploration``)? Seed k's scratch run is the main sweep's seed-k scratch run, and seed 0's frozen and unfrozen
+   each with its own source, more than the spread between runs, how widely did each arm search while training
+   (``train_exploration``), and what did its top level propose, how far from the attempt's start, and which proposals
+   did the level below miss (``proposal_reach``)? Seed k's scratch run is the main sweep's seed-k scratch run, and seed 0's frozen and unfrozen
    runs are its seed-0 runs (tested), so the 8 seeds extend the main comparison.
 
 The target gets the source's 600 rounds (the source needed them to pass 0.8; at 300 target rounds, 5 of 6 runs never
@@ -138,18 +139,18 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
 
 def proposal_summary(reaches: list[dict]) -> dict[str, float]:
     """Training proposals pooled over runs (their :func:`~peach_lite.peach_transfer.proposal_reach` counts):
-    ``proposals_beyond_reach`` (the share more than ``REACH_EDGES[-1]`` = 2.0 from the attempt's start, out of one
-    attempt's reach), ``missed_near`` (the share of proposals within 1.5 that the level below missed),
+    ``proposals_beyond_reach`` (the share more than ``REACH_EDGES[-1]`` = 2.0 along the maze from the attempt's start,
+    out of one attempt's reach), ``missed_near`` (the share of proposals within 1.5 that the level below missed),
     ``missed_near_leaving_start`` (the same for those from the start room into another room), ``room0_proposals``
     (the share of proposals in room 0, which holds a third of the target's sites), ``room0_proposals_near`` (the share
     of proposals into room 0 from another room made within 1.5) and ``missed_near_into_room0`` (the share of those missed)."""
-    total = {key: np.sum([np.array(r[key]) for r in reaches], axis=0) for key in reaches[0] if key != "distance_edges"}
+    total = {key: np.sum([np.array(r[key]) for r in reaches], axis=0) for key in reaches[0] if key != "path_edges"}
     start, others = TARGET["start_room"], [room for room in range(4) if room != 0]
     leaving = [room for room in range(4) if room != start]
     def share(part: np.ndarray, whole: np.ndarray) -> float:
         return float(part.sum() / whole.sum()) if whole.sum() else 0.0
 
-    return {"proposals_beyond_reach": share(total["distance_counts"][-1:], total["distance_counts"]),
+    return {"proposals_beyond_reach": share(total["path_counts"][-1:], total["path_counts"]),
             "missed_near": share(total["near_moves_missed"], total["near_moves"]),
             "missed_near_leaving_start": share(total["near_moves_missed"][start, leaving], total["near_moves"][start, leaving]),
             "room0_proposals": share(total["moves"][:, 0], total["moves"]),

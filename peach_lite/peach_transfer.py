@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from peach_lite.envs.point_mass import ROOM_CENTERS, room_of
+from peach_lite.envs.point_mass import ROOM_CENTERS, maze_path_length, room_of
 from peach_lite.her import goal_reached
 from peach_lite.peach import PEACH
 from peach_lite.peach_config import HIDDEN_MAZE_ID, PeachConfig
@@ -148,22 +148,24 @@ def doorway_reach(agent: PEACH, *, distance: float = 1.0, lateral: float = 0.3, 
 
 
 REACH_EDGES = (1.0, 1.5, 2.0)
-"""Bin edges of a proposal's distance from its attempt's start. In the maze a full action moves the mass 0.2 per step,
-1.6 in the bottom level's 8 steps, so a subgoal more than 2.0 away (the 0.4 threshold added) cannot be reached in one
-attempt; up to 1.5, :func:`lower_level_reach` finds the source's bottom level reaching every subgoal inside a room."""
+"""Bin edges of a proposal's path length from its attempt's start (the shortest way through the maze's doorways,
+:func:`~peach_lite.envs.point_mass.maze_path_length`). A full action moves the mass 0.2 per step, 1.6 in the bottom
+level's 8 steps, so a subgoal more than 2.0 along the maze from the start (the 0.4 threshold added) cannot be reached
+in one attempt; up to 1.5, :func:`lower_level_reach` finds the source's bottom level reaching every subgoal inside a
+room."""
 
 
 def proposal_reach(agent: PEACH, *, edges: Sequence[float] = REACH_EDGES, near: float = 1.5) -> dict[str, list]:
     """What the top level asked of the levels below while training, and what they did (``agent.proposal_log``):
-    distance against direction.
+    how far along the maze (:func:`~peach_lite.envs.point_mass.maze_path_length`), and from which room into which.
 
     Args:
         agent: a PEACH after training (its collections' log; empty before).
-        edges: increasing distance bin edges (> 0).
-        near: proposals at most this far from their start are "near" (within reach of one attempt).
+        edges: increasing path-length bin edges (> 0).
+        near: proposals at most this far along the maze from their start are "near" (within reach of one attempt).
     Returns:
-        ``"distance_counts"`` and ``"distance_missed"`` (len(edges) + 1,): proposals and missed proposals per distance
-        bin; ``"moves"``/``"moves_missed"`` and ``"near_moves"``/``"near_moves_missed"`` (4, 4): proposals (all, and
+        ``"path_counts"`` and ``"path_missed"`` (len(edges) + 1,): proposals and missed proposals per path-length
+        bin (``(edges[i - 1], edges[i]]``); ``"moves"``/``"moves_missed"`` and ``"near_moves"``/``"near_moves_missed"`` (4, 4): proposals (all, and
         the near ones) and missed ones by start room (row) and proposed room (column). Counts, so seeds add up.
 
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
@@ -174,13 +176,13 @@ def proposal_reach(agent: PEACH, *, edges: Sequence[float] = REACH_EDGES, near: 
     check_range("near", near, 1e-6, 8.0)
     log = np.concatenate(agent.proposal_log) if agent.proposal_log else np.zeros((0, 5), np.float32)
     starts, proposals, missed = log[:, :2], log[:, 2:4], log[:, 4] > 0
-    distance = np.linalg.norm(proposals - starts, axis=1)
-    bins = np.digitize(distance, edges, right=True)  # (edge[i - 1], edge[i]]
+    path = maze_path_length(starts, proposals)
+    bins = np.digitize(path, edges, right=True)  # (edge[i - 1], edge[i]]
     moves = np.zeros((2, 2, 4, 4), int)  # (all, near) x (proposed, missed) x start room x proposed room
-    for k, keep in enumerate((np.ones(len(log), bool), distance <= near)):
+    for k, keep in enumerate((np.ones(len(log), bool), path <= near)):
         for j, rows in enumerate((keep, keep & missed)):
             np.add.at(moves[k, j], (room_of(starts[rows]), room_of(proposals[rows])), 1)
-    return {"distance_edges": edges, "distance_counts": np.bincount(bins, minlength=len(edges) + 1).tolist(),
-            "distance_missed": np.bincount(bins[missed], minlength=len(edges) + 1).tolist(),
+    return {"path_edges": edges, "path_counts": np.bincount(bins, minlength=len(edges) + 1).tolist(),
+            "path_missed": np.bincount(bins[missed], minlength=len(edges) + 1).tolist(),
             "moves": moves[0, 0].tolist(), "moves_missed": moves[0, 1].tolist(),
             "near_moves": moves[1, 0].tolist(), "near_moves_missed": moves[1, 1].tolist()}

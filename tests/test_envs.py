@@ -277,6 +277,21 @@ def test_maze_starts_at_rest_where_reset_is_told_and_refuses_walls():
         env.reset(options={"begin": (1.0, 1.0)})
 
 
+def test_maze_path_length_is_straight_in_a_room_and_through_the_doorways_between_rooms():
+    from peach_lite.envs.point_mass import maze_path_length
+
+    opening = 0.5 - 0.15  # the doorway's half width less the mass radius
+    assert maze_path_length((-2, -2), (-1, -1)) == pytest.approx(np.sqrt(2))  # one room: straight
+    assert maze_path_length((1, -2), (-1, -2)) == pytest.approx(2.0)  # straight through the doorway at (0, -2)
+    assert maze_path_length((1, -3), (-1, -3)) == pytest.approx(2 * np.hypot(1, 1 - opening), abs=1e-9)  # via its jamb
+    corner = 2 * np.hypot(2, opening) + np.hypot(2 - opening, 2 - opening)  # opposite rooms: two doorways
+    starts, ends = np.array([[-2.0, -2.0], [2.0, 2.0], [1.0, 3.0]]), np.array([[2.0, 2.0], [-2.0, -2.0], [-1.0, -3.0]])
+    lengths = maze_path_length(starts, ends)
+    assert lengths.shape == (3,) and lengths[:2] == pytest.approx([corner, corner], abs=1e-9)
+    assert np.all(lengths >= np.linalg.norm(ends - starts, axis=1))
+    assert np.array_equal(maze_path_length(ends, starts), lengths)  # symmetric
+
+
 def test_maze_resamples_goals_on_reset_when_asked():
     env = _make("peach_lite/PointMaze-v0", sample_goal_on_reset=True)
     goals = {tuple(env.reset(seed=s)[0]["desired_goal"]) for s in range(5)}

@@ -85,17 +85,18 @@ def test_a_copied_top_level_and_encoder_start_from_the_source_and_keep_training(
 def test_proposal_reach_counts_by_distance_and_by_move():
     agent = PEACH.__new__(PEACH)  # only the log is read
     agent.proposal_log = []
-    assert proposal_reach(agent)["distance_counts"] == [0, 0, 0, 0] and np.sum(proposal_reach(agent)["moves"]) == 0
+    assert proposal_reach(agent)["path_counts"] == [0, 0, 0, 0] and np.sum(proposal_reach(agent)["moves"]) == 0
     agent.proposal_log = [np.array([[-2, -2, -1.5, -2, 0],   # room 0 -> room 0, 0.5 away, reached
-                                    [1, -2, -0.5, -2, 1]], np.float32),  # room 1 -> room 0, 1.5 away, missed
-                          np.array([[2, 2, -2, 2, 1]], np.float32)]  # room 2 -> room 3, 4.0 away, missed
+                                    [1, -2, -0.5, -2, 1]], np.float32),  # room 1 -> room 0, 1.5 through the doorway, missed
+                          np.array([[2, 2, -2, 2, 1],  # room 2 -> room 3, 4.0 through the doorway, missed
+                                    [-1, -1, 1, -1, 1]], np.float32)]  # room 0 -> room 1, 2.0 apart, round the wall: missed
     reach = proposal_reach(agent)
-    assert reach["distance_edges"] == [1.0, 1.5, 2.0]
-    assert reach["distance_counts"] == [1, 1, 0, 1] and reach["distance_missed"] == [0, 1, 0, 1]
+    assert reach["path_edges"] == [1.0, 1.5, 2.0]
+    assert reach["path_counts"] == [1, 1, 0, 2] and reach["path_missed"] == [0, 1, 0, 2]  # the last: 2 * hypot(1, 0.65)
     moves, missed = np.array(reach["moves"]), np.array(reach["moves_missed"])
-    assert moves.sum() == 3 and moves[0, 0] == moves[1, 0] == moves[2, 3] == 1 and missed.sum() == 2 and missed[0, 0] == 0
+    assert moves.sum() == 4 and moves[0, 0] == moves[1, 0] == moves[2, 3] == moves[0, 1] == 1 and missed.sum() == 3 and missed[0, 0] == 0
     near, near_missed = np.array(reach["near_moves"]), np.array(reach["near_moves_missed"])
-    assert near.sum() == 2 and near[2, 3] == 0 and near_missed[1, 0] == 1 and near_missed.sum() == 1  # 4.0 is not near
+    assert near.sum() == 2 and near[2, 3] == near[0, 1] == 0 and near_missed[1, 0] == 1 and near_missed.sum() == 1
 
 
 @pytest.mark.parametrize("bad, field", [(dict(edges=()), "edges"), (dict(edges=(1.5, 1.0)), "edges"),

@@ -63,6 +63,7 @@ __all__ = [
     "ROOM_CENTERS",
     "DOORS",
     "free_position",
+    "maze_path_length",
     "room_of",
 ]
 
@@ -101,6 +102,39 @@ def free_position(field: str, xy: Any) -> np.ndarray:
             raise ValueError(f"{field} must be a free position in the maze (|x|, |y| <= {limit}, at least {clear} from the walls "
                              f"x = 0 and y = 0 outside their doorways, |other| in [{door[0]}, {door[1]}]), got {tuple(point)}")
     return point
+
+
+def maze_path_length(start: Any, end: Any, *, samples: int = 21) -> np.ndarray:
+    """(...) length of the shortest way between ``start`` and ``end`` (..., 2) for the mass's centre: straight inside
+    a room (rooms are convex), else through each doorway's opening (its width less the mass radius at both jambs,
+    tried at ``samples`` points), round the shorter way between opposite rooms. Wall thickness is ignored."""
+    start, end = np.broadcast_arrays(np.asarray(start, np.float64), np.asarray(end, np.float64))
+    offsets = np.linspace(-1.0, 1.0, samples) * (DOOR_HALF_WIDTH - MASS_RADIUS)
+    openings = {key: door + np.outer(offsets, door != 0) for key, door in DOORS.items()}  # (samples, 2) per doorway
+
+    def opening(a: int, b: int) -> np.ndarray:
+        return openings[(min(a, b), max(a, b))]
+
+    def via(points: np.ndarray, first: np.ndarray, second: np.ndarray | None) -> np.ndarray:
+        lengths = np.linalg.norm(points[:, None, :2] - first[None], axis=-1)  # (n, samples) to the first doorway
+        if second is not None:  # then through a second doorway: (n, samples, samples)
+            lengths = lengths[:, :, None] + np.linalg.norm(first[:, None] - second[None], axis=-1)[None]
+            return (lengths + np.linalg.norm(points[:, None, None, 2:] - second[None, None], axis=-1)).min(axis=(1, 2))
+        return (lengths + np.linalg.norm(points[:, None, 2:] - first[None], axis=-1)).min(axis=1)
+
+    flat = np.concatenate([start.reshape(-1, 2), end.reshape(-1, 2)], axis=1)
+    out = np.linalg.norm(flat[:, 2:] - flat[:, :2], axis=1)
+    rooms = np.stack([room_of(flat[:, :2]), room_of(flat[:, 2:])], axis=1)
+    for a in range(4):
+        for b in range(4):
+            rows = (rooms[:, 0] == a) & (rooms[:, 1] == b)
+            if a == b or not rows.any():
+                continue
+            if (a - b) % 2:  # neighbours
+                out[rows] = via(flat[rows], opening(a, b), None)
+            else:
+                out[rows] = np.minimum(*(via(flat[rows], opening(a, m), opening(m, b)) for m in ((a + 1) % 4, (a + 3) % 4)))
+    return out.reshape(start.shape[:-1])
 
 
 def room_of(xy: np.ndarray) -> np.ndarray:
