@@ -16,7 +16,7 @@ from peach_lite.peach import PEACH
 from peach_lite.peach_config import HIDDEN_MAZE_ID, PeachConfig
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["transfer_agent", "lower_level_reach", "bottom_level_reaches", "doorway_reach", "proposal_reach", "REACH_EDGES"]
+__all__ = ["transfer_agent", "lower_level_reach", "bottom_level_reaches", "doorway_reach", "doorway_pairs", "proposal_reach", "REACH_EDGES"]
 
 
 def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True, top: str = "fresh", **overrides: Any) -> PEACH:
@@ -103,18 +103,17 @@ def bottom_level_reaches(agent: PEACH, env: Any, obs: dict[str, np.ndarray], sub
     return False
 
 
-def doorway_reach(agent: PEACH, *, distance: float = 1.0, lateral: float = 0.3, num_pairs: int = 32, seed: int = 0,
+def doorway_reach(agent: PEACH, *, max_path: float = 1.5, num_pairs: int = 64, seed: int = 0,
                   env_id: str = HIDDEN_MAZE_ID) -> np.ndarray:
-    """Can the bottom level cross each doorway, each way? Each pair is two points ``distance`` apart on either side of
-    a doorway (the segment between them crosses it square to its wall, shifted by U[-lateral, lateral] along the
-    wall); the mass starts at rest on one and the bottom level gets the other as its subgoal
-    (:func:`bottom_level_reaches`). The same pairs run both ways, so a gap between ``[a, b]`` and ``[b, a]`` is the
-    direction of the crossing (what the levels practised), not its distance.
+    """Can the bottom level cross each doorway, each way? For each pair of neighbouring rooms, ``num_pairs`` pairs of
+    points, one in each room (uniform in the rooms, clear of their walls), drawn among those at most ``max_path``
+    apart along the maze (:func:`~peach_lite.envs.point_mass.maze_path_length`); the mass starts at rest on one and the
+    bottom level gets the other as its subgoal (:func:`bottom_level_reaches`). The same pairs run both ways, so a gap
+    between ``[a, b]`` and ``[b, a]`` is the direction of the crossing (what the levels practised), not its length.
 
     Args:
         agent: a PEACH (its ``hierarchy.levels[0]`` is tested).
-        distance: between the points of a pair, in [0.4, 3.0].
-        lateral: the largest shift along the wall, in [0, 0.35] (the segment stays inside the doorway).
+        max_path: the longest way between the points of a pair, in [0.5, 2.0] (one attempt's reach).
         num_pairs: pairs per doorway, in [1, 1000].
     Returns:
         (4, 4) fraction of crossings from room a (row) into room b (column) reached; nan where no doorway joins them.
@@ -124,28 +123,35 @@ def doorway_reach(agent: PEACH, *, distance: float = 1.0, lateral: float = 0.3, 
     from peach_lite.envs import make
     from peach_lite.envs.point_mass import DOORS
 
-    check_range("distance", distance, 0.4, 3.0)
-    check_range("lateral", lateral, 0.0, 0.35)
+    check_range("max_path", max_path, 0.5, 2.0)
     check_int("num_pairs", num_pairs, 1, 1000)
     rng, reached = np.random.default_rng(seed), np.full((4, 4), np.nan)
     env = make(env_id)
     try:
-        for (a, b), door in DOORS.items():
-            across = (np.abs(door) == 0).astype(float)  # the wall at x = 0 (door (0, ±2)) is crossed along x
-            inside_a = across * np.sign(ROOM_CENTERS[a] - door)  # from the doorway into room a
-            shifts = rng.uniform(-lateral, lateral, num_pairs)
-            for start_room, end_room, sign in ((a, b, 1.0), (b, a, -1.0)):
-                hits = 0
-                for i, shift in enumerate(shifts):
-                    side = door + shift * (1.0 - across)
-                    start, subgoal = side + sign * inside_a * distance / 2, side - sign * inside_a * distance / 2
-                    obs, _ = env.reset(seed=seed + i, options={"start": start})
-                    hits += bottom_level_reaches(agent, env, obs, subgoal)
-                reached[start_room, end_room] = hits / num_pairs
+        for a, b in DOORS:
+            pairs = doorway_pairs(a, b, max_path=max_path, num_pairs=num_pairs, rng=rng)
+            for start_room, end_room, (start, end) in ((a, b, (0, 1)), (b, a, (1, 0))):
+                hits = [bottom_level_reaches(agent, env, env.reset(seed=seed + i, options={"start": pair[start]})[0], pair[end])
+                        for i, pair in enumerate(pairs)]
+                reached[start_room, end_room] = float(np.mean(hits))
     finally:
         env.close()
     return reached
 
+
+def doorway_pairs(a: int, b: int, *, max_path: float, num_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """(num_pairs, 2, 2) pairs of points, the first in room ``a`` and the second in its neighbour ``b`` (uniform in the
+    rooms, clear of their walls by the mass radius), drawn among those at most ``max_path`` apart along the maze
+    (rejection sampling with :func:`~peach_lite.envs.point_mass.maze_path_length`)."""
+    from peach_lite.envs.point_mass import DOORS, MASS_RADIUS, room_box
+
+    if (min(a, b), max(a, b)) not in DOORS:
+        raise ValueError(f"rooms a, b must be neighbours joined by a doorway {sorted(DOORS)}, got ({a}, {b})")
+    pairs = np.zeros((0, 2, 2))
+    while len(pairs) < num_pairs:
+        draws = np.stack([rng.uniform(*room_box(room, MASS_RADIUS), size=(4096, 2)) for room in (a, b)], axis=1)
+        pairs = np.concatenate([pairs, draws[maze_path_length(draws[:, 0], draws[:, 1]) <= max_path]])
+    return pairs[:num_pairs]
 
 REACH_EDGES = (1.0, 1.5, 2.0)
 """Bin edges of a proposal's path length from its attempt's start (the shortest way through the maze's doorways,

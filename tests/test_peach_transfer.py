@@ -8,7 +8,7 @@ import torch
 
 from peach_lite.loop import GymTaskEnvs
 from peach_lite.peach import PEACH, PeachConfig
-from peach_lite.peach_transfer import doorway_reach, lower_level_reach, proposal_reach, transfer_agent
+from peach_lite.peach_transfer import doorway_pairs, doorway_reach, lower_level_reach, proposal_reach, transfer_agent
 
 MAZE = "peach_lite/PointMazeHidden-v0"
 
@@ -106,21 +106,34 @@ def test_proposal_reach_rejects_bad_arguments(source, bad, field):
         proposal_reach(source, **bad)
 
 
-def test_doorway_reach_runs_each_doorway_both_ways(source, monkeypatch):
+def test_doorway_reach_runs_each_doorway_both_ways(source):
     reach = doorway_reach(source, num_pairs=3)
     doors = np.zeros((4, 4), bool)
     for a, b in ((0, 1), (1, 2), (2, 3), (0, 3)):
         doors[a, b] = doors[b, a] = True
     assert np.array_equal(np.isnan(reach), ~doors) and np.all((reach[doors] >= 0) & (reach[doors] <= 1))
     assert np.array_equal(reach, doorway_reach(source, num_pairs=3), equal_nan=True)  # seeded
-    # a controller that drives straight at its subgoal crosses every doorway both ways: the pairs straddle open doorways
-    monkeypatch.setattr(source.hierarchy, "level_action", lambda level, obs, goal, **_: np.clip(5 * (goal - obs[:2]), -1, 1))
-    assert np.all(doorway_reach(source, distance=1.5, num_pairs=8)[doors] == 1.0)
-    assert np.all(doorway_reach(source, distance=3.0, num_pairs=8)[doors] == 0.0)  # 2.6 to go: more than 8 steps of 0.2
+    source.hierarchy.thresholds[0], threshold = 10.0, source.hierarchy.thresholds[0]
+    try:  # every subgoal counts as reached: every crossing is
+        assert np.all(doorway_reach(source, num_pairs=2)[doors] == 1.0)
+    finally:
+        source.hierarchy.thresholds[0] = threshold
 
 
-@pytest.mark.parametrize("bad, field", [(dict(distance=0.3), "distance"), (dict(distance=3.5), "distance"),
-                                        (dict(lateral=0.4), "lateral"), (dict(num_pairs=0), "num_pairs")])
+def test_doorway_pairs_straddle_a_doorway_within_the_path_length():
+    from peach_lite.envs.point_mass import free_position, maze_path_length, room_of
+
+    pairs = doorway_pairs(2, 1, max_path=1.2, num_pairs=50, rng=np.random.default_rng(0))
+    assert pairs.shape == (50, 2, 2) and np.all(room_of(pairs[:, 0]) == 2) and np.all(room_of(pairs[:, 1]) == 1)
+    assert np.all(maze_path_length(pairs[:, 0], pairs[:, 1]) <= 1.2)
+    for point in pairs.reshape(-1, 2):
+        free_position("point", point)  # no ValueError: the mass fits there
+    with pytest.raises(ValueError, match="neighbours"):
+        doorway_pairs(0, 2, max_path=1.2, num_pairs=5, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("bad, field", [(dict(max_path=0.4), "max_path"), (dict(max_path=2.5), "max_path"),
+                                        (dict(num_pairs=0), "num_pairs")])
 def test_doorway_reach_rejects_bad_arguments(source, bad, field):
     with pytest.raises(ValueError, match=field):
         doorway_reach(source, **bad)

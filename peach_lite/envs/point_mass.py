@@ -64,6 +64,7 @@ __all__ = [
     "DOORS",
     "free_position",
     "maze_path_length",
+    "room_box",
     "room_of",
 ]
 
@@ -107,7 +108,8 @@ def free_position(field: str, xy: Any) -> np.ndarray:
 def maze_path_length(start: Any, end: Any, *, samples: int = 21) -> np.ndarray:
     """(...) length of the shortest way between ``start`` and ``end`` (..., 2) for the mass's centre: straight inside
     a room (rooms are convex), else through each doorway's opening (its width less the mass radius at both jambs,
-    tried at ``samples`` points), round the shorter way between opposite rooms. Wall thickness is ignored."""
+    tried at ``samples`` points), round the shorter way between opposite rooms. Wall thickness and the jambs' rounding for the mass
+    are ignored (a few hundredths: a lower bound)."""
     start, end = np.broadcast_arrays(np.asarray(start, np.float64), np.asarray(end, np.float64))
     offsets = np.linspace(-1.0, 1.0, samples) * (DOOR_HALF_WIDTH - MASS_RADIUS)
     openings = {key: door + np.outer(offsets, door != 0) for key, door in DOORS.items()}  # (samples, 2) per doorway
@@ -144,7 +146,7 @@ def room_of(xy: np.ndarray) -> np.ndarray:
     return np.where(north, np.where(east, 2, 3), np.where(east, 1, 0))
 
 
-def _room_box(room: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+def room_box(room: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) corners of the part of ``room`` at least ``margin`` from its walls."""
     inner = WALL_HALF_THICKNESS + margin
     outer = ARENA_HALF - margin
@@ -356,7 +358,7 @@ class MazeTask(Task):
                 raise ValueError(f"{name} must be an integer in [0, 3], got {value!r}")
             check_range(name, value, 0, 3)
             object.__setattr__(self, name, int(value))
-        low, high = _room_box(self.goal_room, MASS_RADIUS)
+        low, high = room_box(self.goal_room, MASS_RADIUS)
         if not (np.all(np.array(goal) >= low) and np.all(np.array(goal) <= high)):
             raise ValueError(
                 f"goal must lie inside goal_room {self.goal_room} (x in [{low[0]:.2f}, {high[0]:.2f}], "
@@ -501,7 +503,7 @@ class PointMazeEnv(_MujocoFramesMixin, TaskEnvMixin, gym.Env):
         rooms = rng.choice(np.array(self.goal_rooms), size=n)
         tasks = []
         for room in rooms:
-            low, high = _room_box(int(room), ROOM_MARGIN)
+            low, high = room_box(int(room), ROOM_MARGIN)
             tasks.append(MazeTask(goal=tuple(rng.uniform(low, high)), goal_room=int(room), start_room=self.start_room))
         return tasks
 
