@@ -1785,7 +1785,22 @@ assert fixed_rooms["frozen"][0] < 0.25 * min(fixed_rooms[arm][0] for arm in othe
 #   often than either other arm's, and they almost never end in room 0, which holds a third of the target's sites
 #   and is the source's start room. Room 0 is where the copies left learning go and the frozen ones do not.
 #
-# Why room 0 is out of the frozen levels' reach while the top level searches, though they reach every room when the
-# top level knows the goal, these runs do not say: they count where attempts ended, not what was proposed there.
-# The agent now also counts its top level's proposals and the ones the lower levels missed (`proposal_counts`,
-# `missed_counts`, read by `train_exploration`), for the benchmark's next run.
+# **Which crossings do the frozen levels make?** A controlled check on seed 0's source first. `doorway_reach` draws
+# pairs of points in neighbouring rooms, at most 1.5 apart along the maze (`maze_path_length`: one attempt's reach),
+# starts the mass at rest on one and gives the bottom level the other as its subgoal, then runs the same pairs the
+# other way. A gap between the two directions is what the level practised, not how far it had to go.
+
+# %%
+from peach_lite.peach_transfer import bottom_level_reaches, doorway_reach
+
+show_source(bottom_level_reaches)
+show_source(doorway_reach)
+crossings = doorway_reach(final_agent, num_pairs=256)  # seed 0's source, the frozen arm's lower levels
+doorways = [(0, 1), (0, 3), (1, 2), (2, 3)]
+for a, b in doorways:
+    print(f"  room {a} -> room {b}: {crossings[a, b]:.2f}    room {b} -> room {a}: {crossings[b, a]:.2f}")
+out_of_source_start = [crossings[0, 1], crossings[0, 3]]
+others = [crossings[a, b] for a, b in doorways + [(b, a) for a, b in doorways] if a != 0]
+assert min(out_of_source_start) >= 0.75 and max(others) <= 0.65  # out of the source's start room: the practised way
+assert crossings[0, 1] - crossings[1, 0] >= 0.2 and crossings[0, 3] - crossings[3, 0] >= 0.2  # the same pairs, reversed
+assert max(crossings[2, 1], crossings[2, 3]) <= 0.55  # out of the target's start room: about half
