@@ -59,6 +59,7 @@ import torch
 
 from peach_lite.budget import Budget
 from peach_lite.peach_config import ELIMINATING_ROUTE, PeachConfig
+from peach_lite.peach_transfer import proposal_summary
 from peach_lite.results import curves_panel, figure_spec, write_results
 from peach_lite.stats import headline_stats, improvement_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
@@ -137,33 +138,12 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
     return out
 
 
-def proposal_summary(reaches: list[dict]) -> dict[str, float]:
-    """Training proposals pooled over runs (their :func:`~peach_lite.peach_transfer.proposal_reach` counts):
-    ``proposals_beyond_reach`` (the share more than ``REACH_EDGES[-1]`` = 2.0 along the maze from the attempt's start,
-    out of one attempt's reach), ``missed_near`` (the share of proposals within 1.5 that the level below missed),
-    ``missed_near_leaving_start`` (the same for those from the start room into another room), ``room0_proposals``
-    (the share of proposals in room 0, which holds a third of the target's sites), ``room0_proposals_near`` (the share
-    of proposals into room 0 from another room made within 1.5) and ``missed_near_into_room0`` (the share of those missed)."""
-    total = {key: np.sum([np.array(r[key]) for r in reaches], axis=0) for key in reaches[0] if key != "path_edges"}
-    start, others = TARGET["start_room"], [room for room in range(4) if room != 0]
-    leaving = [room for room in range(4) if room != start]
-    def share(part: np.ndarray, whole: np.ndarray) -> float:
-        return float(part.sum() / whole.sum()) if whole.sum() else 0.0
-
-    return {"proposals_beyond_reach": share(total["path_counts"][-1:], total["path_counts"]),
-            "missed_near": share(total["near_moves_missed"], total["near_moves"]),
-            "missed_near_leaving_start": share(total["near_moves_missed"][start, leaving], total["near_moves"][start, leaving]),
-            "room0_proposals": share(total["moves"][:, 0], total["moves"]),
-            "room0_proposals_near": share(total["near_moves"][others, 0], total["moves"][others, 0]),
-            "missed_near_into_room0": share(total["near_moves_missed"][others, 0], total["near_moves"][others, 0])}
-
-
 def fixed_source_headline(rows: list[dict]) -> dict[str, float]:
     """The fixed-source diagnostic's headline keys (``fixed_source_*``): per arm of :data:`FIXED_SOURCE_ARMS` the mean
     env steps to 0.8, the final success (IQM, 95% CI, mean) and the mean over meta-tests; the frozen-over-scratch steps
     ratio, censored runs, P(frozen > scratch) on final success and on the mean over meta-tests and P(frozen > unfrozen)
     on final success (rliable, 95% CI); per arm, how widely training searched: cells reached, the share of attempts
-    ending in the start room, the collections' mean success, and what its top level proposed (:func:`proposal_summary`)."""
+    ending in the start room, the collections' mean success, and what its top level proposed (:func:`~peach_lite.peach_transfer.proposal_summary`)."""
     steps = {arm: np.array([r[arm]["steps_to_threshold"] for r in rows]) for arm in FIXED_SOURCE_ARMS}
     final = {arm: [r[arm]["final_success"] for r in rows] for arm in FIXED_SOURCE_ARMS}
     area = {arm: [float(np.mean(r[arm]["curve_success"])) for r in rows] for arm in FIXED_SOURCE_ARMS}
@@ -178,7 +158,8 @@ def fixed_source_headline(rows: list[dict]) -> dict[str, float]:
         out[f"fixed_source_{arm}_train_cells_reached"] = float(np.mean([e["cells_reached"] for e in explored]))
         out[f"fixed_source_{arm}_train_start_room_share"] = float(np.mean([e["attempt_room_shares"][TARGET["start_room"]] for e in explored]))
         out[f"fixed_source_{arm}_train_success_mean"] = float(np.mean([e["train_success_mean"] for e in explored]))
-        out.update({f"fixed_source_{arm}_train_{key}": value for key, value in proposal_summary([r[arm]["proposal_reach"] for r in rows]).items()})
+        reaches = [r[arm]["proposal_reach"] for r in rows]  # what its top level proposed, pooled over seeds
+        out.update({f"fixed_source_{arm}_train_{key}": value for key, value in proposal_summary(reaches, TARGET["start_room"]).items()})
     out.update(improvement_stats("fixed_source_frozen_over_scratch_final", final["frozen"], final["scratch"]))
     out.update(improvement_stats("fixed_source_frozen_over_scratch_curve_mean", area["frozen"], area["scratch"]))
     out.update(improvement_stats("fixed_source_frozen_over_unfrozen_final", final["frozen"], final["unfrozen"]))

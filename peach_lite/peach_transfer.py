@@ -16,7 +16,7 @@ from peach_lite.peach import PEACH
 from peach_lite.peach_config import HIDDEN_MAZE_ID, PeachConfig
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["transfer_agent", "lower_level_reach", "bottom_level_reaches", "doorway_reach", "doorway_pairs", "proposal_reach", "REACH_EDGES"]
+__all__ = ["transfer_agent", "lower_level_reach", "bottom_level_reaches", "doorway_reach", "doorway_pairs", "proposal_reach", "proposal_summary", "REACH_EDGES"]
 
 
 def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True, top: str = "fresh", **overrides: Any) -> PEACH:
@@ -192,3 +192,35 @@ def proposal_reach(agent: PEACH, *, edges: Sequence[float] = REACH_EDGES, near: 
             "path_missed": np.bincount(bins[missed], minlength=len(edges) + 1).tolist(),
             "moves": moves[0, 0].tolist(), "moves_missed": moves[0, 1].tolist(),
             "near_moves": moves[1, 0].tolist(), "near_moves_missed": moves[1, 1].tolist()}
+
+
+def proposal_summary(reaches: Sequence[dict[str, list]], start_room: int, into_room: int = 0) -> dict[str, float]:
+    """:func:`proposal_reach` counts of one or more runs, pooled, as shares (0 where there are none):
+
+    * ``proposals_beyond_reach``: proposals more than the last edge (2.0) along the maze from the attempt's start,
+      out of one attempt's reach;
+    * ``missed_near``: near proposals (within 1.5) that the level below missed;
+    * ``missed_near_leaving_start``: the same for those from ``start_room`` into another room;
+    * ``room{into_room}_proposals``: proposals in ``into_room`` (the target's room 0: a third of its sites, the
+      source's start room);
+    * ``room{into_room}_proposals_near``: proposals into ``into_room`` from another room made within 1.5;
+    * ``missed_near_into_room{into_room}``: the share of those missed.
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+    check_int("start_room", start_room, 0, 3)
+    check_int("into_room", into_room, 0, 3)
+    if not reaches:
+        raise ValueError("reaches must hold at least one proposal_reach result, got none")
+    total = {key: np.sum([np.array(r[key]) for r in reaches], axis=0) for key in reaches[0] if key != "path_edges"}
+    leaving, entering = [r for r in range(4) if r != start_room], [r for r in range(4) if r != into_room]
+
+    def share(part: np.ndarray, whole: np.ndarray) -> float:
+        return float(part.sum() / whole.sum()) if whole.sum() else 0.0
+
+    return {"proposals_beyond_reach": share(total["path_counts"][-1:], total["path_counts"]),
+            "missed_near": share(total["near_moves_missed"], total["near_moves"]),
+            "missed_near_leaving_start": share(total["near_moves_missed"][start_room, leaving], total["near_moves"][start_room, leaving]),
+            f"room{into_room}_proposals": share(total["moves"][:, into_room], total["moves"]),
+            f"room{into_room}_proposals_near": share(total["near_moves"][entering, into_room], total["moves"][entering, into_room]),
+            f"missed_near_into_room{into_room}": share(total["near_moves_missed"][entering, into_room], total["near_moves"][entering, into_room])}

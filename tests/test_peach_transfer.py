@@ -8,7 +8,7 @@ import torch
 
 from peach_lite.loop import GymTaskEnvs
 from peach_lite.peach import PEACH, PeachConfig
-from peach_lite.peach_transfer import doorway_pairs, doorway_reach, lower_level_reach, proposal_reach, transfer_agent
+from peach_lite.peach_transfer import doorway_pairs, doorway_reach, lower_level_reach, proposal_reach, proposal_summary, transfer_agent
 
 MAZE = "peach_lite/PointMazeHidden-v0"
 
@@ -97,6 +97,12 @@ def test_proposal_reach_counts_by_distance_and_by_move():
     assert moves.sum() == 4 and moves[0, 0] == moves[1, 0] == moves[2, 3] == moves[0, 1] == 1 and missed.sum() == 3 and missed[0, 0] == 0
     near, near_missed = np.array(reach["near_moves"]), np.array(reach["near_moves_missed"])
     assert near.sum() == 2 and near[2, 3] == near[0, 1] == 0 and near_missed[1, 0] == 1 and near_missed.sum() == 1
+    summary = proposal_summary([reach, reach], start_room=1)  # pooled: the same shares
+    assert summary == {"proposals_beyond_reach": 0.5, "missed_near": 0.5, "missed_near_leaving_start": 1.0,
+                       "room0_proposals": 0.5, "room0_proposals_near": 1.0, "missed_near_into_room0": 1.0}
+    assert proposal_summary([reach], start_room=2, into_room=3)["room3_proposals_near"] == 0.0  # 4.0 along the maze
+    with pytest.raises(ValueError, match="into_room"):
+        proposal_summary([reach], start_room=2, into_room=4)
 
 
 @pytest.mark.parametrize("bad, field", [(dict(edges=()), "edges"), (dict(edges=(1.5, 1.0)), "edges"),
