@@ -143,3 +143,18 @@ def test_doorway_pairs_straddle_a_doorway_within_the_path_length():
 def test_doorway_reach_rejects_bad_arguments(source, bad, field):
     with pytest.raises(ValueError, match=field):
         doorway_reach(source, **bad)
+
+
+def test_the_sources_bottom_level_crosses_best_out_of_the_sources_start_room():
+    """Lesson 11's transfer section: seed 0's source (the committed checkpoint, the frozen arm's lower levels) crosses
+    out of room 0, where every source attempt began, far more often than the same pairs the other way, or any other
+    doorway; out of the target's start room (2) it makes about half."""
+    from peach_lite.checkpoints import load_agent
+    from peach_lite.paths import checkpoints_dir
+
+    agent, _ = load_agent(checkpoints_dir() / "peach_maze_eliminating.pt", algorithm="peach")
+    crossings = doorway_reach(agent, num_pairs=256)
+    others = [crossings[a, b] for a, b in ((1, 0), (3, 0), (1, 2), (2, 1), (2, 3), (3, 2))]
+    assert min(crossings[0, 1], crossings[0, 3]) >= 0.75 and max(others) <= 0.65
+    assert crossings[0, 1] - crossings[1, 0] >= 0.2 and crossings[0, 3] - crossings[3, 0] >= 0.2
+    assert max(crossings[2, 1], crossings[2, 3]) <= 0.55
