@@ -142,7 +142,10 @@ def doorway_reach(agent: PEACH, *, max_path: float = 1.5, num_pairs: int = 64, s
 def doorway_pairs(a: int, b: int, *, max_path: float, num_pairs: int, rng: np.random.Generator) -> np.ndarray:
     """(num_pairs, 2, 2) pairs of points, the first in room ``a`` and the second in its neighbour ``b`` (uniform in the
     rooms, clear of their walls by the mass radius), drawn among those at most ``max_path`` apart along the maze
-    (rejection sampling with :func:`~peach_lite.envs.point_mass.maze_path_length`)."""
+    (rejection sampling with :func:`~peach_lite.envs.point_mass.maze_path_length`).
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
     from peach_lite.envs.point_mass import DOORS, MASS_RADIUS, room_box
 
     if (min(a, b), max(a, b)) not in DOORS:

@@ -109,7 +109,10 @@ def maze_path_length(start: Any, end: Any, *, samples: int = 21) -> np.ndarray:
     """(...) length of the shortest way between ``start`` and ``end`` (..., 2) for the mass's centre: straight inside
     a room (rooms are convex), else through each doorway's opening (its width less the mass radius at both jambs,
     tried at ``samples`` points), round the shorter way between opposite rooms. Wall thickness and the jambs' rounding for the mass
-    are ignored (a few hundredths: a lower bound)."""
+    are ignored (a few hundredths: a lower bound).
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
     start, end = np.broadcast_arrays(np.asarray(start, np.float64), np.asarray(end, np.float64))
     offsets = np.linspace(-1.0, 1.0, samples) * (DOOR_HALF_WIDTH - MASS_RADIUS)
     openings = {key: door + np.outer(offsets, door != 0) for key, door in DOORS.items()}  # (samples, 2) per doorway
