@@ -1727,8 +1727,8 @@ assert reach_per_room.min() >= 0.9  # ... and yet the bottom level moves there a
 #   the sources' attempts ended there.
 # * **Under PEACH's own top level**, which must search, the frozen arm ends lowest (final success and area under the
 #   curve), while the same copies left learning (unfrozen) end level with scratch. So what holds the frozen arm back
-#   is lower levels that no longer learn, not these lower levels. The fixed-source check below tests this on 8 target
-#   seeds, and shows where the frozen arm's collections stop.
+#   is that its lower levels no longer learn. The fixed-source check below tests this on 8 target seeds, shows where
+#   the frozen arm's collections stop, and which moves the frozen levels would have had to learn.
 # * **The source's top level and encoder** (fine-tuned) raise the frozen arm's curve to scratch's area: what the top
 #   level knows of searching the maze carries over, but the new goals still have to be inferred and found.
 #
@@ -1800,7 +1800,69 @@ doorways = [(0, 1), (0, 3), (1, 2), (2, 3)]
 for a, b in doorways:
     print(f"  room {a} -> room {b}: {crossings[a, b]:.2f}    room {b} -> room {a}: {crossings[b, a]:.2f}")
 out_of_source_start = [crossings[0, 1], crossings[0, 3]]
-others = [crossings[a, b] for a, b in doorways + [(b, a) for a, b in doorways] if a != 0]
-assert min(out_of_source_start) >= 0.75 and max(others) <= 0.65  # out of the source's start room: the practised way
+other_crossings = [crossings[a, b] for a, b in doorways + [(b, a) for a, b in doorways] if a != 0]
+assert min(out_of_source_start) >= 0.7 and min(out_of_source_start) > max(other_crossings) + 0.1  # the practised way: out of room 0
 assert crossings[0, 1] - crossings[1, 0] >= 0.2 and crossings[0, 3] - crossings[3, 0] >= 0.2  # the same pairs, reversed
 assert max(crossings[2, 1], crossings[2, 3]) <= 0.55  # out of the target's start room: about half
+
+# %% [markdown]
+# Out of room 0, where every source attempt began, the frozen bottom level makes about four crossings in five; the same
+# pairs the other way about half, and every other doorway between two in five and two in three. The frozen levels are
+# best at the moves the source practised. The target's search needs the others: out of room 2, its start (about half),
+# and into room 0, where a third of its sites are.
+#
+# **What the top level asked while training, and what the levels below did.** Each PEACH logs every training
+# attempt's start, its top level's proposal, and whether the level below missed it (`PEACH.proposal_log`).
+# `proposal_reach` counts them per run by path length along the maze and by start and proposed room, and
+# `proposal_summary` pools the counts into shares. The benchmark recorded them for every run of the fixed-source
+# diagnostic.
+
+# %%
+from peach_lite.peach_transfer import proposal_reach, proposal_summary
+
+show_source(proposal_reach)
+show_source(proposal_summary)
+summary_labels = {"proposals_beyond_reach": "proposed over 2.0 along the maze from the start (out of reach)",
+                  "missed_near": "proposed within 1.5: missed by the level below",
+                  "missed_near_leaving_start": "  ... of those out of the start room (2): missed",
+                  "room0_proposals": "proposed in room 0",
+                  "room0_proposals_near": "proposed into room 0 from another room: within 1.5",
+                  "missed_near_into_room0": "  ... of those: missed"}
+print(f"{'training proposals, pooled over the target seeds':<66}" + "".join(f"{arm:>10}" for arm in fixed_arms))
+for key, label in summary_labels.items():
+    print(f"{label:<66}" + "".join(f"{t[f'fixed_source_{arm}_train_{key}']:>10.2f}" for arm in fixed_arms))
+per_seed = {arm: [proposal_summary([r[arm]["proposal_reach"]], start_room) for r in fixed_runs] for arm in fixed_arms}
+seed_rows = {key: {arm: [row[key] for row in per_seed[arm]] for arm in fixed_arms} for key in ("missed_near_leaving_start", "room0_proposals_near")}
+for key, rows in seed_rows.items():
+    print(f"{key}, seed by seed:")
+    for arm in fixed_arms:
+        print(f"  {arm:<10}{np.round(rows[arm], 2)}")
+print(f"the frozen arm's final success, seed by seed: {np.round([r['frozen']['final_success'] for r in fixed_runs], 2)}")
+pooled = {key: {arm: t[f"fixed_source_{arm}_train_{key}"] for arm in fixed_arms} for key in summary_labels}
+assert max(pooled["proposals_beyond_reach"].values()) - min(pooled["proposals_beyond_reach"].values()) <= 0.05  # as far
+assert all(f > max(u, s) for f, u, s in zip(*seed_rows["missed_near_leaving_start"].values()))  # every seed
+assert pooled["missed_near_leaving_start"]["frozen"] >= 1.4 * max(pooled["missed_near_leaving_start"][arm] for arm in others)
+assert pooled["room0_proposals_near"]["frozen"] < min(pooled["room0_proposals_near"][arm] for arm in others)
+assert sum(f < 0.3 * min(u, s) for f, u, s in zip(*seed_rows["room0_proposals_near"].values())) >= len(fixed_runs) / 2
+assert max(pooled["missed_near_into_room0"].values()) - min(pooled["missed_near_into_room0"].values()) <= 0.1  # once near
+frozen_final = [r["frozen"]["final_success"] for r in fixed_runs]
+assert np.argmax(frozen_final) == np.argmax(seed_rows["room0_proposals_near"]["frozen"])  # its best run: nearest room 0
+
+# %% [markdown]
+# Read it as a chain:
+#
+# * **The frozen arm's top level asks no more of its levels than the others do.** In every arm about two proposals in
+#   five lie beyond one attempt's reach.
+# * **Its frozen levels miss the moves out of the start room**: about three in five of the near proposals from room 2
+#   into another room, on every seed, against about one in three for levels that learn on the target. That is the
+#   crossing the controlled check found the source's level makes about half the time.
+# * **So its search seldom gets near room 0.** Pooled, a smaller share of its proposals into room 0 are made from
+#   within reach (a little over half the others'), and on most seeds hardly any. The near ones it does make are missed about as often as the other
+#   arms' (about half): room 0 is not beyond the frozen levels once the search gets close. The frozen run that ended
+#   highest (seed 2, 0.92) is the one whose search got near room 0 most often.
+#
+# The source's lower levels keep the source's habits: they learned the crossings its search made, out of room 0. A top
+# level handed the goal gets by with them (the oracle diagnostic above), but a top level that searches from room 2
+# needs levels that leave room 2, and frozen levels cannot learn to. Copies that keep learning miss a third of those
+# moves instead of three in five, which is why that arm leads. A source whose levels practise every crossing (starts
+# in every room) is the untried route to a frozen transfer that pays.

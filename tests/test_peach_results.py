@@ -91,7 +91,12 @@ def test_eliminating_slots_make_the_belief_collapse_after_a_paid_attempt(headlin
                           "lower levels that no longer learn, not these levels, hold it back. With seed 0's source fixed over 8 target "
                           f"seeds ({quote_headline('peach_transfer', 'fixed_source_transfer_steps_ratio', 'fixed_source_frozen_final_success_mean', 'fixed_source_unfrozen_final_success_mean', 'fixed_source_scratch_final_success_mean', 'fixed_source_frozen_over_scratch_final_prob_improvement', 'fixed_source_frozen_over_unfrozen_final_prob_improvement')}) "
                           "frozen and scratch are not told apart, the copies left learning are ahead, and the frozen arm's collections stay "
-                          "in the start room and hardly ever end in room 0 (lesson 11, 'Transfer: same dynamics, a new reward')",
+                          "in the start room and hardly ever end in room 0. Why: the frozen levels miss the near moves out of the start room "
+                          f"({quote_headline('peach_transfer', 'fixed_source_frozen_train_missed_near_leaving_start', 'fixed_source_unfrozen_train_missed_near_leaving_start', 'fixed_source_scratch_train_missed_near_leaving_start')}), "
+                          "so their search seldom proposes room 0 from within reach "
+                          f"({quote_headline('peach_transfer', 'fixed_source_frozen_train_room0_proposals_near', 'fixed_source_unfrozen_train_room0_proposals_near', 'fixed_source_scratch_train_room0_proposals_near')}); "
+                          "the source's level crosses well only out of the source's own start room (doorway_reach). A source whose levels "
+                          "practise every crossing is the untried route (lesson 11, 'Transfer: same dynamics, a new reward')",
                    strict=False)
 def test_frozen_lower_levels_halve_the_steps_to_eighty_percent(headline):
     assert headline("peach_transfer")["transfer_steps_ratio"] <= 0.5
@@ -166,6 +171,30 @@ def test_with_one_source_frozen_and_scratch_are_not_told_apart_and_the_frozen_co
     rooms = {arm: np.array([r[arm]["train_exploration"]["attempt_room_shares"] for r in runs]) for arm in ("frozen", "unfrozen", "scratch")}
     assert np.all(rooms["frozen"][:, start] > np.maximum(rooms["unfrozen"][:, start], rooms["scratch"][:, start]))
     assert rooms["frozen"][:, 0].mean() < 0.25 * min(rooms["unfrozen"][:, 0].mean(), rooms["scratch"][:, 0].mean())
+
+
+def test_the_frozen_levels_miss_the_moves_out_of_the_start_room_so_their_search_seldom_comes_near_room_0(headline):
+    """The fixed-source diagnostic's training proposals (lesson 11's transfer section): the frozen arm's top level
+    proposes as far as the others'; its frozen levels miss near moves out of the start room more often on every seed
+    (pooled: at least 1.4 times); it makes fewer proposals into room 0 from within reach (pooled; on at least half the
+    seeds under 0.3 times either other arm's), though the near ones it makes are missed about as often as theirs."""
+    from peach_lite.peach_transfer import proposal_summary
+    from peach_lite.results import read_results
+
+    h, transfer = headline("peach_transfer"), read_results("peach_transfer")
+    runs, start = transfer["details"]["fixed_source_runs"], transfer["details"]["target_env_kwargs"]["start_room"]
+    arms, others = ("frozen", "unfrozen", "scratch"), ("unfrozen", "scratch")
+    pooled = {key: {arm: h[f"fixed_source_{arm}_train_{key}"] for arm in arms} for key in
+              ("proposals_beyond_reach", "missed_near_leaving_start", "room0_proposals_near", "missed_near_into_room0")}
+    per_seed = {arm: [proposal_summary([r[arm]["proposal_reach"]], start) for r in runs] for arm in arms}
+    assert pooled == {key: {arm: proposal_summary([r[arm]["proposal_reach"] for r in runs], start)[key] for arm in arms} for key in pooled}
+    assert max(pooled["proposals_beyond_reach"].values()) - min(pooled["proposals_beyond_reach"].values()) <= 0.05
+    leaving, near_room0 = ({arm: [row[key] for row in per_seed[arm]] for arm in arms} for key in ("missed_near_leaving_start", "room0_proposals_near"))
+    assert all(f > max(u, s) for f, u, s in zip(*leaving.values()))  # every seed
+    assert pooled["missed_near_leaving_start"]["frozen"] >= 1.4 * max(pooled["missed_near_leaving_start"][arm] for arm in others)
+    assert pooled["room0_proposals_near"]["frozen"] < min(pooled["room0_proposals_near"][arm] for arm in others)
+    assert sum(f < 0.3 * min(u, s) for f, u, s in zip(*near_room0.values())) >= len(runs) / 2  # half the seeds: hardly any
+    assert max(pooled["missed_near_into_room0"].values()) - min(pooled["missed_near_into_room0"].values()) <= 0.1
 
 
 def test_no_agent_exceeds_its_oracle(headline):

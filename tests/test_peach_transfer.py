@@ -155,6 +155,6 @@ def test_the_sources_bottom_level_crosses_best_out_of_the_sources_start_room():
     agent, _ = load_agent(checkpoints_dir() / "peach_maze_eliminating.pt", algorithm="peach")
     crossings = doorway_reach(agent, num_pairs=256)
     others = [crossings[a, b] for a, b in ((1, 0), (3, 0), (1, 2), (2, 1), (2, 3), (3, 2))]
-    assert min(crossings[0, 1], crossings[0, 3]) >= 0.75 and max(others) <= 0.65
+    assert min(crossings[0, 1], crossings[0, 3]) >= 0.7 and min(crossings[0, 1], crossings[0, 3]) > max(others) + 0.1
     assert crossings[0, 1] - crossings[1, 0] >= 0.2 and crossings[0, 3] - crossings[3, 0] >= 0.2
     assert max(crossings[2, 1], crossings[2, 3]) <= 0.55
