@@ -1,5 +1,6 @@
 """Transfer, "same dynamics, a new reward" (the poster's open question): PEACH's trained lower levels, frozen, under a
-top level and encoder trained for a new goal distribution (fresh, or fine-tuned from the source's).
+top level and encoder trained for a new goal distribution (fresh, or fine-tuned from the source's); and what a
+transfer's levels can do (reach inside a room, cross each doorway each way) and were asked to do while training.
 
 Measured by benchmarks/peach_transfer.py. Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
 """
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from peach_lite.envs.point_mass import ROOM_CENTERS, maze_path_length, room_of
+from peach_lite.envs.point_mass import maze_path_length, room_of
 from peach_lite.her import goal_reached
 from peach_lite.peach import PEACH
 from peach_lite.peach_config import HIDDEN_MAZE_ID, PeachConfig
@@ -155,6 +156,7 @@ def doorway_pairs(a: int, b: int, *, max_path: float, num_pairs: int, rng: np.ra
         draws = np.stack([rng.uniform(*room_box(room, MASS_RADIUS), size=(4096, 2)) for room in (a, b)], axis=1)
         pairs = np.concatenate([pairs, draws[maze_path_length(draws[:, 0], draws[:, 1]) <= max_path]])
     return pairs[:num_pairs]
+
 
 REACH_EDGES = (1.0, 1.5, 2.0)
 """Bin edges of a proposal's path length from its attempt's start (the shortest way through the maze's doorways,

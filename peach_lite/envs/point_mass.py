@@ -21,8 +21,9 @@ float32 observation); it is about 10x slower than numpy.
   of 0.01 s = 0.1 s, so a full action moves up to 0.2 per step per axis, and velocity decays with a
   0.1 s time constant (the momentum is in the observation). Walls are solid.
 * A task is a goal (x, y) in a goal room and a start room (``MazeTask``); each reset puts the mass at
-  the start room's centre plus U[-0.5, 0.5]^2 (or at rest at ``reset(options={"start": (x, y)})``). ``sample_tasks`` draws the goal room from
-  ``goal_rooms`` (default: rooms 1, 2, 3) and the goal uniformly in that room, at least 0.5 from walls.
+  the start room's centre plus U[-0.5, 0.5]^2 (or at rest at ``reset(options={"start": (x, y)})``).
+  ``sample_tasks`` draws the goal room from ``goal_rooms`` (default: rooms 1, 2, 3) and the goal
+  uniformly in that room, at least 0.5 from walls.
 * Goal-conditioned layout as in gymnasium-robotics: Dict observation with ``observation`` = (x, y,
   vx, vy), ``achieved_goal`` = (x, y), ``desired_goal`` = goal, and a vectorised
   ``compute_reward(achieved_goal, desired_goal, info)``.
@@ -108,8 +109,8 @@ def free_position(field: str, xy: Any) -> np.ndarray:
 def maze_path_length(start: Any, end: Any, *, samples: int = 21) -> np.ndarray:
     """(...) length of the shortest way between ``start`` and ``end`` (..., 2) for the mass's centre: straight inside
     a room (rooms are convex), else through each doorway's opening (its width less the mass radius at both jambs,
-    tried at ``samples`` points), round the shorter way between opposite rooms. Wall thickness and the jambs' rounding for the mass
-    are ignored (a few hundredths: a lower bound).
+    tried at ``samples`` points), round the shorter way between opposite rooms. The walls' thickness and the way round
+    a jamb's corner are left out (under a tenth).
 
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
