@@ -671,14 +671,14 @@ show_source(CellCounts)
 
 # %% [markdown]
 # A few collection rounds of a small agent with $\beta = 0.5$, live: where its attempts ended (left) and the bonus
-# an attempt ending in each cell would earn now (right). The agent also counts where its top level **proposed**
-# subgoals (`proposal_counts`) and which of those the lower levels missed (`missed_counts`), which separates the two
-# levels: a room the top level proposes but no attempt reaches is a wall of the lower levels' control; a room it never
-# proposes is the top level's exploration. (The replay's stored subgoals, `subgoal_counts`, cannot tell: HAC stores a
+# an attempt ending in each cell would earn now (right). The agent also logs where its top level **proposed**
+# subgoals and which of those the lower levels missed (`PEACH.proposal_log`, counted per cell by `proposal_grid`),
+# which separates the two levels: a room the top level proposes but no attempt reaches is a wall of the lower levels'
+# control; a room it never proposes is the top level's exploration. (The replay's stored subgoals, `subgoal_counts`, cannot tell: HAC stores a
 # missed proposal as where its attempt ended, the hindsight action.)
 
 # %%
-from peach_lite.peach_diagnostics import train_attempt_room_shares
+from peach_lite.peach_diagnostics import proposal_grid, train_attempt_room_shares
 
 def small_agent_after_a_few_rounds(**overrides) -> PEACH:
     """A small PEACH (``small`` plus ``overrides``) after a few collection rounds on the train tasks."""
@@ -703,9 +703,9 @@ for ax, cell_values, title in [(axes[0], grid.counts, "training attempts ended h
 plt.show()
 shares = train_attempt_room_shares(explorer)
 print("rooms 0-3, share of proposals:", np.round(shares["proposals"], 2), " share of attempt ends:", np.round(shares["ends"], 2),
-      f" proposals missed: {explorer.missed_counts.counts.sum() / explorer.proposal_counts.counts.sum():.2f}")
-assert grid.counts.sum() == explorer.subgoal_counts.counts.sum() == explorer.proposal_counts.counts.sum() > 0  # one each per attempt
-assert np.all(explorer.missed_counts.counts <= explorer.proposal_counts.counts)
+      f" proposals missed: {proposal_grid(explorer, missed_only=True).counts.sum() / proposal_grid(explorer).counts.sum():.2f}")
+assert grid.counts.sum() == explorer.subgoal_counts.counts.sum() == proposal_grid(explorer).counts.sum() > 0  # one each per attempt
+assert np.all(proposal_grid(explorer, missed_only=True).counts <= proposal_grid(explorer).counts)
 assert np.allclose(bonus_now[grid.counts == 0], 0.5) and np.all(bonus_now[grid.counts > 0] < 0.5)  # fading with N
 assert np.isclose(shares["ends"].sum(), 1.0) and shares["ends"][0] == shares["ends"].max()  # mostly still the start room
 
@@ -718,7 +718,7 @@ assert np.isclose(shares["ends"].sum(), 1.0) and shares["ends"][0] == shares["en
 # draw them anywhere in the box. Beside them, the top level handed the goal (oracle z) on the collection route. For each run it reads, room by room, where the training collections' stored subgoals were and where
 # their attempts ended. A stored subgoal is HAC's hindsight action: the proposal where the lower levels reached it,
 # else where the attempt ended, so a proposal they missed counts where its attempt ended (these runs did not record
-# the missed proposals; `PEACH.proposal_counts` and `missed_counts` count them now, for the benchmark's next run).
+# the missed proposals; `PEACH.proposal_log` holds them now, for the benchmark's next run).
 # Every number is from `data/results/peach_exploration.json`.
 
 # %%

@@ -181,12 +181,9 @@ class PEACH(nn.Module):
         self.hierarchy.top_plan = lambda e, obs: self.explorer.subgoal(e, obs[: spec.goal_dim])  # None unless returning
         self.subgoal_counts = CellCounts(*subgoal_grid)
         """Where those attempts' stored subgoals were (HAC's hindsight actions: a missed proposal counts where its attempt ended)."""
-        self.proposal_counts = CellCounts(*subgoal_grid)
-        """Where the top level proposed those attempts' subgoals, reached or not."""
-        self.missed_counts = CellCounts(*subgoal_grid)
-        """Where the proposals the level below missed were (cut short by the episode's end too): exploration vs control."""
         self.proposal_log: list[np.ndarray] = []
-        """Per collection episode and env, (attempts, 5): each top attempt's start (x, y), proposal (x, y) and missed (1.0)."""
+        """Per collection episode and env, (attempts, 5): each top attempt's start (x, y), the top level's proposal (x, y)
+        and missed (1.0: the level below did not reach it, cut short by the episode's end too; ``proposal_grid``)."""
         self._tasks: TaskBatch | None = None
         self._attempts: list[list[tuple[Transitions, Transitions | None, float]]] = []
         self._proposals: list[list[np.ndarray]] = []  # the subgoal each attempt proposed (the (a) row may be relabelled)
@@ -263,8 +260,6 @@ class PEACH(nn.Module):
                 missed = np.any(proposals != subgoals, axis=1)  # (a) row relabelled: missed
                 self.attempt_counts.add(ends)
                 self.subgoal_counts.add(subgoals)
-                self.proposal_counts.add(proposals)
-                self.missed_counts.add(proposals[missed])
                 self.proposal_log.append(np.column_stack([starts, proposals, missed]).astype(np.float32))
                 self.explorer.add_moves(starts, ends)
             if rows:

@@ -50,7 +50,7 @@ from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
 __all__ = ["gradient_routing", "code_reading_shares", "room_shares", "room_counts", "paid_context_probe", "failed_context_probe", "failure_blend_probe", "prior_site_visits", "site_probe_accuracy", "variance_after_first_success", "diagnose",
-           "train_attempt_room_shares", "train_exploration", "encoder_capacity_probe", "PROBE_SEED"]
+           "train_attempt_room_shares", "proposal_grid", "train_exploration", "encoder_capacity_probe", "PROBE_SEED"]
 
 PROBE_SEED = 30_000
 """Seed of the probes' episodes and z draws (training and meta-tests use others)."""
@@ -396,17 +396,30 @@ def room_counts(grid: CellCounts) -> np.ndarray:
     return np.array([grid.counts[rooms == room].sum() for room in range(4)], dtype=float)
 
 
+def proposal_grid(agent: Any, *, missed_only: bool = False) -> CellCounts:
+    """The training collections' top-level proposals (``agent.proposal_log``) counted per cell of the subgoal box, the
+    grid of ``agent.subgoal_counts``: all of them, or only those the level below missed (``missed_only``).
+
+    Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
+    """
+    grid = CellCounts(agent.subgoal_counts.low, agent.subgoal_counts.high, agent.subgoal_counts.cells)
+    if agent.proposal_log:
+        log = np.concatenate(agent.proposal_log)
+        grid.add(log[log[:, 4] > 0, 2:4] if missed_only else log[:, 2:4])
+    return grid
+
+
 def train_attempt_room_shares(agent: Any) -> dict[str, np.ndarray]:
     """Where the training collections' top-level attempts went, room by room: ``{"subgoals": (4,), "ends": (4,),
     "proposals": (4,)}``, the :func:`room_shares` of ``agent.subgoal_counts`` (the stored subgoals, HAC's hindsight
     actions: a proposal the level below missed counts where its attempt ended), of ``agent.attempt_counts`` (where the
-    lower levels got) and of ``agent.proposal_counts`` (what the top level proposed, reached or not). A room proposed
+    lower levels got) and of :func:`proposal_grid` (what the top level proposed, reached or not). A room proposed
     but never reached is a control wall; a room never proposed is the top level's exploration.
 
     Taught in notebooks/11_peach.py (section "Directed exploration: a count bonus and frontier subgoals").
     """
     return {"subgoals": room_shares(agent.subgoal_counts), "ends": room_shares(agent.attempt_counts),
-            "proposals": room_shares(agent.proposal_counts)}
+            "proposals": room_shares(proposal_grid(agent))}
 
 
 def train_exploration(agent: Any) -> dict[str, Any]:
@@ -420,7 +433,7 @@ def train_exploration(agent: Any) -> dict[str, Any]:
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
     shares = train_attempt_room_shares(agent)
-    proposed, missed = room_counts(agent.proposal_counts), room_counts(agent.missed_counts)
+    proposed, missed = room_counts(proposal_grid(agent)), room_counts(proposal_grid(agent, missed_only=True))
     return {"subgoal_room_shares": shares["subgoals"].tolist(), "attempt_room_shares": shares["ends"].tolist(),
             "proposal_room_shares": shares["proposals"].tolist(),
             "proposal_missed_by_room": np.divide(missed, proposed, out=np.zeros(4), where=proposed > 0).tolist(),

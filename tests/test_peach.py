@@ -966,7 +966,8 @@ def test_train_exploration_counts_cells_attempts_and_collection_success():
                                         "cells_reached": 0, "top_attempts": 0, "train_success_mean": 0.0}
     agent.attempt_counts.counts[1, 1], agent.attempt_counts.counts[6, 6] = 5, 3
     agent.train_success = [0.0, 0.5]
-    agent.proposal_counts.counts[1, 1], agent.proposal_counts.counts[6, 6], agent.missed_counts.counts[6, 6] = 4, 4, 1
+    centres = agent.subgoal_counts.centres()  # 4 proposals in cell (1, 1), 4 in cell (6, 6), one of those missed
+    agent.proposal_log = [np.array([[0, 0, *centres[1, 1], 0]] * 4 + [[0, 0, *centres[6, 6], 0]] * 3 + [[0, 0, *centres[6, 6], 1]], np.float32)]
     explored = train_exploration(agent)
     assert explored["proposal_room_shares"] == [0.5, 0.0, 0.5, 0.0] and explored["proposal_missed_by_room"] == [0.0, 0.0, 0.25, 0.0]
     assert explored["cells_reached"] == 2 and explored["top_attempts"] == 8 and explored["train_success_mean"] == 0.25
@@ -984,6 +985,8 @@ def test_subgoal_counts_hold_every_training_attempts_subgoal_cell():
 def test_proposal_counts_hold_every_proposal_and_missed_counts_those_the_level_below_missed():
     """The (a) row's subgoal is HAC's hindsight action (where the level below got, when it missed), so the top level's
     proposals are counted from the hook's ``proposed``, and a proposal is missed where its (a) row was relabelled."""
+    from peach_lite.peach_diagnostics import proposal_grid
+
     agent, envs, runner = _agent()
     hook = agent.hierarchy.top_attempt_hook
     attempts = list(_training_attempts(agent, runner))  # an untrained bottom level misses its subgoals
@@ -992,10 +995,11 @@ def test_proposal_counts_hold_every_proposal_and_missed_counts_those_the_level_b
     proposals = np.stack([np.asarray(proposed)[:2] for _, proposed in attempts])
     missed = np.array([not np.array_equal(transition.action[:2], np.asarray(proposed, np.float32)[:2]) for transition, proposed in attempts])
     expected, expected_missed = np.zeros((8, 8), np.int64), np.zeros((8, 8), np.int64)
-    np.add.at(expected, agent.proposal_counts.cell_of(proposals), 1)
-    np.add.at(expected_missed, agent.proposal_counts.cell_of(proposals[missed]), 1)
-    assert np.array_equal(agent.proposal_counts.counts, expected) and expected.sum() == len(attempts) > 0
-    assert np.array_equal(agent.missed_counts.counts, expected_missed) and 0 < missed.sum() < len(attempts)  # both happen
+    proposal_counts, missed_counts = proposal_grid(agent), proposal_grid(agent, missed_only=True)
+    np.add.at(expected, proposal_counts.cell_of(proposals), 1)
+    np.add.at(expected_missed, proposal_counts.cell_of(proposals[missed]), 1)
+    assert np.array_equal(proposal_counts.counts, expected) and expected.sum() == len(attempts) > 0
+    assert np.array_equal(missed_counts.counts, expected_missed) and 0 < missed.sum() < len(attempts)  # both happen
     starts = np.stack([transition.obs[:2] for transition, _ in attempts])
     log, expected_log = np.concatenate(agent.proposal_log), np.column_stack([starts, proposals, missed]).astype(np.float32)
     assert np.array_equal(log[np.lexsort(log.T)], expected_log[np.lexsort(expected_log.T)])  # the same rows (env by env)
