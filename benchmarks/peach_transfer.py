@@ -26,6 +26,13 @@ and seed, and the same env steps seed by seed (a test checks it).
    did the level below miss (``proposal_reach``)? Seed k's scratch run is the main sweep's seed-k scratch run, and seed 0's frozen and unfrozen
    runs are its seed-0 runs (tested), so the 8 seeds extend the main comparison.
 
+4. diagnostic ``practised`` (the same 8 target seeds): seed 0's source after reward-free practice for its lower
+   levels (:data:`PRACTICE`, :func:`peach_lite.peach_transfer.practise_lower_levels`: starts all over the maze,
+   subgoals within one attempt's reach, across a doorway wherever one is that near), then frozen under a fresh top level: does a
+   source whose lower levels practised every crossing transfer faster? Its doorway crossings before and after the
+   practice are recorded (:func:`~peach_lite.peach_transfer.doorway_reach`); the practice's env steps are the
+   source's, not the target's.
+
 The target gets the source's 600 rounds (the source needed them to pass 0.8; at 300 target rounds, 5 of 6 runs never
 reached 0.8, so their steps were censored, commit 1961e0f).
 
@@ -34,7 +41,8 @@ reaches it counts its whole budget, and ``censored_runs`` says how many of the m
 and ``unfrozen_steps_ratio`` (finetuned, unfrozen over scratch), each arm's final success and mean success over the
 meta-tests (``*_curve_mean_success``: the area under the learning curve, which still compares censored runs), and
 the source's; ``fixed_source_*`` the same per arm of the fixed-source diagnostic, with P(frozen > scratch) on final
-success and on the mean over meta-tests, and how widely each arm searched while training. Diagnostic (``ORACLE``, seed 0, its source loaded
+success and on the mean over meta-tests, and how widely each arm searched while training; ``practised_*`` the practised source's frozen arm against
+the fixed-source arms on the same target seeds. Diagnostic (``ORACLE``, seed 0, its source loaded
 from ``SOURCE_CHECKPOINT``, ``--oracle-rounds``): the transfer with every target top level handed the goal
 (``oracle_frozen_*``, ``oracle_unfrozen_*``: copied lower levels still trained, ``oracle_scratch_*``): do the lower
 levels carry over when task inference is solved, and do they need to keep learning?
@@ -46,7 +54,7 @@ wall minutes are in the headline; needs the sweep extra)::
 
 Writes data/results/peach_transfer.json and .png; a fast-mode smoke run or fewer than 3 seeds writes nothing unless
 --out is given. To use more cores, run slices as separate processes (``--seeds 1 --only transfer``, ``--only diagnostics``,
-``--only fixed_source --fixed-source-seeds 1 3 5 7``):
+``--only fixed_source --fixed-source-seeds 1 3 5 7``, ``--only practised --fixed-source-seeds 0 2 4 6``):
 they share their runs through runs/, and the full command then resumes them and writes the file.
 """
 from __future__ import annotations
@@ -76,6 +84,14 @@ ORACLE = {**{k: v for k, v in PeachConfig().to_dict().items() if k in ("kl_lambd
 """The diagnostic's target agents: a top level reading the true goal, as peach_maze's ``oracle_z`` (no posterior
 settings, HER's achieved goals, no eliminating slots): task inference solved, so what is left is the lower levels and
 the top level's exploration."""
+PRACTICE = {"episodes": 3200, "cross_rate": 1.0}
+"""The ``practised`` diagnostic's reward-free practice of the source's lower levels
+(:func:`~peach_lite.peach_transfer.practise_lower_levels`' arguments): 3200 episodes, every subgoal across a doorway
+where one is within reach. Chosen by a probe on seed 0's source (``doorway_reach``, 256 pairs): with uniform
+subgoals within reach, the crossings out of rooms 1-3 stayed near one half after 6400 episodes; with half of them
+across a doorway, the lowest was 0.59 after 6400; with all, 0.72 after 3200."""
+PRACTICE_SEED = 0
+"""The practice's seed, the same for every target seed: one practised source."""
 SOURCE_CHECKPOINT = "data/checkpoints/peach_maze_eliminating.pt"
 """Seed 0's source (the CLI's ``maze-eliminating`` agent: the same env steps and score as the seed-0 source here)."""
 
@@ -95,21 +111,24 @@ ORACLE_ARMS = ("frozen", "unfrozen", "scratch")
 FIXED_SOURCE_ARMS = ("frozen", "unfrozen", "scratch")
 """The fixed-source diagnostic's arms: the issue's comparison and the unfrozen diagnostic, from one source over 8
 target seeds."""
+PRACTISED_LABEL = "practised lower levels, frozen, fresh top level"
 ARM_LABELS = {"frozen": "frozen lower levels, fresh top level", "finetuned": "frozen lower levels, top level fine-tuned",
               "unfrozen": "copied lower levels, still trained", "scratch": "from scratch"}
 
 
 def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: int, overrides: dict,
                  source_checkpoint: str | None = None, target_overrides: dict | None = None,
-                 arms: tuple[str, ...] = MAIN_ARMS) -> dict:
-    """One seed: source training (or the agent in ``source_checkpoint``), then each of ``arms`` (keys of :data:`ARMS`)
-    trained on the target (``target_overrides``: PeachConfig fields of every target agent, e.g. ``ORACLE``)."""
+                 arms: tuple[str, ...] = MAIN_ARMS, practice: dict | None = None) -> dict:
+    """One seed: source training (or the agent in ``source_checkpoint``), its lower levels' practice if ``practice``
+    (:func:`~peach_lite.peach_transfer.practise_lower_levels`' arguments, seeded with :data:`PRACTICE_SEED`), then
+    each of ``arms`` (keys of :data:`ARMS`) trained on the target (``target_overrides``: PeachConfig fields of every
+    target agent, e.g. ``ORACLE``)."""
     from peach_lite.checkpoints import load_agent
     from peach_lite.device import set_threads
     from peach_lite.loop import GymTaskEnvs
     from peach_lite.peach import train_peach
     from peach_lite.peach_diagnostics import train_exploration
-    from peach_lite.peach_transfer import proposal_reach, transfer_agent
+    from peach_lite.peach_transfer import doorway_reach, practise_lower_levels, proposal_reach, transfer_agent
     from peach_lite.seeding import seed_everything
 
     set_threads(1)
@@ -122,6 +141,12 @@ def transfer_run(seed: int, source_rounds: int, target_rounds: int, eval_every: 
         source, source_meta = train_peach(seed=seed, progress=False, env_id=SOURCE_ID, rounds=source_rounds,
                                           eval_every=source_rounds, **overrides)
         out = {"source_success": source_meta["history"]["eval_values"][-1], "source_steps": source_meta["steps"]}
+    if practice:  # one practised source for every target seed; then the target's seed as without practice
+        seed_everything(PRACTICE_SEED)
+        out["source_doorway_reach"] = doorway_reach(source, num_pairs=256).tolist()
+        out["practice"] = practise_lower_levels(source, **practice, seed=PRACTICE_SEED)
+        out["practised_doorway_reach"] = doorway_reach(source, num_pairs=256).tolist()
+        seed_everything(seed)
     target_tasks = GymTaskEnvs(SOURCE_ID, seed=seed, **TARGET).unwrapped.train_tasks()
     target = {**overrides, **(target_overrides or {})}
     for name in arms:
@@ -167,6 +192,42 @@ def fixed_source_headline(rows: list[dict]) -> dict[str, float]:
     return out
 
 
+def practised_headline(rows: list[dict], fixed_rows: list[dict]) -> dict[str, float]:
+    """The practised diagnostic's headline keys (``practised_*``), against the fixed-source arms on the same target
+    seeds: the practised source's frozen arm's mean env steps to 0.8, over scratch's (``practised_transfer_steps_ratio``)
+    and over the unpractised frozen arm's; its final success (IQM, 95% CI, mean) and mean over meta-tests;
+    P(practised > frozen) and P(practised > scratch) on final success and on the mean over meta-tests (rliable);
+    the practice's env steps; the source's doorway crossings before and after the practice (all eight, the lowest,
+    and the two out of the target's start room); and its training proposals (as the fixed-source arms')."""
+    if [r["seed"] for r in rows] != [r["seed"] for r in fixed_rows]:
+        raise ValueError(f"the practised and fixed-source runs must share their target seeds, got {[r['seed'] for r in rows]} "
+                         f"and {[r['seed'] for r in fixed_rows]}")
+    practised = [r["frozen"] for r in rows]
+    steps = np.array([arm["steps_to_threshold"] for arm in practised])
+    final, area = [arm["final_success"] for arm in practised], [float(np.mean(arm["curve_success"])) for arm in practised]
+    fixed_final = {arm: [r[arm]["final_success"] for r in fixed_rows] for arm in ("frozen", "scratch")}
+    fixed_area = {arm: [float(np.mean(r[arm]["curve_success"])) for r in fixed_rows] for arm in ("frozen", "scratch")}
+    fixed_steps = {arm: np.mean([r[arm]["steps_to_threshold"] for r in fixed_rows]) for arm in ("frozen", "scratch")}
+    out = {"practised_transfer_steps_ratio": float(steps.mean() / fixed_steps["scratch"]),
+           "practised_over_frozen_steps_ratio": float(steps.mean() / fixed_steps["frozen"]),
+           "practised_frozen_steps_to_80": float(steps.mean()), "practised_censored_runs": float(sum(arm["censored"] for arm in practised)),
+           "practised_frozen_curve_mean_success": float(np.mean(area)), "practice_steps": float(rows[0]["practice"]["steps"]),
+           "practice_episodes": float(rows[0]["practice"]["episodes"])}
+    out.update(headline_stats("practised_frozen_final_success", final))
+    for name, before_after in (("final", (final, fixed_final)), ("curve_mean", (area, fixed_area))):
+        for arm in ("frozen", "scratch"):
+            out.update(improvement_stats(f"practised_over_{arm}_{name}", before_after[0], before_after[1][arm]))
+    leaving = [(TARGET["start_room"], room) for room in (1, 3)]
+    for when, key in (("before", "source_doorway_reach"), ("after", "practised_doorway_reach")):
+        reach = np.array(rows[0][key])
+        out[f"practice_doorway_reach_{when}_mean"] = float(np.nanmean(reach))
+        out[f"practice_doorway_reach_{when}_min"] = float(np.nanmin(reach))
+        out[f"practice_doorway_reach_{when}_out_of_target_start"] = float(np.mean([reach[a, b] for a, b in leaving]))
+    out.update({f"practised_frozen_train_{key}": value
+                for key, value in proposal_summary([arm["proposal_reach"] for arm in practised], TARGET["start_room"]).items()})
+    return out
+
+
 def main() -> None:
     budget = Budget.from_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -177,8 +238,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=50, fast=1))
     parser.add_argument("--fixed-source-seeds", type=int, nargs="+", default=budget.pick(full=list(range(8)), fast=[0]),
                         help="target seeds of the fixed-source diagnostic (seed 0's source, SOURCE_CHECKPOINT)")
-    parser.add_argument("--only", choices=("transfer", "diagnostics", "fixed_source"), default=None,
-                        help="run one of the three sweeps and write nothing (to spread the runs over processes; runs/ shares them)")
+    parser.add_argument("--only", choices=("transfer", "diagnostics", "fixed_source", "practised"), default=None,
+                        help="run one of the four sweeps and write nothing (to spread the runs over processes; runs/ shares them)")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -207,6 +268,11 @@ def main() -> None:
                               "arms": list(FIXED_SOURCE_ARMS)}}
     if args.only in (None, "fixed_source"):
         fixed_rows = run_sweep(transfer_run, fixed, args.fixed_source_seeds, name="peach_transfer", **sweep_options(args)).check().results("fixed_source")
+    # Diagnostic: the same source after reward-free practice of its lower levels, frozen, on the same target seeds.
+    practised = {"practised": {**fixed["fixed_source"], "arms": ["frozen"], "practice": PRACTICE if not budget.fast else
+                               {**PRACTICE, "episodes": 4}}}
+    if args.only in (None, "practised"):
+        practised_rows = run_sweep(transfer_run, practised, args.fixed_source_seeds, name="peach_transfer", **sweep_options(args)).check().results("practised")
     if args.only:
         print(f"--only {args.only}: nothing written")
         return
@@ -232,6 +298,8 @@ def main() -> None:
     for arm in arms:
         headline.update(headline_stats(f"{arm}_final_success", [r[arm]["final_success"] for r in rows]))
     headline.update(fixed_source_headline(fixed_rows))
+    headline.update(practised_headline([{**r, "seed": seed} for r, seed in zip(practised_rows, args.fixed_source_seeds)],
+                                       [{**r, "seed": seed} for r, seed in zip(fixed_rows, args.fixed_source_seeds)]))
     if (budget.fast or len(args.seeds) < 3) and args.out is None:
         print(f"headline: {headline}\nfast or partial run (seeds {args.seeds}): data/results/peach_transfer.json not written "
               "(give --out DIR to write one)")
@@ -245,7 +313,9 @@ def main() -> None:
         curves_panel(f"diagnostic: seed 0's source, {len(fixed_rows)} target seeds", "environment steps on the target",
                      "final-episode meta-test success",
                      [{"label": ARM_LABELS[arm], "x": [r[arm]["curve_steps"] for r in fixed_rows], "y": [r[arm]["curve_success"] for r in fixed_rows]}
-                      for arm in FIXED_SOURCE_ARMS],
+                      for arm in FIXED_SOURCE_ARMS]
+                     + [{"label": PRACTISED_LABEL, "x": [r["frozen"]["curve_steps"] for r in practised_rows],
+                         "y": [r["frozen"]["curve_success"] for r in practised_rows]}],
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
         curves_panel("diagnostic, seed 0: the goal handed to the target's top level", "environment steps on the target",
                      "final-episode meta-test success",
@@ -254,8 +324,8 @@ def main() -> None:
                      hlines=[{"label": "0.8 (the target's threshold)", "y": THRESHOLD}]),
     ])
     write_results("peach_transfer", headline, seeds=list(args.seeds),
-                  details={"runs": rows, "oracle_seed0": oracle_row, "fixed_source_runs": fixed_rows,
-                           "fixed_source_seeds": list(args.fixed_source_seeds), "arm_labels": ARM_LABELS, "configs": {**configs, **oracle, **fixed}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
+                  details={"runs": rows, "oracle_seed0": oracle_row, "fixed_source_runs": fixed_rows, "practised_runs": practised_rows,
+                           "fixed_source_seeds": list(args.fixed_source_seeds), "arm_labels": ARM_LABELS, "configs": {**configs, **oracle, **fixed, **practised}, "target_env_kwargs": {k: list(v) if isinstance(v, tuple) else v
                                                                                     for k, v in TARGET.items()}},
                   figure=figure, out_dir=args.out)
 

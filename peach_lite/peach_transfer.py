@@ -1,6 +1,7 @@
 """Transfer, "same dynamics, a new reward" (the poster's open question): PEACH's trained lower levels, frozen, under a
-top level and encoder trained for a new goal distribution (fresh, or fine-tuned from the source's); and what a
-transfer's levels can do (reach inside a room, cross each doorway each way) and were asked to do while training.
+top level and encoder trained for a new goal distribution (fresh, or fine-tuned from the source's); reward-free
+practice for the lower levels from starts all over the maze; and what a transfer's levels can do (reach inside a
+room, cross each doorway each way) and were asked to do while training.
 
 Measured by benchmarks/peach_transfer.py. Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
 """
@@ -17,7 +18,8 @@ from peach_lite.peach import PEACH
 from peach_lite.peach_config import HIDDEN_MAZE_ID, PeachConfig
 from peach_lite.validation import check_choice, check_int, check_range
 
-__all__ = ["transfer_agent", "lower_level_reach", "bottom_level_reaches", "doorway_reach", "doorway_pairs", "proposal_reach", "proposal_summary", "REACH_EDGES"]
+__all__ = ["transfer_agent", "lower_level_reach", "bottom_level_reaches", "doorway_reach", "doorway_pairs", "proposal_reach", "proposal_summary", "REACH_EDGES",
+           "practise_lower_levels", "reachable_subgoal"]
 
 
 def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True, top: str = "fresh", **overrides: Any) -> PEACH:
@@ -50,6 +52,78 @@ def transfer_agent(trained: PEACH, num_train_tasks: int, *, freeze: bool = True,
         agent.reward_decoder.load_state_dict(trained.reward_decoder.state_dict())
     agent.hierarchy.actors_changed()
     return agent
+
+
+def practise_lower_levels(agent: PEACH, episodes: int, *, max_path: float = 1.5, cross_rate: float = 1.0, num_envs: int = 4,
+                          seed: int = 0, env_id: str = HIDDEN_MAZE_ID) -> dict[str, int]:
+    """Reward-free practice for ``agent``'s lower levels (in place), before they are frozen for a transfer.
+
+    A source's lower levels learn the moves its top level asked for, which come from the source's start room (its
+    doorways crossed one way, :func:`doorway_reach`). Here every episode starts at rest anywhere in the maze
+    (:class:`~peach_lite.envs.point_mass.RandomStart`). At each attempt, the top level's proposal is replaced by a
+    uniform point within ``max_path`` along the maze (:func:`reachable_subgoal`), a ``cross_rate`` share of them in
+    another room where one is within reach: the moves one attempt can make, crossings both ways included. The lower
+    levels learn as in Algorithm 1, with HAC's hindsight losses: ``lower_updates_per_episode`` steps after each
+    lockstep wave of ``num_envs`` episodes. The top level, the posterior and PEACH's buffers are left alone. The
+    hidden goals pay nothing here, though reaching one still ends the episode.
+
+    Args:
+        agent: a PEACH (its ``hierarchy``'s lower levels learn).
+        episodes: practice episodes, in [1, 10**6] (rounded up to whole waves).
+        max_path: the longest way to a practice subgoal, in [0.5, 2.0] (one attempt's reach).
+        cross_rate: the share of proposals drawn in another room (a doorway crossing), in [0, 1].
+        num_envs: episodes per wave, in [1, 64].
+    Returns:
+        ``{"episodes": ..., "steps": ...}``: the env steps the practice took (not the target's).
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+    from peach_lite.envs import make
+    from peach_lite.envs.point_mass import RandomStart
+    from peach_lite.loop import GymTaskEnvs
+    from peach_lite.runner import Runner
+
+    check_int("episodes", episodes, 1, 10**6)
+    check_range("max_path", max_path, 0.5, 2.0)
+    check_range("cross_rate", cross_rate, 0.0, 1.0)
+    check_int("num_envs", num_envs, 1, 64)
+    hac, rng = agent.hierarchy, np.random.default_rng(seed)
+    envs = GymTaskEnvs(lambda: RandomStart(make(env_id)), num_envs, seed=seed)
+    runner = Runner(envs, envs.unwrapped.train_tasks(), seed=seed)
+    saved = hac.top_plan, hac.top_attempt_hook, hac.top_cond
+    hac.top_plan = lambda e, state: reachable_subgoal(state[: agent.spec.goal_dim], max_path, rng, other_room=rng.random() < cross_rate)
+    hac.top_attempt_hook = None  # the attempts are not the task's: PEACH's buffers stay as they were
+    done = steps = 0
+    try:
+        while done < episodes:
+            hac.top_cond = np.zeros((num_envs, agent.cond_dim), np.float32)  # read by nobody: the plan overrides the top
+            steps += runner.run_episodes(hac, runner.draw_tasks(num_envs), explore=True).num_steps
+            hac.learn(agent.config.lower_updates_per_episode)
+            done += num_envs
+    finally:
+        hac.top_plan, hac.top_attempt_hook, hac.top_cond = saved
+        envs.close()
+    return {"episodes": done, "steps": int(steps)}
+
+
+def reachable_subgoal(start: np.ndarray, max_path: float, rng: np.random.Generator, *, other_room: bool = False) -> np.ndarray:
+    """(2,) a uniform point of the maze's rooms (clear of the walls by the mass radius) at most ``max_path`` from
+    ``start`` (2,) along the maze (rejection sampling with :func:`~peach_lite.envs.point_mass.maze_path_length`).
+    ``other_room``: in a room other than the start's, a doorway crossing, where one is that near (else anywhere).
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+    from peach_lite.envs.point_mass import MASS_RADIUS, room_box
+
+    boxes, own, misses = [room_box(room, MASS_RADIUS) for room in range(4)], int(room_of(np.asarray(start))), 0
+    while True:
+        crossing = other_room and misses < 8  # 8 misses: no crossing within reach of this start (or a sliver)
+        drawn = rng.choice([room for room in range(4) if room != own] if crossing else list(range(4)), size=256)
+        points = np.stack([rng.uniform(*boxes[room]) for room in drawn])
+        near = np.flatnonzero(maze_path_length(np.broadcast_to(start, points.shape), points) <= max_path)
+        if near.size:
+            return points[near[0]].astype(np.float32)
+        misses += 1
 
 
 def lower_level_reach(agent: PEACH, *, rooms: Sequence[int] = (0, 1, 2, 3), distance: float = 1.5, num_subgoals: int = 32,

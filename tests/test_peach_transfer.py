@@ -8,7 +8,8 @@ import torch
 
 from peach_lite.loop import GymTaskEnvs
 from peach_lite.peach import PEACH, PeachConfig
-from peach_lite.peach_transfer import doorway_pairs, doorway_reach, lower_level_reach, proposal_reach, proposal_summary, transfer_agent
+from peach_lite.peach_transfer import (doorway_pairs, doorway_reach, lower_level_reach, practise_lower_levels, proposal_reach,
+                                       proposal_summary, reachable_subgoal, transfer_agent)
 
 MAZE = "peach_lite/PointMazeHidden-v0"
 
@@ -158,3 +159,64 @@ def test_the_sources_bottom_level_crosses_best_out_of_the_sources_start_room():
     assert min(crossings[0, 1], crossings[0, 3]) >= 0.7 and min(crossings[0, 1], crossings[0, 3]) > max(others) + 0.1
     assert crossings[0, 1] - crossings[1, 0] >= 0.2 and crossings[0, 3] - crossings[3, 0] >= 0.2
     assert max(crossings[2, 1], crossings[2, 3]) <= 0.55
+
+
+def test_random_start_puts_the_mass_at_rest_all_over_the_maze_and_is_seeded():
+    from peach_lite.envs import make
+    from peach_lite.envs.point_mass import RandomStart, free_position, room_of
+
+    env = RandomStart(make(MAZE))
+    try:
+        starts = []
+        for seed in range(40):
+            obs, _ = env.reset(seed=seed)
+            assert np.all(obs["observation"][2:] == 0.0)  # at rest
+            free_position("start", obs["achieved_goal"])  # no ValueError: the mass fits there
+            starts.append(obs["achieved_goal"])
+        assert set(room_of(np.array(starts)).tolist()) == {0, 1, 2, 3}
+        assert np.array_equal(env.reset(seed=3)[0]["achieved_goal"], starts[3])
+    finally:
+        env.close()
+
+
+def test_reachable_subgoals_stay_within_the_path_length_and_cross_where_asked():
+    from peach_lite.envs.point_mass import free_position, maze_path_length, room_of
+
+    rng, near_door = np.random.default_rng(0), np.array([1.8, 0.6])  # room 2, next to the doorway into room 1
+    anywhere = np.stack([reachable_subgoal(near_door, 1.2, rng) for _ in range(200)])
+    crossing = np.stack([reachable_subgoal(near_door, 1.2, rng, other_room=True) for _ in range(50)])
+    for points in (anywhere, crossing):
+        assert np.all(maze_path_length(np.broadcast_to(near_door, points.shape), points) <= 1.2)
+        for point in points:
+            free_position("point", point)
+    assert 0.0 < np.mean(room_of(anywhere) == 1) < 0.5 and np.all(room_of(crossing) == 1)
+    far = np.array([3.5, 3.5])  # no doorway within reach: the crossing falls back to the same room
+    assert room_of(reachable_subgoal(far, 1.0, rng, other_room=True)) == 2
+
+
+def test_practice_trains_only_the_lower_levels_and_restores_the_hierarchy(source):
+    agent = transfer_agent(source, 24, freeze=False, seed=3)
+    agent.config.lower_updates_per_episode = 2
+    agent.hierarchy.config.batch_size = 8
+    hac = agent.hierarchy
+    hooks = hac.top_plan, hac.top_attempt_hook
+    before = {name: [p.detach().clone() for p in module.parameters()]
+              for name, module in (("bottom", hac.levels[0]), ("top", agent.top), ("posterior", agent.posterior))}
+    out = practise_lower_levels(agent, 6, num_envs=3, seed=0)
+    assert out["episodes"] == 6 and out["steps"] > 0
+    changed = {name: any(not torch.equal(a, b) for a, b in zip(params, module.parameters()))
+               for (name, params), module in zip(before.items(), (hac.levels[0], agent.top, agent.posterior))}
+    assert changed == {"bottom": True, "top": False, "posterior": False}
+    assert len(agent.rl_buffer) == 0 and agent.proposal_log == []  # PEACH's own records untouched
+    assert (hac.top_plan, hac.top_attempt_hook) == hooks
+    again = transfer_agent(source, 24, freeze=False, seed=3)
+    again.config.lower_updates_per_episode, again.hierarchy.config.batch_size = 2, 8
+    assert practise_lower_levels(again, 6, num_envs=3, seed=0) == out  # seeded: the same practice
+    assert all(torch.equal(a, b) for a, b in zip(again.hierarchy.levels[0].parameters(), hac.levels[0].parameters()))
+
+
+@pytest.mark.parametrize("bad, field", [(dict(episodes=0), "episodes"), (dict(max_path=0.2), "max_path"),
+                                        (dict(cross_rate=1.5), "cross_rate"), (dict(num_envs=0), "num_envs")])
+def test_practice_rejects_bad_arguments(source, bad, field):
+    with pytest.raises(ValueError, match=field):
+        practise_lower_levels(source, **{"episodes": 1, **bad})

@@ -64,6 +64,7 @@ __all__ = [
     "ROOM_CENTERS",
     "DOORS",
     "free_position",
+    "RandomStart",
     "maze_path_length",
     "room_box",
     "room_of",
@@ -104,6 +105,21 @@ def free_position(field: str, xy: Any) -> np.ndarray:
             raise ValueError(f"{field} must be a free position in the maze (|x|, |y| <= {limit}, at least {clear} from the walls "
                              f"x = 0 and y = 0 outside their doorways, |other| in [{door[0]}, {door[1]}]), got {tuple(point)}")
     return point
+
+
+class RandomStart(gym.Wrapper):
+    """Each reset puts the mass at rest at a uniform point of a uniform room, clear of its walls by the mass radius
+    (``reset(options={"start": ...})`` of the wrapped maze), drawn with the env's seeded ``np_random``: starts
+    everywhere in the maze, for practice that is not tied to one start room.
+
+    Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
+    """
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.env.reset(seed=seed, options=options)  # seeds np_random and applies the task
+        rng = self.env.unwrapped.np_random
+        start = rng.uniform(*room_box(int(rng.integers(4)), MASS_RADIUS))
+        return self.env.reset(options={**(options or {}), "start": tuple(start)})
 
 
 def maze_path_length(start: Any, end: Any, *, samples: int = 21) -> np.ndarray:
