@@ -48,8 +48,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+-]*$")
 
 
 def default_runs_dir() -> Path:
-    """``runs/`` at the repository root (git-ignored), or ``$PEACH_RUNS_DIR`` when set."""
-    return Path(os.environ.get("PEACH_RUNS_DIR", REPO_ROOT / "runs"))
+    """``runs/`` at the repository root (git-ignored), ``runs/fast/`` in fast mode (``PEACH_FAST=1``: a smoke run
+    never replaces a full run's file), or ``$PEACH_RUNS_DIR`` when set."""
+    from peach_lite.budget import Budget
+
+    return Path(os.environ.get("PEACH_RUNS_DIR", REPO_ROOT / "runs" / ("fast" if Budget.from_env().fast else "")))
 
 
 def run_sweep(
@@ -75,7 +78,7 @@ def run_sweep(
         configs: ``{config name: keyword arguments of train_fn}``; names become folder names.
         seeds: distinct integers; each config runs once per seed.
         name: the sweep's name, e.g. the benchmark's; runs go to ``<runs_dir>/<name>/<config>/seed<k>.json``.
-        runs_dir: defaults to :func:`default_runs_dir` (``runs/``).
+        runs_dir: defaults to :func:`default_runs_dir` (``runs/``, ``runs/fast/`` in fast mode).
         address: a Ray cluster (``"host:6379"``, ``"ray://host:10001"``, ``"auto"``), or ``"serial"`` (no Ray: the
             runs one after another in this process, where Ray cannot start); None reads
             ``RAY_ADDRESS`` and, when that is unset too, starts Ray on this machine.
@@ -286,7 +289,9 @@ def _load_finished(out: Path, config_name: str, seed: int, config: Mapping[str, 
         print(f"note: {path} is unreadable ({error}); running it again")
         return None
     if stored.get("config") != json.loads(json.dumps(dict(config))) or stored.get("seed") != seed:
-        print(f"note: {path} was made with another config; running it again")
+        kept = path.with_name(f"seed{seed}.replaced.json")  # nothing is lost: the old run stays readable
+        os.replace(path, kept)
+        print(f"note: {path} was made with another config; kept as {kept.name}, running it again")
         return None
     made_by = stored.get("versions", {}).get("peach_lite_source")
     if made_by is not None and made_by != (now := source_fingerprint()):

@@ -165,6 +165,21 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(local_ray, t
     again = run_sweep(train_gated, changed, [0, 1], name="resume", runs_dir=tmp_path, progress=False)
     assert [run.resumed for run in again.runs] == [False, False, True, True]
     assert again.values("small", "score").tolist() == [2.0, 4.0]
+    kept = json.loads((tmp_path / "resume" / "small" / "seed0.replaced.json").read_text())  # the old run is kept
+    assert kept["config"] == configs["small"] and kept["result"]["score"] == 1.0
+
+
+def test_fast_mode_runs_go_to_their_own_folder(monkeypatch):
+    from peach_lite.paths import REPO_ROOT
+    from peach_lite.sweep import default_runs_dir
+
+    monkeypatch.delenv("PEACH_RUNS_DIR", raising=False)
+    monkeypatch.setenv("PEACH_FAST", "1")
+    assert default_runs_dir() == REPO_ROOT / "runs" / "fast"  # a smoke run never replaces a full run's file
+    monkeypatch.setenv("PEACH_FAST", "0")
+    assert default_runs_dir() == REPO_ROOT / "runs"
+    monkeypatch.setenv("PEACH_RUNS_DIR", "/somewhere")
+    assert str(default_runs_dir()) == "/somewhere"
 
 
 def test_serial_mode_runs_without_ray_and_keeps_the_same_files(tmp_path):
