@@ -196,7 +196,8 @@ def practised_headline(rows: list[dict], fixed_rows: list[dict]) -> dict[str, fl
     """The practised diagnostic's headline keys (``practised_*``), against the fixed-source arms on the same target
     seeds: the practised source's frozen arm's mean env steps to 0.8, over scratch's (``practised_transfer_steps_ratio``)
     and over the unpractised frozen arm's; its final success (IQM, 95% CI, mean) and mean over meta-tests;
-    P(practised > frozen) and P(practised > scratch) on final success and on the mean over meta-tests (rliable);
+    P(practised > frozen), P(practised > unfrozen) and P(practised > scratch) on final success and on the mean over
+    meta-tests (rliable);
     the practice's env steps; the source's doorway crossings before and after the practice (all eight, the lowest,
     and the two out of the target's start room); and its training proposals (as the fixed-source arms')."""
     if [r["seed"] for r in rows] != [r["seed"] for r in fixed_rows]:
@@ -205,17 +206,18 @@ def practised_headline(rows: list[dict], fixed_rows: list[dict]) -> dict[str, fl
     practised = [r["frozen"] for r in rows]
     steps = np.array([arm["steps_to_threshold"] for arm in practised])
     final, area = [arm["final_success"] for arm in practised], [float(np.mean(arm["curve_success"])) for arm in practised]
-    fixed_final = {arm: [r[arm]["final_success"] for r in fixed_rows] for arm in ("frozen", "scratch")}
-    fixed_area = {arm: [float(np.mean(r[arm]["curve_success"])) for r in fixed_rows] for arm in ("frozen", "scratch")}
-    fixed_steps = {arm: np.mean([r[arm]["steps_to_threshold"] for r in fixed_rows]) for arm in ("frozen", "scratch")}
+    fixed_final = {arm: [r[arm]["final_success"] for r in fixed_rows] for arm in FIXED_SOURCE_ARMS}
+    fixed_area = {arm: [float(np.mean(r[arm]["curve_success"])) for r in fixed_rows] for arm in FIXED_SOURCE_ARMS}
+    fixed_steps = {arm: np.mean([r[arm]["steps_to_threshold"] for r in fixed_rows]) for arm in FIXED_SOURCE_ARMS}
     out = {"practised_transfer_steps_ratio": float(steps.mean() / fixed_steps["scratch"]),
            "practised_over_frozen_steps_ratio": float(steps.mean() / fixed_steps["frozen"]),
+           "practised_over_unfrozen_steps_ratio": float(steps.mean() / fixed_steps["unfrozen"]),
            "practised_frozen_steps_to_80": float(steps.mean()), "practised_censored_runs": float(sum(arm["censored"] for arm in practised)),
            "practised_frozen_curve_mean_success": float(np.mean(area)), "practice_steps": float(rows[0]["practice"]["steps"]),
            "practice_episodes": float(rows[0]["practice"]["episodes"])}
     out.update(headline_stats("practised_frozen_final_success", final))
     for name, before_after in (("final", (final, fixed_final)), ("curve_mean", (area, fixed_area))):
-        for arm in ("frozen", "scratch"):
+        for arm in FIXED_SOURCE_ARMS:
             out.update(improvement_stats(f"practised_over_{arm}_{name}", before_after[0], before_after[1][arm]))
     leaving = [(TARGET["start_room"], room) for room in (1, 3)]
     for when, key in (("before", "source_doorway_reach"), ("after", "practised_doorway_reach")):

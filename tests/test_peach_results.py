@@ -95,8 +95,13 @@ def test_eliminating_slots_make_the_belief_collapse_after_a_paid_attempt(headlin
                           f"({quote_headline('peach_transfer', 'fixed_source_frozen_train_missed_near_leaving_start', 'fixed_source_unfrozen_train_missed_near_leaving_start', 'fixed_source_scratch_train_missed_near_leaving_start')}), "
                           "so their search seldom proposes room 0 from within reach "
                           f"({quote_headline('peach_transfer', 'fixed_source_frozen_train_room0_proposals_near', 'fixed_source_unfrozen_train_room0_proposals_near', 'fixed_source_scratch_train_room0_proposals_near')}); "
-                          "the source's level crosses well only out of the source's own start room (doorway_reach). A source whose levels "
-                          "practise every crossing is the untried route (lesson 11, 'Transfer: same dynamics, a new reward')",
+                          "the source's level crosses well only out of the source's own start room (doorway_reach). Route tried: reward-free "
+                          "practice of every crossing before freezing (practise_lower_levels) raises the crossings out of room 2 "
+                          f"({quote_headline('peach_transfer', 'practice_doorway_reach_before_out_of_target_start', 'practice_doorway_reach_after_out_of_target_start')}) "
+                          "and frees the search (near moves out of room 2 missed "
+                          f"{quote_headline('peach_transfer', 'practised_frozen_train_missed_near_leaving_start')}), yet steps to 0.8 only "
+                          f"come level with scratch ({quote_headline('peach_transfer', 'practised_transfer_steps_ratio', 'practised_over_unfrozen_curve_mean_prob_improvement')}): "
+                          "lower levels that keep learning on the target still lead (lesson 11, 'Transfer: same dynamics, a new reward')",
                    strict=False)
 def test_frozen_lower_levels_halve_the_steps_to_eighty_percent(headline):
     assert headline("peach_transfer")["transfer_steps_ratio"] <= 0.5
@@ -195,6 +200,32 @@ def test_the_frozen_levels_miss_the_moves_out_of_the_start_room_so_their_search_
     assert pooled["room0_proposals_near"]["frozen"] < min(pooled["room0_proposals_near"][arm] for arm in others)
     assert sum(f < 0.3 * min(u, s) for f, u, s in zip(*near_room0.values())) >= len(runs) / 2  # half the seeds: hardly any
     assert max(pooled["missed_near_into_room0"].values()) - min(pooled["missed_near_into_room0"].values()) <= 0.1
+
+
+def test_practised_crossings_free_the_frozen_search_but_the_learning_levels_stay_ahead(headline):
+    """The practised diagnostic (lesson 11's transfer section): one practised source for every target seed; the practice
+    raises every weak crossing of seed 0's source, out of the target's start room by at least 0.2; under the target's
+    top level the practised frozen levels then miss the near moves out of the start room about as rarely as levels that
+    learn on the target, the search gets near room 0 as often, and the collections end where the unfrozen arm's do;
+    the outcome: scratch's steps to 0.8, and the copies left learning still ahead on the area under the curve."""
+    from peach_lite.results import read_results
+
+    h, transfer = headline("peach_transfer"), read_results("peach_transfer")
+    details = transfer["details"]
+    practised, fixed = details["practised_runs"], details["fixed_source_runs"]
+    assert len(practised) == len(fixed) >= 8 and details["configs"]["practised"]["source_checkpoint"] == details["configs"]["fixed_source"]["source_checkpoint"]
+    assert all(r["practised_doorway_reach"] == practised[0]["practised_doorway_reach"] for r in practised)  # one source
+    before, after = (np.array(practised[0][key], dtype=float) for key in ("source_doorway_reach", "practised_doorway_reach"))
+    assert np.all(after[before < 0.7] > before[before < 0.7]) and np.nanmin(after) >= np.nanmin(before) + 0.2
+    assert h["practice_doorway_reach_after_out_of_target_start"] >= h["practice_doorway_reach_before_out_of_target_start"] + 0.2
+    missed = {arm: h[f"fixed_source_{arm}_train_missed_near_leaving_start"] for arm in ("frozen", "unfrozen", "scratch")}
+    assert h["practised_frozen_train_missed_near_leaving_start"] <= 1.1 * min(missed["unfrozen"], missed["scratch"]) < 0.7 * missed["frozen"]
+    assert h["practised_frozen_train_room0_proposals_near"] >= 1.5 * h["fixed_source_frozen_train_room0_proposals_near"]
+    rooms = {name: np.mean([r[arm]["train_exploration"]["attempt_room_shares"] for r in runs], axis=0)
+             for name, arm, runs in (("practised", "frozen", practised), ("unfrozen", "unfrozen", fixed))}
+    assert np.abs(rooms["practised"] - rooms["unfrozen"]).max() <= 0.03
+    assert 0.5 < h["practised_transfer_steps_ratio"] < h["fixed_source_transfer_steps_ratio"]
+    assert h["practised_over_unfrozen_curve_mean_prob_improvement_ci_high"] < 0.5
 
 
 def test_no_agent_exceeds_its_oracle(headline):
