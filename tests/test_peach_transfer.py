@@ -175,6 +175,7 @@ def test_random_start_puts_the_mass_at_rest_all_over_the_maze_and_is_seeded():
             starts.append(obs["achieved_goal"])
         assert set(room_of(np.array(starts)).tolist()) == {0, 1, 2, 3}
         assert np.array_equal(env.reset(seed=3)[0]["achieved_goal"], starts[3])
+        assert np.allclose(env.reset(seed=3, options={"start": (1.0, -2.0)})[0]["achieved_goal"], (1.0, -2.0))  # asked for
     finally:
         env.close()
 
