@@ -109,12 +109,14 @@ def practise_lower_levels(agent: PEACH, episodes: int, *, max_path: float = 1.5,
 def reachable_subgoal(start: np.ndarray, max_path: float, rng: np.random.Generator, *, other_room: bool = False) -> np.ndarray:
     """(2,) a uniform point of the maze's rooms (clear of the walls by the mass radius) at most ``max_path`` from
     ``start`` (2,) along the maze (rejection sampling with :func:`~peach_lite.envs.point_mass.maze_path_length`).
-    ``other_room``: in a room other than the start's, a doorway crossing, where one is that near (else anywhere).
+    ``max_path`` in [0.5, 2.0]; ``other_room``: in a room other than the start's, a doorway crossing, where one is
+    that near (else anywhere).
 
     Taught in notebooks/11_peach.py (section "Transfer: same dynamics, a new reward").
     """
     from peach_lite.envs.point_mass import MASS_RADIUS, room_box
 
+    check_range("max_path", max_path, 0.5, 2.0)
     boxes, own, misses = [room_box(room, MASS_RADIUS) for room in range(4)], int(room_of(np.asarray(start))), 0
     while True:
         crossing = other_room and misses < 8  # 8 misses: no crossing within reach of this start (or a sliver)

@@ -193,6 +193,8 @@ def test_reachable_subgoals_stay_within_the_path_length_and_cross_where_asked():
     assert 0.0 < np.mean(room_of(anywhere) == 1) < 0.5 and np.all(room_of(crossing) == 1)
     far = np.array([3.5, 3.5])  # no doorway within reach: the crossing falls back to the same room
     assert room_of(reachable_subgoal(far, 1.0, rng, other_room=True)) == 2
+    with pytest.raises(ValueError, match="max_path"):
+        reachable_subgoal(far, 0.0, rng)
 
 
 def test_practice_trains_only_the_lower_levels_and_restores_the_hierarchy(source):
