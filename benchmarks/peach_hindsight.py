@@ -192,6 +192,20 @@ def baseline_runs(study: dict, study_name: str, baseline: str, baseline_method: 
     return [by_seed[s] for s in args.seeds]
 
 
+def meta_test_panels(runs: dict[str, list[dict]], labels: dict[str, str], oracle: float,
+                     title: str = "meta-test on held-out tasks") -> list[dict]:
+    """Two figure panels for run rows of ``run_one``: success per meta-test episode, and the final episode's success
+    over meta-training, one series per ``labels`` key (its label) with every seed's row, the oracle dashed."""
+    episodes = list(range(1, len(next(iter(runs.values()))[0]["success_per_episode"]) + 1))
+    hlines = [{"label": "oracle (goal known)", "y": oracle}]
+    return [curves_panel(title, "meta-test episode", "success rate (fraction)",
+                         [{"label": label, "x": episodes, "y": [r["success_per_episode"] for r in runs[arm]]} for arm, label in labels.items()],
+                         hlines=hlines),
+            curves_panel("meta-training", "environment steps", "final-episode meta-test success",
+                         [{"label": label, "x": [r["curve_steps"] for r in runs[arm]], "y": [r["curve_success"] for r in runs[arm]]}
+                          for arm, label in labels.items()], hlines=hlines)]
+
+
 def elimination(agent) -> dict:
     """The failed-context probe (``peach_diagnostics.failed_context_probe``) on the held-out tasks, for a posterior agent:
     ``failed_context_success`` / ``failed_context_revisit`` / ``failed_context_prior_visit`` (lists over 1 and 2 failed

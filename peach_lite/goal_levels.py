@@ -206,6 +206,12 @@ class GoalLevel(nn.Module):
         gamma: discount of the critic targets.
         actor_lr, critic_lr: Adam learning rates.
         q_init: critic output at initialisation.
+        action_l2: weight of HER's action penalty in the actor loss, ``action_l2 · mean(((a - offset) / scale)²)``
+            (baselines' ``her/ddpg.py``; the HAC reference has none: 0). It keeps tanh(f) off its flat ends, where
+            the actor's gradient vanishes and a saturated actor never recovers, but it also pulls every action in.
+        pre_tanh_l2: weight of a penalty ``pre_tanh_l2 · mean(f²)`` on the actor's pre-tanh output f (the SAC
+            reference code's regulariser of its pre-tanh mean, 1e-3; the HAC reference has none: 0). Its gradient does
+            not pass through tanh, so it pulls a saturated f back, and it barely touches f inside ±2.
     Shapes:
         ``actions(obs (*B, obs_dim), goal (*B, goal_dim), cond (*B, cond_dim) | None) -> (*B, action_dim)``
         ``q_values(obs, goal, action (*B, action_dim), cond) -> (*B,)`` in [-H, 0].
@@ -215,13 +221,16 @@ class GoalLevel(nn.Module):
 
     def __init__(self, obs_dim: int, goal_dim: int, action_low: Any, action_high: Any, horizon: int, *,
                  hidden: Sequence[int] = (64, 64, 64), cond_dim: int = 0, gamma: float = 0.98, actor_lr: float = 1e-3,
-                 critic_lr: float = 1e-3, q_init: float = -0.067):
+                 critic_lr: float = 1e-3, q_init: float = -0.067, action_l2: float = 0.0, pre_tanh_l2: float = 0.0):
         super().__init__()
         low, high = np.asarray(action_low, np.float32).ravel(), np.asarray(action_high, np.float32).ravel()
         if low.shape != high.shape or not np.all(np.isfinite(low)) or not np.all(np.isfinite(high)) or not np.all(high > low):
             raise ValueError(f"action_low and action_high must be finite, of one shape, with high > low; got {low} and {high}")
         check_range("gamma", gamma, 0.0, 1.0)
         check_int("cond_dim", cond_dim, 0)
+        check_range("action_l2", action_l2, 0.0, 100.0)
+        check_range("pre_tanh_l2", pre_tanh_l2, 0.0, 100.0)
+        self.action_l2, self.pre_tanh_l2 = float(action_l2), float(pre_tanh_l2)
         self.obs_dim, self.goal_dim, self.cond_dim = int(obs_dim), int(goal_dim), int(cond_dim)
         self.action_dim, self.horizon, self.gamma = int(low.size), int(horizon), float(gamma)
         scale, offset = (high - low) / 2, (high + low) / 2
@@ -260,7 +269,9 @@ class GoalLevel(nn.Module):
         return (q - target).pow(2).mean(), q
 
     def actor_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> Tensor:
-        """-mean Q(s, π(s, [g, c]), [g, c]), flowing through the critic without training it.
+        """-mean Q(s, π(s, [g, c]), [g, c]), flowing through the critic without training it, plus HER's action
+        penalty ``action_l2 · mean(((π - offset) / scale)²)`` when ``action_l2`` > 0 and ``pre_tanh_l2 · mean(f²)`` on the
+        pre-tanh output f when ``pre_tanh_l2`` > 0.
 
         Args:
             batch: as in :meth:`critic_loss` (only obs and goal are read).
@@ -270,8 +281,50 @@ class GoalLevel(nn.Module):
 
         Taught in notebooks/07_hac.py (section "Bounded critics").
         """
+        if self.pre_tanh_l2 > 0:
+            pre_tanh = self.pre_tanh(batch["obs"], batch["goal"], cond)
+            actions = torch.tanh(pre_tanh) * self.actor.action_scale + self.actor.action_offset
+        else:
+            actions = self.actions(batch["obs"], batch["goal"], cond)
         with frozen(self.critic):
-            return -self.q_values(batch["obs"], batch["goal"], self.actions(batch["obs"], batch["goal"], cond), cond).mean()
+            loss = -self.q_values(batch["obs"], batch["goal"], actions, cond).mean()
+        if self.action_l2 > 0:
+            unit = (actions - self.actor.action_offset) / self.actor.action_scale
+            loss = loss + self.action_l2 * unit.pow(2).mean()
+        if self.pre_tanh_l2 > 0:
+            loss = loss + self.pre_tanh_l2 * pre_tanh.pow(2).mean()
+        return loss
+
+    def pre_tanh(self, obs: Tensor, goal: Tensor, cond: Tensor | None = None) -> Tensor:
+        """The actor's output before its tanh, f(s, [g, c]): (*B, ...) -> (*B, action_dim); π = tanh(f) · scale + offset.
+
+        Taught in notebooks/11_peach.py (section "The seed that never leaves the start room: a saturated bottom actor").
+        """
+        layers = list(self.actor.net)
+        if not isinstance(layers[-1], nn.Tanh):
+            raise ValueError("the actor's last layer must be its tanh")
+        x = torch.cat([obs, self._goal_cond(goal, cond)], dim=-1)
+        for layer in layers[:-1]:
+            x = layer(x)
+        return x
+
+    def saturation(self, obs: Tensor, goal: Tensor, cond: Tensor | None = None, *, threshold: float = 3.0) -> float:
+        """Share of the actor's pre-tanh outputs f(s, g, c) beyond ±``threshold`` (tanh'(3) ≈ 0.01): where the actor's
+        gradient has all but vanished. A share near 1 is a saturated actor that acts at its box's corner and no longer
+        learns (``pre_tanh_l2``).
+
+        Args:
+            obs (*B, obs_dim), goal (*B, goal_dim), cond (*B, cond_dim) or None: the states to read it on.
+            threshold: |f| counted as saturated, > 0.
+        Returns:
+            the share, in [0, 1], over every state and action dimension.
+
+        Taught in notebooks/11_peach.py (section "The seed that never leaves the start room: a saturated bottom actor").
+        """
+        check_range("threshold", threshold, 1e-6, 100.0)
+        with torch.no_grad():
+            f = self.pre_tanh(obs, goal, cond)
+        return float((f.abs() > threshold).float().mean())
 
     def update(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> dict[str, Tensor]:
         """One gradient step of the reference's ``Layer.learn``: the critic first, then the actor against it.

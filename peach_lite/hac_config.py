@@ -79,6 +79,13 @@ class HacConfig:
     """(low, high) of the subgoal space; None reads the env's ``desired_goal`` space (must be finite)."""
     q_init: float = -0.067
     """Critic output at initialisation (reference ``q_init``): q_offset = -log(H / 0.067 - 1)."""
+    action_l2: float = 0.0
+    """Weight of HER's action penalty on level 0's actor (``GoalLevel.actor_loss``; baselines' ``action_l2`` 1.0).
+    The reference HAC has none (0). Levels above keep none: their actions are subgoals, and a pull to the box's
+    centre would bias where they propose."""
+    pre_tanh_l2: float = 0.0
+    """Weight of a penalty on level 0's pre-tanh actor output (``GoalLevel.actor_loss``; the SAC reference code uses
+    1e-3 on its pre-tanh mean). The reference HAC has none (0); levels above keep none."""
     replay_tasks: int = 1
     """Replay keys per level: 1 = HAC's one goal-conditioned replay per level; T = one per (training task,
     level), key ``task * k + level`` (PEACH's task-conditioned top level)."""
@@ -115,6 +122,8 @@ class HacConfig:
         check_range("action_noise", self.action_noise, 0.0, 10.0)
         check_range("subgoal_noise", self.subgoal_noise, 0.0, 10.0)
         check_range("q_init", self.q_init, -1e3, -1e-6)
+        check_range("action_l2", self.action_l2, 0.0, 100.0)
+        check_range("pre_tanh_l2", self.pre_tanh_l2, 0.0, 100.0)
         check_choice("goal_norm", self.goal_norm, NORMS)
         self.hidden = tuple(self.hidden)
         if not self.hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in self.hidden):

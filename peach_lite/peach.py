@@ -143,6 +143,7 @@ class PEACH(nn.Module):
                                  top_cond_dim=self.cond_dim, batch_size=config.lower_batch_size, buffer_size=config.buffer_size,
                                  gamma=config.gamma, subgoal_test_rate=config.subgoal_test_rate,
                                  random_action_rate=config.random_action_rate, top_random_action_rate=config.top_random_action_rate,
+                                 action_l2=config.action_l2, pre_tanh_l2=config.pre_tanh_l2,
                                  updates_per_episode=config.lower_updates_per_episode, max_actions=spec.max_actions, seed=config.seed)
         self.hierarchy = HAC(spec, hac_config)
         self.hierarchy.top_attempt_hook = self.record_attempt

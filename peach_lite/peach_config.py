@@ -67,7 +67,9 @@ class PeachConfig:
       collection episodes that first return to a rarely visited cell, then explore (``return_explore_rate``), and
       meta-batch slots whose z reads only the unpaid attempts of their context (``unpaid_context_prob``), and a
       categorical context posterior with a one-hot z in place of PEARL's Gaussian (``posterior_form``), and a loss that
-      teaches q(z | c) to eliminate the train goals its failed attempts rule out (``elimination_weight``, ``elimination_form``).
+      teaches q(z | c) to eliminate the train goals its failed attempts rule out (``elimination_weight``, ``elimination_form``),
+      and penalties on the bottom actor against saturation: HER's on its actions (``action_l2``) and one on its pre-tanh
+      output (``pre_tanh_l2``; neither the poster nor HAC's reference has them).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -225,6 +227,14 @@ class PeachConfig:
     """Uniformly random actions and lower-level subgoals while exploring (HAC)."""
     top_random_action_rate: float = 0.2
     """Uniformly random subgoals of the top level while exploring (HAC: 0.2)."""
+    action_l2: float = 0.0
+    """Weight of HER's action penalty on the bottom level's actor (``HacConfig.action_l2``; 0: HAC's reference,
+    none). Not in Algorithm 1 or HAC: without it, some seeds' bottom actor saturates in the first round (tanh(f)
+    at the box's corner for almost every state, where its gradient vanishes) and the hierarchy never leaves its start
+    room (benchmarks/peach_saturation.py)."""
+    pre_tanh_l2: float = 0.0
+    """Weight of a penalty on the bottom actor's pre-tanh output (``HacConfig.pre_tanh_l2``; 0: HAC's reference, none).
+    Not in Algorithm 1 or HAC: it pulls a saturated actor back without pulling its actions in (benchmarks/peach_saturation.py)."""
     seed: int = 0
     """Seeds the networks, the hierarchy's exploration, task draws, batches and z samples."""
 
@@ -254,6 +264,8 @@ class PeachConfig:
         check_range("frontier_radius", self.frontier_radius, 0.0, 100.0)
         check_range("return_explore_rate", self.return_explore_rate, 0.0, 1.0)
         check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
+        check_range("action_l2", self.action_l2, 0.0, 100.0)
+        check_range("pre_tanh_l2", self.pre_tanh_l2, 0.0, 100.0)
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)
         check_range("prior_slot_prob", self.prior_slot_prob, 0.0, 1.0)

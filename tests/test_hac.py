@@ -290,6 +290,59 @@ def test_critic_loss_sends_gradient_into_cond_and_an_encoder_and_nowhere_else():
         level.critic_loss(batch)
 
 
+def _level_batch(n: int = 64) -> dict[str, torch.Tensor]:
+    torch.manual_seed(1)
+    return {"obs": torch.randn(n, 4), "action": torch.rand(n, 2) * 2 - 1, "reward": -torch.ones(n),
+            "next_obs": torch.randn(n, 4), "goal": torch.randn(n, 2), "done": torch.zeros(n)}
+
+
+def test_the_action_penalty_is_hers_closed_form_and_trains_only_the_actor():
+    torch.manual_seed(0)
+    plain = GoalLevel(4, 2, [-2, 0], [2, 1], 10, hidden=(16, 16))
+    penalised = GoalLevel(4, 2, [-2, 0], [2, 1], 10, hidden=(16, 16), action_l2=0.5)
+    penalised.load_state_dict(plain.state_dict())
+    batch = _level_batch()
+    with torch.no_grad():
+        a = plain.actions(batch["obs"], batch["goal"])
+        q = plain.q_values(batch["obs"], batch["goal"], a)
+        unit = (a - torch.tensor([0.0, 0.5])) / torch.tensor([2.0, 0.5])  # the box [-2, 2] x [0, 1] mapped to [-1, 1]
+    assert torch.equal(plain.actor_loss(batch), -q.mean())
+    torch.testing.assert_close(penalised.actor_loss(batch), -q.mean() + 0.5 * unit.pow(2).mean())
+    penalised.actor_loss(batch).backward()
+    assert all(p.grad is None for p in penalised.critic.parameters()), "the penalty must not reach the critic"
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in penalised.actor.parameters())
+    with pytest.raises(ValueError, match="action_l2"):
+        GoalLevel(4, 2, [-1, -1], [1, 1], 10, action_l2=-0.1)
+
+
+def test_saturation_counts_the_pre_tanh_outputs_beyond_the_threshold():
+    torch.manual_seed(0)
+    level = GoalLevel(4, 2, [-1, -1], [1, 1], 10, hidden=(16, 16))
+    batch = _level_batch(256)
+    assert level.saturation(batch["obs"], batch["goal"]) == 0.0  # the last layer starts at U(±3e-3)
+    last = [m for m in level.actor.net if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias.copy_(torch.tensor([5.0, 0.0]))  # the first dimension pinned at its box's edge
+    assert level.saturation(batch["obs"], batch["goal"]) == pytest.approx(0.5, abs=0.01)
+    assert level.saturation(batch["obs"], batch["goal"], threshold=6.0) < 0.5
+    with pytest.raises(ValueError, match="threshold"):
+        level.saturation(batch["obs"], batch["goal"], threshold=0.0)
+
+
+def test_the_hierarchy_penalises_only_its_bottom_actor_and_reads_its_saturation_without_side_effects():
+    agent, _ = _trained_traces(2, episodes=4, action_l2=0.2)
+    assert [level.action_l2 for level in agent.levels] == [0.2, 0.0], "subgoals are not pulled to the box's centre"
+    state = agent.generator.get_state()
+    first = agent.saturation(0, num_rows=128)
+    assert 0.0 <= first <= 1.0 and agent.saturation(0, num_rows=128) == first
+    assert torch.equal(agent.generator.get_state(), state), "reading the saturation must not move training's generator"
+    assert _agent(2)[0].saturation(0) == 0.0  # an empty replay
+    with pytest.raises(ValueError, match="level"):
+        agent.saturation(2)
+    with pytest.raises(ValueError, match="action_l2"):
+        HacConfig(action_l2=-1.0)
+
+
 def test_flat_agent_uses_max_actions_as_its_horizon_and_her_can_be_switched_off():
     agent, traces = _trained_traces(1, episodes=3, num_hindsight_goals=0)
     assert agent.horizons == [25]

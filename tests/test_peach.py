@@ -162,6 +162,20 @@ def test_rows_go_to_their_own_tasks_buffer_with_the_stated_rewards(collected):
     assert float(context["reward"].min()) >= -1.0  # no penalty rows in the context
 
 
+def test_the_penalty_rows_ablation_puts_every_penalty_row_in_the_context_too():
+    agent, _, runner = _agent(penalties_in_context=True)
+    agent.collect_round(runner, 0)
+    horizon, rewards = float(agent.config.subgoal_horizon), []
+    for task in range(agent.num_train_tasks):
+        if agent.context_buffer.size(task) == 0:
+            continue
+        rewards += agent.context_buffer.sample(8 * agent.context_buffer.size(task), [task])["reward"].flatten().tolist()
+    assert set(rewards) <= {-1.0, 0.0, -horizon} and -horizon in rewards  # penalty rows reach the context
+    counts = [(agent.context_buffer.size(t), agent.collection_buffer.size(t)) for t in range(agent.num_train_tasks)]
+    assert all(c == r for c, r in counts)  # the context takes every row of its collection, penalties included
+    assert any(agent.collection_buffer.size(t) for t in range(agent.num_train_tasks))
+
+
 def test_each_collection_refreshes_the_tasks_context(collected):
     agent, envs, runner = collected
     agent.generator.manual_seed(123)
@@ -368,9 +382,16 @@ def test_baselines_read_no_z_or_the_true_goal_and_random_subgoals_never_learn():
 
 
 def test_bad_config_values_name_the_field():
-    for field, value in [("task_inference", "magic"), ("latent_dim", 0), ("relabel_prob", 1.5), ("num_levels", 1), ("meta_test_episodes", 0)]:
+    for field, value in [("task_inference", "magic"), ("latent_dim", 0), ("relabel_prob", 1.5), ("num_levels", 1), ("meta_test_episodes", 0),
+                         ("action_l2", -0.1)]:
         with pytest.raises(ValueError, match=field):
             PeachConfig(**{field: value})
+
+
+def test_the_action_penalty_reaches_the_bottom_actor_only():
+    agent, _, _ = _agent(action_l2=0.03)
+    assert [level.action_l2 for level in agent.hierarchy.levels] == [0.03, 0.0]
+    assert _agent()[0].hierarchy.levels[0].action_l2 == 0.0  # HAC's reference: none
 
 
 def test_training_through_the_loop_and_a_checkpoint_round_trip(tmp_path):
