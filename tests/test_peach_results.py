@@ -1,5 +1,6 @@
 """PEACH's measured targets (issue 12), read from data/results/peach_maze.json, peach_transfer.json,
-peach_hindsight.json (the study of what the top level needs) and peach_exploration.json (a count bonus for it).
+peach_hindsight.json (the study of what the top level needs) and peach_exploration.json (a count bonus for it), and
+the studies after them (peach_saturation.json: a saturated bottom actor; peach_context_rows.json: the penalty rows).
 
 Targets not reached stay documented xfails whose reasons quote the measured numbers (read from the same files).
 """
@@ -23,7 +24,8 @@ BUDGET = ("every hierarchical method on the best route measured (HTR else HER, p
           f"an exact, eliminating belief drives the same agents to {quote_headline('peach_exact_belief', 'exact_belief_success')}). "
           "The slots teach Algorithm 2's own q(z | c) that search in training; over seeds 0-4 "
           f"{quote_headline('peach_elimination', 'eliminating_probes_light_all_seeds_success', 'eliminating_probes_light_all_seeds_success_iqm', 'return_explore_quarter_all_seeds_success')} "
-          "(seed 3's lower levels never leave the start room, with or without the slots; lesson 11, 'Teaching q(z | c) to eliminate', "
+          "(seed 3's lower levels never leave the start room, with or without the slots: its bottom actor saturates in the first "
+          "round, peach_saturation.json; lesson 11, 'Teaching q(z | c) to eliminate', "
           "'Against its parents'; closing notes of issue 12)")
 
 
@@ -667,3 +669,57 @@ def test_probe_failures_reach_eighty_percent(headline):
                           f"{ELIMINATING_FINDING}", strict=False)
 def test_eliminating_slots_reach_eighty_percent(headline):
     assert headline("peach_elimination")["eliminating_success"] >= 0.80
+
+
+def test_a_saturated_bottom_actor_is_the_start_room_trap_and_either_penalty_removes_it(headline):
+    """peach_saturation.json: on the route as it is, a seed whose bottom actor saturates in its first round never leaves
+    the start room (the scan's trapped runs, and seed 3 of the full runs at 0 success); with HER's action penalty or the
+    pre-tanh penalty no scan seed is trapped, and seed 3 finds goals. No arm beats the oracle."""
+    from peach_lite.results import read_results
+
+    h = headline("peach_saturation")
+    details = read_results("peach_saturation")["details"]
+    plain = dict(zip(details["scan_seeds"], details["scan"]["scan_0"]))
+    trapped = [seed for seed, run in plain.items() if run["saturation"] >= 0.9]
+    assert trapped and 3 in trapped and h["scan_0_trapped"] == len(trapped)
+    assert all(plain[seed]["first_round_saturation"] > 0.9 and plain[seed]["left_start_room"] < 0.01 for seed in trapped)
+    assert all(run["left_start_room"] > 0.1 for seed, run in plain.items() if seed not in trapped)
+    for name in ("scan_0p03", "scan_pre_tanh"):
+        assert h[f"{name}_trapped"] == 0 and max(run["first_round_saturation"] for run in details["scan"][name]) < 0.5
+    assert h["route_seed3_success"] == 0.0 and h["route_train_start_room_share"] > 0.99 / len(details["runs"]["route"])
+    for arm in ("action_l2", "pre_tanh_l2"):
+        assert h[f"{arm}_seed3_success"] > 0.0
+        assert max(r["final_success"] for r in details["runs"][arm]) <= 1.0
+    configs = details["configs"]
+    assert {k: v for k, v in configs["action_l2"]["overrides"].items() if k != "action_l2"} == \
+        {k: v for k, v in configs["pre_tanh_l2"]["overrides"].items() if k != "pre_tanh_l2"}
+
+
+def test_neither_penalty_is_a_better_route(headline):
+    """peach_saturation.json over seeds 0-4: both penalties cost the healthy seeds more than they save on the trapped
+    one (HER's most), so the benchmark's route keeps HAC's reference actor; the healthy runs' bottom actors are about
+    half saturated after 40 rounds (close to bang-bang control)."""
+    from peach_lite.results import read_results
+
+    h = headline("peach_saturation")
+    details = read_results("peach_saturation")["details"]
+    assert h["action_l2_success"] < h["pre_tanh_l2_success"] < h["route_success"]
+    assert h["action_l2_prob_improvement"] < 0.5 and h["pre_tanh_l2_prob_improvement"] < 0.5
+    healthy = [r["saturation"] for seed, r in zip(details["scan_seeds"], details["scan"]["scan_0"]) if r["saturation"] < 0.9]
+    assert 0.35 < float(np.median(healthy)) < 0.55
+
+
+def test_penalty_rows_in_the_context_sharpen_the_posterior_but_not_the_search(headline):
+    """peach_context_rows.json: the route with the subgoal-test penalty rows in the context, against the same route
+    without them (the default). The posterior narrows after a success, but the paid context, the first episode and
+    the search after two failures all pay less, and the final success does not rise: the default stands."""
+    from peach_lite.results import read_results
+
+    h = headline("peach_context_rows")
+    configs = read_results("peach_context_rows")["details"]["configs"]
+    assert configs["penalties_in_context"]["overrides"]["penalties_in_context"] is True
+    assert h["penalties_in_context_variance_after_success"] < h["route_variance_after_success"]
+    for key in ("paid_context_success", "first_episode_success", "two_failures_success"):
+        assert h[f"penalties_in_context_{key}"] < h[f"route_{key}"]
+    assert h["penalties_in_context_success"] <= h["route_success"] <= 1.0
+
