@@ -1,4 +1,4 @@
-"""A saturated bottom actor: why one seed of PEACH never leaves its start room, and HER's action penalty against it.
+"""A saturated bottom actor: why one seed of PEACH never leaves its start room, and three guards against it.
 
 On seed 3 of peach_elimination.py's ``more_seeds``, PEACH's route (``peach_config.ELIMINATING_ROUTE``, peach_maze.py's
 ``peach``) scores 0 on every meta-test, and its training attempts end in the start room 99.98% of the time. The cause is
@@ -6,26 +6,32 @@ the bottom level, not the top: after its first round, its actor's pre-tanh outpu
 it trains on (``GoalLevel.saturation``), so it pushes the mass into one corner whatever the subgoal, and through tanh's
 flat ends its gradient has vanished; it never recovers. HAC's reference actor (tanh, Adam, no penalty) allows this.
 HER's DDPG (baselines' ``her/ddpg.py``) adds ``action_l2 · mean((a / max_u)²)`` to the actor's loss for this reason;
-``PeachConfig.action_l2`` (``HacConfig.action_l2``, level 0 only) adds it here.
+``PeachConfig.action_l2`` (``HacConfig.action_l2``, level 0 only) adds it here; ``pre_tanh_l2`` adds the SAC reference
+code's penalty on the pre-tanh output instead, and ``reset_saturated_bottom`` re-initialises a saturated bottom actor
+once, after the first round.
 
 * ``scan``: on seeds 0-9, 40 training rounds of the route with each weight in ``SCAN_WEIGHTS`` (0: the route as it is):
   the bottom actor's saturation on its own replay (``HAC.saturation``) after the first round and after 40, the
   bottom level's reach of in-room subgoals 1.0 away from each room (``peach_transfer.lower_level_reach``) and where the
   training attempts ended (the share outside the start room). ``SCAN_TRAPPED`` flags a run as trapped.
 * ``action_l2``: the route plus ``ACTION_L2`` (600 rounds, trained and diagnosed by peach_hindsight.py's ``run_one``, as
-  the baseline was) on seeds 0-4;
+  the baseline was) on seeds 0-4; ``pre_tanh_l2``: the same with ``PRE_TANH_L2`` instead;
+* ``reset_saturated``: the route plus ``PeachConfig.reset_saturated_bottom`` (``RESET_THRESHOLD``): after the first
+  round, a bottom actor that saturated is drawn afresh (``GoalLevel.reinitialise_actor``); a run below the threshold is
+  the route's, bit for bit (``reset_saturated_runs_changed`` counts the runs that differ);
 * ``route``: the route alone, read from ``data/results/peach_elimination.json`` (its ``eliminating_probes_light`` runs,
-  seeds 0-2, and ``more_seeds`` 3-4: the same run function, rounds and cadence; the configs must differ in
-  ``action_l2`` only).
+  seeds 0-2, and ``more_seeds`` 3-4: the same run function, rounds and cadence; each arm's config must differ in its
+  ``ARMS`` fields only).
 
-Headline: ``action_l2_success`` and ``route_success`` (final meta-test episode on the 12 held-out tasks over seeds 0-4;
-mean, IQM and 95% bootstrap CI), ``action_l2_gain``, ``action_l2_prob_improvement`` (rliable's P(action_l2 > route), with
-its CI), per arm ``<arm>_seed3_success``, ``<arm>_min_success``, ``<arm>_probe_accuracy``,
+Headline: ``<arm>_success`` for each arm and ``route_success`` (final meta-test episode on the 12 held-out tasks over seeds 0-4;
+mean, IQM and 95% bootstrap CI), ``<arm>_gain``, ``<arm>_prob_improvement`` (rliable's P(arm > route), with its CI),
+per arm ``<arm>_seed3_success``, ``<arm>_min_success``, ``<arm>_probe_accuracy``,
 ``<arm>_variance_after_success``, ``<arm>_train_start_room_share``, ``<arm>_paid_context_success``; per scan weight
 ``scan_<w>_trapped`` (``<w>``: 0, 0p03, 0p1) (runs trapped, of 10), ``scan_<w>_first_round_saturation`` and ``scan_<w>_saturation`` (means),
-``scan_<w>_reach`` and ``scan_<w>_left_start_room``; ``action_l2_train_minutes_per_seed``.
+``scan_<w>_reach`` and ``scan_<w>_left_start_room`` (and the same for ``scan_pre_tanh``); ``<arm>_train_minutes_per_seed``;
+``reset_saturated_runs_changed``; the weights and the threshold.
 
-Run (about 19 CPU-minutes a full run, 5 runs, and 30 scan runs of about 40 CPU-seconds; one run per process shares
+Run (about 10 CPU-minutes a full run, 15 runs, and 40 scan runs of about 40 CPU-seconds; one run per process shares
 runs/)::
 
     nohup python benchmarks/peach_saturation.py --address serial > runs/logs/peach_saturation.log 2>&1 &
@@ -56,7 +62,13 @@ PRE_TANH_L2 = 1e-3
 """Weight of the penalty on the bottom actor's pre-tanh output (``PeachConfig.pre_tanh_l2``): the SAC reference code's
 regulariser of its pre-tanh mean, at its value. Chosen after the ``action_l2`` arm's first two seeds (it lost most of
 their success): a pull on f alone leaves the actions inside ±0.96 (|f| < 2) free."""
-ARMS = {"action_l2": {"action_l2": ACTION_L2}, "pre_tanh_l2": {"pre_tanh_l2": PRE_TANH_L2}}
+RESET_THRESHOLD = 0.95
+"""``PeachConfig.reset_saturated_bottom`` of the ``reset_saturated`` arm: re-initialise the bottom actor after the first
+round if at least this share of its pre-tanh outputs lie beyond ±3. The scan's trapped seed read 1.00 there and every
+other seed at most 0.90 (seed 6, which recovered), so on those seeds the arm changes nothing; chosen after the penalty
+arms, from the scan."""
+ARMS = {"action_l2": {"action_l2": ACTION_L2}, "pre_tanh_l2": {"pre_tanh_l2": PRE_TANH_L2},
+        "reset_saturated": {"reset_saturated_bottom": RESET_THRESHOLD}}
 """The full runs' arms: the route plus these PeachConfig fields."""
 SCAN_WEIGHTS = (0.0, 0.03, 0.1)
 """The scan's HER penalty weights (0: the route as it is); ``scan_pre_tanh`` adds the pre-tanh penalty at ``PRE_TANH_L2``."""
@@ -183,12 +195,16 @@ def main() -> None:
         for key in ("first_round_saturation", "saturation", "left_start_room"):
             headline[f"{name}_{key}"] = float(np.mean([r[key] for r in rows]))
         headline[f"{name}_reach"] = float(np.mean([np.mean(r["reach"]) for r in rows]))
-    headline["action_l2_weight"], headline["pre_tanh_l2_weight"] = ACTION_L2, PRE_TANH_L2
+    headline["action_l2_weight"], headline["pre_tanh_l2_weight"], headline["reset_threshold"] = ACTION_L2, PRE_TANH_L2, RESET_THRESHOLD
+    unchanged = [a["curve_success"] == b["curve_success"] and a["success_per_episode"] == b["success_per_episode"]
+                 for a, b in zip(runs["reset_saturated"], runs["route"])]
+    headline["reset_saturated_runs_changed"] = float(len(unchanged) - sum(unchanged))  # runs where the reset fired
 
     from peach_lite.envs.oracles import maze_sites_values
 
     oracle = maze_sites_values().oracle_success
     labels = {"action_l2": f"route + HER's action penalty {ACTION_L2:g}", "pre_tanh_l2": f"route + pre-tanh penalty {PRE_TANH_L2:g}",
+              "reset_saturated": f"route + re-initialised if saturated ({RESET_THRESHOLD:g}) after round 1",
               "route": "route (peach_maze's PEACH)"}
     panels = meta_test_panels(runs, labels, oracle, title="meta-test on held-out tasks (seeds 0-4)")
     if args.out is None and (budget.fast or len(seeds) < 3):

@@ -326,6 +326,21 @@ class GoalLevel(nn.Module):
             f = self.pre_tanh(obs, goal, cond)
         return float((f.abs() > threshold).float().mean())
 
+    def reinitialise_actor(self, seed: int) -> None:
+        """Draw the actor's weights afresh as at construction (torch's default layers, the last at U(±3e-3)), from a
+        generator seeded ``seed`` (the global RNG is left as it was), and clear its Adam state. The critic is kept.
+
+        Taught in notebooks/11_peach.py (section "The seed that never leaves the start room: a saturated bottom actor").
+        """
+        check_int("seed", seed, 0, 2**32 - 1)
+        layers = [m for m in self.actor.net if isinstance(m, nn.Linear)]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for layer in layers:
+                layer.reset_parameters()
+            _small_last_layer(layers[-1])
+        self.actor_optimizer.state.clear()
+
     def update(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> dict[str, Tensor]:
         """One gradient step of the reference's ``Layer.learn``: the critic first, then the actor against it.
 

@@ -68,8 +68,9 @@ class PeachConfig:
       meta-batch slots whose z reads only the unpaid attempts of their context (``unpaid_context_prob``), and a
       categorical context posterior with a one-hot z in place of PEARL's Gaussian (``posterior_form``), and a loss that
       teaches q(z | c) to eliminate the train goals its failed attempts rule out (``elimination_weight``, ``elimination_form``),
-      and penalties on the bottom actor against saturation: HER's on its actions (``action_l2``) and one on its pre-tanh
-      output (``pre_tanh_l2``; neither the poster nor HAC's reference has them).
+      and guards against a saturated bottom actor: HER's penalty on its actions (``action_l2``), one on its pre-tanh
+      output (``pre_tanh_l2``) and a re-initialisation after the first round (``reset_saturated_bottom``; neither the
+      poster nor HAC's reference has them).
     * Context rows describe attempts of the top level, (s, hindsight subgoal, reward, s'); subgoal-test
       penalties are left out by default (they describe the lower level, not the task).
     * Lower levels share one task-agnostic replay (HAC's), never see z, and learn after every collection
@@ -235,6 +236,11 @@ class PeachConfig:
     pre_tanh_l2: float = 0.0
     """Weight of a penalty on the bottom actor's pre-tanh output (``HacConfig.pre_tanh_l2``; 0: HAC's reference, none).
     Not in Algorithm 1 or HAC: it pulls a saturated actor back without pulling its actions in (benchmarks/peach_saturation.py)."""
+    reset_saturated_bottom: float = 0.0
+    """After the first collection round, re-initialise the bottom actor (``GoalLevel.reinitialise_actor``, seeded by
+    ``seed``) if at least this share of its pre-tanh outputs on its replay lie beyond ±3 (``HAC.saturation``); 0: never
+    (HAC's reference). Not in Algorithm 1 or HAC: it frees an actor saturated in its first round, which never recovers,
+    and changes nothing on a run below the threshold (benchmarks/peach_saturation.py)."""
     seed: int = 0
     """Seeds the networks, the hierarchy's exploration, task draws, batches and z samples."""
 
@@ -266,6 +272,7 @@ class PeachConfig:
         check_range("encoder_lr", self.encoder_lr, 0.0, 1.0)
         check_range("action_l2", self.action_l2, 0.0, 100.0)
         check_range("pre_tanh_l2", self.pre_tanh_l2, 0.0, 100.0)
+        check_range("reset_saturated_bottom", self.reset_saturated_bottom, 0.0, 1.0)
         check_range("relabel_prob", self.relabel_prob, 0.0, 1.0)
         check_range("hindsight_goal_prob", self.hindsight_goal_prob, 0.0, 1.0)
         check_range("prior_slot_prob", self.prior_slot_prob, 0.0, 1.0)

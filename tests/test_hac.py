@@ -313,6 +313,16 @@ def test_the_action_penalty_is_hers_closed_form_and_trains_only_the_actor():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in penalised.actor.parameters())
     with pytest.raises(ValueError, match="action_l2"):
         GoalLevel(4, 2, [-1, -1], [1, 1], 10, action_l2=-0.1)
+    pre = GoalLevel(4, 2, [-2, 0], [2, 1], 10, hidden=(16, 16), pre_tanh_l2=1e-3)
+    pre.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        f = plain.pre_tanh(batch["obs"], batch["goal"])
+    torch.testing.assert_close(torch.tanh(f) * torch.tensor([2.0, 0.5]) + torch.tensor([0.0, 0.5]), a)
+    torch.testing.assert_close(pre.actor_loss(batch), -q.mean() + 1e-3 * f.pow(2).mean())
+    pre.actor_loss(batch).backward()
+    assert all(p.grad is None for p in pre.critic.parameters())
+    with pytest.raises(ValueError, match="pre_tanh_l2"):
+        GoalLevel(4, 2, [-1, -1], [1, 1], 10, pre_tanh_l2=-1.0)
 
 
 def test_saturation_counts_the_pre_tanh_outputs_beyond_the_threshold():
@@ -327,6 +337,27 @@ def test_saturation_counts_the_pre_tanh_outputs_beyond_the_threshold():
     assert level.saturation(batch["obs"], batch["goal"], threshold=6.0) < 0.5
     with pytest.raises(ValueError, match="threshold"):
         level.saturation(batch["obs"], batch["goal"], threshold=0.0)
+
+
+def test_reinitialising_an_actor_unsaturates_it_reproducibly_and_touches_nothing_else():
+    torch.manual_seed(0)
+    level = GoalLevel(4, 2, [-1, -1], [1, 1], 10, hidden=(16, 16))
+    batch = _level_batch(256)
+    level.update(batch)
+    with torch.no_grad():
+        [m for m in level.actor.net if isinstance(m, torch.nn.Linear)][-1].bias.fill_(6.0)
+    assert level.saturation(batch["obs"], batch["goal"]) == 1.0 and level.actor_optimizer.state
+    critic = {k: v.clone() for k, v in level.critic.state_dict().items()}
+    rng = torch.get_rng_state()
+    level.reinitialise_actor(seed=7)
+    assert level.saturation(batch["obs"], batch["goal"]) == 0.0 and not level.actor_optimizer.state
+    assert all(torch.equal(v, level.critic.state_dict()[k]) for k, v in critic.items())
+    assert torch.equal(torch.get_rng_state(), rng), "the global RNG is left as it was"
+    first = [p.clone() for p in level.actor.parameters()]
+    level.reinitialise_actor(seed=7)
+    assert all(torch.equal(a, b) for a, b in zip(first, level.actor.parameters()))
+    with pytest.raises(ValueError, match="seed"):
+        level.reinitialise_actor(seed=-1)
 
 
 def test_the_hierarchy_penalises_only_its_bottom_actor_and_reads_its_saturation_without_side_effects():

@@ -383,9 +383,25 @@ def test_baselines_read_no_z_or_the_true_goal_and_random_subgoals_never_learn():
 
 def test_bad_config_values_name_the_field():
     for field, value in [("task_inference", "magic"), ("latent_dim", 0), ("relabel_prob", 1.5), ("num_levels", 1), ("meta_test_episodes", 0),
-                         ("action_l2", -0.1)]:
+                         ("action_l2", -0.1), ("pre_tanh_l2", -1.0), ("reset_saturated_bottom", 1.5)]:
         with pytest.raises(ValueError, match=field):
             PeachConfig(**{field: value})
+
+
+def test_a_saturated_bottom_actor_is_reinitialised_once_after_the_first_round_and_a_healthy_one_is_left_alone():
+    plain, _, runner = _agent()
+    plain.collect_round(runner, 0)
+    guarded, _, runner = _agent(reset_saturated_bottom=0.95)
+    guarded.collect_round(runner, 0)
+    assert guarded.bottom_resets == 0  # not saturated: the run is the plain one, bit for bit
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), guarded.parameters()))
+    trapped, _, runner = _agent(reset_saturated_bottom=0.95)
+    trapped.hierarchy.saturation = lambda level=0, **kwargs: 1.0  # as if it had saturated
+    trapped.collect_round(runner, 0)
+    trapped.collect_round(runner, 1)
+    assert trapped.bottom_resets == 1  # after the first round only
+    bottom, plain_bottom = trapped.hierarchy.levels[0], plain.hierarchy.levels[0]
+    assert not all(torch.equal(a, b) for a, b in zip(bottom.actor.parameters(), plain_bottom.actor.parameters()))
 
 
 def test_the_action_penalty_reaches_the_bottom_actor_only():

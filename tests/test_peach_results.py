@@ -709,6 +709,23 @@ def test_neither_penalty_is_a_better_route(headline):
     assert 0.35 < float(np.median(healthy)) < 0.55
 
 
+def test_re_initialising_a_saturated_bottom_actor_frees_the_trapped_seed_and_leaves_the_others_bit_for_bit(headline):
+    """peach_saturation.json's ``reset_saturated`` arm: the guard fires on the trapped seed only (seed 3), whose runs then
+    find goals; every other seed's run is the route's, bit for bit, so the five-seed mean can only move by seed 3."""
+    from peach_lite.results import read_results
+
+    h = headline("peach_saturation")
+    details = read_results("peach_saturation")["details"]
+    seeds = read_results("peach_saturation")["seeds"]
+    for seed, guarded, plain in zip(seeds, details["runs"]["reset_saturated"], details["runs"]["route"]):
+        same = guarded["curve_success"] == plain["curve_success"] and guarded["success_per_episode"] == plain["success_per_episode"]
+        assert same == (seed != 3), f"seed {seed}"
+    assert h["reset_saturated_runs_changed"] == 1.0
+    assert h["reset_saturated_seed3_success"] > h["route_seed3_success"] == 0.0
+    assert h["reset_saturated_success"] > h["route_success"]
+    assert max(r["final_success"] for r in details["runs"]["reset_saturated"]) <= 1.0
+
+
 def test_penalty_rows_in_the_context_sharpen_the_posterior_but_not_the_search(headline):
     """peach_context_rows.json: the route with the subgoal-test penalty rows in the context, against the same route
     without them (the default). The posterior narrows after a success, but the paid context, the first episode and

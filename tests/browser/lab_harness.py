@@ -547,7 +547,7 @@ class LessonRunner:
         return page.evaluate("""(i) => { const cells = window.jupyterapp.shell.currentWidget.content.widgets;
             for (let j = i + 1; j < cells.length; j++) if (cells[j].model.type === 'code') return j; return i; }""", cell)
 
-    def _bad_images(self, page: Any, cell: int, when: str, retries: int = 3) -> list[str]:
+    def _bad_images(self, page: Any, cell: int, when: str, retries: int = 6) -> list[str]:
         """Blank, broken or half-rendered images in a cell's output; a bad one is measured again, up to ``retries``
         times 1.5 s apart (an output can be swapped in while a loaded browser still paints it), and reported only if
         it stays bad."""
