@@ -11,7 +11,7 @@ code's penalty on the pre-tanh output instead, and ``reset_saturated_bottom`` re
 once, after the first round.
 
 * ``scan``: on seeds 0-9, 40 training rounds of the route with each weight in ``SCAN_WEIGHTS`` (0: the route as it is):
-  the bottom actor's saturation on its own replay (``HAC.saturation``) after the first round and after 40, the
+  the bottom actor's saturation on its own replay (``goal_levels.replay_saturation``) after the first round and after 40, the
   bottom level's reach of in-room subgoals 1.0 away from each room (``peach_transfer.lower_level_reach``) and where the
   training attempts ended (the share outside the start room). ``SCAN_TRAPPED`` flags a run as trapped.
 * ``action_l2``: the route plus ``ACTION_L2`` (600 rounds, trained and diagnosed by peach_hindsight.py's ``run_one``, as
@@ -92,6 +92,7 @@ def scan_run(seed: int, rounds: int, action_l2: float, overrides: dict) -> dict:
     """``rounds`` rounds of the route with ``action_l2``: the bottom actor's saturation after the first round and at the
     end, its in-room reach and where the training attempts ended."""
     from peach_lite.device import set_threads
+    from peach_lite.goal_levels import replay_saturation
     from peach_lite.peach import train_peach
     from peach_lite.peach_diagnostics import train_attempt_room_shares
     from peach_lite.peach_transfer import lower_level_reach
@@ -103,13 +104,13 @@ def scan_run(seed: int, rounds: int, action_l2: float, overrides: dict) -> dict:
 
     def after_round(round_index: int, agent, history) -> bool:
         if round_index == 1:
-            first.append(agent.hierarchy.saturation(0))
+            first.append(replay_saturation(agent.hierarchy))
         return False
 
     agent, _ = train_peach(seed=seed, progress=False, rounds=rounds, eval_every=rounds, callbacks=[after_round],
                            **{**overrides, "action_l2": action_l2})
     ends = train_attempt_room_shares(agent)["ends"]
-    return {"first_round_saturation": first[0], "saturation": agent.hierarchy.saturation(0),
+    return {"first_round_saturation": first[0], "saturation": replay_saturation(agent.hierarchy),
             "reach": lower_level_reach(agent, num_subgoals=16, distance=1.0).tolist(), "attempt_room_shares": ends.tolist(),
             "left_start_room": float(1.0 - ends[0]), "cpu_s": time.process_time() - cpu}
 

@@ -1472,7 +1472,7 @@ assert el["eliminating_probes_light_all_seeds_success_iqm"] > el["return_explore
 # as the benchmark trained it, then with each guard.
 
 # %%
-from peach_lite.goal_levels import GoalLevel
+from peach_lite.goal_levels import GoalLevel, replay_saturation
 from peach_lite.peach_config import ELIMINATING_ROUTE
 
 show_source(GoalLevel.actor_loss)
@@ -1502,7 +1502,7 @@ arrows, saturation = {}, {}
 for ax, (name, agent) in zip(axes, first_round.items()):
     with torch.no_grad():
         arrows[name] = agent.hierarchy.levels[0].actions(at_rest, torch.as_tensor(subgoal).expand(len(grid), 2)).numpy()
-    saturation[name] = agent.hierarchy.saturation(0)
+    saturation[name] = replay_saturation(agent.hierarchy)
     ax.imshow(env.render(), extent=(-VIEW, VIEW, -VIEW, VIEW), alpha=0.6)
     ax.quiver(grid[:, 0], grid[:, 1], arrows[name][:, 0], arrows[name][:, 1], color="C0", angles="xy", scale=12)
     ax.scatter(*subgoal, s=90, color="C1", marker="x", label="subgoal")

@@ -48,6 +48,8 @@ __all__ = [
     "hindsight_action",
     "hindsight_action_transition",
     "subgoal_test_transition",
+    "replay_saturation",
+    "reset_if_saturated",
     "LEVEL_FIELDS",
 ]
 
@@ -391,6 +393,40 @@ def numpy_actor(policy: tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, n
         h = np.maximum(h @ weight + bias, 0.0)
     weight, bias = layers[-1]
     return np.tanh(h @ weight + bias) * scale + offset
+
+
+def replay_saturation(hierarchy: Any, level: int = 0, *, num_rows: int = 1024, threshold: float = 3.0, seed: int = 0) -> float:
+    """:meth:`GoalLevel.saturation` of a HAC hierarchy's level ``level`` on ``num_rows`` rows of its own replay (the
+    states and goals it trains on, drawn with a generator of its own seeded ``seed``, so reading it mid-training changes
+    nothing). 0.0 while the replay is empty.
+
+    Taught in notebooks/11_peach.py (section "The seed that never leaves the start room: a saturated bottom actor").
+    """
+    check_int("level", level, 0, hierarchy.num_levels - 1)
+    check_int("num_rows", num_rows, 1, 1_000_000)
+    if hierarchy.levels[level].cond_dim:
+        raise ValueError(f"level {level} reads a task variable; its saturation needs one: use GoalLevel.saturation")
+    buffer = hierarchy.buffer
+    keys = [key for key in range(buffer.num_tasks) if key % hierarchy.num_levels == level and buffer.size(key) > 0]
+    if not keys:
+        return 0.0
+    batch = buffer.sample(num_rows, keys[:1], generator=torch.Generator().manual_seed(seed))
+    return hierarchy.levels[level].saturation(batch["obs"][0], batch["goal"][0], threshold=threshold)
+
+
+def reset_if_saturated(hierarchy: Any, level: int, threshold: float, *, seed: int) -> bool:
+    """Re-initialise a HAC hierarchy's level ``level`` actor (:meth:`GoalLevel.reinitialise_actor`, seeded ``seed``) if
+    its :func:`replay_saturation` is at least ``threshold`` (in (0, 1]); returns whether it did. Below the threshold
+    nothing changes, the RNGs included.
+
+    Taught in notebooks/11_peach.py (section "The seed that never leaves the start room: a saturated bottom actor").
+    """
+    check_range("threshold", threshold, 1e-6, 1.0)
+    if replay_saturation(hierarchy, level) < threshold:
+        return False
+    hierarchy.levels[level].reinitialise_actor(seed)
+    hierarchy.actors_changed()
+    return True
 
 
 def _small_last_layer(layer: nn.Module) -> None:

@@ -352,23 +352,6 @@ class HAC(nn.Module):
                     out.update({f"{name}/level{i}": value for name, value in losses.items()})
         return out
 
-    def saturation(self, level: int = 0, *, num_rows: int = 1024, threshold: float = 3.0, seed: int = 0) -> float:
-        """:meth:`GoalLevel.saturation` of level ``level``'s actor on ``num_rows`` rows of its own replay (the states and
-        goals it trains on, drawn with a generator of its own seeded ``seed``, so reading it mid-training changes nothing).
-        0.0 while the replay is empty.
-
-        Taught in notebooks/11_peach.py (section "The seed that never leaves the start room: a saturated bottom actor").
-        """
-        check_int("level", level, 0, self.num_levels - 1)
-        check_int("num_rows", num_rows, 1, 1_000_000)
-        if self.levels[level].cond_dim:
-            raise ValueError(f"level {level} reads a task variable; its saturation needs one: use GoalLevel.saturation")
-        keys = [key for key in range(self.buffer.num_tasks) if key % self.num_levels == level and self.buffer.size(key) > 0]
-        if not keys:
-            return 0.0
-        batch = self.buffer.sample(num_rows, keys[:1], generator=torch.Generator().manual_seed(seed))
-        return self.levels[level].saturation(batch["obs"][0], batch["goal"][0], threshold=threshold)
-
     def actors_changed(self) -> None:
         """Call after training any level's actor outside :meth:`learn` (PEACH's top level): drops the numpy copy."""
         self._policy = None

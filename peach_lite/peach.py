@@ -32,7 +32,7 @@ from peach_lite.buffers import MultiTaskReplayBuffer
 from peach_lite.cli import TrainSpec
 from peach_lite.device import torch_threads
 from peach_lite.exploration import CellCounts, FirstReturnThenExplore
-from peach_lite.goal_levels import GoalLevel
+from peach_lite.goal_levels import GoalLevel, reset_if_saturated
 from peach_lite.hac import HAC
 from peach_lite.hac_config import HacSpec, maze_config
 from peach_lite.her import Transitions, hindsight_goal
@@ -175,8 +175,7 @@ class PEACH(nn.Module):
         """Top-level gradient steps taken (the hindsight-goal curriculum's clock)."""
         self.train_success: list[float] = []
         """Success rate of each round's collection episodes (exploring, z from prior then posterior)."""
-        self.bottom_resets = 0
-        """Times the bottom actor was re-initialised (``PeachConfig.reset_saturated_bottom``)."""
+        self.bottom_resets = 0  # times the bottom actor was re-initialised (``PeachConfig.reset_saturated_bottom``)
         subgoal_grid = (self.hierarchy.action_lows[-1], self.hierarchy.action_highs[-1], config.novelty_cells)
         self.attempt_counts = CellCounts(*subgoal_grid)
         """Where the training collections' top-level attempts ended, counted per cell of the subgoal box (``novelty_bonus``)."""
@@ -355,10 +354,8 @@ class PEACH(nn.Module):
                 self.hierarchy.learn(cfg.lower_updates_per_episode)  # Alg. 1: update the lower levels (HER)
                 with torch.no_grad():  # Alg. 1: refresh c^i from B^i; the next z ~ q(z | c^i)
                     self.belief = self.posterior.infer(self.sample_context(wave))
-        if round_index == 0 and cfg.reset_saturated_bottom > 0 and self.hierarchy.saturation(0) >= cfg.reset_saturated_bottom:
-            self.hierarchy.levels[0].reinitialise_actor(cfg.seed)  # not in Alg. 1: a saturated bottom actor never recovers
-            self.hierarchy.actors_changed()
-            self.bottom_resets += 1
+        if round_index == 0 and cfg.reset_saturated_bottom > 0:  # not in Alg. 1: a saturated bottom actor never recovers
+            self.bottom_resets += reset_if_saturated(self.hierarchy, 0, cfg.reset_saturated_bottom, seed=cfg.seed)
         collected = Episodes.concatenate(parts)
         self.train_success.append(float(collected.success.mean()))
         return collected

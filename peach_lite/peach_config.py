@@ -238,7 +238,7 @@ class PeachConfig:
     Not in Algorithm 1 or HAC: it pulls a saturated actor back without pulling its actions in (benchmarks/peach_saturation.py)."""
     reset_saturated_bottom: float = 0.0
     """After the first collection round, re-initialise the bottom actor (``GoalLevel.reinitialise_actor``, seeded by
-    ``seed``) if at least this share of its pre-tanh outputs on its replay lie beyond ±3 (``HAC.saturation``); 0: never
+    ``seed``) if at least this share of its pre-tanh outputs on its replay lie beyond ±3 (``goal_levels.replay_saturation``); 0: never
     (HAC's reference). Not in Algorithm 1 or HAC: it frees an actor saturated in its first round, which never recovers,
     and changes nothing on a run below the threshold (benchmarks/peach_saturation.py)."""
     seed: int = 0

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from peach_lite.goal_levels import GoalLevel, bounded_critic, bounded_q, critic_targets, hindsight_action_transition, q_offset_for, subgoal_test_transition
+from peach_lite.goal_levels import (GoalLevel, bounded_critic, bounded_q, critic_targets, hindsight_action_transition, q_offset_for, replay_saturation,
+                                    reset_if_saturated, subgoal_test_transition)
 from peach_lite.hac import HAC, MAZE_ID, PENDULUM_ID, HacConfig, HacSpec, evaluate_success, maze_config, run_training
 from peach_lite.her import goal_reward
 from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
@@ -364,12 +365,16 @@ def test_the_hierarchy_penalises_only_its_bottom_actor_and_reads_its_saturation_
     agent, _ = _trained_traces(2, episodes=4, action_l2=0.2)
     assert [level.action_l2 for level in agent.levels] == [0.2, 0.0], "subgoals are not pulled to the box's centre"
     state = agent.generator.get_state()
-    first = agent.saturation(0, num_rows=128)
-    assert 0.0 <= first <= 1.0 and agent.saturation(0, num_rows=128) == first
+    first = replay_saturation(agent, 0, num_rows=128)
+    assert 0.0 <= first <= 1.0 and replay_saturation(agent, 0, num_rows=128) == first
     assert torch.equal(agent.generator.get_state(), state), "reading the saturation must not move training's generator"
-    assert _agent(2)[0].saturation(0) == 0.0  # an empty replay
+    assert replay_saturation(_agent(2)[0], 0) == 0.0  # an empty replay
+    assert not reset_if_saturated(agent, 0, 0.95, seed=0) or first >= 0.95
+    assert torch.equal(agent.generator.get_state(), state)
     with pytest.raises(ValueError, match="level"):
-        agent.saturation(2)
+        replay_saturation(agent, 2)
+    with pytest.raises(ValueError, match="threshold"):
+        reset_if_saturated(agent, 0, 0.0, seed=0)
     with pytest.raises(ValueError, match="action_l2"):
         HacConfig(action_l2=-1.0)
 

@@ -389,6 +389,8 @@ def test_bad_config_values_name_the_field():
 
 
 def test_a_saturated_bottom_actor_is_reinitialised_once_after_the_first_round_and_a_healthy_one_is_left_alone():
+    from peach_lite.goal_levels import replay_saturation
+
     plain, _, runner = _agent()
     plain.collect_round(runner, 0)
     guarded, _, runner = _agent(reset_saturated_bottom=0.95)
@@ -396,8 +398,10 @@ def test_a_saturated_bottom_actor_is_reinitialised_once_after_the_first_round_an
     assert guarded.bottom_resets == 0  # not saturated: the run is the plain one, bit for bit
     assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), guarded.parameters()))
     trapped, _, runner = _agent(reset_saturated_bottom=0.95)
-    trapped.hierarchy.saturation = lambda level=0, **kwargs: 1.0  # as if it had saturated
+    with torch.no_grad():  # as if it had saturated: the bottom actor pinned at its box's corner
+        [m for m in trapped.hierarchy.levels[0].actor.net if isinstance(m, torch.nn.Linear)][-1].bias.fill_(50.0)
     trapped.collect_round(runner, 0)
+    assert replay_saturation(trapped.hierarchy) < 0.95
     trapped.collect_round(runner, 1)
     assert trapped.bottom_resets == 1  # after the first round only
     bottom, plain_bottom = trapped.hierarchy.levels[0], plain.hierarchy.levels[0]
