@@ -115,9 +115,9 @@ def scan_run(seed: int, rounds: int, action_l2: float, overrides: dict) -> dict:
             "left_start_room": float(1.0 - ends[0]), "cpu_s": time.process_time() - cpu}
 
 
-def baseline_rows(seeds: list[int]) -> list[dict]:
-    """The route's runs for ``seeds`` from peach_elimination.json (its runs on seeds 0-2 and ``more_seeds``)."""
-    study = read_results("peach_elimination")
+def baseline_rows(study: dict, seeds: list[int]) -> list[dict]:
+    """The route's runs for ``seeds`` from ``study``, peach_elimination.json's record (its runs on seeds 0-2 and
+    ``more_seeds``)."""
     by_seed = dict(zip(study["seeds"], study["details"]["runs"]["eliminating_probes_light"]))
     more = study["details"]["more_seeds"]
     by_seed.update(zip(list(study["seeds"]) + list(more["seeds"]), more["runs"]["eliminating_probes_light"]))
@@ -181,7 +181,7 @@ def main() -> None:
         for arm, fields in ARMS.items():
             if {**base["overrides"], **fields} != configs[arm]["overrides"] or (base["rounds"], base["eval_every"]) != (args.rounds, args.eval_every):
                 raise ValueError(f"the {arm} arm must be peach_elimination's eliminating_probes_light plus {fields}, in its rounds and cadence")
-        runs["route"] = baseline_rows(list(args.seeds))
+        runs["route"] = baseline_rows(study, list(args.seeds))
     else:
         runs["route"] = runs["action_l2"]
     seeds = list(args.seeds)

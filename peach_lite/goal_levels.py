@@ -302,13 +302,7 @@ class GoalLevel(nn.Module):
 
         Taught in notebooks/11_peach.py (section "The seed that never leaves the start room: a saturated bottom actor").
         """
-        layers = list(self.actor.net)
-        if not isinstance(layers[-1], nn.Tanh):
-            raise ValueError("the actor's last layer must be its tanh")
-        x = torch.cat([obs, self._goal_cond(goal, cond)], dim=-1)
-        for layer in layers[:-1]:
-            x = layer(x)
-        return x
+        return self.actor.pre_tanh(obs, self._goal_cond(goal, cond))
 
     def saturation(self, obs: Tensor, goal: Tensor, cond: Tensor | None = None, *, threshold: float = 3.0) -> float:
         """Share of the actor's pre-tanh outputs f(s, g, c) beyond ±``threshold`` (tanh'(3) ≈ 0.01): where the actor's

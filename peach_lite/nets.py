@@ -390,6 +390,11 @@ class DeterministicActor(nn.Module):
         x = _concat_inputs(obs=(obs, self.obs_dim), cond=(cond, self.cond_dim))
         return self.net(x) * self.action_scale + self.action_offset
 
+    def pre_tanh(self, obs: Tensor, cond: Tensor | None = None) -> Tensor:
+        """mlp(obs[, cond]) before its tanh: (*batch, ...) -> (*batch, action_dim); forward = tanh(this) · scale + offset."""
+        x = _concat_inputs(obs=(obs, self.obs_dim), cond=(cond, self.cond_dim))
+        return self.net[:-1](x)
+
 
 class ActionScale(nn.Module):
     """Affine map between the policy's box [-1, 1]^d and the environment's box [low, high].
