@@ -25,21 +25,24 @@ Taught in notebooks/07_hac.py (sections "Hindsight action transitions", "Subgoal
 """
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from peach_lite.her import Transitions, goal_reached
-from peach_lite.nets import DeterministicActor, EnsembleCritic, frozen
+from peach_lite.nets import DeterministicActor, EnsembleCritic, TanhGaussianPolicy, frozen, hard_update_, polyak_update_
 from peach_lite.validation import check_int, check_range
 
 __all__ = [
     "GoalLevel",
+    "SoftGoalLevel",
+    "TOP_LEARNERS",
     "numpy_actor",
     "bounded_critic",
     "bounded_q",
@@ -54,6 +57,8 @@ __all__ = [
 ]
 
 LEVEL_FIELDS = ("obs", "action", "reward", "next_obs", "goal", "done")
+TOP_LEARNERS = ("hac", "sac")
+"""How a hierarchy's top level learns (``HacConfig.top_learner``): HAC's :class:`GoalLevel` or :class:`SoftGoalLevel`."""
 """The keys of a level's replay batch: obs (*B, obs_dim), action (*B, action_dim), reward (*B,),
 next_obs (*B, obs_dim), goal (*B, goal_dim), done (*B,)."""
 
@@ -173,7 +178,7 @@ def critic_targets(reward: Tensor, done: Tensor, next_q: Tensor, gamma: float, s
 
 
 def bounded_critic(obs_dim: int, goal_dim: int, action_dim: int, horizon: int, hidden: Sequence[int] = (64, 64, 64),
-                   cond_dim: int = 0, q_init: float = -0.067) -> EnsembleCritic:
+                   cond_dim: int = 0, q_init: float = -0.067, num_critics: int = 1) -> EnsembleCritic:
     """Q(s, a, [g, c]) = -H · sigmoid(f(s, a, g, c) + q_offset) in [-H, 0], as one ``EnsembleCritic``.
 
     Args:
@@ -182,14 +187,15 @@ def bounded_critic(obs_dim: int, goal_dim: int, action_dim: int, horizon: int, h
         hidden: hidden layer sizes.
         cond_dim: size of an extra task variable c read next to the goal (0: none).
         q_init: the output at initialisation (the last layer starts at U(±3e-3), so f ≈ 0).
+        num_critics: 1 (HAC); 2 for SAC's twin critics (:class:`SoftGoalLevel`).
     Forward:
-        ``critic(obs (*B, obs_dim), action (*B, action_dim), cond (*B, goal_dim + cond_dim)) -> (1, *B)``.
+        ``critic(obs (*B, obs_dim), action (*B, action_dim), cond (*B, goal_dim + cond_dim)) -> (num_critics, *B)``.
 
     Taught in notebooks/07_hac.py (section "Bounded critics").
     """
     check_int("horizon", horizon, 1)
     offset = q_offset_for(float(horizon), q_init)
-    critic = EnsembleCritic(obs_dim, action_dim, hidden, num_critics=1, cond_dim=goal_dim + cond_dim,
+    critic = EnsembleCritic(obs_dim, action_dim, hidden, num_critics=num_critics, cond_dim=goal_dim + cond_dim,
                             output_fn=functools.partial(bounded_q, subgoal_horizon=float(horizon), q_offset=offset))
     _small_last_layer(critic.net.layers[-1])
     return critic
@@ -221,6 +227,9 @@ class GoalLevel(nn.Module):
     Taught in notebooks/07_hac.py (section "Bounded critics").
     """
 
+    stochastic: ClassVar[bool] = False
+    """The policy is a distribution that explores by sampling (:class:`SoftGoalLevel`); HAC's adds Gaussian noise."""
+
     def __init__(self, obs_dim: int, goal_dim: int, action_low: Any, action_high: Any, horizon: int, *,
                  hidden: Sequence[int] = (64, 64, 64), cond_dim: int = 0, gamma: float = 0.98, actor_lr: float = 1e-3,
                  critic_lr: float = 1e-3, q_init: float = -0.067, action_l2: float = 0.0, pre_tanh_l2: float = 0.0):
@@ -235,13 +244,16 @@ class GoalLevel(nn.Module):
         self.action_l2, self.pre_tanh_l2 = float(action_l2), float(pre_tanh_l2)
         self.obs_dim, self.goal_dim, self.cond_dim = int(obs_dim), int(goal_dim), int(cond_dim)
         self.action_dim, self.horizon, self.gamma = int(low.size), int(horizon), float(gamma)
-        scale, offset = (high - low) / 2, (high + low) / 2
-        self.actor = DeterministicActor(obs_dim, self.action_dim, tuple(hidden), cond_dim=goal_dim + cond_dim,
-                                        action_scale=scale.tolist(), action_offset=offset.tolist())
-        _small_last_layer([m for m in self.actor.net if isinstance(m, nn.Linear)][-1])  # reference: U(±3e-3)
-        self.critic = bounded_critic(obs_dim, goal_dim, self.action_dim, horizon, hidden, cond_dim, q_init)
+        self._build_networks(low, high, tuple(hidden), q_init)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=actor_lr, fused=True)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=critic_lr, fused=True)
+
+    def _build_networks(self, low: np.ndarray, high: np.ndarray, hidden: tuple[int, ...], q_init: float) -> None:
+        scale, offset = (high - low) / 2, (high + low) / 2
+        self.actor = DeterministicActor(self.obs_dim, self.action_dim, hidden, cond_dim=self.goal_dim + self.cond_dim,
+                                        action_scale=scale.tolist(), action_offset=offset.tolist())
+        _small_last_layer([m for m in self.actor.net if isinstance(m, nn.Linear)][-1])  # reference: U(±3e-3)
+        self.critic = bounded_critic(self.obs_dim, self.goal_dim, self.action_dim, self.horizon, hidden, self.cond_dim, q_init)
 
     def actions(self, obs: Tensor, goal: Tensor, cond: Tensor | None = None) -> Tensor:
         """π(s, [g, c]) = tanh(f(s, g, c)) · scale + offset: (*B, ...) -> (*B, action_dim)."""
@@ -353,7 +365,11 @@ class GoalLevel(nn.Module):
         self.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
         self.actor_optimizer.step()
+        self.end_update()
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "q_mean": q.detach().mean()}
+
+    def end_update(self) -> None:
+        """Call after a gradient step's critic and actor steps. HAC's level has no target networks: nothing to do."""
 
     def numpy_policy(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
         """The actor as float32 numpy arrays: ([(weight (in, out), bias (out,)), ...], scale, offset).
@@ -372,6 +388,141 @@ class GoalLevel(nn.Module):
         if cond is None or cond.shape[-1] != self.cond_dim:
             raise ValueError(f"cond must have shape (*batch, {self.cond_dim}), got {None if cond is None else tuple(cond.shape)}")
         return torch.cat([goal, cond], dim=-1)
+
+
+class SoftGoalLevel(GoalLevel):
+    """A goal-conditioned level learned by SAC (Haarnoja et al. 2018), as PEARL's policy is: a tanh-Gaussian actor over
+    the level's box, twin critics bounded in [-H, 0] with Polyak-averaged targets, and an automatic temperature α.
+    PEACH's alternative top learner (``PeachConfig.top_learner = "sac"``). Its inputs, hidden sizes, learning rates and
+    initialisation (last layers at U(±3e-3)) are :class:`GoalLevel`'s, so the two differ in the learning rule only.
+
+    The soft Bellman target r + γ (1 - done) (min_i Q'_i(s', a') - α log π(a' | s')), a' ~ π, is clipped to [-H, 0] as
+    HAC's is (:func:`critic_targets`), so a -H subgoal-test penalty keeps its meaning. log π is the density of the action
+    in the unit box (before scale and offset), where SAC's target entropy -action_dim is defined. The temperature's loss
+    -log α (log π + target_entropy) is added to the actor's (it reaches log α only: log π is detached there), and log α
+    steps with the actor's Adam as a second parameter group with its own learning rate, which is the same update as a
+    separate Adam.
+
+    Args:
+        as :class:`GoalLevel` (``action_l2`` and ``pre_tanh_l2`` must be 0: the entropy term keeps tanh off its flat ends),
+        tau: Polyak rate of the target critics (SB3 0.005).
+        init_alpha: initial temperature α (SB3 1.0).
+        alpha_lr: Adam learning rate of log α (SB3 3e-4).
+        target_entropy: None = -action_dim (SB3 ``"auto"``).
+        seed: seeds the generator the policy samples with (acting and the losses).
+    Shapes: as :class:`GoalLevel`; ``actions`` is the greedy tanh(mean) · scale + offset, ``q_values`` the twins' minimum,
+    ``pre_tanh`` the Gaussian's mean.
+
+    Taught in notebooks/11_peach.py (section "Which learner at the top: HAC's or SAC").
+    """
+
+    stochastic: ClassVar[bool] = True
+
+    def __init__(self, obs_dim: int, goal_dim: int, action_low: Any, action_high: Any, horizon: int, *,
+                 hidden: Sequence[int] = (64, 64, 64), cond_dim: int = 0, gamma: float = 0.98, actor_lr: float = 1e-3,
+                 critic_lr: float = 1e-3, q_init: float = -0.067, action_l2: float = 0.0, pre_tanh_l2: float = 0.0,
+                 tau: float = 0.005, init_alpha: float = 1.0, alpha_lr: float = 3e-4, target_entropy: float | None = None,
+                 seed: int = 0):
+        if action_l2 != 0.0 or pre_tanh_l2 != 0.0:
+            raise ValueError(f"action_l2 and pre_tanh_l2 must be 0 for a SAC level, got {action_l2} and {pre_tanh_l2}")
+        check_range("tau", tau, 0.0, 1.0)
+        check_range("init_alpha", init_alpha, 1e-8, 1e3)
+        check_range("alpha_lr", alpha_lr, 0.0, 1.0)
+        check_int("seed", seed, 0, 2**63 - 1)
+        super().__init__(obs_dim, goal_dim, action_low, action_high, horizon, hidden=hidden, cond_dim=cond_dim, gamma=gamma,
+                         actor_lr=actor_lr, critic_lr=critic_lr, q_init=q_init)
+        self.tau = float(tau)
+        self.target_entropy = float(-self.action_dim if target_entropy is None else target_entropy)
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(init_alpha)))
+        self.actor_optimizer = torch.optim.Adam([{"params": list(self.actor.parameters())},
+                                                 {"params": [self.log_alpha], "lr": alpha_lr}], lr=actor_lr, fused=True)
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def _build_networks(self, low: np.ndarray, high: np.ndarray, hidden: tuple[int, ...], q_init: float) -> None:
+        self.register_buffer("action_scale", torch.as_tensor((high - low) / 2))
+        self.register_buffer("action_offset", torch.as_tensor((high + low) / 2))
+        self.actor = TanhGaussianPolicy(self.obs_dim, self.action_dim, hidden, cond_dim=self.goal_dim + self.cond_dim)
+        _small_last_layer([m for m in self.actor.net if isinstance(m, nn.Linear)][-1])
+        self.critic = bounded_critic(self.obs_dim, self.goal_dim, self.action_dim, self.horizon, hidden, self.cond_dim, q_init,
+                                     num_critics=2)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+
+    @property
+    def alpha(self) -> float:
+        """The temperature α = exp(log α) now."""
+        return float(self.log_alpha.detach().exp())
+
+    def sample_actions(self, obs: Tensor, goal: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """a ~ π(· | s, [g, c]) (reparameterised, so differentiable) and its log-density in the unit box: (*B, ...) ->
+        ((*B, action_dim) in the level's box, (*B,))."""
+        pi = self.actor(obs, self._goal_cond(goal, cond), generator=self.generator)
+        return pi.action * self.action_scale + self.action_offset, pi.log_prob
+
+    def actions(self, obs: Tensor, goal: Tensor, cond: Tensor | None = None) -> Tensor:
+        """The greedy action tanh(mean(s, [g, c])) · scale + offset: (*B, ...) -> (*B, action_dim)."""
+        pi = self.actor(obs, self._goal_cond(goal, cond), deterministic=True, with_log_prob=False)
+        return pi.action * self.action_scale + self.action_offset
+
+    def q_values(self, obs: Tensor, goal: Tensor, action: Tensor, cond: Tensor | None = None) -> Tensor:
+        """min_i Q_i(s, a, [g, c]) in [-H, 0]: (*B, ...) -> (*B,)."""
+        return self.critic(obs, action, self._goal_cond(goal, cond)).min(dim=0).values
+
+    def pre_tanh(self, obs: Tensor, goal: Tensor, cond: Tensor | None = None) -> Tensor:
+        """The Gaussian's mean before the tanh (the greedy action's f): (*B, ...) -> (*B, action_dim)."""
+        return self.actor(obs, self._goal_cond(goal, cond), deterministic=True, with_log_prob=False).mean
+
+    @torch.no_grad()
+    def soft_targets(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> Tensor:
+        """The soft Bellman targets y = r + γ (1 - done) (min_i Q'_i(s', a') - α log π(a' | s')), a' ~ π(· | s'), from
+        the target critics, clipped to [-H, 0] (:func:`critic_targets`): (*B,), without gradient.
+
+        Taught in notebooks/11_peach.py (section "Which learner at the top: HAC's or SAC").
+        """
+        next_action, next_log_prob = self.sample_actions(batch["next_obs"], batch["goal"], cond)
+        next_q = self.critic_target(batch["next_obs"], next_action, self._goal_cond(batch["goal"], cond)).min(dim=0).values
+        soft_value = next_q - self.log_alpha.exp() * next_log_prob
+        return critic_targets(batch["reward"], batch["done"], soft_value, self.gamma, float(self.horizon))
+
+    def critic_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Mean over both critics and the batch of (Q_i(s, a, [g, c]) - y)², y the soft Bellman target from the target
+        critics at a fresh a' ~ π(· | s'), clipped to [-H, 0]. ``cond`` is not detached (as :meth:`GoalLevel.critic_loss`).
+
+        Returns:
+            (loss (), q (*B,)) where q = min_i Q_i(s, a, [g, c]) before the update.
+        """
+        target = self.soft_targets(batch, cond)
+        q = self.critic(batch["obs"], batch["action"], self._goal_cond(batch["goal"], cond))  # (2, *B)
+        return (q - target).pow(2).mean(), q.detach().min(dim=0).values
+
+    def actor_loss(self, batch: dict[str, Tensor], cond: Tensor | None = None) -> Tensor:
+        """mean(α log π(ã | s) - min_i Q_i(s, ã)), ã ~ π, through the frozen critics, plus the temperature's loss
+        -mean(log α (log π + target_entropy)). The first reaches the actor only, the second log α only.
+        """
+        action, log_prob = self.sample_actions(batch["obs"], batch["goal"], cond)
+        with frozen(self.critic):
+            q = self.q_values(batch["obs"], batch["goal"], action, cond)
+        temperature_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+        return (self.log_alpha.detach().exp() * log_prob - q).mean() + temperature_loss
+
+    def end_update(self) -> None:
+        """SAC's last step: the target critics move towards the critics, θ' <- (1 - τ) θ' + τ θ."""
+        polyak_update_(self.critic_target, self.critic, self.tau)
+
+    def explore_action(self, inputs: np.ndarray) -> np.ndarray:
+        """One exploring action, sampled from π, for one input [s, g, c] (in_dim,) -> (action_dim,) float32 (HAC's
+        ``level_action``: a SAC level explores by its own sampling, with no Gaussian noise added)."""
+        x = torch.as_tensor(np.asarray(inputs, np.float32))
+        with torch.no_grad():
+            pi = self.actor(x[: self.obs_dim], x[self.obs_dim:], generator=self.generator, with_log_prob=False)
+            return (pi.action * self.action_scale + self.action_offset).numpy().astype(np.float32)
+
+    def numpy_policy(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+        """The greedy policy as float32 numpy arrays for :func:`numpy_actor`: the mean's rows of the last layer."""
+        with torch.no_grad():
+            layers = [(m.weight.T.numpy().copy(), m.bias.numpy().copy()) for m in self.actor.net if isinstance(m, nn.Linear)]
+            weight, bias = layers[-1]
+            layers[-1] = (weight[:, : self.action_dim].copy(), bias[: self.action_dim].copy())
+            return layers, self.action_scale.numpy().copy(), self.action_offset.numpy().copy()
 
 
 def numpy_actor(policy: tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from peach_lite.buffers import MultiTaskReplayBuffer
 from peach_lite.cli import TrainSpec
 from peach_lite.device import torch_threads
-from peach_lite.goal_levels import GoalLevel, hindsight_action, hindsight_action_transition, numpy_actor, subgoal_test_transition
+from peach_lite.goal_levels import GoalLevel, SoftGoalLevel, hindsight_action, hindsight_action_transition, numpy_actor, subgoal_test_transition
 from peach_lite.hac_pictures import AttemptRecord, EpisodeTrace, SequenceRecord
 from peach_lite.her import Transitions, hindsight_goal_transitions
 from peach_lite.loop import GymTaskEnvs, History, Obs, Runner, Step, TaskBatch, TaskEnvs, TrainConfig, evaluate, train
@@ -128,10 +128,11 @@ class HAC(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.levels = nn.ModuleList(
-                GoalLevel(spec.obs_dim, spec.goal_dim, lows[i], highs[i], self.horizons[i], hidden=config.hidden,
-                          cond_dim=config.top_cond_dim if i == k - 1 else 0, gamma=config.gamma, actor_lr=config.actor_lr,
-                          critic_lr=config.critic_lr, q_init=config.q_init, action_l2=config.action_l2 if i == 0 else 0.0,
-                          pre_tanh_l2=config.pre_tanh_l2 if i == 0 else 0.0)
+                (SoftGoalLevel if i == k - 1 and config.top_learner == "sac" else GoalLevel)(
+                    spec.obs_dim, spec.goal_dim, lows[i], highs[i], self.horizons[i], hidden=config.hidden,
+                    cond_dim=config.top_cond_dim if i == k - 1 else 0, gamma=config.gamma, actor_lr=config.actor_lr,
+                    critic_lr=config.critic_lr, q_init=config.q_init, action_l2=config.action_l2 if i == 0 else 0.0,
+                    pre_tanh_l2=config.pre_tanh_l2 if i == 0 else 0.0, **({"seed": config.seed} if i == k - 1 and config.top_learner == "sac" else {}))
                 for i in range(k))
         self.max_action_dim = max(len(low) for low in lows)
         fields_spec = {"obs": (spec.obs_dim,), "action": (self.max_action_dim,), "reward": (), "next_obs": (spec.obs_dim,),
@@ -394,6 +395,8 @@ class HAC(nn.Module):
         parts = [np.asarray(obs, np.float32).ravel(), np.asarray(goal, np.float32).ravel()]
         if self.levels[level].cond_dim:
             parts.append(np.asarray(cond, np.float32).ravel())
+        if explore and self.levels[level].stochastic:  # a SAC level explores by sampling its policy (no Gaussian noise)
+            return self.levels[level].explore_action(np.concatenate(parts))
         action = numpy_actor(self._policy[level], np.concatenate(parts))
         if explore:
             action = np.clip(action + self._noise_std[level] * self.rng.standard_normal(action.shape), low, high)

@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 from peach_lite.envs.base import float_tuple
+from peach_lite.goal_levels import TOP_LEARNERS
 from peach_lite.her import NORMS
 from peach_lite.validation import check_choice, check_int, check_range
 
@@ -92,6 +93,11 @@ class HacConfig:
     top_cond_dim: int = 0
     """Size of a task variable c the top level reads next to its goal (0 for HAC; PEACH: the posterior's
     latent_dim). Set ``agent.top_cond`` (n, top_cond_dim) after ``begin_episode``."""
+    top_learner: str = "hac"
+    """How the top level learns, one of ``goal_levels.TOP_LEARNERS``: ``"hac"`` (the reference: a DDPG-style
+    :class:`~peach_lite.goal_levels.GoalLevel`) or ``"sac"`` (not in HAC: a :class:`~peach_lite.goal_levels.SoftGoalLevel`,
+    SAC with twin bounded critics, target critics and an automatic temperature; it explores by sampling, so the
+    top level's Gaussian ``subgoal_noise`` is not added; its random subgoals, ``top_random_action_rate``, still are)."""
     top_goal_hidden: bool = False
     """The end goal is hidden from the agent (PEACH's maze: ``desired_goal`` carries no information). The top
     level's goal test is then the env's own success signal (``Step.success``): its attempts get reward 0 and a
@@ -125,6 +131,7 @@ class HacConfig:
         check_range("action_l2", self.action_l2, 0.0, 100.0)
         check_range("pre_tanh_l2", self.pre_tanh_l2, 0.0, 100.0)
         check_choice("goal_norm", self.goal_norm, NORMS)
+        check_choice("top_learner", self.top_learner, TOP_LEARNERS)
         self.hidden = tuple(self.hidden)
         if not self.hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {self.hidden}")

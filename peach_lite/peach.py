@@ -143,7 +143,7 @@ class PEACH(nn.Module):
                                  top_cond_dim=self.cond_dim, batch_size=config.lower_batch_size, buffer_size=config.buffer_size,
                                  gamma=config.gamma, subgoal_test_rate=config.subgoal_test_rate,
                                  random_action_rate=config.random_action_rate, top_random_action_rate=config.top_random_action_rate,
-                                 action_l2=config.action_l2, pre_tanh_l2=config.pre_tanh_l2,
+                                 action_l2=config.action_l2, pre_tanh_l2=config.pre_tanh_l2, top_learner=config.top_learner,
                                  updates_per_episode=config.lower_updates_per_episode, max_actions=spec.max_actions, seed=config.seed)
         self.hierarchy = HAC(spec, hac_config)
         self.hierarchy.top_attempt_hook = self.record_attempt
@@ -487,6 +487,7 @@ class PEACH(nn.Module):
             self.top.actor_optimizer.zero_grad(set_to_none=True)
             losses["actor_loss"].backward()  # Alg. 1: θ_πH <- actor loss (computed with the critic frozen)
             self.top.actor_optimizer.step()
+            self.top.end_update()  # SAC's top level: its target critics move (HAC's has none)
         self.hierarchy.actors_changed()
         self.top_updates += 1
         return {"critic_loss": losses["critic_loss"].detach(), "kl": losses["kl"].detach(), "actor_loss": losses["actor_loss"].detach(),

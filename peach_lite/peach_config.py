@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from peach_lite.goal_levels import TOP_LEARNERS
 from peach_lite.her import HINDSIGHT_GOAL_MODES
 from peach_lite.validation import check_choice, check_int, check_range
 
@@ -54,7 +55,8 @@ class PeachConfig:
     Deviations from the poster and its parents, all stated here:
 
     * The top level is a HAC level (DDPG-style, bounded critic in [-H, 0], no target networks), not SAC:
-      its -H subgoal-test penalty and -1/0 reward need the bounded critic, and z sampling already explores.
+      its -H subgoal-test penalty and -1/0 reward need the bounded critic, and z sampling already explores
+      (``top_learner="sac"`` is the alternative, measured in benchmarks/peach_top_learner.py).
     * The top level's reward is the env's success signal over an attempt (the goal is hidden), and by default it
       gets no hindsight-goal transitions (it never sees its goal); its hindsight-action and subgoal-test
       transitions are HAC's. Options not in the poster, each off by default: hindsight goals through the
@@ -241,6 +243,12 @@ class PeachConfig:
     ``seed``) if at least this share of its pre-tanh outputs on its replay lie beyond ±3 (``goal_levels.replay_saturation``); 0: never
     (HAC's reference). Not in Algorithm 1 or HAC: it frees an actor saturated in its first round, which never recovers,
     and changes nothing on a run below the threshold (benchmarks/peach_saturation.py)."""
+    top_learner: str = "hac"
+    """How the top level learns (``HacConfig.top_learner``): ``"hac"``, HAC's DDPG-style level with a bounded critic and
+    no target networks (the default: the choice this course made, measured against the other in
+    benchmarks/peach_top_learner.py), or ``"sac"``, as PEARL's policy: a tanh-Gaussian actor, twin bounded critics with
+    Polyak targets and an automatic temperature (``goal_levels.SoftGoalLevel``; the same inputs, sizes and rates, and z
+    routed the same way: not detached in the critic loss, detached in the actor's)."""
     seed: int = 0
     """Seeds the networks, the hierarchy's exploration, task draws, batches and z samples."""
 
@@ -258,6 +266,7 @@ class PeachConfig:
         check_choice("reward_decoder_form", self.reward_decoder_form, REWARD_DECODER_FORMS)
         check_choice("posterior_form", self.posterior_form, POSTERIOR_FORMS)
         check_choice("elimination_form", self.elimination_form, ELIMINATION_FORMS)
+        check_choice("top_learner", self.top_learner, TOP_LEARNERS)
         if self.posterior_form == "categorical" and (self.deterministic_z or self.latent_dim < 2):
             raise ValueError(f"posterior_form='categorical' needs deterministic_z=False and latent_dim >= 2 (clusters), "
                              f"got deterministic_z={self.deterministic_z}, latent_dim={self.latent_dim}")

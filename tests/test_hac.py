@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from peach_lite.goal_levels import (GoalLevel, bounded_critic, bounded_q, critic_targets, hindsight_action_transition, q_offset_for, replay_saturation,
-                                    reset_if_saturated, subgoal_test_transition)
+from peach_lite.goal_levels import (GoalLevel, bounded_critic, bounded_q, critic_targets, hindsight_action_transition, numpy_actor, q_offset_for,
+                                    replay_saturation, reset_if_saturated, subgoal_test_transition)
 from peach_lite.hac import HAC, MAZE_ID, PENDULUM_ID, HacConfig, HacSpec, evaluate_success, maze_config, run_training
 from peach_lite.her import goal_reward
 from peach_lite.loop import GymTaskEnvs, TaskBatch, run_episodes
@@ -499,3 +499,94 @@ def test_the_replay_can_be_keyed_by_task_and_level():
     batch = agent.buffer.sample(4, generator=agent.generator)
     assert agent.level_batch(batch, 1)["obs"].shape == (2, 4, 2)  # (tasks, B, obs_dim)
     assert set(agent.learn(2)) == {f"{name}/level{i}" for name in ("critic_loss", "actor_loss", "q_mean") for i in (0, 1)}
+
+
+def _soft_level(**kwargs):
+    from peach_lite.goal_levels import SoftGoalLevel
+
+    torch.manual_seed(0)
+    return SoftGoalLevel(4, 2, [-2, 0], [2, 1], 10, hidden=(16, 16), init_alpha=0.5, **kwargs)
+
+
+def test_the_sac_levels_critic_target_is_the_clipped_soft_bellman_target():
+    level, batch = _soft_level(seed=3), _level_batch()
+    batch["reward"][:8], batch["done"][:8] = -10.0, 1.0  # subgoal-test penalty rows: their target is exactly -H
+    state = level.generator.get_state()
+    with torch.no_grad():
+        pi = level.actor(batch["next_obs"], batch["goal"], generator=torch.Generator().set_state(state))
+        next_action = pi.action * torch.tensor([2.0, 0.5]) + torch.tensor([0.0, 0.5])
+        next_q = level.critic_target(batch["next_obs"], next_action, batch["goal"]).min(dim=0).values
+        y = batch["reward"] + 0.98 * (1 - batch["done"]) * (next_q - 0.5 * pi.log_prob)
+        y = y.clamp(-10.0, 0.0)
+        q = level.critic(batch["obs"], batch["action"], batch["goal"])
+    loss, q_min = level.critic_loss(batch)
+    torch.testing.assert_close(loss, (q - y).pow(2).mean())  # both twins, one target
+    assert torch.equal(q_min, q.min(dim=0).values) and q.shape == (2, 64)
+    assert float(q.max()) <= 0.0 and float(q.min()) >= -10.0
+    assert torch.all(y[:8] == -10.0)
+    loss.backward()
+    assert all(p.grad is not None for p in level.critic.parameters())
+    assert all(p.grad is None for p in [*level.actor.parameters(), *level.critic_target.parameters(), level.log_alpha])
+
+
+def test_the_sac_levels_actor_loss_trains_the_actor_and_the_temperature_only():
+    level, batch = _soft_level(seed=3), _level_batch()
+    state = level.generator.get_state()
+    with torch.no_grad():
+        pi = level.actor(batch["obs"], batch["goal"], generator=torch.Generator().set_state(state))
+        action = pi.action * torch.tensor([2.0, 0.5]) + torch.tensor([0.0, 0.5])
+        q = level.critic(batch["obs"], action, batch["goal"]).min(dim=0).values
+        expected = (0.5 * pi.log_prob - q).mean() - math.log(0.5) * (pi.log_prob + level.target_entropy).mean()
+    loss = level.actor_loss(batch)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert all(p.grad is None for p in level.critic.parameters()), "the actor loss must not train the critics"
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in level.actor.parameters())
+    torch.testing.assert_close(level.log_alpha.grad, -(pi.log_prob + level.target_entropy).mean())  # SAC's J(α)
+    assert level.target_entropy == -2.0
+    assert level.actor_optimizer.param_groups[1]["params"] == [level.log_alpha]  # log α steps at its own rate
+    assert level.actor_optimizer.param_groups[1]["lr"] == 3e-4
+
+
+def test_the_sac_levels_target_critics_follow_by_polyak_averaging_and_its_greedy_policy_is_the_mean():
+    level = _soft_level(tau=0.1)
+    old = [p.clone() for p in level.critic_target.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(old, level.critic.parameters()))  # a copy at construction
+    with torch.no_grad():
+        for p in level.critic.parameters():
+            p.add_(1.0)
+    level.end_update()
+    for target, before, online in zip(level.critic_target.parameters(), old, level.critic.parameters()):
+        torch.testing.assert_close(target, 0.9 * before + 0.1 * online)
+    x = np.random.default_rng(0).normal(size=6).astype(np.float32)
+    greedy = level.actions(torch.as_tensor(x[:4]), torch.as_tensor(x[4:]))
+    np.testing.assert_allclose(numpy_actor(level.numpy_policy(), x), greedy.detach().numpy(), atol=1e-6)
+    samples = np.stack([level.explore_action(x) for _ in range(200)])
+    assert np.all(samples >= [-2, 0]) and np.all(samples <= [2, 1]) and samples.std(axis=0).min() > 0.05
+    again = _soft_level(tau=0.1)
+    assert np.array_equal(again.explore_action(x), _soft_level(tau=0.1).explore_action(x))  # seeded sampling
+    with pytest.raises(ValueError, match="action_l2"):
+        _soft_level(action_l2=0.1)
+    with pytest.raises(ValueError, match="tau"):
+        _soft_level(tau=1.5)
+
+
+def test_a_hierarchy_with_a_sac_top_level_explores_by_sampling_and_moves_its_target_critics():
+    from peach_lite.goal_levels import SoftGoalLevel
+
+    agent, env = _agent(2, top_learner="sac", random_action_rate=0.0)
+    assert isinstance(agent.levels[1], SoftGoalLevel) and type(agent.levels[0]) is GoalLevel
+    plain, _ = _agent(2)
+    assert all(torch.equal(a, b) for a, b in zip(agent.levels[0].parameters(), plain.levels[0].parameters()))  # same bottom
+    obs, goal = np.zeros(2, np.float32), np.ones(2, np.float32)
+    state = agent.levels[1].generator.get_state()
+    explored = agent.level_action(1, obs, goal, explore=True)
+    agent.levels[1].generator.set_state(state)
+    assert np.array_equal(explored, agent.levels[1].explore_action(np.concatenate([obs, goal])))  # no Gaussian noise added
+    target = [p.clone() for p in agent.levels[1].critic_target.parameters()]
+    for episode in range(3):
+        run_episodes(agent, GymTaskEnvs.wrap(env), TaskBatch.from_list(env.train_tasks(), [episode]), explore=True, seed=episode)
+        agent.learn(agent.config.updates_per_episode)
+    assert not all(torch.equal(a, b) for a, b in zip(target, agent.levels[1].critic_target.parameters()))
+    with pytest.raises(ValueError, match="top_learner"):
+        HacConfig(top_learner="ppo")

@@ -1187,3 +1187,41 @@ def test_every_cli_preset_names_valid_peach_config_fields():
         assert set(overrides) <= names
         PeachConfig(**overrides)
     assert {k: CLI.presets["maze-eliminating"][k] for k in ELIMINATING_ROUTE} == ELIMINATING_ROUTE
+
+
+def test_a_sac_top_level_keeps_algorithm_1s_routing_its_bounds_and_its_seed():
+    from peach_lite.goal_levels import SoftGoalLevel
+
+    runs = []
+    for _ in range(2):
+        agent, _, runner = _agent(top_learner="sac", seed=7)
+        agent.collect_round(runner, 0)
+        target = [p.clone() for p in agent.top.critic_target.parameters()]
+        runs.append(agent.update())
+        assert not all(torch.equal(a, b) for a, b in zip(target, agent.top.critic_target.parameters()))  # Polyak step
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])  # the same seed, bit for bit
+    assert isinstance(agent.top, SoftGoalLevel) and agent.top.cond_dim == agent.config.latent_dim
+    batch, context = _batch(agent)
+    _check_algorithm_1_routing(agent, batch, context)
+    with torch.no_grad():
+        q = agent.top.critic(batch["obs"], batch["action"], torch.cat([batch["goal"], torch.randn(*batch["goal"].shape[:2], 5)], -1))
+    assert q.shape[0] == 2 and float(q.max()) <= 0.0 and float(q.min()) >= -agent.config.subgoal_horizon  # twin bounded critics
+    agent.zero_grad(set_to_none=True)
+    peach_losses(agent.top, agent.posterior, batch, context, kl_lambda=0.1)["actor_loss"].backward()
+    assert all(torch.equal(g, torch.zeros_like(g)) for g in _grads(agent.top.critic))
+    assert agent.top.log_alpha.grad is not None  # the temperature learns from the actor's samples
+    with pytest.raises(ValueError, match="top_learner"):
+        PeachConfig(top_learner="ddpg")
+
+
+def test_a_sac_top_level_survives_a_checkpoint_round_trip(tmp_path):
+    agent, _ = train_peach(seed=0, progress=False, rounds=2, eval_every=2, meta_test_episodes=2, top_learner="sac", **SMALL)
+    loaded, _ = load_agent(save_agent(agent, tmp_path / "peach_sac.pt"), algorithm="peach")
+    assert loaded.config.top_learner == "sac"
+    for a, b in zip(agent.top.state_dict().values(), loaded.top.state_dict().values()):
+        assert torch.equal(a, b)  # actor, twin critics, target critics and log α
+    envs = GymTaskEnvs(MAZE, seed=0)
+    tasks = envs.unwrapped.test_tasks()[:2]
+    first = meta_test_success(agent, envs, tasks, seed=1)
+    second = meta_test_success(loaded, GymTaskEnvs(MAZE, seed=0), tasks, seed=1)
+    assert np.array_equal(first.success, second.success) and np.allclose(first.z_mean, second.z_mean)
