@@ -13,20 +13,36 @@ the actor's).
   trained and diagnosed by peach_hindsight.py's ``run_one`` as the baseline was, seeds 0-4;
 * ``route``: the route with HAC's top level, read from ``data/results/peach_elimination.json`` (its
   ``eliminating_probes_light`` runs on seeds 0-2 and ``more_seeds`` 3-4, as peach_saturation.py reads them);
+* ``sac_sampling``: the ``sac`` arm whose top level also samples its subgoals from π in meta-test episodes
+  (``PeachConfig.top_samples_in_meta_test``; the lower levels stay greedy), seeds 0-2: SAC's own way to search, added
+  after the ``sac`` arm's first two seeds found no site on the prior (its greedy subgoals, tanh(mean), ignore the prior z);
 * ``sac_oracle``: peach_maze.py's ``oracle_z`` (the top level reads the true goal: inference solved, so what is left is
   the learner and exploration) with a SAC top level, trained by peach_maze.py's ``hierarchy_run``, seeds 0-2;
 * ``hac_oracle``: peach_maze.py's ``oracle_z`` runs, read from ``data/results/peach_maze.json``.
 
-Each arm's config must differ from its baseline's in ``top_learner`` only (checked).
+The ``sac`` and ``sac_oracle`` configs must differ from their baselines' in ``top_learner`` only (checked).
+
+* ``scan``: why, on seeds 0-2, ``SCAN_ROUNDS`` rounds of the ``sac`` arm, read after each round: the temperature α, the
+  policy's entropy and the share of unpaid attempts (reward -1) whose soft target sits at the bound 0, the value of a
+  paid one (α log π's bonus lifts -1 + γ V(s') above 0, where HAC's bound clips it: the critic cannot tell a paid attempt
+  from an unpaid one there). Read on 256 of the top level's rows per task at z = the prior's mean, with generators of
+  their own, so reading changes nothing.
 
 Headline: ``sac_success`` and ``route_success`` (final meta-test episode on the 12 held-out tasks; mean, IQM and 95%
 bootstrap CI over seeds), ``sac_gain``, ``sac_prob_improvement`` (rliable's P(sac > route), with its CI), per arm
 ``<arm>_min_success``, ``<arm>_probe_accuracy``, ``<arm>_variance_after_success``, ``<arm>_paid_context_success``,
-``<arm>_first_episode_success``, ``<arm>_train_success`` (the collections' success over the last 100 rounds);
-``sac_oracle_success`` and ``hac_oracle_success`` (the same on their seeds), ``sac_oracle_gain``;
-``<arm>_train_minutes_per_seed``.
+``<arm>_first_episode_success``, ``<arm>_train_success`` (the collections' success over the last 100 rounds),
+``<arm>_train_start_room_share`` (training attempts that ended in the start room) and, for the posterior arms, the
+two halves apart: ``<arm>_paid_context_success`` (inference and control: the meta-test given one paid attempt) and
+``<arm>_prior_site_visits`` / ``<arm>_prior_sites_reached`` (search: greedy episodes on z ~ prior, the share passing
+each site and the sites any reached; ``peach_diagnostics.prior_site_visits``);
+``sac_oracle_success`` and ``hac_oracle_success`` (the same on their seeds), ``sac_oracle_gain``; ``sac_sampling_*``
+(the same keys, on seeds 0-2) and ``sac_sampling_gain`` (over the route on those seeds);
+``<arm>_train_minutes_per_seed``; ``scan_alpha_<r>``, ``scan_entropy_<r>`` and ``scan_unpaid_at_bound_<r>`` after
+round r in ``SCAN_READS`` (means over the scan's seeds), and ``scan_rounds_to_unpaid_below_half`` (the first round where
+fewer than half of the unpaid targets sit at the bound, mean over seeds).
 
-Run (about 10 CPU-minutes a run, 8 runs; one run per process shares runs/)::
+Run (about 10 CPU-minutes a run, 11 runs, and 3 scan runs of about 3 CPU-minutes; one run per process shares runs/)::
 
     nohup python benchmarks/peach_top_learner.py --address serial > runs/logs/peach_top_learner.log 2>&1 &
 
@@ -53,9 +69,49 @@ SAC = {"top_learner": "sac"}
 SEEDS = (0, 1, 2, 3, 4)
 """The ``sac`` arm's seeds: the route's seeds in peach_elimination.json (0-2 and ``more_seeds``)."""
 ORACLE_SEEDS = (0, 1, 2)
-"""The ``sac_oracle`` arm's seeds: peach_maze.json's."""
+"""The ``sac_oracle`` and ``sac_sampling`` arms' seeds: peach_maze.json's."""
 TRAIN_TAIL = 100
 """Rounds at the end of training whose collection success ``<arm>_train_success`` averages."""
+SCAN_ROUNDS = 150
+"""Rounds of a scan run (9,000 top-level updates)."""
+SCAN_READS = (1, 25, 50, 100, 150)
+"""Rounds after which the headline quotes the scan."""
+
+
+def read_soft_top(agent, rows: int = 256, seed: int = 0) -> dict[str, float]:
+    """A SAC top level's temperature, its policy's entropy on its own rows, and the share of those rows' unpaid attempts
+    whose soft target sits at the bound 0, at z = the prior's mean; the agent's generators are left as they were."""
+    import torch
+
+    top, tasks = agent.top, [t for t in range(agent.num_train_tasks) if agent.rl_buffer.size(t) > 0]
+    batch = agent.rl_buffer.sample(rows, tasks, generator=torch.Generator().manual_seed(seed))
+    batch = {k: batch[k] for k in ("obs", "action", "reward", "next_obs", "goal", "done")}
+    z = torch.zeros(*batch["reward"].shape, top.cond_dim)
+    state = top.generator.get_state()
+    with torch.no_grad():
+        _, log_prob = top.sample_actions(batch["obs"], batch["goal"], z)
+        target = top.soft_targets(batch, z)
+    top.generator.set_state(state)
+    unpaid = batch["reward"] == -1.0
+    return {"alpha": top.alpha, "entropy": float(-log_prob.mean()), "unpaid_at_bound": float((target[unpaid] >= -1e-6).float().mean())}
+
+
+def scan_run(seed: int, rounds: int, overrides: dict) -> dict:
+    """``rounds`` rounds of the ``sac`` arm, read by :func:`read_soft_top` after each."""
+    from peach_lite.device import set_threads
+    from peach_lite.peach import train_peach
+    from peach_lite.seeding import seed_everything
+
+    set_threads(1)
+    seed_everything(seed)
+    reads = []
+
+    def after_round(round_index: int, agent, history) -> bool:
+        reads.append(read_soft_top(agent))
+        return False
+
+    train_peach(seed=seed, progress=False, rounds=rounds, eval_every=rounds, callbacks=[after_round], **overrides)
+    return {key: [r[key] for r in reads] for key in ("alpha", "entropy", "unpaid_at_bound")}
 
 
 def arm_headline(name: str, runs: list[dict]) -> dict[str, float]:
@@ -70,8 +126,11 @@ def arm_headline(name: str, runs: list[dict]) -> dict[str, float]:
     variances = [r["variance_after_success"] for r in runs if np.isfinite(r["variance_after_success"])]
     if variances:
         out[f"{name}_variance_after_success"] = float(np.mean(variances))
-    if all("paid_context_success" in r for r in runs):
+    out[f"{name}_train_start_room_share"] = float(np.mean([r["train_attempt_room_shares"][0] for r in runs]))
+    if all("paid_context_success" in r for r in runs):  # a posterior agent: inference (paid context) and search (prior)
         out[f"{name}_paid_context_success"] = float(np.mean([r["paid_context_success"] for r in runs]))
+        out[f"{name}_prior_site_visits"] = float(np.mean([np.mean(r["prior_site_visits"]) for r in runs]))
+        out[f"{name}_prior_sites_reached"] = float(np.mean([r["prior_sites_reached"] for r in runs]))
     return out
 
 
@@ -82,19 +141,29 @@ def main() -> None:
     parser.add_argument("--oracle-seeds", type=int, nargs="+", default=budget.pick(full=list(ORACLE_SEEDS), fast=[0]))
     parser.add_argument("--rounds", type=int, default=budget.pick(full=600, fast=2), help="rounds (the baselines' 600)")
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=100, fast=2))
-    parser.add_argument("--only", choices=["sac", "sac_oracle"], help="run one arm and write nothing")
+    parser.add_argument("--scan-seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
+    parser.add_argument("--sampling-seeds", type=int, nargs="+", default=budget.pick(full=list(ORACLE_SEEDS), fast=[0]))
+    parser.add_argument("--only", choices=["sac", "sac_sampling", "sac_oracle", "scan"], help="run one part and write nothing")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     small = FAST_OVERRIDES if budget.fast else {}
     configs = {"sac": {"method": "sac", "rounds": args.rounds, "eval_every": args.eval_every,
                        "overrides": {**ELIMINATING_ROUTE, **small, **SAC}},
+               "sac_sampling": {"method": "sac_sampling", "rounds": args.rounds, "eval_every": args.eval_every,
+                                "overrides": {**ELIMINATING_ROUTE, **small, **SAC, "top_samples_in_meta_test": True}},
                "sac_oracle": {"method": "sac_oracle", "rounds": args.rounds, "eval_every": args.eval_every,
                               "overrides": {**MAZE_METHODS["oracle_z"], **small, **SAC}}}
-    runs = {}
-    if args.only != "sac_oracle":
+    runs, scan_rounds = {}, budget.pick(full=SCAN_ROUNDS, fast=2)
+    scan_config = {"scan": {"rounds": scan_rounds, "overrides": configs["sac"]["overrides"]}}
+    if args.only in (None, "scan"):
+        scan = run_sweep(scan_run, scan_config, args.scan_seeds, name="peach_top_learner", **sweep_options(args)).check().results("scan")
+    if args.only in (None, "sac"):
         runs["sac"] = run_sweep(run_one, {"sac": configs["sac"]}, args.seeds, name="peach_top_learner",
                                 **sweep_options(args)).check().results("sac")
-    if args.only != "sac":
+    if args.only in (None, "sac_sampling"):
+        runs["sac_sampling"] = run_sweep(run_one, {"sac_sampling": configs["sac_sampling"]}, args.sampling_seeds,
+                                         name="peach_top_learner", **sweep_options(args)).check().results("sac_sampling")
+    if args.only in (None, "sac_oracle"):
         runs["sac_oracle"] = run_sweep(hierarchy_run, {"sac_oracle": configs["sac_oracle"]}, args.oracle_seeds,
                                        name="peach_top_learner", **sweep_options(args)).check().results("sac_oracle")
     if args.only:
@@ -118,23 +187,35 @@ def main() -> None:
             raise ValueError(f"oracle seeds must be among peach_maze's {sorted(by_seed)}, got {args.oracle_seeds}")
         runs["hac_oracle"] = [by_seed[s] for s in args.oracle_seeds]
     headline = {}
-    for arm in ("sac", "route", "sac_oracle", "hac_oracle"):
+    for arm in ("sac", "sac_sampling", "route", "sac_oracle", "hac_oracle"):
         headline.update(arm_headline(arm, runs[arm]))
     headline["sac_gain"] = headline["sac_success"] - headline["route_success"]
+    route_by_seed = dict(zip(args.seeds, runs["route"]))
+    if set(args.sampling_seeds) <= set(route_by_seed):  # on its own seeds
+        same_seeds = [route_by_seed[seed]["final_success"] for seed in args.sampling_seeds]
+        headline["sac_sampling_gain"] = headline["sac_sampling_success"] - float(np.mean(same_seeds))
     headline["sac_oracle_gain"] = headline["sac_oracle_success"] - headline["hac_oracle_success"]
+    for r in SCAN_READS:
+        if r <= scan_rounds:
+            for key in ("alpha", "entropy", "unpaid_at_bound"):
+                headline[f"scan_{key}_{r}"] = float(np.mean([run[key][r - 1] for run in scan]))
+    below = [next((i + 1 for i, v in enumerate(run["unpaid_at_bound"]) if v < 0.5), scan_rounds + 1) for run in scan]
+    headline["scan_rounds_to_unpaid_below_half"] = float(np.mean(below))
     headline.update(improvement_stats("sac", [r["final_success"] for r in runs["sac"]], [r["final_success"] for r in runs["route"]]))
 
     from peach_lite.envs.oracles import maze_sites_values
 
     oracle_success = maze_sites_values().oracle_success
-    labels = {"sac": "SAC top level (route)", "route": "HAC top level (route: peach_maze's PEACH)",
+    labels = {"sac": "SAC top level (route)", "sac_sampling": "SAC top level, sampling in meta-test too", "route": "HAC top level (route: peach_maze's PEACH)",
               "sac_oracle": "SAC top level reading the true goal", "hac_oracle": "HAC top level reading the true goal"}
     panels = meta_test_panels(runs, labels, oracle_success, title="meta-test on held-out tasks")
     if args.out is None and budget.fast:
         print(f"headline: {headline}\nfast run: data/results/peach_top_learner.json not written (give --out DIR to write one)")
         return
     write_results("peach_top_learner", headline, seeds=list(args.seeds),
-                  details={"runs": runs, "configs": configs, "oracle_seeds": list(args.oracle_seeds),
+                  details={"runs": runs, "configs": configs, "oracle_seeds": list(args.oracle_seeds), "scan": scan,
+                           "sampling_seeds": list(args.sampling_seeds),
+                           "scan_seeds": list(args.scan_seeds), "scan_config": scan_config,
                            "baseline": "peach_elimination.json runs['eliminating_probes_light'] and more_seeds; "
                                        "peach_maze.json runs['oracle_z']"},
                   figure=figure_spec("Which learner at the top (hidden-goal maze)", panels), out_dir=args.out)

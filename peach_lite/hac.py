@@ -99,7 +99,8 @@ class HAC(nn.Module):
     ends, in training and test episodes: its hindsight-action transition (a), its penalty (c) or None, and the subgoal
     as proposed (the (a) row holds where the level below got instead, when it missed);
     PEACH builds its context and its per-task top replay from these), ``random_top`` (the top level proposes
-    uniformly random subgoals, exploring or not: the random-subgoal baseline), ``top_explore_subgoal`` (None, or
+    uniformly random subgoals, exploring or not: the random-subgoal baseline), ``sample_top`` (a stochastic top level,
+    SAC's, samples its subgoals in greedy episodes too), ``top_explore_subgoal`` (None, or
     ``propose(obs) -> subgoal``, which replaces the top level's uniformly random exploring subgoals: PEACH's frontier),
     ``top_plan`` (None, or ``plan(env_index, obs) -> subgoal or None``, asked at every top-level decision of an
     exploring episode; a subgoal it returns replaces the top level's own: PEACH's first-return-then-explore).
@@ -146,7 +147,7 @@ class HAC(nn.Module):
         self.last_train_success = np.zeros(0, bool)
         self.top_cond: np.ndarray | None = None
         self.top_attempt_hook: Callable[[int, Transitions, Transitions | None], None] | None = None
-        self.random_top = False
+        self.random_top = self.sample_top = False
         self.top_explore_subgoal: Callable[[np.ndarray], np.ndarray] | None = None
         self.top_plan: Callable[[int, np.ndarray], np.ndarray | None] | None = None
         self._policy: list[Any] | None = None
@@ -395,7 +396,8 @@ class HAC(nn.Module):
         parts = [np.asarray(obs, np.float32).ravel(), np.asarray(goal, np.float32).ravel()]
         if self.levels[level].cond_dim:
             parts.append(np.asarray(cond, np.float32).ravel())
-        if explore and self.levels[level].stochastic:  # a SAC level explores by sampling its policy (no Gaussian noise)
+        sample = explore or (self.sample_top and level == self.num_levels - 1)
+        if sample and self.levels[level].stochastic:  # a SAC level explores by sampling its policy (no Gaussian noise)
             return self.levels[level].explore_action(np.concatenate(parts))
         action = numpy_actor(self._policy[level], np.concatenate(parts))
         if explore:

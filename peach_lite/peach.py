@@ -147,7 +147,7 @@ class PEACH(nn.Module):
                                  updates_per_episode=config.lower_updates_per_episode, max_actions=spec.max_actions, seed=config.seed)
         self.hierarchy = HAC(spec, hac_config)
         self.hierarchy.top_attempt_hook = self.record_attempt
-        self.hierarchy.random_top = config.random_subgoals
+        self.hierarchy.random_top, self.hierarchy.sample_top = config.random_subgoals, config.top_samples_in_meta_test
         if config.frontier_radius > 0:  # exploring random subgoals go to the edge of where training attempts ended
             self.hierarchy.top_explore_subgoal = lambda obs: self.attempt_counts.frontier_goal(obs, config.frontier_radius, self.hierarchy.rng)
         self.top: GoalLevel = self.hierarchy.levels[-1]

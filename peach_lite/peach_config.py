@@ -249,6 +249,9 @@ class PeachConfig:
     benchmarks/peach_top_learner.py), or ``"sac"``, as PEARL's policy: a tanh-Gaussian actor, twin bounded critics with
     Polyak targets and an automatic temperature (``goal_levels.SoftGoalLevel``; the same inputs, sizes and rates, and z
     routed the same way: not detached in the critic loss, detached in the actor's)."""
+    top_samples_in_meta_test: bool = False
+    """With ``top_learner="sac"``: the top level samples its subgoals from π in meta-test episodes too, as it does
+    while exploring (the lower levels stay greedy); False: tanh(mean), greedy as every level (Algorithm 2 as here)."""
     seed: int = 0
     """Seeds the networks, the hierarchy's exploration, task draws, batches and z samples."""
 
@@ -267,10 +270,13 @@ class PeachConfig:
         check_choice("posterior_form", self.posterior_form, POSTERIOR_FORMS)
         check_choice("elimination_form", self.elimination_form, ELIMINATION_FORMS)
         check_choice("top_learner", self.top_learner, TOP_LEARNERS)
+        if self.top_samples_in_meta_test and self.top_learner != "sac":
+            raise ValueError("top_samples_in_meta_test needs top_learner='sac' (HAC's top level is deterministic)")
         if self.posterior_form == "categorical" and (self.deterministic_z or self.latent_dim < 2):
             raise ValueError(f"posterior_form='categorical' needs deterministic_z=False and latent_dim >= 2 (clusters), "
                              f"got deterministic_z={self.deterministic_z}, latent_dim={self.latent_dim}")
-        for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context", "reward_decoder_detach"):
+        for name in ("deterministic_z", "random_subgoals", "penalties_in_context", "dense_context", "reward_decoder_detach",
+                     "top_samples_in_meta_test"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_range("kl_lambda", self.kl_lambda, 0.0, 1e3)

@@ -1225,3 +1225,16 @@ def test_a_sac_top_level_survives_a_checkpoint_round_trip(tmp_path):
     first = meta_test_success(agent, envs, tasks, seed=1)
     second = meta_test_success(loaded, GymTaskEnvs(MAZE, seed=0), tasks, seed=1)
     assert np.array_equal(first.success, second.success) and np.allclose(first.z_mean, second.z_mean)
+
+
+def test_a_sac_top_level_samples_in_meta_test_episodes_only_when_asked():
+    obs, goal, z = np.zeros(4, np.float32), np.zeros(2, np.float32), np.zeros(5, np.float32)
+    for flag in (False, True):
+        agent, _, _ = _agent(top_learner="sac", top_samples_in_meta_test=flag)
+        top = agent.num_levels - 1
+        greedy = [agent.hierarchy.level_action(top, obs, goal, explore=False, cond=z) for _ in range(2)]
+        assert np.array_equal(greedy[0], greedy[1]) != flag  # sampled: two draws differ
+        bottom = [agent.hierarchy.level_action(0, obs, goal, explore=False) for _ in range(2)]
+        assert np.array_equal(bottom[0], bottom[1])  # the lower levels stay greedy
+    with pytest.raises(ValueError, match="top_samples_in_meta_test"):
+        PeachConfig(top_samples_in_meta_test=True)
