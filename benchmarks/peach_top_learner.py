@@ -26,7 +26,9 @@ The ``sac`` and ``sac_oracle`` configs must differ from their baselines' in ``to
   policy's entropy and the share of unpaid attempts (reward -1) whose soft target sits at the bound 0, the value of a
   paid one (α log π's bonus lifts -1 + γ V(s') above 0, where HAC's bound clips it: the critic cannot tell a paid attempt
   from an unpaid one there). Read on 256 of the top level's rows per task at z = the prior's mean, with generators of
-  their own, so reading changes nothing.
+  their own, so reading changes nothing. Both it and ``scan_hac`` (the same rounds of the route, HAC's top level) also
+  read how far the greedy subgoal moves with z ~ prior at the states the top level trains on (:func:`read_z_spread`):
+  the search on the prior needs it to move.
 
 Headline: ``sac_success`` and ``route_success`` (final meta-test episode on the 12 held-out tasks; mean, IQM and 95%
 bootstrap CI over seeds), ``sac_gain``, ``sac_prob_improvement`` (rliable's P(sac > route), with its CI), per arm
@@ -39,10 +41,10 @@ each site and the sites any reached; ``peach_diagnostics.prior_site_visits``);
 ``sac_oracle_success`` and ``hac_oracle_success`` (the same on their seeds), ``sac_oracle_gain``; ``sac_sampling_*``
 (the same keys, on seeds 0-2) and ``sac_sampling_gain`` (over the route on those seeds);
 ``<arm>_train_minutes_per_seed``; ``scan_alpha_<r>``, ``scan_entropy_<r>`` and ``scan_unpaid_at_bound_<r>`` after
-round r in ``SCAN_READS`` (means over the scan's seeds), and ``scan_rounds_to_unpaid_below_half`` (the first round where
+round r in ``SCAN_READS`` (means over the scan's seeds), ``scan_z_spread_<r>`` and ``scan_hac_z_spread_<r>``, and ``scan_rounds_to_unpaid_below_half`` (the first round where
 fewer than half of the unpaid targets sit at the bound, mean over seeds).
 
-Run (about 10 CPU-minutes a run, 11 runs, and 3 scan runs of about 3 CPU-minutes; one run per process shares runs/)::
+Run (about 10 CPU-minutes a run, 11 runs, and 6 scan runs of about 4 CPU-minutes; one run per process shares runs/)::
 
     nohup python benchmarks/peach_top_learner.py --address serial > runs/logs/peach_top_learner.log 2>&1 &
 
@@ -74,6 +76,8 @@ TRAIN_TAIL = 100
 """Rounds at the end of training whose collection success ``<arm>_train_success`` averages."""
 SCAN_ROUNDS = 150
 """Rounds of a scan run (9,000 top-level updates)."""
+Z_SAMPLES = 16
+"""Prior draws of z per state in :func:`read_z_spread`."""
 SCAN_READS = (1, 25, 50, 100, 150)
 """Rounds after which the headline quotes the scan."""
 
@@ -96,8 +100,23 @@ def read_soft_top(agent, rows: int = 256, seed: int = 0) -> dict[str, float]:
     return {"alpha": top.alpha, "entropy": float(-log_prob.mean()), "unpaid_at_bound": float((target[unpaid] >= -1e-6).float().mean())}
 
 
-def scan_run(seed: int, rounds: int, overrides: dict) -> dict:
-    """``rounds`` rounds of the ``sac`` arm, read by :func:`read_soft_top` after each."""
+def read_z_spread(agent, rows: int = 256, samples: int = Z_SAMPLES, seed: int = 0) -> float:
+    """How far the top level's greedy subgoal moves with z: at each of the states of ``rows`` rows per task of its own
+    replay, ``samples`` draws z ~ N(0, I) (the prior), the greedy subgoal of each (blank goal), and the mean distance of
+    those subgoals from their centroid, averaged over the states (maze units). 0: the greedy top level ignores z."""
+    import torch
+
+    tasks = [t for t in range(agent.num_train_tasks) if agent.rl_buffer.size(t) > 0]
+    obs = agent.rl_buffer.sample(rows, tasks, generator=torch.Generator().manual_seed(seed))["obs"].reshape(-1, agent.spec.obs_dim)
+    z = torch.randn(len(obs), samples, agent.top.cond_dim, generator=torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        subgoals = agent.top.actions(obs[:, None].expand(-1, samples, -1), torch.zeros(len(obs), samples, agent.spec.goal_dim), z)
+    return float((subgoals - subgoals.mean(dim=1, keepdim=True)).norm(dim=-1).mean())
+
+
+def scan_run(seed: int, rounds: int, overrides: dict, z_samples: int = Z_SAMPLES) -> dict:
+    """``rounds`` rounds of the route with ``overrides``' top learner, read after each round by :func:`read_z_spread`
+    and, for a SAC top level, :func:`read_soft_top`."""
     from peach_lite.device import set_threads
     from peach_lite.peach import train_peach
     from peach_lite.seeding import seed_everything
@@ -107,11 +126,12 @@ def scan_run(seed: int, rounds: int, overrides: dict) -> dict:
     reads = []
 
     def after_round(round_index: int, agent, history) -> bool:
-        reads.append(read_soft_top(agent))
+        soft = read_soft_top(agent) if agent.config.top_learner == "sac" else {}
+        reads.append({**soft, "z_spread": read_z_spread(agent, samples=z_samples)})
         return False
 
     train_peach(seed=seed, progress=False, rounds=rounds, eval_every=rounds, callbacks=[after_round], **overrides)
-    return {key: [r[key] for r in reads] for key in ("alpha", "entropy", "unpaid_at_bound")}
+    return {key: [r[key] for r in reads] for key in reads[0]}
 
 
 def arm_headline(name: str, runs: list[dict]) -> dict[str, float]:
@@ -154,9 +174,11 @@ def main() -> None:
                "sac_oracle": {"method": "sac_oracle", "rounds": args.rounds, "eval_every": args.eval_every,
                               "overrides": {**MAZE_METHODS["oracle_z"], **small, **SAC}}}
     runs, scan_rounds = {}, budget.pick(full=SCAN_ROUNDS, fast=2)
-    scan_config = {"scan": {"rounds": scan_rounds, "overrides": configs["sac"]["overrides"]}}
+    scan_config = {"scan": {"rounds": scan_rounds, "overrides": configs["sac"]["overrides"], "z_samples": Z_SAMPLES},
+                   "scan_hac": {"rounds": scan_rounds, "overrides": {**ELIMINATING_ROUTE, **small}, "z_samples": Z_SAMPLES}}
     if args.only in (None, "scan"):
-        scan = run_sweep(scan_run, scan_config, args.scan_seeds, name="peach_top_learner", **sweep_options(args)).check().results("scan")
+        sweep = run_sweep(scan_run, scan_config, args.scan_seeds, name="peach_top_learner", **sweep_options(args)).check()
+        scan, scan_hac = sweep.results("scan"), sweep.results("scan_hac")
     if args.only in (None, "sac"):
         runs["sac"] = run_sweep(run_one, {"sac": configs["sac"]}, args.seeds, name="peach_top_learner",
                                 **sweep_options(args)).check().results("sac")
@@ -199,6 +221,10 @@ def main() -> None:
         if r <= scan_rounds:
             for key in ("alpha", "entropy", "unpaid_at_bound"):
                 headline[f"scan_{key}_{r}"] = float(np.mean([run[key][r - 1] for run in scan]))
+    for r in SCAN_READS:
+        if r <= scan_rounds:
+            headline[f"scan_z_spread_{r}"] = float(np.mean([run["z_spread"][r - 1] for run in scan]))
+            headline[f"scan_hac_z_spread_{r}"] = float(np.mean([run["z_spread"][r - 1] for run in scan_hac]))
     below = [next((i + 1 for i, v in enumerate(run["unpaid_at_bound"]) if v < 0.5), scan_rounds + 1) for run in scan]
     headline["scan_rounds_to_unpaid_below_half"] = float(np.mean(below))
     headline.update(improvement_stats("sac", [r["final_success"] for r in runs["sac"]], [r["final_success"] for r in runs["route"]]))
@@ -213,7 +239,7 @@ def main() -> None:
         print(f"headline: {headline}\nfast run: data/results/peach_top_learner.json not written (give --out DIR to write one)")
         return
     write_results("peach_top_learner", headline, seeds=list(args.seeds),
-                  details={"runs": runs, "configs": configs, "oracle_seeds": list(args.oracle_seeds), "scan": scan,
+                  details={"runs": runs, "configs": configs, "oracle_seeds": list(args.oracle_seeds), "scan": scan, "scan_hac": scan_hac,
                            "sampling_seeds": list(args.sampling_seeds),
                            "scan_seeds": list(args.scan_seeds), "scan_config": scan_config,
                            "baseline": "peach_elimination.json runs['eliminating_probes_light'] and more_seeds; "

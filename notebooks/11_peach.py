@@ -1767,33 +1767,43 @@ for arm, label in (("route", "HAC's (the route, seeds 0-4)"), ("sac", "SAC (seed
           f"{[round(r['final_success'], 2) for r in top_bench['details']['runs'][arm]]}")
 print("SAC's scan (seeds 0-2), after rounds 1, 25, 50, 100, 150: α", [round(tl[f"scan_alpha_{r}"], 2) for r in (1, 25, 50, 100, 150)],
       "; unpaid targets at the bound", [round(tl[f"scan_unpaid_at_bound_{r}"], 2) for r in (1, 25, 50, 100, 150)])
+print("how far the greedy subgoal moves with z ~ prior (maze units), SAC:", [round(tl[f"scan_z_spread_{r}"], 2) for r in (1, 25, 50, 100, 150)],
+      "HAC's:", [round(tl[f"scan_hac_z_spread_{r}"], 2) for r in (1, 25, 50, 100, 150)])
 display(show_figure("peach_top_learner"))
 assert tl["sac_success"] < tl["route_success"] - 0.4 and tl["sac_prob_improvement"] < 0.5  # the text below
-assert tl["sac_paid_context_success"] > 0.9 * tl["route_paid_context_success"]  # inference and control hold up
+paid_per_seed = {arm: [round(r["paid_context_success"], 2) for r in top_bench["details"]["runs"][arm]] for arm in ("route", "sac")}
+print("paid-context success per seed (0-4):", paid_per_seed)
+route_left_home = [r["paid_context_success"] for r in top_bench["details"]["runs"]["route"] if r["train_attempt_room_shares"][0] < 0.99]
+assert len(route_left_home) == 4  # seed 3's lower levels never leave the start room
+assert tl["sac_paid_context_success"] > 0.85 * np.mean(route_left_home)  # inference and control mostly hold up
 assert tl["sac_prior_sites_reached"] < 0.5 * tl["route_prior_sites_reached"]  # the search on the prior does not
 assert tl["sac_train_start_room_share"] > tl["route_train_start_room_share"]
 assert tl["sac_sampling_success"] < tl["route_success"] - 0.4 and tl["sac_sampling_prior_sites_reached"] < tl["route_prior_sites_reached"]
 assert tl["sac_oracle_success"] < tl["hac_oracle_success"] == 1.0
 assert tl["scan_unpaid_at_bound_1"] > 0 and tl["scan_unpaid_at_bound_25"] == 0.0 and tl["scan_alpha_150"] < 0.2
+assert all(tl[f"scan_z_spread_{r}"] > 0.75 * tl[f"scan_hac_z_spread_{r}"] for r in (25, 50, 100, 150))  # z steers both
 assert max(r["final_success"] for runs in top_bench["details"]["runs"].values() for r in runs) <= values.oracle_success
 
 # %% [markdown]
-# HAC's learner stays, and the diagnostics say why. Given one paid attempt, the SAC top level returns to its goal as
-# often as HAC's, so inference and control work. What fails is the search. Greedy episodes on z ~ prior pass fewer
-# than one of the three sites on average (HAC's: two), so the meta-test's first episodes almost never pay, and the
-# posterior has nothing to narrow. In training, two thirds of its attempts end in the start room (HAC's: about half,
-# with seed 3, which never leaves it). Sampling the
-# subgoals at meta-test, SAC's own way to search, does not bring the search back. Given the true goal, the SAC top
-# level solves 8 of the 12 held-out tasks on every seed, where HAC's solves all 12. So part of the gap is the learner,
-# even with inference taken away. The bound is not the cause: it clips the unpaid targets only in the first rounds,
-# while α falls from 1 to about 0.1 over 150 rounds.
+# HAC's learner stays, and the diagnostics say why. Given one paid attempt, the SAC top level returns to its goal
+# nearly as often as HAC's does on the four seeds whose lower levels leave the start room, so inference and control
+# mostly work. What fails is the search. Greedy episodes on z ~ prior pass fewer than one of the three sites on
+# average (HAC's: two), so the meta-test's first episodes almost never pay, and the posterior has nothing to narrow.
+# In training, two thirds of its attempts end in the start room (HAC's: about half, counting seed 3, which never
+# leaves it). Sampling the subgoals at meta-test, SAC's own way to search, does not bring the search back. Given the
+# true goal, the SAC top level solves 8 of the 12 held-out tasks on every seed, where HAC's solves all 12. So part of
+# the gap is the learner, even with inference taken away. The bound is not the cause: it clips the unpaid targets
+# only in the first rounds, while α falls from 1 to about 0.1 over 150 rounds.
 #
-# One explanation fits these numbers, though they do not test it apart. A deterministic top level that reads z can
-# vary its subgoals only through z, so training teaches it to send different draws of z to different places, and that
-# is the search on the prior. A SAC top level gets its variety from its own noise, and its greedy mean does not need z
-# for that. One configuration was
-# measured (SB3's temperature defaults, no tuning), on 5 and 3 seeds: a tuned SAC might close part of the gap, and
-# the table says where to look first, at the search on the prior.
+# A first explanation was that a SAC top level gets its variety from its own noise. Its greedy mean would then learn
+# to ignore z, and every draw from the prior would send it to the same place. The scan rules that out for the first
+# 150 rounds. At the states it trains on, its greedy subgoal moves with z ~ prior as far as HAC's does (the last line
+# above: the mean distance of 16 draws' subgoals from their centroid). So z does steer the SAC top level, but its
+# training attempts stay nearer home and its greedy episodes on the prior pass almost no site. Why it explores less
+# far is not settled here. One candidate, untested: its only subgoal noise is its own policy, which narrows below
+# SAC's target entropy within 100 rounds, while HAC adds fixed Gaussian noise throughout. One configuration was
+# measured (SB3's temperature defaults, no tuning) on 5 and 3 seeds. A tuned SAC might close part of the gap, and the
+# table says where to look first: the search on the prior.
 
 # %% [markdown]
 # ### The benchmark's PEACH at work

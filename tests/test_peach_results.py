@@ -747,7 +747,8 @@ def test_hacs_top_learner_beats_sac_at_the_search_and_with_the_goal_given(headli
     """peach_top_learner.json: the route with a SAC top level (seeds 0-4) against the route (HAC's top level). SAC's
     paid-context success holds up, so inference and control work; its greedy episodes on the prior pass almost no
     site, so the meta-test's search fails, and sampling its subgoals at meta-test does not bring it back. Given the true
-    goal, SAC's top level still solves fewer held-out tasks than HAC's. The bound clips unpaid targets only at first."""
+    goal, SAC's top level still solves fewer held-out tasks than HAC's. The bound clips unpaid targets only at first,
+    and z steers SAC's greedy subgoals as far as HAC's: the search fails elsewhere."""
     from peach_lite.results import read_results
 
     h = headline("peach_top_learner")
@@ -756,10 +757,13 @@ def test_hacs_top_learner_beats_sac_at_the_search_and_with_the_goal_given(headli
     assert configs["sac"]["overrides"]["top_learner"] == "sac" and configs["sac_oracle"]["overrides"]["task_inference"] == "oracle"
     assert configs["sac_sampling"]["overrides"]["top_samples_in_meta_test"] is True
     assert h["sac_success"] < h["route_success"] - 0.4 and h["sac_prob_improvement_ci_high"] < 0.5
-    assert h["sac_paid_context_success"] > 0.9 * h["route_paid_context_success"]
+    left_home = [r["paid_context_success"] for r in study["details"]["runs"]["route"] if r["train_attempt_room_shares"][0] < 0.99]
+    assert len(left_home) == 4 and h["sac_paid_context_success"] > 0.85 * float(np.mean(left_home))  # seed 3 never leaves home
     assert h["sac_prior_sites_reached"] < 1.0 < 2.0 < h["route_prior_sites_reached"]
     assert h["sac_sampling_success"] < h["route_success"] - 0.4 and h["sac_sampling_gain"] < -0.4
     assert h["sac_oracle_success"] < h["hac_oracle_success"] == 1.0
     assert h["scan_unpaid_at_bound_1"] > 0.0 == h["scan_unpaid_at_bound_25"] == h["scan_unpaid_at_bound_150"]
     assert h["scan_alpha_1"] > h["scan_alpha_50"] > h["scan_alpha_150"]
+    # not because its greedy subgoals ignore z: they move with z ~ prior about as far as HAC's (the first 150 rounds)
+    assert all(h[f"scan_z_spread_{r}"] > 0.75 * h[f"scan_hac_z_spread_{r}"] for r in (25, 50, 100, 150))
     assert max(r["final_success"] for runs in study["details"]["runs"].values() for r in runs) <= 1.0
