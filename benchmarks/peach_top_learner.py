@@ -16,6 +16,9 @@ the actor's).
 * ``sac_sampling``: the ``sac`` arm whose top level also samples its subgoals from π in meta-test episodes
   (``PeachConfig.top_samples_in_meta_test``; the lower levels stay greedy), seeds 0-2: SAC's own way to search, added
   after the ``sac`` arm's first two seeds found no site on the prior (its greedy subgoals, tanh(mean), ignore the prior z);
+* ``sac_wide``: the ``sac`` arm with SAC's target entropy raised to ``WIDE_ENTROPY`` (``PeachConfig.top_target_entropy``),
+  seeds 0-2: its exploring subgoals stay wider. Added after the scans: z steers SAC's greedy subgoals as far as HAC's,
+  but its attempts stay nearer home, and its sampling narrows below the default target (-2) within about 100 rounds;
 * ``sac_oracle``: peach_maze.py's ``oracle_z`` (the top level reads the true goal: inference solved, so what is left is
   the learner and exploration) with a SAC top level, trained by peach_maze.py's ``hierarchy_run``, seeds 0-2;
 * ``hac_oracle``: peach_maze.py's ``oracle_z`` runs, read from ``data/results/peach_maze.json``.
@@ -38,13 +41,13 @@ bootstrap CI over seeds), ``sac_gain``, ``sac_prob_improvement`` (rliable's P(sa
 two halves apart: ``<arm>_paid_context_success`` (inference and control: the meta-test given one paid attempt) and
 ``<arm>_prior_site_visits`` / ``<arm>_prior_sites_reached`` (search: greedy episodes on z ~ prior, the share passing
 each site and the sites any reached; ``peach_diagnostics.prior_site_visits``);
-``sac_oracle_success`` and ``hac_oracle_success`` (the same on their seeds), ``sac_oracle_gain``; ``sac_sampling_*``
-(the same keys, on seeds 0-2) and ``sac_sampling_gain`` (over the route on those seeds);
+``sac_oracle_success`` and ``hac_oracle_success`` (the same on their seeds), ``sac_oracle_gain``; ``sac_sampling_*`` and
+``sac_wide_*`` (the same keys, on seeds 0-2) and ``sac_sampling_gain``, ``sac_wide_gain`` (over the route on those seeds);
 ``<arm>_train_minutes_per_seed``; ``scan_alpha_<r>``, ``scan_entropy_<r>`` and ``scan_unpaid_at_bound_<r>`` after
 round r in ``SCAN_READS`` (means over the scan's seeds), ``scan_z_spread_<r>`` and ``scan_hac_z_spread_<r>``, and ``scan_rounds_to_unpaid_below_half`` (the first round where
 fewer than half of the unpaid targets sit at the bound, mean over seeds).
 
-Run (about 10 CPU-minutes a run, 11 runs, and 6 scan runs of about 4 CPU-minutes; one run per process shares runs/)::
+Run (about 10 CPU-minutes a run, 14 runs, and 6 scan runs of about 4 CPU-minutes; one run per process shares runs/)::
 
     nohup python benchmarks/peach_top_learner.py --address serial > runs/logs/peach_top_learner.log 2>&1 &
 
@@ -71,7 +74,12 @@ SAC = {"top_learner": "sac"}
 SEEDS = (0, 1, 2, 3, 4)
 """The ``sac`` arm's seeds: the route's seeds in peach_elimination.json (0-2 and ``more_seeds``)."""
 ORACLE_SEEDS = (0, 1, 2)
-"""The ``sac_oracle`` and ``sac_sampling`` arms' seeds: peach_maze.json's."""
+"""The ``sac_oracle``, ``sac_sampling`` and ``sac_wide`` arms' seeds: peach_maze.json's."""
+WIDE_ENTROPY = 0.0
+"""The ``sac_wide`` arm's target entropy in the unit box: for a Gaussian, a standard deviation of about 0.24 of the
+half-range per dimension (the default -2: about 0.09; HAC's subgoal noise: 0.1). Chosen once, not tuned."""
+VARIANTS = ("sac_sampling", "sac_wide")
+"""The ``sac`` arm's variants, each on the variant seeds."""
 TRAIN_TAIL = 100
 """Rounds at the end of training whose collection success ``<arm>_train_success`` averages."""
 SCAN_ROUNDS = 150
@@ -162,8 +170,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=budget.pick(full=600, fast=2), help="rounds (the baselines' 600)")
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=100, fast=2))
     parser.add_argument("--scan-seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
-    parser.add_argument("--sampling-seeds", type=int, nargs="+", default=budget.pick(full=list(ORACLE_SEEDS), fast=[0]))
-    parser.add_argument("--only", choices=["sac", "sac_sampling", "sac_oracle", "scan"], help="run one part and write nothing")
+    parser.add_argument("--variant-seeds", type=int, nargs="+", default=budget.pick(full=list(ORACLE_SEEDS), fast=[0]),
+                        help="seeds of the sac_sampling and sac_wide arms")
+    parser.add_argument("--only", choices=["sac", *VARIANTS, "sac_oracle", "scan"], help="run one part and write nothing")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     small = FAST_OVERRIDES if budget.fast else {}
@@ -171,6 +180,8 @@ def main() -> None:
                        "overrides": {**ELIMINATING_ROUTE, **small, **SAC}},
                "sac_sampling": {"method": "sac_sampling", "rounds": args.rounds, "eval_every": args.eval_every,
                                 "overrides": {**ELIMINATING_ROUTE, **small, **SAC, "top_samples_in_meta_test": True}},
+               "sac_wide": {"method": "sac_wide", "rounds": args.rounds, "eval_every": args.eval_every,
+                            "overrides": {**ELIMINATING_ROUTE, **small, **SAC, "top_target_entropy": WIDE_ENTROPY}},
                "sac_oracle": {"method": "sac_oracle", "rounds": args.rounds, "eval_every": args.eval_every,
                               "overrides": {**MAZE_METHODS["oracle_z"], **small, **SAC}}}
     runs, scan_rounds = {}, budget.pick(full=SCAN_ROUNDS, fast=2)
@@ -182,9 +193,10 @@ def main() -> None:
     if args.only in (None, "sac"):
         runs["sac"] = run_sweep(run_one, {"sac": configs["sac"]}, args.seeds, name="peach_top_learner",
                                 **sweep_options(args)).check().results("sac")
-    if args.only in (None, "sac_sampling"):
-        runs["sac_sampling"] = run_sweep(run_one, {"sac_sampling": configs["sac_sampling"]}, args.sampling_seeds,
-                                         name="peach_top_learner", **sweep_options(args)).check().results("sac_sampling")
+    for arm in VARIANTS:
+        if args.only in (None, arm):
+            runs[arm] = run_sweep(run_one, {arm: configs[arm]}, args.variant_seeds, name="peach_top_learner",
+                                  **sweep_options(args)).check().results(arm)
     if args.only in (None, "sac_oracle"):
         runs["sac_oracle"] = run_sweep(hierarchy_run, {"sac_oracle": configs["sac_oracle"]}, args.oracle_seeds,
                                        name="peach_top_learner", **sweep_options(args)).check().results("sac_oracle")
@@ -209,13 +221,14 @@ def main() -> None:
             raise ValueError(f"oracle seeds must be among peach_maze's {sorted(by_seed)}, got {args.oracle_seeds}")
         runs["hac_oracle"] = [by_seed[s] for s in args.oracle_seeds]
     headline = {}
-    for arm in ("sac", "sac_sampling", "route", "sac_oracle", "hac_oracle"):
+    for arm in ("sac", *VARIANTS, "route", "sac_oracle", "hac_oracle"):
         headline.update(arm_headline(arm, runs[arm]))
     headline["sac_gain"] = headline["sac_success"] - headline["route_success"]
     route_by_seed = dict(zip(args.seeds, runs["route"]))
-    if set(args.sampling_seeds) <= set(route_by_seed):  # on its own seeds
-        same_seeds = [route_by_seed[seed]["final_success"] for seed in args.sampling_seeds]
-        headline["sac_sampling_gain"] = headline["sac_sampling_success"] - float(np.mean(same_seeds))
+    if set(args.variant_seeds) <= set(route_by_seed):  # on their own seeds
+        same_seeds = [route_by_seed[seed]["final_success"] for seed in args.variant_seeds]
+        for arm in VARIANTS:
+            headline[f"{arm}_gain"] = headline[f"{arm}_success"] - float(np.mean(same_seeds))
     headline["sac_oracle_gain"] = headline["sac_oracle_success"] - headline["hac_oracle_success"]
     for r in SCAN_READS:
         if r <= scan_rounds:
@@ -232,7 +245,8 @@ def main() -> None:
     from peach_lite.envs.oracles import maze_sites_values
 
     oracle_success = maze_sites_values().oracle_success
-    labels = {"sac": "SAC top level (route)", "sac_sampling": "SAC top level, sampling in meta-test too", "route": "HAC top level (route: peach_maze's PEACH)",
+    labels = {"sac": "SAC top level (route)", "sac_sampling": "SAC top level, sampling in meta-test too",
+              "sac_wide": f"SAC top level, target entropy {WIDE_ENTROPY:g}", "route": "HAC top level (route: peach_maze's PEACH)",
               "sac_oracle": "SAC top level reading the true goal", "hac_oracle": "HAC top level reading the true goal"}
     panels = meta_test_panels(runs, labels, oracle_success, title="meta-test on held-out tasks")
     if args.out is None and budget.fast:
@@ -240,7 +254,7 @@ def main() -> None:
         return
     write_results("peach_top_learner", headline, seeds=list(args.seeds),
                   details={"runs": runs, "configs": configs, "oracle_seeds": list(args.oracle_seeds), "scan": scan, "scan_hac": scan_hac,
-                           "sampling_seeds": list(args.sampling_seeds),
+                           "variant_seeds": list(args.variant_seeds),
                            "scan_seeds": list(args.scan_seeds), "scan_config": scan_config,
                            "baseline": "peach_elimination.json runs['eliminating_probes_light'] and more_seeds; "
                                        "peach_maze.json runs['oracle_z']"},

@@ -98,6 +98,9 @@ class HacConfig:
     :class:`~peach_lite.goal_levels.GoalLevel`) or ``"sac"`` (not in HAC: a :class:`~peach_lite.goal_levels.SoftGoalLevel`,
     SAC with twin bounded critics, target critics and an automatic temperature; it explores by sampling, so the
     top level's Gaussian ``subgoal_noise`` is not added; its random subgoals, ``top_random_action_rate``, still are)."""
+    top_target_entropy: float | None = None
+    """SAC's target entropy of a ``top_learner="sac"`` level, in the unit box (None: -action_dim, SB3's ``"auto"``).
+    Higher keeps its subgoal sampling wider while it explores."""
     top_goal_hidden: bool = False
     """The end goal is hidden from the agent (PEACH's maze: ``desired_goal`` carries no information). The top
     level's goal test is then the env's own success signal (``Step.success``): its attempts get reward 0 and a
@@ -132,6 +135,8 @@ class HacConfig:
         check_range("pre_tanh_l2", self.pre_tanh_l2, 0.0, 100.0)
         check_choice("goal_norm", self.goal_norm, NORMS)
         check_choice("top_learner", self.top_learner, TOP_LEARNERS)
+        if self.top_target_entropy is not None:
+            check_range("top_target_entropy", self.top_target_entropy, -100.0, 100.0)
         self.hidden = tuple(self.hidden)
         if not self.hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {self.hidden}")

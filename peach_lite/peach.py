@@ -141,10 +141,10 @@ class PEACH(nn.Module):
         self.cond_dim = 2 if config.task_inference == "oracle" else config.latent_dim
         hac_config = maze_config(config.num_levels, subgoal_horizon=config.subgoal_horizon, top_goal_hidden=True,
                                  top_cond_dim=self.cond_dim, batch_size=config.lower_batch_size, buffer_size=config.buffer_size,
-                                 gamma=config.gamma, subgoal_test_rate=config.subgoal_test_rate,
+                                 gamma=config.gamma, subgoal_test_rate=config.subgoal_test_rate, max_actions=spec.max_actions,
                                  random_action_rate=config.random_action_rate, top_random_action_rate=config.top_random_action_rate,
                                  action_l2=config.action_l2, pre_tanh_l2=config.pre_tanh_l2, top_learner=config.top_learner,
-                                 updates_per_episode=config.lower_updates_per_episode, max_actions=spec.max_actions, seed=config.seed)
+                                 top_target_entropy=config.top_target_entropy, updates_per_episode=config.lower_updates_per_episode, seed=config.seed)
         self.hierarchy = HAC(spec, hac_config)
         self.hierarchy.top_attempt_hook = self.record_attempt
         self.hierarchy.random_top, self.hierarchy.sample_top = config.random_subgoals, config.top_samples_in_meta_test

@@ -249,6 +249,9 @@ class PeachConfig:
     benchmarks/peach_top_learner.py), or ``"sac"``, as PEARL's policy: a tanh-Gaussian actor, twin bounded critics with
     Polyak targets and an automatic temperature (``goal_levels.SoftGoalLevel``; the same inputs, sizes and rates, and z
     routed the same way: not detached in the critic loss, detached in the actor's)."""
+    top_target_entropy: float | None = None
+    """With ``top_learner="sac"``: its target entropy in the unit box (``HacConfig.top_target_entropy``; None:
+    -2, SB3's ``"auto"``). Higher keeps its exploring subgoals wider."""
     top_samples_in_meta_test: bool = False
     """With ``top_learner="sac"``: the top level samples its subgoals from π in meta-test episodes too, as it does
     while exploring (the lower levels stay greedy); False: tanh(mean), greedy as every level (Algorithm 2 as here)."""
@@ -270,8 +273,10 @@ class PeachConfig:
         check_choice("posterior_form", self.posterior_form, POSTERIOR_FORMS)
         check_choice("elimination_form", self.elimination_form, ELIMINATION_FORMS)
         check_choice("top_learner", self.top_learner, TOP_LEARNERS)
-        if self.top_samples_in_meta_test and self.top_learner != "sac":
-            raise ValueError("top_samples_in_meta_test needs top_learner='sac' (HAC's top level is deterministic)")
+        if self.top_target_entropy is not None:
+            check_range("top_target_entropy", self.top_target_entropy, -100.0, 100.0)
+        if (self.top_samples_in_meta_test or self.top_target_entropy is not None) and self.top_learner != "sac":
+            raise ValueError("top_samples_in_meta_test and top_target_entropy need top_learner='sac' (HAC's top level is deterministic)")
         if self.posterior_form == "categorical" and (self.deterministic_z or self.latent_dim < 2):
             raise ValueError(f"posterior_form='categorical' needs deterministic_z=False and latent_dim >= 2 (clusters), "
                              f"got deterministic_z={self.deterministic_z}, latent_dim={self.latent_dim}")

@@ -1238,3 +1238,11 @@ def test_a_sac_top_level_samples_in_meta_test_episodes_only_when_asked():
         assert np.array_equal(bottom[0], bottom[1])  # the lower levels stay greedy
     with pytest.raises(ValueError, match="top_samples_in_meta_test"):
         PeachConfig(top_samples_in_meta_test=True)
+
+
+def test_a_sac_top_levels_target_entropy_is_set_by_the_config_and_checked():
+    assert _agent(top_learner="sac")[0].top.target_entropy == -2.0  # SB3's "auto": -action_dim
+    assert _agent(top_learner="sac", top_target_entropy=0.5)[0].top.target_entropy == 0.5
+    for overrides in ({"top_target_entropy": 0.0}, {"top_learner": "sac", "top_target_entropy": 1e6}):
+        with pytest.raises(ValueError, match="top_target_entropy"):
+            PeachConfig(**overrides)
