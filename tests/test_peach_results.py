@@ -748,7 +748,7 @@ def test_hacs_top_learner_beats_sac_at_the_search_and_with_the_goal_given(headli
     paid-context success holds up, so inference and control work; its greedy episodes on the prior pass almost no
     site, so the meta-test's search fails, and sampling its subgoals at meta-test does not bring it back. Given the true
     goal, SAC's top level still solves fewer held-out tasks than HAC's. The bound clips unpaid targets only at first,
-    and z steers SAC's greedy subgoals as far as HAC's: the search fails elsewhere."""
+    and z steers SAC's greedy subgoals as far as HAC's; keeping its sampling wider does not help: the search fails elsewhere."""
     from peach_lite.results import read_results
 
     h = headline("peach_top_learner")
@@ -764,6 +764,9 @@ def test_hacs_top_learner_beats_sac_at_the_search_and_with_the_goal_given(headli
     assert h["sac_oracle_success"] < h["hac_oracle_success"] == 1.0
     assert h["scan_unpaid_at_bound_1"] > 0.0 == h["scan_unpaid_at_bound_25"] == h["scan_unpaid_at_bound_150"]
     assert h["scan_alpha_1"] > h["scan_alpha_50"] > h["scan_alpha_150"]
+    # wider sampling (target entropy 0) explores no farther and blurs the subgoals
+    assert h["sac_wide_train_start_room_share"] > h["sac_train_start_room_share"] - 0.05
+    assert h["sac_wide_paid_context_success"] < 0.5 * h["sac_paid_context_success"] and h["sac_wide_success"] <= h["sac_success"]
     # not because its greedy subgoals ignore z: they move with z ~ prior about as far as HAC's (the first 150 rounds)
     assert all(h[f"scan_z_spread_{r}"] > 0.75 * h[f"scan_hac_z_spread_{r}"] for r in (25, 50, 100, 150))
     assert max(r["final_success"] for runs in study["details"]["runs"].values() for r in runs) <= 1.0
