@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from peach_lite.her import Transitions, goal_reached
-from peach_lite.nets import DeterministicActor, EnsembleCritic, TanhGaussianPolicy, frozen, hard_update_, polyak_update_
+from peach_lite.nets import DeterministicActor, EnsembleCritic, TanhGaussianPolicy, frozen, polyak_update_
 from peach_lite.validation import check_int, check_range
 
 __all__ = [
@@ -57,10 +57,10 @@ __all__ = [
 ]
 
 LEVEL_FIELDS = ("obs", "action", "reward", "next_obs", "goal", "done")
-TOP_LEARNERS = ("hac", "sac")
-"""How a hierarchy's top level learns (``HacConfig.top_learner``): HAC's :class:`GoalLevel` or :class:`SoftGoalLevel`."""
 """The keys of a level's replay batch: obs (*B, obs_dim), action (*B, action_dim), reward (*B,),
 next_obs (*B, obs_dim), goal (*B, goal_dim), done (*B,)."""
+TOP_LEARNERS = ("hac", "sac")
+"""How a hierarchy's top level learns (``HacConfig.top_learner``): HAC's :class:`GoalLevel` or :class:`SoftGoalLevel`."""
 
 
 # ================================================================================== the transitions
@@ -512,6 +512,8 @@ class SoftGoalLevel(GoalLevel):
         """One exploring action, sampled from π, for one input [s, g, c] (in_dim,) -> (action_dim,) float32 (HAC's
         ``level_action``: a SAC level explores by its own sampling, with no Gaussian noise added)."""
         x = torch.as_tensor(np.asarray(inputs, np.float32))
+        if x.shape != (self.obs_dim + self.goal_dim + self.cond_dim,):
+            raise ValueError(f"inputs must be one [s, g, c] of shape ({self.obs_dim + self.goal_dim + self.cond_dim},), got {tuple(x.shape)}")
         with torch.no_grad():
             pi = self.actor(x[: self.obs_dim], x[self.obs_dim:], generator=self.generator, with_log_prob=False)
             return (pi.action * self.action_scale + self.action_offset).numpy().astype(np.float32)

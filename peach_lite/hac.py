@@ -126,15 +126,16 @@ class HAC(nn.Module):
         self.action_lows, self.action_highs = lows, highs
         noise = [config.action_noise] + [config.subgoal_noise] * (k - 1)
         self._noise_std = [n * (h - l) / 2 for n, l, h in zip(noise, lows, highs)]
-        soft_top = {"seed": config.seed, "target_entropy": config.top_target_entropy}  # a SAC top level's own arguments
+        soft = [config.top_learner == "sac" and i == k - 1 for i in range(k)]  # a SAC top level, with its own arguments
+        soft_args = {"seed": config.seed, "target_entropy": config.top_target_entropy}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.levels = nn.ModuleList(
-                (SoftGoalLevel if i == k - 1 and config.top_learner == "sac" else GoalLevel)(
+                (SoftGoalLevel if soft[i] else GoalLevel)(
                     spec.obs_dim, spec.goal_dim, lows[i], highs[i], self.horizons[i], hidden=config.hidden,
                     cond_dim=config.top_cond_dim if i == k - 1 else 0, gamma=config.gamma, actor_lr=config.actor_lr,
                     critic_lr=config.critic_lr, q_init=config.q_init, action_l2=config.action_l2 if i == 0 else 0.0,
-                    pre_tanh_l2=config.pre_tanh_l2 if i == 0 else 0.0, **(soft_top if i == k - 1 and config.top_learner == "sac" else {}))
+                    pre_tanh_l2=config.pre_tanh_l2 if i == 0 else 0.0, **(soft_args if soft[i] else {}))
                 for i in range(k))
         self.max_action_dim = max(len(low) for low in lows)
         fields_spec = {"obs": (spec.obs_dim,), "action": (self.max_action_dim,), "reward": (), "next_obs": (spec.obs_dim,),

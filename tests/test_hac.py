@@ -590,3 +590,8 @@ def test_a_hierarchy_with_a_sac_top_level_explores_by_sampling_and_moves_its_tar
     assert not all(torch.equal(a, b) for a, b in zip(target, agent.levels[1].critic_target.parameters()))
     with pytest.raises(ValueError, match="top_learner"):
         HacConfig(top_learner="ppo")
+
+
+def test_a_sac_levels_exploring_action_rejects_an_input_of_the_wrong_size():
+    with pytest.raises(ValueError, match="inputs"):
+        _soft_level().explore_action(np.zeros(5, np.float32))  # [s, g] is 4 + 2

@@ -414,6 +414,15 @@ def test_the_action_penalty_reaches_the_bottom_actor_only():
     assert _agent()[0].hierarchy.levels[0].action_l2 == 0.0  # HAC's reference: none
 
 
+def _assert_same_meta_test(agent: PEACH, loaded: PEACH) -> None:
+    """A saved agent and its loaded copy meta-test alike on two held-out tasks (same successes, same beliefs)."""
+    envs = GymTaskEnvs(MAZE, seed=0)
+    tasks = envs.unwrapped.test_tasks()[:2]
+    first = meta_test_success(agent, envs, tasks, seed=1)
+    second = meta_test_success(loaded, GymTaskEnvs(MAZE, seed=0), tasks, seed=1)
+    assert np.array_equal(first.success, second.success) and np.allclose(first.z_mean, second.z_mean)
+
+
 def test_training_through_the_loop_and_a_checkpoint_round_trip(tmp_path):
     agent, meta = train_peach(seed=0, progress=False, rounds=2, eval_every=2, meta_test_episodes=2, **SMALL)
     assert meta["history"]["eval_metric"] == "meta-test success" and len(meta["history"]["eval_values"]) == 1
@@ -421,11 +430,7 @@ def test_training_through_the_loop_and_a_checkpoint_round_trip(tmp_path):
     loaded, _ = load_agent(path, algorithm="peach")
     for a, b in zip(agent.checkpoint_state()["posterior"].values(), loaded.checkpoint_state()["posterior"].values()):
         assert torch.equal(a, b)
-    envs = GymTaskEnvs(MAZE, seed=0)
-    tasks = envs.unwrapped.test_tasks()[:2]
-    first = meta_test_success(agent, envs, tasks, seed=1)
-    second = meta_test_success(loaded, GymTaskEnvs(MAZE, seed=0), tasks, seed=1)
-    assert np.array_equal(first.success, second.success) and np.allclose(first.z_mean, second.z_mean)
+    _assert_same_meta_test(agent, loaded)
 
 
 def test_the_top_level_reward_is_the_envs_success_not_the_zero_goal():
@@ -1220,11 +1225,7 @@ def test_a_sac_top_level_survives_a_checkpoint_round_trip(tmp_path):
     assert loaded.config.top_learner == "sac"
     for a, b in zip(agent.top.state_dict().values(), loaded.top.state_dict().values()):
         assert torch.equal(a, b)  # actor, twin critics, target critics and log α
-    envs = GymTaskEnvs(MAZE, seed=0)
-    tasks = envs.unwrapped.test_tasks()[:2]
-    first = meta_test_success(agent, envs, tasks, seed=1)
-    second = meta_test_success(loaded, GymTaskEnvs(MAZE, seed=0), tasks, seed=1)
-    assert np.array_equal(first.success, second.success) and np.allclose(first.z_mean, second.z_mean)
+    _assert_same_meta_test(agent, loaded)
 
 
 def test_a_sac_top_level_samples_in_meta_test_episodes_only_when_asked():
