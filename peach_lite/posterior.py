@@ -52,6 +52,7 @@ __all__ = [
     "PosteriorAgent",
     "MetaTestResult",
     "meta_test",
+    "repeated_meta_test",
     "act_on_belief",
 ]
 
@@ -560,6 +561,30 @@ def meta_test(agent: PosteriorAgent, envs: TaskEnvs, tasks: TaskBatch | Sequence
     return MetaTestResult(returns=np.stack(returns, axis=1), z_mean=np.stack(means, axis=1), z_var=np.stack(variances, axis=1),
                           paths=np.stack(paths, axis=1) if record_paths else None, num_exploration=schedule.num_exploration,
                           success=np.stack(successes, axis=1))
+
+
+def repeated_meta_test(agent: PosteriorAgent, make_envs: Callable[[int], TaskEnvs], tasks: TaskBatch | Sequence[Any], *,
+                       repeats: int = 8, seed: int = 0, schedule: PosteriorSchedule | None = None) -> np.ndarray:
+    """:func:`meta_test` ``repeats`` times on the same tasks: repeat k runs on fresh envs ``make_envs(seed + 2k)`` with
+    z and actions seeded ``seed + 2k + 1``. One meta-test of a few tasks scores success in coarse steps (1/12 on 12
+    tasks) and two of the same agent can differ; the mean over repeats estimates the agent's expected success more
+    tightly, and their spread shows how much one meta-test can say.
+
+    Returns:
+        success, float (repeats, num_tasks, num_trajectories).
+
+    Taught in notebooks/11_peach.py (section "More data or more compute").
+    """
+    check_int("repeats", repeats, 1)
+    check_int("seed", seed, 0)
+    results = []
+    for k in range(repeats):
+        envs = make_envs(seed + 2 * k)
+        try:
+            results.append(meta_test(agent, envs, tasks, schedule, seed=seed + 2 * k + 1).success.astype(float))
+        finally:
+            envs.close()
+    return np.stack(results)
 
 
 def act_on_belief(agent: PosteriorAgent, envs: TaskEnvs, task: Any, belief: Belief, *, num_samples: int = 40, seed: int = 0) -> Episodes:

@@ -5,13 +5,15 @@ Taught in notebooks/00_how_to_use.py (section "Same seed, same numbers").
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 
 from peach_lite.validation import check_range
 
-__all__ = ["seed_everything"]
+__all__ = ["seed_everything", "preserved_rng"]
 
 
 def seed_everything(seed: int, env=None) -> np.random.Generator:
@@ -35,3 +37,17 @@ def seed_everything(seed: int, env=None) -> np.random.Generator:
         env.reset(seed=seed)
         env.action_space.seed(seed)
     return np.random.default_rng(seed)
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Run a block without touching the global RNGs: python's ``random``, numpy's and torch's (CPU) states are
+    restored when it ends, so a measurement taken mid-training (e.g. a diagnostic at a snapshot) leaves the rest of
+    the run exactly as it would have been."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)

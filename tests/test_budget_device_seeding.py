@@ -8,7 +8,7 @@ import torch
 
 from peach_lite.budget import FAST_ENV_VAR, Budget
 from peach_lite.device import describe_device, get_device
-from peach_lite.seeding import seed_everything
+from peach_lite.seeding import preserved_rng, seed_everything
 from peach_lite.validation import check_choice, check_range, check_shape
 
 
@@ -93,3 +93,22 @@ def test_validation_messages_name_the_field():
     with pytest.raises(ValueError, match=r"action must have shape \(2\), got \(3,\)"):
         check_shape("action", (3,), (2,))
     check_shape("obs", (7, 3), (None, 3))
+
+
+def test_preserved_rng_leaves_every_global_generator_where_it_was():
+    def draws():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    seed_everything(5)
+    expected = draws()
+    seed_everything(5)
+    with preserved_rng():
+        inside = draws()
+        seed_everything(99)
+        draws()
+    assert draws() == expected and inside == expected
+    seed_everything(5)
+    with pytest.raises(RuntimeError), preserved_rng():  # restored when the block raises, too
+        draws()
+        raise RuntimeError("interrupted")
+    assert draws() == expected

@@ -15,7 +15,7 @@ from peach_lite.envs.oracles import point_robot_oracle_return
 from peach_lite.loop import Agent, GymTaskEnvs, Runner, TaskBatch, run_episodes
 from peach_lite.paths import REPO_ROOT
 from peach_lite.pearl import CLI, PEARL, PRESETS, PearlConfig, meta_train, pearl_kl_loss, pearl_q_target
-from peach_lite.posterior import PosteriorAgent, kl_to_prior, meta_test, product_of_gaussians
+from peach_lite.posterior import PosteriorAgent, kl_to_prior, meta_test, product_of_gaussians, repeated_meta_test
 
 ENV_ID = "peach_lite/PointRobotSparse-v0"
 TINY = dict(hidden=(16, 16), encoder_hidden=(16,), latent_dim=3, meta_batch=4, batch_size=8, context_batch=16,
@@ -221,6 +221,29 @@ def test_meta_test_uses_prior_samples_first_then_the_posterior_and_holds_z(train
     oracle = point_robot_oracle_return(np.array([t.goal for t in tasks]), per_goal=True)
     assert np.all(result.returns <= oracle[:, None] + 1e-6)
     np.testing.assert_allclose(result.paths[:, :, 0], 0.0)  # every trajectory starts at (0, 0)
+
+
+def test_a_repeated_meta_test_is_one_meta_test_per_seed_pair_and_leaves_the_agent_as_it_was(trained, envs):
+    agent, _ = trained
+    tasks = envs.unwrapped.test_tasks()[:3]
+    schedule = dataclasses.replace(agent.schedule, num_trajectories=3, num_exploration=1)
+    made = []
+
+    def make_envs(seed):
+        made.append(seed)
+        return GymTaskEnvs(ENV_ID, seed=seed)
+
+    state = agent.generator.get_state()
+    success = repeated_meta_test(agent, make_envs, tasks, repeats=3, seed=7, schedule=schedule)
+    assert success.shape == (3, 3, 3) and success.dtype == np.float64 and made == [7, 9, 11]
+    assert torch.equal(agent.generator.get_state(), state)
+    for k in range(3):  # repeat k is meta_test on envs seeded 7 + 2k, z and actions seeded 7 + 2k + 1
+        one = meta_test(agent, GymTaskEnvs(ENV_ID, seed=7 + 2 * k), tasks, schedule, seed=8 + 2 * k)
+        np.testing.assert_array_equal(success[k], one.success.astype(float))
+    np.testing.assert_array_equal(repeated_meta_test(agent, make_envs, tasks, repeats=3, seed=7, schedule=schedule), success)
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="repeats"):
+            repeated_meta_test(agent, make_envs, tasks, repeats=bad)
 
 
 def test_deterministic_z_ablation_has_no_kl_and_a_point_prior(envs):
