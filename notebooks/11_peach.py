@@ -1628,6 +1628,8 @@ display(show_figure("peach_maze"))
 #   learns, and a flat agent with a 50-step sparse reward never sees one.
 # * **HAC given the goal** solves every task too, so PEACH is at about four fifths of it, below the issue's 0.85:
 #   the meta-test's first episodes, on the prior and after one failure, are a search the oracle does not need.
+#   "More data or more compute" below shows that these numbers rest on one meta-test per agent, and that more of the
+#   budget closes this gap.
 # %% [markdown]
 # ### Task inference, measured
 #
@@ -1873,7 +1875,7 @@ print(f"peach_maze's meta-test of this agent: final-episode success {benchmark_r
 print(f"8 more meta-tests of the same agent: {np.round(more_finals, 2)}, mean {more_finals.mean():.2f}")
 print("per held-out task, over the 8:", np.round(more_readings[:, :, -1].mean(axis=0), 2))
 assert benchmark_reading.success[:, -1].mean() == maze_runs["peach"][0]["final_success"]  # the benchmark's seed-0 reading
-assert more_finals.max() - more_finals.min() >= 0.2 and more_finals.mean() < benchmark_reading.success[:, -1].mean()  # the text below
+assert more_finals.max() - more_finals.min() >= 0.2 and more_finals.min() < 0.6 and abs(more_finals.mean() - 2 / 3) < 0.05  # the text below
 
 # %% [markdown]
 # `benchmarks/peach_budget.py` asks the second question on the benchmark's three seeds. The `longer` arm trains the
@@ -1900,6 +1902,36 @@ for arm in ("longer_1200", "longer", "more_updates"):
 display(show_figure("peach_budget"))
 assert bb["route_runs_matching_peach_maze"] == len(budget_bench["seeds"]) and bb["route_success"] == headline["peach_success"]  # the same agents
 assert max(bb[key + "_success_repeated"] for key, _ in readings) <= values.oracle_success
+assert bb["route_success"] >= 0.8 > bb["route_success_repeated"]  # the text below: one meta-test flatters these agents
+assert min(bb["longer_success_repeated"], bb["longer_1200_success_repeated"], bb["longer_success"]) >= 0.85 and bb["longer_train_minutes_per_seed"] <= 30
+assert bb["more_updates_success_repeated"] > bb["route_success_repeated"] + 0.1 and bb["more_updates_probe_accuracy"] >= 0.9
+assert bb["route_variance_after_success"] < bb["longer_1200_variance_after_success"] < bb["longer_variance_after_success"] and bb["longer_variance_after_success"] > 1.0
+assert bb["longer_paid_context_success"] > bb["route_paid_context_success"] and bb["route_prior_sites_reached"] < bb["longer_prior_sites_reached"] == 3
+assert bb["more_updates_success_repeated"] < 0.85 <= bb["more_updates_success"] and bb["more_updates_prior_sites_reached"] == 3
+assert bb["more_updates_success_repeated"] - bb["route_success_repeated"] >= 0.5 * (bb["longer_1200_success_repeated"] - bb["route_success_repeated"])
+assert min(bb["longer_probe_accuracy"], bb["longer_1200_probe_accuracy"]) > 0.85 and min(bb[k + "_paid_context_success"] for k in ("longer_1200", "longer", "more_updates")) > 0.9
+
+# %% [markdown]
+# Three findings, each on three seeds only.
+#
+# * **One meta-test says little.** The seed-0 agent scores 0.83 on the benchmark's meta-test, and from under 0.6 to 0.83
+#   on eight more, two thirds on average. On the three benchmark agents the mean of eight meta-tests is below the issue's 0.8, while the
+#   benchmark's one meta-test each passes it. So the "0.8 reached" row above is the luck of one draw. The repeated mean
+#   is the number to trust, and the figure's first panel shows it.
+# * **More of the same budget closes the gap to the oracle.** Still within the issue's 30 CPU-minutes a seed, the same
+#   route trained for 1,200 or 1,800 rounds passes 0.85 of HAC given the goal on the mean of eight, and at 1,800 rounds
+#   on the one meta-test too. Twice the gradient steps on the data of 600 rounds pass it on the one meta-test and
+#   come just short on the mean of eight. The paid-context probe rises to about 1, and the prior's episodes reach all
+#   three sites on every seed. Twice the updates on the same data bring about half of what 1,200 rounds (twice the
+#   data *and* the updates) bring, so at 600 rounds the agent was under-trained as much as it was short of data. The
+#   intervals of P(better than 600 rounds) span [0, 1] with three seeds, so these are measurements, not proofs.
+# * **The posterior does not stay sharp.** The variance after the first success grows with training, past the prior's
+#   at 1,800 rounds, while the probe of the posterior mean stays near 0.9. A likely reason, not measured here: the
+#   critic's gradient, which cares where z lands and not how wide q is, grows to outweigh the eliminating slots' pull
+#   on the variance. The issue's variance target moves away as its success target comes within reach.
+#
+# peach_maze's default stays at 600 rounds. Its baselines would need the same longer budget before the comparison
+# above could use it, which is a rerun of every method.
 
 # %% [markdown]
 # ### A continuous hidden goal: which half fails
