@@ -3,7 +3,7 @@ much can one meta-test tell?
 
 peach_maze.py trains every method for 600 rounds. On this machine PEACH's route (peach_maze's ``peach``,
 ``peach_config.ELIMINATING_ROUTE``) used about 9 CPU-minutes a seed for them (peach_saturation's ``reset_saturated``
-runs, the route bit for bit on seeds 0-2), a third of the issue's 30 CPU-minutes a seed per method. Two arms spend more:
+runs, the route bit for bit on seeds 0-2), a third of the issue's 30 CPU-minutes a seed per method. Three arms spend more:
 
 * ``longer``: the route for ``LONGER_ROUNDS`` rounds (three times the data and the compute). Snapshots at
   ``SNAPSHOTS`` are diagnosed mid-run with the global RNGs preserved (``seeding.preserved_rng``), so the 600-round
@@ -11,23 +11,26 @@ runs, the route bit for bit on seeds 0-2), a third of the issue's 30 CPU-minutes
   meta-test, curve and env steps equal peach_maze.json's), and the run goes on as if nothing had been read.
 * ``more_updates``: the route for 600 rounds with ``MORE_UPDATES`` times the top level's gradient steps per round and
   the lower levels' per episode (the compute of 1,200 rounds on the data of 600).
-
-HAC without z is not run for 1,800 rounds here (a run was started and stopped for time), so the issue's gain over it
-stays peach_maze's, at 600 rounds.
+* ``hac_no_z_longer``: peach_maze's HAC without z (the same learner, its top level reading z = 0) for ``LONGER_ROUNDS``
+  rounds, read at 600 (peach_maze's agent, checked like the route's) and at the end, so that the issue's gain over it
+  is measured in the longer budget too.
 
 Every agent is read twice: peach_maze's ``diagnose`` (one meta-test of the 12 held-out tasks, the linear probe, the
 variance after the first success, the paid-context and prior-visit probes), and ``posterior.repeated_meta_test``
 (``REPEATS`` more meta-tests with their own seeds), whose mean is the tighter estimate of the agent's expected
 final-episode success and whose spread shows how far one meta-test can move.
 
-Headline, per reading ``<name>`` (``route`` = the 600-round snapshot, ``longer_1200``, ``longer`` = 1,800 rounds,
-``more_updates``): ``<name>_success`` (one meta-test, peach_maze's protocol; mean, IQM and 95% bootstrap CI over
-seeds), ``<name>_success_repeated`` (the mean over the repeats; with IQM and CI), ``<name>_fraction_of_oracle_hac``
-(both over peach_maze's HAC given the goal), ``<name>_probe_accuracy``, ``<name>_variance_after_success``,
-``<name>_paid_context_success``, ``<name>_prior_sites_reached``, ``<name>_train_minutes_per_seed`` (CPU, training up to
-that reading), ``<name>_env_steps``; ``repeat_sd`` (the standard deviation of one meta-test's score over the repeats,
-mean over readings and seeds); ``<arm>_prob_improvement`` over the route on the repeated means;
-``route_runs_matching_peach_maze``.
+Headline, per reading ``<name>`` (PEACH's ``route`` = the 600-round snapshot, ``longer_1200``, ``longer`` = 1,800
+rounds, ``more_updates``; HAC without z's ``hac_no_z`` = 600 rounds and ``hac_no_z_longer`` = 1,800):
+``<name>_success`` (one meta-test, peach_maze's protocol; mean, IQM and 95% bootstrap CI over seeds),
+``<name>_success_repeated`` (the mean over the repeats; with IQM and CI), ``<name>_fraction_of_oracle_hac`` (both over
+peach_maze's HAC given the goal), ``<name>_probe_accuracy``, ``<name>_variance_after_success``,
+``<name>_paid_context_success``, ``<name>_prior_sites_reached`` (PEACH's readings only),
+``<name>_train_minutes_per_seed`` (CPU, training up to that reading), ``<name>_env_steps``;
+``route_gain_over_hac_no_z`` and ``longer_gain_over_hac_no_z`` (each also ``_repeated``: the issue's gain at 600 and
+at 1,800 rounds); ``repeat_sd`` (the standard deviation of one meta-test's score over the repeats, mean over readings
+and seeds); ``<arm>_prob_improvement`` over the route on the repeated means; ``route_runs_matching_peach_maze`` and
+``hac_no_z_runs_matching_peach_maze``.
 
 Run (3 seeds of each arm; a ``longer`` run is about three times a peach_maze PEACH run; one run per process shares runs/)::
 
@@ -44,7 +47,7 @@ import time
 
 import numpy as np
 from peach_hindsight import FAST_OVERRIDES  # a sibling script
-from peach_maze import ENV_ID, PEACH_ROUTE
+from peach_maze import ENV_ID, METHODS, PEACH_ROUTE
 
 from peach_lite.budget import Budget
 from peach_lite.peach_config import PeachConfig
@@ -120,7 +123,8 @@ def reading_headline(name: str, rows: list[dict], oracle_hac: float) -> dict[str
            f"{name}_train_minutes_per_seed": float(np.mean([r["train_cpu_s"] for r in rows])) / 60,
            f"{name}_env_steps": float(np.mean([r["steps"] for r in rows]))}
     for key in ("probe_accuracy", "paid_context_success", "prior_sites_reached"):
-        out[f"{name}_{key}"] = float(np.mean([r[key] for r in rows]))
+        if key in rows[0]:  # the probes of a posterior agent
+            out[f"{name}_{key}"] = float(np.mean([r[key] for r in rows]))
     variances = [r["variance_after_success"] for r in rows if np.isfinite(r["variance_after_success"])]
     if variances:  # undefined when no task succeeded before its last episode (a fast smoke run)
         out[f"{name}_variance_after_success"] = float(np.mean(variances))
@@ -132,7 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=budget.pick(full=[0, 1, 2], fast=[0]))
     parser.add_argument("--eval-every", type=int, default=budget.pick(full=100, fast=2))
-    parser.add_argument("--only", choices=["longer", "more_updates"], help="run one arm and write nothing")
+    parser.add_argument("--only", choices=["longer", "more_updates", "hac_no_z_longer"], help="run one arm and write nothing")
     add_sweep_arguments(parser)
     args = parser.parse_args()
     small = FAST_OVERRIDES if budget.fast else {}
@@ -145,7 +149,9 @@ def main() -> None:
     configs = {"longer": {"method": "longer", "rounds": budget.pick(full=LONGER_ROUNDS, fast=6), "eval_every": args.eval_every,
                           "snapshots": snapshots, "overrides": route},
                "more_updates": {"method": "more_updates", "rounds": base_rounds, "eval_every": args.eval_every, "snapshots": [],
-                                "overrides": {**route, **updates}}}
+                                "overrides": {**route, **updates}},
+               "hac_no_z_longer": {"method": "hac_no_z_longer", "rounds": budget.pick(full=LONGER_ROUNDS, fast=6), "eval_every": args.eval_every,
+                                   "snapshots": snapshots[:1], "overrides": {**METHODS["hac_no_z"], **small}}}
     if args.only:
         configs = {args.only: configs[args.only]}
     sweep = run_sweep(budget_run, configs, args.seeds, name="peach_budget", **sweep_options(args)).check()
@@ -160,7 +166,9 @@ def main() -> None:
     readings = {"route": [r["readings"][str(base_rounds)] for r in runs["longer"]],
                 "longer_1200": [r["readings"][str(snapshots[1])] for r in runs["longer"]],
                 "longer": [r["readings"][str(configs["longer"]["rounds"])] for r in runs["longer"]],
-                "more_updates": [r["readings"][str(base_rounds)] for r in runs["more_updates"]]}
+                "more_updates": [r["readings"][str(base_rounds)] for r in runs["more_updates"]],
+                "hac_no_z": [r["readings"][str(base_rounds)] for r in runs["hac_no_z_longer"]],
+                "hac_no_z_longer": [r["readings"][str(configs["hac_no_z_longer"]["rounds"])] for r in runs["hac_no_z_longer"]]}
     headline: dict[str, float] = {}
     for name, rows in readings.items():
         headline.update(reading_headline(name, rows, oracle_hac))
@@ -168,18 +176,24 @@ def main() -> None:
         headline.update(improvement_stats(name, [r["final_success_repeated"] for r in readings[name]],
                                           [r["final_success_repeated"] for r in readings["route"]]))
     headline["repeat_sd"] = float(np.mean([np.std(r["repeated_final_success"]) for rows in readings.values() for r in rows]))
-    by_seed = dict(zip(maze["seeds"], maze["details"]["runs"]["peach"]))
-    same = [s in by_seed and row["final_success"] == by_seed[s]["final_success"] and row["steps"] == by_seed[s]["steps"]
-            and run["curve_success"][:len(by_seed[s]["curve_success"])] == by_seed[s]["curve_success"]
-            for s, row, run in zip(seeds, readings["route"], runs["longer"])]
-    headline["route_runs_matching_peach_maze"] = float(sum(same))
+    for peach, no_z in (("route", "hac_no_z"), ("longer", "hac_no_z_longer")):  # the issue's gain, at 600 and at 1,800 rounds
+        for suffix in ("", "_repeated"):
+            headline[f"{peach}_gain_over_hac_no_z{suffix}"] = headline[f"{peach}_success{suffix}"] - headline[f"{no_z}_success{suffix}"]
+    matches = {}
+    for method, arm, reading in (("peach", "longer", "route"), ("hac_no_z", "hac_no_z_longer", "hac_no_z")):
+        by_seed = dict(zip(maze["seeds"], maze["details"]["runs"][method]))
+        matches[method] = [s in by_seed and row["final_success"] == by_seed[s]["final_success"] and row["steps"] == by_seed[s]["steps"]
+                           and run["curve_success"][:len(by_seed[s]["curve_success"])] == by_seed[s]["curve_success"]
+                           for s, row, run in zip(seeds, readings[reading], runs[arm])]
+        headline[f"{reading}_runs_matching_peach_maze"] = float(sum(matches[method]))
     headline["longer_rounds"], headline["more_updates_factor"], headline["repeats"] = float(configs["longer"]["rounds"]), float(MORE_UPDATES), float(REPEATS)
 
     from peach_lite.envs.oracles import maze_sites_values
 
     oracle = maze_sites_values().oracle_success
     labels = {"route": f"{base_rounds} rounds (peach_maze's PEACH)", "longer_1200": f"{snapshots[1]} rounds",
-              "longer": f"{configs['longer']['rounds']} rounds", "more_updates": f"{base_rounds} rounds, {MORE_UPDATES}x updates"}
+              "longer": f"{configs['longer']['rounds']} rounds", "more_updates": f"{base_rounds} rounds, {MORE_UPDATES}x updates",
+              "hac_no_z": f"HAC without z, {base_rounds} rounds", "hac_no_z_longer": f"HAC without z, {configs['hac_no_z_longer']['rounds']} rounds"}
     episodes = list(range(1, len(readings["route"][0]["success_per_episode_repeated"]) + 1))
     hlines = [{"label": "oracle (goal known)", "y": oracle}]
     panels = [curves_panel(f"meta-test on held-out tasks (mean of {REPEATS} meta-tests per agent)", "meta-test episode", "success rate (fraction)",
@@ -193,7 +207,7 @@ def main() -> None:
         return
     write_results("peach_budget", headline, seeds=seeds,
                   details={"runs": runs, "configs": configs, "labels": labels, "oracle_hac": oracle_hac,
-                           "route_matches_peach_maze_by_seed": same},
+                           "matches_peach_maze_by_seed": matches},
                   figure=figure_spec("PEACH's budget: more data or more compute (hidden-goal maze)", panels), out_dir=args.out)
 
 
