@@ -1666,7 +1666,8 @@ assert probe_per_seed.index(min(probe_per_seed)) == worst_seed  # the probe is w
 # about met: after a paid attempt the belief narrows to about a fifth of the prior's. Without the eliminating slots it
 # *widened* (the route's KL weight, 0.001, leaves the variance nearly free and the critic only cares where the mean
 # goes). The slots' loss asks that z ~ q(z | c) land on the code of a goal the context leaves, and a belief that stays
-# wide after a paid attempt spreads its samples over codes that are ruled out.
+# wide after a paid attempt spreads its samples over codes that are ruled out. The number is a mean over z's five
+# dimensions; "Why the variance grows", below, takes it apart dimension by dimension.
 
 # %% [markdown]
 # ### The penalty rows, tested
@@ -1934,13 +1935,102 @@ assert min(bb["longer_probe_accuracy"], bb["longer_1200_probe_accuracy"]) > 0.85
 #   intervals of P(better than 600 rounds) span [0, 1] with three seeds, so these are measurements, not proofs. HAC
 #   without z, trained as long, still commits to one site and succeeds a third of the time, so the issue's gain over
 #   it holds at 1,800 rounds.
-# * **The posterior does not stay sharp.** The variance after the first success grows with training, past the prior's
-#   at 1,800 rounds, while the probe of the posterior mean stays near 0.9. A likely reason, not measured here: the
-#   critic's gradient, which cares where z lands and not how wide q is, grows to outweigh the eliminating slots' pull
-#   on the variance. The issue's variance target moves away as its success target comes within reach.
+# * **The issue's variance measure moves away.** The variance after the first success grows with training, past the
+#   prior's at 1,800 rounds, while the probe of the posterior mean stays near 0.9. So the issue's variance target moves
+#   away as its success target comes within reach. The next section finds where that variance sits.
 #
 # peach_maze's default stays at 600 rounds. Its baselines would need the same longer budget before the comparison
 # above could use it, which is a rerun of every method.
+
+# %% [markdown]
+# ### Why the variance grows
+#
+# The issue's variance target is a mean over z's five dimensions, and three sites need only two of them (any three
+# points lie in a plane). Nothing in Algorithm 1 asks the posterior to use the other three, and the route's KL weight,
+# 0.001, barely holds them at the prior. So the number can grow for two different reasons. Either the belief about the
+# site widens, or the site stays pinned in a few dimensions while the dimensions that carry nothing drift.
+# `variance_decomposition` tells the two apart. For each dimension of z it puts the variance after the first success
+# beside the *separation*: how far apart the sites' mean beliefs lie there, over the posterior's own standard deviation.
+# The sites' mean beliefs come from the train tasks' final posterior means, as the linear probe reads them. A dimension
+# with separation of at least 1 carries the site. It also draws samples z ~ q(z | c) after the first success and counts
+# those nearest their own site's mean belief, a reading that does not depend on z's scale. `diagnose` returns the
+# decomposition with every reading (`variance_parts`). Here it is on the benchmark's seed-0 agent:
+
+# %%
+from peach_lite.peach_diagnostics import diagnose
+from peach_lite.posterior_variance import variance_decomposition
+
+show_source(variance_decomposition)
+parts = diagnose(final_agent, ENV_ID)["variance_parts"]
+carries = np.array(parts["per_dim_separation"]) >= 1
+print(f"{'dimension of z':>14s} {'variance after 1st success':>27s} {'spread of site means':>21s} {'separation':>10s}  carries the site")
+for d, (var, spread, sep) in enumerate(zip(parts["per_dim_variance"], parts["per_dim_spread"], parts["per_dim_separation"])):
+    print(f"{d:14d} {var:27.3f} {spread:21.3f} {sep:10.2f}  {'yes' if sep >= 1 else 'no'}")
+print(f"the issue's measure (mean over dimensions) {parts['variance_after_success']:.3f}; in the {parts['site_dims']:.0f} dimensions "
+      f"that carry the site {parts['site_dims_variance']:.3f}, in the rest {parts['other_dims_variance']:.3f}; "
+      f"samples on their own site {parts['samples_on_site']:.2f}")
+fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+colors = ["tab:green" if c else "tab:gray" for c in carries]
+axes[0].bar(range(len(carries)), parts["per_dim_variance"], color=colors)
+axes[0].axhline(0.2, ls="--", color="k", label="the issue's target (0.2)")
+axes[0].axhline(1.0, ls=":", color="k", label="the prior (1)")
+axes[0].set(xlabel="dimension of z (green: carries the site)", ylabel="posterior variance", title="variance after the first success")
+axes[0].legend(fontsize=8)
+axes[1].bar(range(len(carries)), parts["per_dim_separation"], color=colors)
+axes[1].axhline(1.0, ls="--", color="k", label="separation 1")
+axes[1].set(xlabel="dimension of z", ylabel="site spread / posterior std", title="how far apart the sites lie")
+axes[1].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+assert parts["variance_after_success"] == maze_runs["peach"][0]["variance_after_success"]  # the benchmark's number, taken apart
+assert parts["site_dims"] >= 2 and parts["site_dims_variance"] < 0.2 and parts["site_dims_variance"] < parts["other_dims_variance"]
+assert int(np.argmax(parts["per_dim_variance"])) not in np.flatnonzero(carries)  # the widest dimension carries nothing
+
+# %% [markdown]
+# On this agent the widest dimension after a success is one that carries no site. `benchmarks/peach_variance.py`
+# retrains peach_budget's `longer` runs, the same runs bit for bit (it checks the readings seed by seed), saves each
+# agent at 600, 1,200 and 1,800 rounds, and takes every reading apart this way.
+
+# %%
+variance_bench = read_results("peach_variance")
+vb = variance_bench["headline"]
+print(f"{'PEACH, rounds':14s} {'issue: mean over dims':>21s} {'site dims':>9s} {'their variance':>14s} {'the others':>10s} "
+      f"{'separation':>10s} {'samples on site':>15s} {'success (mean of 8)':>19s}")
+for prefix, latent_dim in (("", 5), ("latent2_", 2)):
+    for r in ("600", "1200", "1800"):
+        key = f"{prefix}r{r}"
+        print(f"{r + ', latent_dim ' + str(latent_dim):14s} {vb[key + '_variance_after_success']:21.2f} {vb[key + '_site_dims']:9.1f} "
+              f"{vb[key + '_site_dims_variance']:14.3f} {vb.get(key + '_other_dims_variance', math.nan):10.2f} "
+              f"{vb[key + '_site_dims_separation']:10.1f} {vb[key + '_samples_on_site']:15.2f} {vb[key + '_final_success_repeated']:19.2f}")
+display(show_figure("peach_variance"))
+assert vb["runs_matching_peach_budget"] == len(variance_bench["seeds"])  # peach_budget's agents
+assert vb["r600_variance_after_success"] == headline["variance_after_success"]  # and peach_maze's at 600 rounds
+assert max(vb[f"r{r}_site_dims_variance"] for r in ("600", "1200", "1800")) < 0.2  # the site stays pinned
+assert vb["r600_other_dims_variance"] < vb["r1200_other_dims_variance"] < vb["r1800_other_dims_variance"] and vb["r1800_other_dims_variance"] > 1.5
+assert vb["r1800_site_dims"] < 3 < vb["r600_site_dims"]  # the site moves into fewer dimensions
+assert min(vb[f"r{r}_samples_on_site"] for r in ("600", "1200", "1800")) > 0.9 and max(vb[f"r{r}_mean_rms"] for r in ("600", "1200", "1800")) < 1.5
+assert max(vb[f"latent2_r{r}_variance_after_success"] for r in ("600", "1200", "1800")) < 0.2  # two dimensions: the measure passes
+assert all(vb[f"latent2_r{r}_final_success_repeated"] < vb[f"r{r}_final_success_repeated"] for r in ("600", "1200", "1800"))  # and success falls
+
+# %% [markdown]
+# Two findings, on three seeds.
+#
+# * **The belief about the site stays sharp; the dimensions that carry nothing drift.** In the dimensions that carry
+#   the site, the variance after the first success stays under a tenth of the prior's at every reading. That is well
+#   inside the issue's 0.2. As training goes on, the encoder packs the site into fewer dimensions (about two, the
+#   fewest three sites need). It leaves the other dimensions to grow past the prior, and they are what lifts the mean
+#   over five dimensions from 0.21 to above 1. The drifting dimensions separate nothing, and only the route's small KL
+#   weight holds them. z's scale does not run away (the means' root mean square stays near 1), and most samples of z
+#   still land nearest their own site's mean belief.
+# * **Take the spare dimensions away, and the measure passes but success falls.** With `latent_dim` 2 (the `latent_2`
+#   arm, the same route otherwise) no dimension is free. The issue's measure passes at every reading, yet the mean of 8
+#   meta-tests stays below the five-dimensional agent's at 600, 1,200 and 1,800 rounds. At 600 rounds the
+#   five-dimensional encoder spreads the site over three or four dimensions, and only later packs it into two. The
+#   spare dimensions are room it uses while it learns. Why that helps is not measured here.
+#
+# So the variance target, as the issue states it, is met in the dimensions that carry the task and missed in the mean
+# over all of z. A z sized to the task meets it literally, at a cost in success that this budget does not win back.
+# The xfail in tests/test_peach_results.py quotes both readings.
 
 # %% [markdown]
 # ### A continuous hidden goal: which half fails

@@ -46,6 +46,7 @@ from peach_lite.peach import EVAL_SEED, meta_test_success, peach_losses, top_con
 from peach_lite.peach_context import ATTEMPT_OFFSET, probe_attempt_row, train_goal_codes
 from peach_lite.pearl import pearl_kl_loss
 from peach_lite.posterior import Belief, ContextEncoder, ContextPosterior, MetaTestResult, act_on_belief, consistent_hypotheses
+from peach_lite.posterior_variance import first_success_episodes, variance_decomposition
 from peach_lite.seeding import seed_everything
 from peach_lite.validation import check_int
 
@@ -312,12 +313,8 @@ def variance_after_first_success(result: MetaTestResult) -> float:
 
     Taught in notebooks/11_peach.py (section "Task inference, measured").
     """
-    ratios = []
-    for task in range(result.success.shape[0]):
-        hits = np.flatnonzero(result.success[task, :-1])
-        if hits.size:
-            ratios.append(float(result.z_var[task, hits[0] + 1].mean()))
-    return float(np.mean(ratios)) if ratios else float("nan")
+    tasks, episodes = first_success_episodes(result)
+    return float(np.mean([float(v.mean()) for v in result.z_var[tasks, episodes]])) if tasks.size else float("nan")
 
 
 def _update_draws(agent: Any, runner: Any, rounds: int, num_batches: int):
@@ -469,7 +466,9 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
     """Everything the PEACH benchmarks report about one trained agent, on the maze family ``env_id``.
 
     A meta-test on the held-out tasks (``success_per_episode``, ``final_success``, ``returns_per_episode``) and on
-    the train tasks (for the linear probe ``probe_accuracy``), ``variance_after_success``; for a posterior agent
+    the train tasks (for the linear probe ``probe_accuracy``), ``variance_after_success`` and where it sits
+    (``variance_parts``: :func:`~peach_lite.posterior_variance.variance_decomposition`, the sites' mean beliefs from the
+    train tasks' final posterior means); for a posterior agent
     also the paid-context probe (``paid_context_success``, ``paid_context_success_per_site``, ``paid_context_signal_to_noise``) and the prior's site
     visits (``prior_site_visits``, ``prior_sites_reached``); for every agent, room by room, where its training attempts
     ended (``train_attempt_room_shares``) and where their stored subgoals were (``train_subgoal_room_shares``: HAC's
@@ -489,12 +488,13 @@ def diagnose(agent: Any, env_id: str, *, seed: int | None = None, env_kwargs: di
         test = meta_test_success(agent, envs, test_tasks, seed=seed)
         train = meta_test_success(agent, envs, train_tasks, seed=seed + 1)
         sites, shares = envs.unwrapped.sites, train_attempt_room_shares(agent)
+        train_sites, test_sites = np.array([site_of(t, sites) for t in train_tasks]), np.array([site_of(t, sites) for t in test_tasks])
         out: dict[str, Any] = {
             "success_per_episode": test.success.mean(axis=0).tolist(), "final_success": float(test.success[:, -1].mean()),
             "returns_per_episode": test.returns.mean(axis=0).tolist(),
-            "probe_accuracy": site_probe_accuracy(train.z_mean[:, -1], np.array([site_of(t, sites) for t in train_tasks]),
-                                                  test.z_mean[:, -1], np.array([site_of(t, sites) for t in test_tasks])),
+            "probe_accuracy": site_probe_accuracy(train.z_mean[:, -1], train_sites, test.z_mean[:, -1], test_sites),
             "variance_after_success": variance_after_first_success(test),
+            "variance_parts": variance_decomposition(test, test_sites, reference_means=train.z_mean[:, -1], reference_labels=train_sites),
             "train_attempt_room_shares": shares["ends"].tolist(), "train_subgoal_room_shares": shares["subgoals"].tolist()}
         if agent.config.task_inference == "posterior":
             probe = paid_context_probe(agent, envs, test_tasks)
