@@ -2005,7 +2005,8 @@ for prefix, latent_dim in (("", 5), ("latent2_", 2)):
 display(show_figure("peach_variance"))
 assert vb["runs_matching_peach_budget"] == len(variance_bench["seeds"])  # peach_budget's agents
 assert vb["r600_variance_after_success"] == headline["variance_after_success"]  # and peach_maze's at 600 rounds
-assert max(vb[f"r{r}_site_dims_variance"] for r in ("600", "1200", "1800")) < 0.2  # the site stays pinned
+assert max(vb[f"r{r}_site_dims_variance"] for r in ("600", "1200", "1800")) < 0.1  # the site stays pinned
+assert max(row["site_dims_variance"] for r in ("600", "1200", "1800") for row in variance_bench["details"]["readings"][f"r{r}"]) < 1 / 6
 assert vb["r600_other_dims_variance"] < vb["r1200_other_dims_variance"] < vb["r1800_other_dims_variance"] and vb["r1800_other_dims_variance"] > 1.5
 assert vb["r1800_site_dims"] < 3 < vb["r600_site_dims"]  # the site moves into fewer dimensions
 assert min(vb[f"r{r}_samples_on_site"] for r in ("600", "1200", "1800")) > 0.9 and max(vb[f"r{r}_mean_rms"] for r in ("600", "1200", "1800")) < 1.5
@@ -2016,8 +2017,8 @@ assert all(vb[f"latent2_r{r}_final_success_repeated"] < vb[f"r{r}_final_success_
 # Two findings, on three seeds.
 #
 # * **The belief about the site stays sharp; the dimensions that carry nothing drift.** In the dimensions that carry
-#   the site, the variance after the first success stays under a tenth of the prior's at every reading. That is well
-#   inside the issue's 0.2. As training goes on, the encoder packs the site into fewer dimensions (about two, the
+#   the site, the variance after the first success stays under a tenth of the prior's on average at every reading,
+#   and under a sixth on every seed. That is inside the issue's 0.2. As training goes on, the encoder packs the site into fewer dimensions (about two, the
 #   fewest three sites need). It leaves the other dimensions to grow past the prior, and they are what lifts the mean
 #   over five dimensions from 0.21 to above 1. The drifting dimensions separate nothing, and only the route's small KL
 #   weight holds them. z's scale does not run away (the means' root mean square stays near 1), and most samples of z
