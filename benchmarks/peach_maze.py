@@ -52,7 +52,7 @@ import torch
 from peach_lite.budget import Budget
 from peach_lite.peach_config import ELIMINATING_ROUTE, RETURN_EXPLORE_ROUTE
 from peach_lite.results import curves_panel, figure_spec, write_results
-from peach_lite.stats import headline_stats
+from peach_lite.stats import finite_mean, headline_stats
 from peach_lite.sweep import add_sweep_arguments, run_sweep, sweep_options
 
 ENV_ID = "peach_lite/PointMazeHidden-v0"
@@ -179,10 +179,6 @@ def run_one(seed: int, method: str, **kwargs) -> dict:
                          env_id=kwargs.get("env_id", ENV_ID), save_seed0=kwargs.get("save_seed0"))
 
 
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
-
 
 def main() -> None:
     budget = Budget.from_env()
@@ -252,7 +248,7 @@ def main() -> None:
         "random_subgoals_success": float(final("random_subgoals").mean()) if "random_subgoals" in rows else float("nan"),
         "deterministic_z_success": float(final("deterministic_z").mean()) if "deterministic_z" in rows else float("nan"),
         "probe_accuracy": over_peach("probe_accuracy"),
-        "variance_after_success": _nanmean([r["variance_after_success"] for r in peach_rows]),
+        "variance_after_success": finite_mean([r["variance_after_success"] for r in peach_rows]),
         "uninformed_success": values.uninformed_success,
         "oracle_success": values.oracle_success,
         "train_minutes_per_seed": over_peach("train_cpu_s") / 60,

@@ -48,6 +48,7 @@ from peach_maze import ENV_ID, PEACH_ROUTE
 
 from peach_lite.budget import Budget
 from peach_lite.results import bars_panel, figure_spec, read_results, write_results
+from peach_lite.stats import finite_mean
 from peach_lite.sweep import add_sweep_arguments, default_runs_dir, run_sweep, sweep_options
 
 
@@ -121,17 +122,18 @@ def main() -> None:
     for name, rows in readings.items():
         for key in ("variance_after_success", "site_dims_variance", "other_dims_variance", "site_dims", "site_dims_separation",
                     "mean_rms", "samples_on_site", "final_success", "final_success_repeated", "probe_accuracy", "paid_context_success"):
-            headline[f"{name}_{key}"] = _nanmean([row[key] for row in rows])
+            headline[f"{name}_{key}"] = finite_mean([row[key] for row in rows])
     budget_runs = {}
     try:
-        budget_runs = dict(zip(read_results("peach_budget")["seeds"], read_results("peach_budget")["details"]["runs"]["longer"]))
+        budget_record = read_results("peach_budget")
+        budget_runs = dict(zip(budget_record["seeds"], budget_record["details"]["runs"]["longer"]))
     except FileNotFoundError:
         pass
     matching = 0
-    for seed, run in zip(seeds, runs["longer"]):
+    for index, (seed, run) in enumerate(zip(seeds, runs["longer"])):
         theirs = budget_runs.get(seed)
         matching += bool(theirs) and run["curve_success"] == theirs["curve_success"] and all(
-            readings[names["longer", r]][seeds.index(seed)][key] == theirs["readings"][r][key] for r in read_at
+            readings[names["longer", r]][index][key] == theirs["readings"][r][key] for r in read_at
             for key in ("variance_after_success", "final_success", "final_success_repeated", "probe_accuracy", "paid_context_success", "steps"))
     headline["runs_matching_peach_budget"] = float(matching)
     headline["rounds"] = float(rounds)
@@ -175,10 +177,6 @@ def read_checkpoint(path: Path, steps: int) -> dict:
     scalars = {k: v for k, v in reading.items() if isinstance(v, float)}
     return {**reading["variance_parts"], **scalars, "steps": steps}
 
-
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
 
 
 if __name__ == "__main__":

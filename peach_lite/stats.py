@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["iqm_ci", "probability_of_improvement", "headline_stats", "improvement_stats", "DEFAULT_REPS"]
+__all__ = ["iqm_ci", "probability_of_improvement", "headline_stats", "improvement_stats", "finite_mean", "DEFAULT_REPS"]
 
 DEFAULT_REPS = 5_000
 """Bootstrap resamples (rliable's default is 50,000); 5,000 keeps a headline to seconds on a 2-core CPU."""
@@ -87,6 +87,12 @@ def improvement_stats(name: str, scores_x, scores_y, **kwargs) -> dict[str, floa
     stats = probability_of_improvement(scores_x, scores_y, **kwargs)
     return {f"{name}_prob_improvement": stats["prob"], f"{name}_prob_improvement_ci_low": stats["ci_low"],
             f"{name}_prob_improvement_ci_high": stats["ci_high"]}
+
+
+def finite_mean(values) -> float:
+    """Mean of the finite values (a seed with nothing to measure reports NaN and is left out); NaN when none is finite."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def _as_runs_by_tasks(scores, what: str) -> np.ndarray:

@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("rliable", reason="needs the sweep extra: pip install -e .[sweep]")
 
-from peach_lite.stats import headline_stats, improvement_stats, iqm_ci, probability_of_improvement  # noqa: E402
+from peach_lite.stats import finite_mean, headline_stats, improvement_stats, iqm_ci, probability_of_improvement  # noqa: E402
 
 REPS = 300  # enough for the properties tested here, and fast on a shared 2-core machine
 
@@ -52,3 +52,8 @@ def test_flat_headline_keys():
 def test_bad_scores_are_a_clear_error(bad):
     with pytest.raises(ValueError, match="scores"):
         iqm_ci(bad, reps=REPS)
+
+
+def test_finite_mean_leaves_out_seeds_with_nothing_to_measure():
+    assert finite_mean([0.2, float("nan"), 0.4, float("inf")]) == pytest.approx(0.3)
+    assert np.isnan(finite_mean([float("nan")])) and np.isnan(finite_mean([]))
